@@ -1,0 +1,61 @@
+"""The in-memory form every data source is loaded into: images, labels, class names."""
+
+import dataclasses
+
+import numpy as np
+
+
+class DataError(ValueError):
+    """A data source that cannot be used; the message names the path or data set at fault."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageSet:
+    """One split of a data set.
+
+    ``images`` is uint8 ``[N, H, W, C]`` held in memory. The position of an example in this
+    set is its example index, the key of its SAT soft target and of its random draws.
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: tuple
+
+    def __post_init__(self):
+        if len(self.images) != len(self.labels):
+            raise DataError(f"{len(self.images)} images but {len(self.labels)} labels")
+
+    def __len__(self):
+        return len(self.labels)
+
+    @property
+    def image_shape(self):
+        return tuple(self.images.shape[1:])
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
+
+    def subset(self, max_examples, seed=0):
+        """A fixed random subset of at most ``max_examples`` (all classes represented), in a stable order."""
+        if max_examples is None or max_examples >= len(self):
+            return self
+        chosen = np.sort(np.random.default_rng(seed).permutation(len(self))[:max_examples])
+        return ImageSet(self.images[chosen], self.labels[chosen], self.class_names)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSplits:
+    """Training and evaluation splits of one data set, with its name."""
+
+    name: str
+    train: ImageSet
+    test: ImageSet
+
+    @property
+    def num_classes(self):
+        return self.train.num_classes
+
+    @property
+    def image_shape(self):
+        return self.train.image_shape

@@ -1,0 +1,61 @@
+"""tf.data pipelines: ``(image float32 [0,1] NHWC, label int32, example_index int64)`` batches.
+
+The training stream is a pure function of ``(seed, epoch, step)``: each epoch's order is a seeded
+shuffle of that epoch's number, and augmentation is drawn from keyed_random keyed by the example
+index and the epoch. A run resumed at ``(epoch, step)`` therefore sees exactly the batches the
+interrupted run would have seen next.
+"""
+
+import tensorflow as tf
+
+from tf_fastls0.utils import keyed_random
+
+CROP_PADDING = 4  # SPEC §6: random crop with 4-pixel padding, then horizontal flip
+
+
+def training_dataset(image_set, batch_size, epochs, seed=0, augment=True, start_epoch=0,
+                     skip_steps=0):
+    """Batches for epochs ``start_epoch .. epochs-1``, ``len // batch_size`` full batches each."""
+    base = _slices(image_set)
+    num_examples = len(image_set)
+
+    def one_epoch(epoch):
+        shuffled = base.shuffle(num_examples, seed=seed * 100003 + epoch,
+                                reshuffle_each_iteration=False)
+        if augment:
+            shuffled = shuffled.map(lambda x, y, i: (random_crop_and_flip(x, i, seed, epoch), y, i),
+                                    num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return shuffled.batch(batch_size, drop_remainder=True)
+
+    dataset = tf.data.Dataset.range(start_epoch, epochs).flat_map(one_epoch)
+    return dataset.skip(skip_steps).map(_to_float).prefetch(tf.data.AUTOTUNE)
+
+
+def evaluation_dataset(image_set, batch_size):
+    """All examples in their stored order, the last batch possibly smaller."""
+    return _slices(image_set).batch(batch_size).map(_to_float).prefetch(tf.data.AUTOTUNE)
+
+
+def steps_per_epoch(image_set, batch_size):
+    return len(image_set) // batch_size
+
+
+def random_crop_and_flip(image, example_index, seed, epoch):
+    """Pads by CROP_PADDING with zeros, crops back at a keyed random offset, flips half the time."""
+    height, width = image.shape[0], image.shape[1]
+    keys = tf.reshape(example_index, [1])
+    offsets = keyed_random.integers(keys, [2], 2 * CROP_PADDING + 1, seed, epoch,
+                                    keyed_random.STREAM_AUGMENT)[0]
+    flip = keyed_random.uniform(keys, [], seed, epoch, keyed_random.STREAM_AUGMENT + 1000)[0] < 0.5
+    padded = tf.pad(image, [[CROP_PADDING, CROP_PADDING], [CROP_PADDING, CROP_PADDING], [0, 0]])
+    cropped = tf.slice(padded, [offsets[0], offsets[1], 0], [height, width, -1])
+    return tf.cond(flip, lambda: tf.reverse(cropped, axis=[1]), lambda: cropped)
+
+
+def _slices(image_set):
+    indices = tf.range(len(image_set), dtype=tf.int64)
+    return tf.data.Dataset.from_tensor_slices((image_set.images, image_set.labels, indices))
+
+
+def _to_float(images, labels, indices):
+    return tf.cast(images, tf.float32) / 255.0, labels, indices

@@ -1,0 +1,18 @@
+"""Models by name. Every builder takes ``(input_shape, num_classes, width, sync_batchnorm)`` and
+returns a Keras model that maps images in [0, 1] to logits."""
+
+from tf_fastls0.models.preact_resnet import preact_resnet18, preact_resnet34
+from tf_fastls0.models.small_cnn import small_cnn
+
+MODELS = {
+    "preact_resnet18": preact_resnet18,
+    "preact_resnet34": preact_resnet34,
+    "small_cnn": small_cnn,
+}
+
+
+def build_model(name, input_shape, num_classes, width=1.0, sync_batchnorm=False):
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}: choose one of {', '.join(sorted(MODELS))}")
+    return MODELS[name](input_shape=tuple(input_shape), num_classes=num_classes, width=width,
+                        sync_batchnorm=sync_batchnorm)

@@ -1,0 +1,65 @@
+"""PreAct ResNet-18 as the Fast-LS-l0 paper uses it (SPEC §6), built from Keras' own layers.
+
+Stem: 3x3 conv (64 channels, no bias). Four stages of two pre-activation basic blocks (64, 128,
+256, 512 channels; strides 1, 2, 2, 2). Block: BN -> softplus -> conv3x3 -> BN -> softplus ->
+conv3x3, plus a shortcut that is the identity or, when the shape changes, a 1x1 conv of the
+block's first activation. Head: BN -> ReLU -> global average pool -> dense. BatchNorm momentum
+0.9 and epsilon 1e-5 match PyTorch's defaults (momentum 0.1 there counts the other way).
+
+Only built-in layers are used, so the ``.keras`` file loads in Keras' safe mode with no custom
+objects. ``width`` scales every channel count, for small tests and quick CPU runs.
+"""
+
+import functools
+
+import keras
+
+BN_MOMENTUM = 0.9
+BN_EPSILON = 1e-5
+STAGE_CHANNELS = (64, 128, 256, 512)
+STAGE_STRIDES = (1, 2, 2, 2)
+
+
+def preact_resnet(input_shape, num_classes, blocks_per_stage, width=1.0, sync_batchnorm=False,
+                  name="preact_resnet"):
+    """A functional PreAct ResNet with basic blocks; images in [0, 1] go in, logits come out."""
+    batch_norm = functools.partial(keras.layers.BatchNormalization, momentum=BN_MOMENTUM,
+                                   epsilon=BN_EPSILON, synchronized=sync_batchnorm)
+    images = keras.Input(shape=input_shape, name="images")
+    x = _conv(_channels(STAGE_CHANNELS[0], width), 3, 1, "stem_conv")(images)
+    for stage, (channels, stride) in enumerate(zip(STAGE_CHANNELS, STAGE_STRIDES)):
+        for block in range(blocks_per_stage[stage]):
+            x = _preact_block(x, _channels(channels, width), stride if block == 0 else 1,
+                              batch_norm, f"stage{stage + 1}_block{block + 1}")
+    x = batch_norm(name="head_bn")(x)
+    x = keras.layers.ReLU(name="head_relu")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    logits = keras.layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(images, logits, name=name)
+
+
+def _preact_block(x, channels, stride, batch_norm, name):
+    first = keras.layers.Activation("softplus", name=f"{name}_act1")(batch_norm(name=f"{name}_bn1")(x))
+    if stride != 1 or x.shape[-1] != channels:
+        shortcut = _conv(channels, 1, stride, f"{name}_shortcut")(first)
+    else:
+        shortcut = x
+    y = _conv(channels, 3, stride, f"{name}_conv1")(first)
+    y = keras.layers.Activation("softplus", name=f"{name}_act2")(batch_norm(name=f"{name}_bn2")(y))
+    y = _conv(channels, 3, 1, f"{name}_conv2")(y)
+    return keras.layers.Add(name=f"{name}_add")([y, shortcut])
+
+
+def _conv(channels, kernel, stride, name):
+    return keras.layers.Conv2D(channels, kernel, strides=stride, padding="same", use_bias=False,
+                               kernel_initializer="he_normal", name=name)
+
+
+def _channels(channels, width):
+    return max(1, int(round(channels * width)))
+
+
+preact_resnet18 = functools.partial(preact_resnet, blocks_per_stage=(2, 2, 2, 2),
+                                    name="preact_resnet18")
+preact_resnet34 = functools.partial(preact_resnet, blocks_per_stage=(3, 4, 6, 3),
+                                    name="preact_resnet34")

@@ -1,0 +1,22 @@
+"""A small CNN for tests and quick runs: three conv layers, global pooling, a dense head.
+
+It has no BatchNorm by default, so its update is exactly the same on one replica or several
+(BatchNorm statistics are per replica unless synchronised).
+"""
+
+import keras
+
+
+def small_cnn(input_shape, num_classes, width=1.0, sync_batchnorm=False, batch_norm=False):
+    images = keras.Input(shape=input_shape, name="images")
+    x = images
+    for i, (channels, stride) in enumerate(((32, 1), (64, 2), (128, 2))):
+        x = keras.layers.Conv2D(max(1, int(round(channels * width))), 3, strides=stride,
+                                padding="same", name=f"conv{i + 1}")(x)
+        if batch_norm:
+            x = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5,
+                                                synchronized=sync_batchnorm, name=f"bn{i + 1}")(x)
+        x = keras.layers.ReLU(name=f"relu{i + 1}")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    logits = keras.layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(images, logits, name="small_cnn")

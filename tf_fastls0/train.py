@@ -1,0 +1,25 @@
+"""Train a classifier: ``python -m tf_fastls0.train --flagfile=configs/quickstart.flags``."""
+
+from absl import app
+
+from tf_fastls0.data import DataError
+from tf_fastls0.training.flags import config_from_flags, define_flags
+from tf_fastls0.utils.cli import UsageError, fail, parse_flags
+
+define_flags()
+
+
+def main(argv):
+    if len(argv) > 1:
+        fail(f"unexpected arguments {' '.join(argv[1:])!r}; every setting is a --flag")
+    from tf_fastls0.training.run import train_and_evaluate  # after parsing: --help stays fast
+
+    try:
+        summary = train_and_evaluate(config_from_flags())
+    except (DataError, UsageError) as error:
+        fail(str(error))
+    print(f"clean accuracy {summary['clean_accuracy']:.4f}; outputs in {summary['config']['output_dir']}")
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=parse_flags)

@@ -1,0 +1,21 @@
+"""The trained classifier as a SavedModel (serving: images in [0, 1] -> logits) and a .keras file."""
+
+import os
+
+from tf_fastls0.utils.atomic import atomic_path
+
+SAVED_MODEL_DIR = "saved_model"
+KERAS_FILE = "model.keras"
+
+
+def export_network(network, output_dir):
+    """Writes both formats atomically; returns their paths."""
+    saved_model = os.path.join(output_dir, SAVED_MODEL_DIR)
+    keras_file = os.path.join(output_dir, KERAS_FILE)
+    with atomic_path(saved_model) as temporary:
+        network.export(temporary, format="tf_saved_model", verbose=False)
+    with atomic_path(keras_file) as temporary:
+        # Keras insists on the suffix; the rename still makes the write atomic.
+        network.save(temporary + ".keras")
+        os.replace(temporary + ".keras", temporary)
+    return saved_model, keras_file

@@ -1,0 +1,125 @@
+"""One training run, start to end: data, model, fit, checkpoints, export, summary."""
+
+import json
+import os
+import platform
+import sys
+import time
+
+import keras
+import tensorflow as tf
+
+from tf_fastls0 import data as data_lib
+from tf_fastls0.models import build_model
+from tf_fastls0.training import callbacks as callbacks_lib
+from tf_fastls0.training.export import export_network
+from tf_fastls0.training.methods import METHODS
+from tf_fastls0.training.optimizer import SGDWithL2
+from tf_fastls0.training.schedule import step_decay
+from tf_fastls0.training.strategies import is_chief, make_strategy
+from tf_fastls0.training.trainer import AdversarialTrainer
+from tf_fastls0.utils.atomic import write_json
+from tf_fastls0.utils.cli import UsageError
+
+CONFIG_FILE = "config.json"
+SUMMARY_FILE = "summary.json"
+
+
+def train_and_evaluate(config):
+    """Trains as ``config`` says and returns the summary it writes to ``summary.json``."""
+    started = time.perf_counter()
+    strategy = make_strategy(config.strategy)
+    splits = data_lib.load_data(config.data)
+    _check_fits(config, splits)
+    chief = is_chief(strategy)
+    if chief:
+        os.makedirs(config.output_dir, exist_ok=True)
+        write_json(os.path.join(config.output_dir, CONFIG_FILE), config.to_dict())
+
+    with strategy.scope():
+        trainer, optimizer = _build_trainer(config, splits)
+        epoch_counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
+        checkpoint = tf.train.Checkpoint(network=trainer.network, optimizer=optimizer,
+                                         epoch=epoch_counter, **trainer.method.checkpoint_items())
+    manager = tf.train.CheckpointManager(checkpoint, os.path.join(config.output_dir, "checkpoints"),
+                                         max_to_keep=3)
+    if config.resume and manager.latest_checkpoint:
+        checkpoint.restore(manager.latest_checkpoint).expect_partial()
+    initial_epoch = int(epoch_counter.numpy())
+
+    steps = data_lib.steps_per_epoch(splits.train, config.batch_size)
+    train_data = data_lib.training_dataset(splits.train, config.batch_size, config.epochs,
+                                           config.seed, config.augment, start_epoch=initial_epoch)
+    eval_data = data_lib.evaluation_dataset(splits.test, config.batch_size)
+    timer = callbacks_lib.EpochTimer()
+    logs_dir = os.path.join(config.output_dir, "logs")
+    history = trainer.fit(
+        train_data, epochs=config.epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
+        validation_data=eval_data, verbose=_verbosity(config),
+        callbacks=[
+            keras.callbacks.TerminateOnNaN(),
+            timer,
+            keras.callbacks.TensorBoard(logs_dir, update_freq="epoch", write_graph=False),
+            callbacks_lib.StepSummaries(os.path.join(logs_dir, "train"), config.log_every_steps),
+            callbacks_lib.EpochCheckpoint(manager, epoch_counter, enabled=chief),
+        ])
+
+    summary = _summary(config, splits, history, timer, time.perf_counter() - started)
+    if chief:
+        summary["saved_model"], summary["keras_model"] = export_network(trainer.network,
+                                                                        config.output_dir)
+        write_json(os.path.join(config.output_dir, SUMMARY_FILE), summary)
+    return summary
+
+
+def _build_trainer(config, splits):
+    network = build_model(config.model, splits.image_shape, splits.num_classes, config.width,
+                          config.sync_batchnorm)
+    method = METHODS[config.method](config, num_train_examples=len(splits.train),
+                                    num_classes=splits.num_classes)
+    trainer = AdversarialTrainer(network, method, seed=config.seed)
+    total_steps = config.epochs * data_lib.steps_per_epoch(splits.train, config.batch_size)
+    optimizer = SGDWithL2(step_decay(config.learning_rate, total_steps), config.momentum,
+                          config.weight_decay)
+    trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile)
+    optimizer.build(network.trainable_variables)  # so a checkpoint can restore its slots
+    return trainer, optimizer
+
+
+def _check_fits(config, splits):
+    if config.batch_size > len(splits.train):
+        raise UsageError(f"--batch_size={config.batch_size} is larger than the "
+                         f"{len(splits.train)} training images")
+
+
+def _verbosity(config):
+    if config.verbose is not None:
+        return config.verbose
+    return 1 if sys.stdout.isatty() else 2
+
+
+def _summary(config, splits, history, timer, seconds):
+    final = {name: float(values[-1]) for name, values in history.history.items()} \
+        if history.history else {}
+    return {
+        "config": config.to_dict(),
+        "dataset": splits.name,
+        "num_train_examples": len(splits.train),
+        "num_eval_examples": len(splits.test),
+        "num_classes": splits.num_classes,
+        "final_metrics": final,
+        "clean_accuracy": final.get("val_accuracy"),
+        "epoch_seconds": timer.seconds,
+        "wall_seconds": seconds,
+        "train_images_per_second": (len(splits.train) // config.batch_size * config.batch_size
+                                    * len(timer.seconds) / max(sum(timer.seconds), 1e-9)),
+        "tensorflow_version": tf.__version__,
+        "keras_version": keras.__version__,
+        "python_version": platform.python_version(),
+        "devices": [device.name for device in tf.config.list_logical_devices()],
+    }
+
+
+def read_summary(output_dir):
+    with open(os.path.join(output_dir, SUMMARY_FILE)) as handle:
+        return json.load(handle)

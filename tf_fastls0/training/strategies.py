@@ -1,0 +1,23 @@
+"""tf.distribute strategies by name."""
+
+import tensorflow as tf
+
+STRATEGIES = {
+    "default": tf.distribute.get_strategy,
+    "mirrored": tf.distribute.MirroredStrategy,
+    "multi_worker": tf.distribute.MultiWorkerMirroredStrategy,
+}
+
+
+def make_strategy(name):
+    return STRATEGIES[name]()
+
+
+def is_chief(strategy):
+    """Whether this process writes the run's files (the only one outside multi-worker training)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    return resolver.task_type in (None, "chief") or (
+        resolver.task_type == "worker" and resolver.task_id == 0
+        and "chief" not in resolver.cluster_spec().as_dict())
