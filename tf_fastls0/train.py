@@ -1,6 +1,6 @@
 """Train a classifier: ``python -m tf_fastls0.train --flagfile=configs/quickstart.flags``."""
 
-from absl import app
+from absl import app, logging
 
 from tf_fastls0.data import DataError
 from tf_fastls0.training.flags import config_from_flags, define_flags
@@ -10,6 +10,7 @@ define_flags()
 
 
 def main(argv):
+    logging.set_verbosity(logging.WARNING)  # TF's saver and exporter are chatty at INFO
     if len(argv) > 1:
         fail(f"unexpected arguments {' '.join(argv[1:])!r}; every setting is a --flag")
     from tf_fastls0.training.run import train_and_evaluate  # after parsing: --help stays fast
@@ -21,5 +22,9 @@ def main(argv):
     print(f"clean accuracy {summary['clean_accuracy']:.4f}; outputs in {summary['config']['output_dir']}")
 
 
-if __name__ == "__main__":
+def run():
     app.run(main, flags_parser=parse_flags)
+
+
+if __name__ == "__main__":
+    run()

@@ -18,8 +18,10 @@ def training_dataset(image_set, batch_size, epochs, seed=0, augment=True, start_
     """Batches for epochs ``start_epoch .. epochs-1``, ``len // batch_size`` full batches each."""
     base = _slices(image_set)
     num_examples = len(image_set)
+    steps = num_examples // batch_size
 
     def one_epoch(epoch):
+        # A Python-int seed per epoch: shuffle's tensor-seed path breaks once a global seed is set.
         shuffled = base.shuffle(num_examples, seed=seed * 100003 + epoch,
                                 reshuffle_each_iteration=False)
         if augment:
@@ -27,7 +29,10 @@ def training_dataset(image_set, batch_size, epochs, seed=0, augment=True, start_
                                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return shuffled.batch(batch_size, drop_remainder=True)
 
-    dataset = tf.data.Dataset.range(start_epoch, epochs).flat_map(one_epoch)
+    epochs_left = list(range(start_epoch, epochs))
+    order = tf.data.Dataset.range(len(epochs_left)).flat_map(
+        lambda e: tf.data.Dataset.from_tensors(e).repeat(steps))
+    dataset = tf.data.Dataset.choose_from_datasets([one_epoch(e) for e in epochs_left], order)
     return dataset.skip(skip_steps).map(_to_float).prefetch(tf.data.AUTOTUNE)
 
 

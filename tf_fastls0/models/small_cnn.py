@@ -1,13 +1,15 @@
-"""A small CNN for tests and quick runs: three conv layers, global pooling, a dense head.
+"""A small CNN for tests and quick runs: three conv layers with BatchNorm, global pooling, a dense head.
 
-It has no BatchNorm by default, so its update is exactly the same on one replica or several
-(BatchNorm statistics are per replica unless synchronised).
+``small_cnn_nobn`` drops BatchNorm: its update is exactly the same on one replica or several
+(BatchNorm statistics are per replica unless synchronised), which the distribution tests need.
 """
+
+import functools
 
 import keras
 
 
-def small_cnn(input_shape, num_classes, width=1.0, sync_batchnorm=False, batch_norm=False):
+def small_cnn(input_shape, num_classes, width=1.0, sync_batchnorm=False, batch_norm=True, name="small_cnn"):
     images = keras.Input(shape=input_shape, name="images")
     x = images
     for i, (channels, stride) in enumerate(((32, 1), (64, 2), (128, 2))):
@@ -19,4 +21,7 @@ def small_cnn(input_shape, num_classes, width=1.0, sync_batchnorm=False, batch_n
         x = keras.layers.ReLU(name=f"relu{i + 1}")(x)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     logits = keras.layers.Dense(num_classes, name="logits")(x)
-    return keras.Model(images, logits, name="small_cnn")
+    return keras.Model(images, logits, name=name)
+
+
+small_cnn_nobn = functools.partial(small_cnn, batch_norm=False, name="small_cnn_nobn")

@@ -46,15 +46,36 @@ def train_and_evaluate(config):
     if config.resume and manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).expect_partial()
     initial_epoch = int(epoch_counter.numpy())
+    summary_path = os.path.join(config.output_dir, SUMMARY_FILE)
+    if initial_epoch >= config.epochs and os.path.exists(summary_path):
+        print(f"{config.output_dir} already holds a finished run of {config.epochs} epochs")
+        return read_summary(config.output_dir)
 
-    steps = data_lib.steps_per_epoch(splits.train, config.batch_size)
-    train_data = data_lib.training_dataset(splits.train, config.batch_size, config.epochs,
-                                           config.seed, config.augment, start_epoch=initial_epoch)
     eval_data = data_lib.evaluation_dataset(splits.test, config.batch_size)
     timer = callbacks_lib.EpochTimer()
+    if initial_epoch < config.epochs:
+        history = _fit(trainer, config, splits, eval_data, initial_epoch, manager, epoch_counter,
+                       timer, chief)
+        final_metrics = {name: float(values[-1]) for name, values in history.history.items()}
+    else:  # killed between the last checkpoint and the export: only the export is left to do
+        final_metrics = {f"val_{name}": float(value) for name, value in
+                         trainer.evaluate(eval_data, return_dict=True, verbose=0).items()}
+
+    summary = _summary(config, splits, final_metrics, timer, time.perf_counter() - started)
+    if chief:
+        summary["saved_model"], summary["keras_model"] = export_network(trainer.network,
+                                                                        config.output_dir)
+        write_json(os.path.join(config.output_dir, SUMMARY_FILE), summary)
+    return summary
+
+
+def _fit(trainer, config, splits, eval_data, initial_epoch, manager, epoch_counter, timer, chief):
+    train_data = data_lib.training_dataset(splits.train, config.batch_size, config.epochs,
+                                           config.seed, config.augment, start_epoch=initial_epoch)
     logs_dir = os.path.join(config.output_dir, "logs")
-    history = trainer.fit(
-        train_data, epochs=config.epochs, initial_epoch=initial_epoch, steps_per_epoch=steps,
+    return trainer.fit(
+        train_data, epochs=config.epochs, initial_epoch=initial_epoch,
+        steps_per_epoch=data_lib.steps_per_epoch(splits.train, config.batch_size),
         validation_data=eval_data, verbose=_verbosity(config),
         callbacks=[
             keras.callbacks.TerminateOnNaN(),
@@ -63,13 +84,6 @@ def train_and_evaluate(config):
             callbacks_lib.StepSummaries(os.path.join(logs_dir, "train"), config.log_every_steps),
             callbacks_lib.EpochCheckpoint(manager, epoch_counter, enabled=chief),
         ])
-
-    summary = _summary(config, splits, history, timer, time.perf_counter() - started)
-    if chief:
-        summary["saved_model"], summary["keras_model"] = export_network(trainer.network,
-                                                                        config.output_dir)
-        write_json(os.path.join(config.output_dir, SUMMARY_FILE), summary)
-    return summary
 
 
 def _build_trainer(config, splits):
@@ -98,9 +112,7 @@ def _verbosity(config):
     return 1 if sys.stdout.isatty() else 2
 
 
-def _summary(config, splits, history, timer, seconds):
-    final = {name: float(values[-1]) for name, values in history.history.items()} \
-        if history.history else {}
+def _summary(config, splits, final, timer, seconds):
     return {
         "config": config.to_dict(),
         "dataset": splits.name,

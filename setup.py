@@ -1,0 +1,32 @@
+"""Installs tf_fastls0: ``pip install -e .`` (CPU), ``.[gpu]`` for CUDA, ``.[test]`` for the tests."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="tf_fastls0",
+    version="0.1.0",
+    description="Fast (1-step) adversarial training against sparse l0 attacks, in TensorFlow/Keras",
+    long_description=open("README.md").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(include=["tf_fastls0", "tf_fastls0.*", "benchmarks", "benchmarks.*"]),
+    install_requires=[
+        "tensorflow>=2.16,<3",
+        "keras>=3",
+        "tensorflow-datasets",
+        "absl-py",
+        "tensorboard",
+        "matplotlib",
+        "numpy",
+        "tqdm",
+    ],
+    extras_require={
+        "gpu": ["tensorflow[and-cuda]>=2.16,<3"],
+        "test": ["pytest", "hypothesis"],
+    },
+    entry_points={
+        "console_scripts": [
+            "tf-fastls0-train=tf_fastls0.train:run",
+        ],
+    },
+)

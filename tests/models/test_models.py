@@ -1,0 +1,52 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_fastls0.models import MODELS, build_model
+
+
+def count_trainable(model):
+    return sum(int(np.prod(weight.shape)) for weight in model.trainable_weights)
+
+
+def test_preact_resnet18_has_the_reference_parameter_count():
+    model = build_model("preact_resnet18", (32, 32, 3), 10)
+    assert count_trainable(model) == 11_172_170
+
+
+def test_preact_resnet18_structure_follows_the_spec():
+    model = build_model("preact_resnet18", (32, 32, 3), 10)
+    convs = [layer for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
+    assert all(not conv.use_bias for conv in convs)
+    assert [conv.filters for conv in convs if conv.name.endswith("shortcut")] == [128, 256, 512]
+    norms = [layer for layer in model.layers if layer.__class__.__name__ == "BatchNormalization"]
+    assert all(norm.momentum == 0.9 and norm.epsilon == 1e-5 for norm in norms)
+    softplus = [layer for layer in model.layers if getattr(layer, "activation", None) is not None
+                and getattr(layer.activation, "__name__", "") == "softplus"]
+    assert len(softplus) == 16  # two per block, eight blocks
+    assert model.output_shape == (None, 10)
+
+
+def test_width_multiplier_shrinks_every_stage():
+    narrow = build_model("preact_resnet18", (32, 32, 3), 10, width=0.25)
+    assert count_trainable(narrow) < count_trainable(build_model("preact_resnet18", (32, 32, 3), 10)) / 10
+
+
+def test_unknown_model_is_refused_by_name():
+    with pytest.raises(ValueError, match="unknown model 'resnet9000'"):
+        build_model("resnet9000", (32, 32, 3), 10)
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_every_model_round_trips_through_keras_file_and_savedmodel(name, tmp_path):
+    model = build_model(name, (16, 16, 3), 5, width=0.125)
+    images = tf.random.stateless_uniform([4, 16, 16, 3], seed=[1, 2])
+    expected = model(images, training=False).numpy()
+    model.export(str(tmp_path / "saved"), verbose=False)
+    loaded = tf.saved_model.load(str(tmp_path / "saved"))  # keep a reference: it owns the variables
+    served = loaded.serve(images).numpy()
+    np.testing.assert_allclose(served, expected, rtol=1e-5, atol=1e-5)
+    model.save(tmp_path / "m.keras")
+    reloaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    np.testing.assert_allclose(reloaded(images, training=False).numpy(), expected, rtol=1e-5, atol=1e-5)

@@ -1,0 +1,119 @@
+"""The trainer as a user runs it: ``python -m tf_fastls0.train`` in a subprocess."""
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_fastls0.data import DataConfig, load_data
+
+TINY_RUN = ["--model=small_cnn", "--width=0.25", "--epochs=2", "--batch_size=32",
+            "--max_train_examples=256", "--max_eval_examples=64", "--log_every_steps=2"]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, run_module):
+    output_dir = tmp_path_factory.mktemp("run")
+    result = run_module("tf_fastls0.train", *TINY_RUN, f"--output_dir={output_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return output_dir
+
+
+def test_run_writes_summary_checkpoints_and_events(finished_run):
+    summary = json.loads((finished_run / "summary.json").read_text())
+    assert summary["config"]["epochs"] == 2
+    assert 0.0 <= summary["clean_accuracy"] <= 1.0
+    assert len(summary["epoch_seconds"]) == 2
+    assert summary["tensorflow_version"] == tf.__version__
+    assert tf.train.latest_checkpoint(str(finished_run / "checkpoints")).endswith("ckpt-2")
+    assert list((finished_run / "logs" / "train").glob("events.out.tfevents.*"))
+    assert list((finished_run / "logs" / "validation").glob("events.out.tfevents.*"))
+    assert json.loads((finished_run / "config.json").read_text())["model"] == "small_cnn"
+
+
+def test_saved_model_and_keras_file_give_the_same_logits(finished_run):
+    import keras
+
+    images = load_data(DataConfig(max_eval_examples=16)).test.images.astype(np.float32) / 255
+    loaded = tf.saved_model.load(str(finished_run / "saved_model"))
+    served = loaded.serve(tf.constant(images)).numpy()
+    network = keras.saving.load_model(finished_run / "model.keras", safe_mode=True)
+    np.testing.assert_allclose(network(images, training=False).numpy(), served, rtol=1e-4, atol=1e-4)
+    assert served.shape == (16, 10)
+
+
+def test_a_finished_run_resumes_without_training_again(finished_run, run_module):
+    before = (finished_run / "summary.json").read_text()
+    result = run_module("tf_fastls0.train", *TINY_RUN, f"--output_dir={finished_run}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(before)["clean_accuracy"] == pytest.approx(
+        json.loads((finished_run / "summary.json").read_text())["clean_accuracy"])
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_tensorboard_serves_the_logged_scalars(finished_run):
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tensorboard.main", f"--logdir={finished_run / 'logs'}",
+         "--host=127.0.0.1", f"--port={port}", "--load_fast=false"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        tags = _wait_for_tags(f"http://127.0.0.1:{port}/data/plugin/scalars/tags", deadline=90)
+        assert "epoch_accuracy" in tags["validation"]
+        assert "step/gradient_norm" in tags["train"]
+        url = (f"http://127.0.0.1:{port}/data/plugin/scalars/scalars?run=validation"
+               "&tag=epoch_accuracy&format=json")
+        points = json.loads(urllib.request.urlopen(url, timeout=10).read())
+        assert [step for _, step, _ in points] == [0, 1]
+        assert all(0.0 <= value <= 1.0 for _, _, value in points)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _wait_for_tags(url, deadline):
+    stop = time.monotonic() + deadline
+    while True:
+        try:
+            tags = json.loads(urllib.request.urlopen(url, timeout=5).read())
+            if tags.get("validation") and tags.get("train"):
+                return tags
+        except OSError:
+            pass
+        if time.monotonic() > stop:
+            raise AssertionError(f"TensorBoard did not serve scalars at {url}")
+        time.sleep(1)
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--epochs=0", "--epochs"),
+    ("--batch_size=-4", "--batch_size"),
+    ("--model=resnet9000", "--model"),
+    ("--dataset=imagenet9", "--dataset"),
+    ("--width=0", "--width"),
+    ("--strategy=tpu", "--strategy"),
+    ("--data_dir=/no/such/folder", "data folder /no/such/folder does not exist"),
+    ("--batch_size=128", "--batch_size=128 is larger than the 100 training images"),
+    ("positional_argument", "unexpected arguments"),
+])
+def test_invalid_flags_stop_with_one_line_and_status_2(flag, message, run_module, tmp_path):
+    output_dir = tmp_path / "out"
+    args = [flag, f"--output_dir={output_dir}"]
+    if flag == "--batch_size=128":
+        args.append("--max_train_examples=100")
+    result = run_module("tf_fastls0.train", *args)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], result.stderr[-2000:]
+    assert not output_dir.exists()
