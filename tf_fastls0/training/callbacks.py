@@ -3,6 +3,7 @@
 import time
 
 import keras
+from absl import logging
 import tensorflow as tf
 
 
@@ -64,3 +65,77 @@ class EpochTimer(keras.callbacks.Callback):
         self.seconds.append(time.perf_counter() - self._start)
         if logs is not None:
             logs["epoch_seconds"] = self.seconds[-1]
+
+
+class RobustValidation(keras.callbacks.Callback):
+    """Robust accuracy on a fixed validation subset after every epoch, logged as
+    ``val_robust_accuracy``: multi-step sPGD at the evaluation budget, unprojected and then
+    projected on the survivors (the first two stages of Sparse-AutoAttack, with a small budget)."""
+
+    def __init__(self, images, labels, eps, steps, batch_size, seed=0):
+        super().__init__()
+        self.images, self.labels = images, labels
+        self.eps, self.steps, self.batch_size, self.seed = eps, steps, batch_size, seed
+        self._attack = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._attack is None:
+            self._attack = tf.function(self._robust_batch, reduce_retracing=True)
+        robust = 0
+        for start in range(0, len(self.labels), self.batch_size):
+            stop = start + self.batch_size
+            robust += int(self._attack(tf.constant(self.images[start:stop]),
+                                       tf.constant(self.labels[start:stop]),
+                                       tf.range(start, start + len(self.labels[start:stop]))))
+        if logs is not None:
+            logs["val_robust_accuracy"] = robust / len(self.labels)
+
+    def _robust_batch(self, images, labels, keys):
+        from tf_fastls0.attacks import sparse_pgd
+
+        network = self.model.network
+        predict = lambda x: network(x, training=False)  # noqa: E731
+        survived = tf.equal(tf.argmax(predict(images), -1, output_type=tf.int32), labels)
+        for projected in (False, True):
+            result = sparse_pgd(predict, images, labels, eps=self.eps, steps=self.steps,
+                                projected=projected, patience=3, keys=keys, seed=self.seed)
+            survived &= ~result.is_adversarial
+        return tf.reduce_sum(tf.cast(survived, tf.int32))
+
+
+class CatastrophicOverfittingMonitor(keras.callbacks.Callback):
+    """Flags catastrophic overfitting: validation robust accuracy falls below ``(1 - robust_drop)``
+    of its best while the accuracy against the training attack stays within ``train_margin`` of its
+    best. Logs a warning and a ``catastrophic_overfitting`` TensorBoard marker (1 at the epoch it
+    is flagged, else 0), and stops training if asked."""
+
+    def __init__(self, log_dir, robust_drop, train_margin, stop=False):
+        super().__init__()
+        self.writer = tf.summary.create_file_writer(log_dir)
+        self.robust_drop, self.train_margin, self.stop = robust_drop, train_margin, stop
+        self.best_robust = self.best_train = 0.0
+        self.flagged_epochs = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if "val_robust_accuracy" not in logs or "adversarial_accuracy" not in logs:
+            return
+        robust, train = float(logs["val_robust_accuracy"]), float(logs["adversarial_accuracy"])
+        self.best_robust, self.best_train = max(self.best_robust, robust), max(self.best_train, train)
+        flagged = (robust < (1.0 - self.robust_drop) * self.best_robust
+                   and train >= self.best_train - self.train_margin)
+        with self.writer.as_default(step=epoch):
+            tf.summary.scalar("catastrophic_overfitting", float(flagged))
+            if flagged:
+                tf.summary.text("catastrophic_overfitting",
+                                f"epoch {epoch}: robust accuracy {robust:.3f} (best "
+                                f"{self.best_robust:.3f}), training-attack accuracy {train:.3f}")
+        self.writer.flush()
+        logs["catastrophic_overfitting"] = float(flagged)
+        if flagged:
+            self.flagged_epochs.append(epoch)
+            logging.warning("catastrophic overfitting at epoch %d: validation robust accuracy %.3f "
+                            "(best %.3f) while the training-attack accuracy is %.3f", epoch, robust,
+                            self.best_robust, train)
+            if self.stop:
+                self.model.stop_training = True

@@ -74,23 +74,38 @@ def _fit(trainer, config, splits, eval_data, initial_epoch, manager, epoch_count
                                            config.seed, config.augment, start_epoch=initial_epoch)
     logs_dir = os.path.join(config.output_dir, "logs")
     return trainer.fit(
-        train_data, epochs=config.epochs, initial_epoch=initial_epoch,
+        train_data, epochs=config.epochs, initial_epoch=initial_epoch, shuffle=False,
         steps_per_epoch=data_lib.steps_per_epoch(splits.train, config.batch_size),
         validation_data=eval_data, verbose=_verbosity(config),
-        callbacks=[
-            keras.callbacks.TerminateOnNaN(),
-            timer,
-            keras.callbacks.TensorBoard(logs_dir, update_freq="epoch", write_graph=False),
-            callbacks_lib.StepSummaries(os.path.join(logs_dir, "train"), config.log_every_steps),
-            callbacks_lib.EpochCheckpoint(manager, epoch_counter, enabled=chief),
-        ])
+        callbacks=[keras.callbacks.TerminateOnNaN(), timer]
+        + _robustness_callbacks(config, splits, logs_dir)
+        + [keras.callbacks.TensorBoard(logs_dir, update_freq="epoch", write_graph=False),
+           callbacks_lib.StepSummaries(os.path.join(logs_dir, "train"), config.log_every_steps),
+           callbacks_lib.EpochCheckpoint(manager, epoch_counter, enabled=chief)])
+
+
+def _robustness_callbacks(config, splits, logs_dir):
+    """Per-epoch robust validation and the catastrophic-overfitting monitor (adversarial methods)."""
+    if config.method == "standard" or not config.val_robust_examples:
+        return []
+    subset = splits.test.subset(config.val_robust_examples, seed=config.seed)
+    validation = callbacks_lib.RobustValidation(
+        subset.images.astype("float32") / 255.0, subset.labels, config.eval_eps,
+        config.val_attack_steps, config.batch_size, config.seed)
+    monitor = callbacks_lib.CatastrophicOverfittingMonitor(
+        os.path.join(logs_dir, "validation"), config.co_robust_drop, config.co_train_margin,
+        config.stop_on_co)
+    return [validation, monitor]
 
 
 def _build_trainer(config, splits):
+    keras.utils.set_random_seed(config.seed)  # the same initial weights for the same seed
     network = build_model(config.model, splits.image_shape, splits.num_classes, config.width,
                           config.sync_batchnorm)
-    method = METHODS[config.method](config, num_train_examples=len(splits.train),
-                                    num_classes=splits.num_classes)
+    method = METHODS[config.method](config, train_labels=splits.train.labels,
+                                    num_classes=splits.num_classes,
+                                    steps_per_epoch=data_lib.steps_per_epoch(splits.train,
+                                                                             config.batch_size))
     trainer = AdversarialTrainer(network, method, seed=config.seed)
     total_steps = config.epochs * data_lib.steps_per_epoch(splits.train, config.batch_size)
     optimizer = SGDWithL2(step_decay(config.learning_rate, total_steps), config.momentum,
@@ -104,6 +119,11 @@ def _check_fits(config, splits):
     if config.batch_size > len(splits.train):
         raise UsageError(f"--batch_size={config.batch_size} is larger than the "
                          f"{len(splits.train)} training images")
+    pixels = splits.image_shape[0] * splits.image_shape[1]
+    for name in ("train_eps", "eval_eps"):
+        if getattr(config, name) > pixels:
+            raise UsageError(f"--{name}={getattr(config, name)} is more than the {pixels} pixels "
+                             f"of a {splits.image_shape[0]}x{splits.image_shape[1]} image")
 
 
 def _verbosity(config):
@@ -121,6 +141,7 @@ def _summary(config, splits, final, timer, seconds):
         "num_classes": splits.num_classes,
         "final_metrics": final,
         "clean_accuracy": final.get("val_accuracy"),
+        "robust_accuracy_validation": final.get("val_robust_accuracy"),
         "epoch_seconds": timer.seconds,
         "wall_seconds": seconds,
         "train_images_per_second": (len(splits.train) // config.batch_size * config.batch_size

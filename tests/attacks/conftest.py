@@ -1,0 +1,80 @@
+"""Fixtures for the attack tests: tiny analytic models and a tiny CNN trained on real CIFAR-10."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import keras
+from PIL import Image
+
+
+def mlp_model_fn(shape, classes=4, seed=0, hidden=16):
+    """A fixed random one-hidden-layer MLP on images of ``shape`` (H, W, C) -> logits."""
+    rng = np.random.default_rng(seed)
+    features = int(np.prod(shape))
+    w1 = tf.constant(rng.normal(size=(features, hidden)) * 3.0 / np.sqrt(features), tf.float32)
+    b1 = tf.constant(rng.normal(size=hidden), tf.float32)
+    w2 = tf.constant(rng.normal(size=(hidden, classes)) / np.sqrt(hidden), tf.float32)
+
+    def model_fn(images):
+        flat = tf.reshape(tf.cast(images, tf.float32), [-1, features])
+        return tf.nn.relu(flat @ w1 + b1) @ w2
+
+    return model_fn
+
+
+@pytest.fixture(scope="session")
+def mlp():
+    """``mlp(shape, classes=4, seed=0)`` -> model_fn (a factory, so hypothesis can vary shapes)."""
+    return mlp_model_fn
+
+
+@pytest.fixture(scope="session")
+def cifar_cnn(cifar10_dir):
+    """A tiny CNN trained normally on 2,000 real CIFAR-10 images, and 200 test images.
+
+    About 20 s on 2 CPU cores; test accuracy about 45%. Returns ``(model_fn, images, labels)``.
+    """
+    train_x, train_y = _load_cifar(cifar10_dir / "train", per_class=200)
+    test_x, test_y = _load_cifar(cifar10_dir / "test", per_class=20)
+    keras.utils.set_random_seed(0)
+    net = keras.Sequential([
+        keras.Input((32, 32, 3)),
+        keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(),
+        keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(10),
+    ])
+    net.compile(keras.optimizers.Adam(3e-3),
+                keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    net.fit(train_x, train_y, batch_size=64, epochs=30, verbose=0)
+    return (lambda images: net(images, training=False)), test_x, test_y
+
+
+def _load_cifar(folder, per_class):
+    """The first ``per_class`` JPEGs of each class folder (sorted), as float32 [0, 1] and labels."""
+    images, labels = [], []
+    for label, class_dir in enumerate(sorted(p for p in folder.iterdir() if p.is_dir())):
+        for path in sorted(class_dir.glob("*.jpg"))[:per_class]:
+            images.append(np.asarray(Image.open(path).convert("RGB"), np.float32) / 255.0)
+            labels.append(label)
+    return np.stack(images), np.asarray(labels, np.int32)
+
+
+def check_sparse_image(adversarial, images, eps):
+    """SPEC §2 invariants: same shape and dtype, values in [0, 1], <= eps pixels changed."""
+    images = np.asarray(images)
+    adversarial_np = np.asarray(adversarial)
+    assert adversarial.dtype == images.dtype or adversarial_np.dtype == images.dtype
+    assert adversarial_np.shape == images.shape
+    assert np.all(np.isfinite(adversarial_np))
+    assert adversarial_np.min(initial=0.0) >= 0.0 and adversarial_np.max(initial=1.0) <= 1.0
+    changed = np.any(adversarial_np != images, axis=-1).reshape(len(images), -1).sum(axis=1)
+    assert np.all(changed <= eps), changed
+
+
+@pytest.fixture(scope="session")
+def assert_sparse_image():
+    return check_sparse_image

@@ -1,0 +1,285 @@
+"""Sparse-PGD (SPEC §2): invariants, the step rule against numpy, best-tracking, restarts, cost."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tf_fastls0.attacks import LOSSES, sparse_pgd
+from tf_fastls0.utils import keyed_random
+
+CLASSES = 4
+
+
+def _batch(shape, batch, seed, low=0.0, high=1.0):
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(low, high, size=(batch, *shape)).astype(np.float32)
+    labels = rng.integers(0, CLASSES, size=batch).astype(np.int32)
+    return images, labels
+
+
+def _loss_arguments(loss, labels, seed=0):
+    rng = np.random.default_rng(seed)
+    soft = rng.dirichlet(np.ones(CLASSES), size=len(labels)).astype(np.float32)
+    return {"loss": loss, "soft_targets": soft, "target_labels": (labels + 1) % CLASSES}
+
+
+@settings(max_examples=25, deadline=None)
+@given(batch=st.integers(1, 4), height=st.integers(1, 7), width=st.integers(1, 7),
+       channels=st.sampled_from([1, 3]), eps=st.integers(0, 12), steps=st.integers(0, 3),
+       projected=st.sampled_from([False, True, "tensor"]), loss=st.sampled_from(LOSSES),
+       patience=st.sampled_from([None, 1, 3]),
+       dtype=st.sampled_from([np.float32, np.float64, np.float16]), seed=st.integers(0, 99))
+def test_output_is_a_sparse_image(mlp, assert_sparse_image, batch, height, width, channels, eps,
+                                  steps, projected, loss, patience, dtype, seed):
+    shape = (height, width, channels)
+    images, labels = _batch(shape, batch, seed)
+    images = images.astype(dtype)
+    model_fn = mlp(shape, CLASSES, seed)
+    variant = tf.constant(seed % 2 == 0) if projected == "tensor" else projected
+    result = sparse_pgd(model_fn, images, labels, eps=eps, steps=steps, projected=variant,
+                        patience=patience, seed=seed, **_loss_arguments(loss, labels, seed))
+    assert_sparse_image(result.adversarial.numpy(), images, eps)
+    assert result.adversarial.dtype == tf.as_dtype(dtype)
+    assert result.is_adversarial.shape == [batch] and result.is_adversarial.dtype == tf.bool
+    assert result.loss.shape == [batch]
+    logits = model_fn(result.adversarial).numpy()
+    np.testing.assert_allclose(result.logits.numpy(), logits, rtol=1e-3, atol=1e-3)
+    if loss in ("ce", "soft_ce", "kl"):
+        np.testing.assert_array_equal(result.is_adversarial.numpy(), logits.argmax(-1) != labels)
+
+
+@pytest.mark.parametrize("eps, steps", [(0, 5), (4, 0)])
+def test_zero_budget_returns_the_input(mlp, eps, steps):
+    images, labels = _batch((5, 5, 3), 3, seed=1)
+    result = sparse_pgd(mlp((5, 5, 3)), images, labels, eps=eps, steps=steps)
+    np.testing.assert_array_equal(result.adversarial.numpy(), images)
+
+
+def _distance_model(clean, sign, offset):
+    """Two classes, logits ``[0, offset + sign * ||x - clean||^2]``: label 0 is always predicted,
+    and the CE of label 0 falls (sign -1) or rises (sign +1) with any perturbation."""
+    clean = tf.constant(clean)
+
+    def model_fn(images):
+        distance = tf.reduce_sum(tf.square(images - clean), axis=[1, 2, 3])
+        return tf.stack([tf.zeros_like(distance), offset + sign * distance], axis=1)
+
+    return model_fn
+
+
+@pytest.mark.parametrize("steps", [1, 3])
+def test_steps_that_lower_the_loss_return_the_clean_image(steps):
+    images, _ = _batch((4, 4, 3), 3, seed=2, low=0.1, high=0.9)
+    labels = np.zeros(3, np.int32)
+    model_fn = _distance_model(images, sign=-1.0, offset=-1.0)
+    result = sparse_pgd(model_fn, images, labels, eps=2, steps=steps)
+    np.testing.assert_array_equal(result.adversarial.numpy(), images)
+    np.testing.assert_allclose(result.loss.numpy(), np.log1p(np.exp(-1.0)), rtol=1e-6)
+    assert not result.is_adversarial.numpy().any()
+
+
+def test_a_step_that_raises_the_loss_is_kept():
+    images, _ = _batch((4, 4, 3), 3, seed=3, low=0.1, high=0.9)
+    labels = np.zeros(3, np.int32)
+    model_fn = _distance_model(images, sign=1.0, offset=-5.0)  # eps=1, C=3: distance <= 3 < 5
+    result = sparse_pgd(model_fn, images, labels, eps=1, steps=1)
+    changed = np.any(result.adversarial.numpy() != images, axis=-1).sum(axis=(1, 2))
+    np.testing.assert_array_equal(changed, [1, 1, 1])
+    assert np.all(result.loss.numpy() > np.log1p(np.exp(-5.0)))
+
+
+@pytest.mark.parametrize("loss", ["ce", "kl"])
+def test_clean_mistakes_are_untouched_except_under_kl(mlp, loss):
+    images, _ = _batch((5, 5, 3), 6, seed=4)
+    model_fn = mlp((5, 5, 3), CLASSES, seed=4)
+    labels = model_fn(images).numpy().argmax(-1).astype(np.int32)
+    labels[:3] = (labels[:3] + 1) % CLASSES
+    result = sparse_pgd(model_fn, images, labels, eps=3, steps=3, loss=loss)
+    adversarial = result.adversarial.numpy()
+    unchanged = np.all(adversarial == images, axis=(1, 2, 3))
+    if loss == "ce":
+        assert unchanged[:3].all()
+        assert result.is_adversarial.numpy()[:3].all()
+    else:
+        assert not unchanged.any()
+        assert np.all(result.loss.numpy() >= 0.0)
+
+
+def _numpy_one_step(images, labels, weights, eps, projected, keys, seed, alpha, beta):
+    """sPGD with t = 1 on the linear model ``logits = flatten(x) @ W``, straight from SPEC §2."""
+    batch, height, width, channels = images.shape
+    x = images.astype(np.float64)
+
+    def logits_of(inputs):
+        return inputs.reshape(batch, -1) @ weights
+
+    def cross_entropy(logits):
+        shifted = logits - logits.max(-1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+        return -log_probs[np.arange(batch), labels], np.exp(log_probs)
+
+    def top_k(scores):
+        flat = scores.reshape(batch, -1)
+        mask = np.zeros_like(flat)
+        for row, order in zip(mask, np.argsort(-flat, axis=1, kind="stable")):
+            row[order[:eps]] = 1.0
+        return mask.reshape(batch, height, width, 1)
+
+    p = keyed_random.uniform(keys, [height, width, channels], seed, 0,
+                             keyed_random.STREAM_MAGNITUDE, minval=-1.0, maxval=1.0).numpy()
+    p = np.clip(p, -x, 1.0 - x)
+    m = keyed_random.normal(keys, [height, width, 1], seed, 0,
+                            keyed_random.STREAM_MASK_LOGITS).numpy().astype(np.float64)
+    s = 1.0 / (1.0 + np.exp(-m))
+    mask = top_k(s)
+    _, probs = cross_entropy(logits_of(x + p * mask))
+    g = ((probs - np.eye(weights.shape[1])[labels]) @ weights.T).reshape(x.shape)
+    dp = g * (mask if projected else s)
+    dm = np.sum(g * p, axis=-1, keepdims=True) * s * (1.0 - s)
+    p = np.clip(p + alpha * np.sign(dp), np.maximum(-1.0, -x), np.minimum(1.0, 1.0 - x))
+    norm = np.sqrt(np.sum(dm ** 2, axis=(1, 2, 3), keepdims=True))
+    m = m + np.where(norm >= 2e-10, beta * np.sqrt(height * width) * dm / norm, 0.0)
+    stepped = x + p * top_k(1.0 / (1.0 + np.exp(-m)))
+
+    clean_logits, step_logits = logits_of(x), logits_of(stepped)
+    clean_loss, step_loss = cross_entropy(clean_logits)[0], cross_entropy(step_logits)[0]
+    clean_correct = clean_logits.argmax(-1) == labels
+    take = clean_correct & ((step_loss >= clean_loss) | (step_logits.argmax(-1) != labels))
+    return np.where(take[:, None, None, None], stepped, x), np.where(take, step_loss, clean_loss)
+
+
+@pytest.mark.parametrize("projected, alpha, beta", [(False, 0.25, 0.25), (True, 0.25, 0.25),
+                                                    (False, 0.1, 2.0), (True, 0.5, 4.0)])
+def test_one_step_matches_a_numpy_transcription_of_the_spec(projected, alpha, beta):
+    shape, batch, seed = (4, 5, 3), 6, 7
+    images, _ = _batch(shape, batch, seed)
+    rng = np.random.default_rng(seed)
+    weights = rng.normal(size=(int(np.prod(shape)), CLASSES)) * 0.5
+    logits = images.reshape(batch, -1) @ weights
+    labels = np.argsort(logits, axis=-1)[:, -2].astype(np.int32)  # runner-up: attackable
+    labels[0] = logits[0].argmax()  # and one clean-correct image that may resist
+    keys = np.arange(10, 10 + batch)
+    expected, expected_loss = _numpy_one_step(images, labels, weights, 4, projected, keys, seed,
+                                              alpha, beta)
+
+    model_fn = lambda x: tf.reshape(x, [tf.shape(x)[0], -1]) @ tf.constant(weights, tf.float32)
+    result = sparse_pgd(model_fn, images, labels, eps=4, steps=1, projected=projected, keys=keys,
+                        seed=seed, alpha=alpha, beta=beta)
+    np.testing.assert_allclose(result.adversarial.numpy(), expected, atol=1e-5)
+    np.testing.assert_allclose(result.loss.numpy(), expected_loss, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("loss", ["ce", "kl"])
+def test_more_steps_extend_fewer_steps(mlp, loss):
+    """The run with t steps is a prefix of the run with more: fooled stays fooled, unchanged, and
+    the best loss never drops (early stop and keyed restarts make this exact)."""
+    images, _ = _batch((6, 6, 3), 8, seed=5)
+    model_fn = mlp((6, 6, 3), CLASSES, seed=5)
+    labels = model_fn(images).numpy().argmax(-1).astype(np.int32)
+    short = sparse_pgd(model_fn, images, labels, eps=6, steps=2, loss=loss, patience=1)
+    long = sparse_pgd(model_fn, images, labels, eps=6, steps=6, loss=loss, patience=1)
+    assert np.all(long.loss.numpy() >= short.loss.numpy() - 1e-6)
+    if loss == "ce":
+        fooled = short.is_adversarial.numpy()
+        assert 0 < fooled.sum() < len(fooled)  # the case is informative only if both kinds occur
+        assert np.all(long.is_adversarial.numpy()[fooled])
+        np.testing.assert_array_equal(long.adversarial.numpy()[fooled],
+                                      short.adversarial.numpy()[fooled])
+
+
+def _changed_positions(result, images):
+    return np.any(result.adversarial.numpy() != images, axis=-1)
+
+
+def test_mask_restarts_after_patience_unchanged_steps():
+    """With zero gradients nothing moves, every iterate ties the best loss and replaces it, so the
+    output shows the mask of the last iterate: the start's until the restart at step 3."""
+    images, labels = _batch((8, 8, 3), 3, seed=6, low=0.1, high=0.9)
+    labels[:] = 0
+    flat_model = lambda x: tf.zeros([tf.shape(x)[0], 2]) + 0.0 * tf.reduce_sum(x)
+    positions = {}
+    for patience in (3, None):
+        for steps in (1, 2, 3):
+            result = sparse_pgd(flat_model, images, labels, eps=4, steps=steps, patience=patience)
+            positions[patience, steps] = _changed_positions(result, images)
+    start_logits = keyed_random.normal(np.arange(3), [8, 8, 1], 0, 0,
+                                       keyed_random.STREAM_MASK_LOGITS).numpy()[..., 0]
+    threshold = np.sort(start_logits.reshape(3, -1), axis=1)[:, -4]
+    np.testing.assert_array_equal(positions[3, 1], start_logits >= threshold[:, None, None])
+    np.testing.assert_array_equal(positions[3, 2], positions[3, 1])
+    assert np.all(np.any(positions[3, 3] != positions[3, 1], axis=(1, 2)))
+    np.testing.assert_array_equal(positions[None, 3], positions[3, 1])
+
+
+def test_soft_targets_that_are_one_hot_give_the_ce_attack(mlp):
+    images, labels = _batch((5, 5, 3), 5, seed=8)
+    model_fn = mlp((5, 5, 3), CLASSES, seed=8)
+    hard = sparse_pgd(model_fn, images, labels, eps=3, steps=3)
+    soft = sparse_pgd(model_fn, images, labels, eps=3, steps=3, loss="soft_ce",
+                      soft_targets=np.eye(CLASSES, dtype=np.float32)[labels])
+    np.testing.assert_array_equal(soft.adversarial.numpy(), hard.adversarial.numpy())
+
+
+def test_targeted_success_means_the_target_class(mlp):
+    images, _ = _batch((6, 6, 3), 8, seed=9)
+    model_fn = mlp((6, 6, 3), CLASSES, seed=9)
+    labels = model_fn(images).numpy().argmax(-1).astype(np.int32)
+    targets = (labels + 1) % CLASSES
+    result = sparse_pgd(model_fn, images, labels, eps=6, steps=8, loss="targeted_ce",
+                        target_labels=targets)
+    predicted = model_fn(result.adversarial).numpy().argmax(-1)
+    np.testing.assert_array_equal(result.is_adversarial.numpy(), predicted == targets)
+    assert result.is_adversarial.numpy().any()
+
+
+def test_randomness_is_keyed_per_example_not_per_batch(mlp):
+    images, labels = _batch((6, 6, 3), 6, seed=10)
+    model_fn = mlp((6, 6, 3), CLASSES, seed=10)
+    keys = np.array([40, 41, 42, 43, 44, 45])
+    whole = sparse_pgd(model_fn, images, labels, eps=2, steps=3, keys=keys)
+    half = sparse_pgd(model_fn, images[3:], labels[3:], eps=2, steps=3, keys=keys[3:])
+    np.testing.assert_allclose(half.adversarial.numpy(), whole.adversarial.numpy()[3:], atol=1e-6)
+
+
+def test_compiled_with_a_variant_tensor_and_batch_of_one_matches_eager(mlp):
+    images, labels = _batch((5, 6, 1), 1, seed=11)
+    model_fn = mlp((5, 6, 1), CLASSES, seed=11)
+    compiled = tf.function(
+        lambda x, y, projected: sparse_pgd(model_fn, x, y, eps=3, steps=4, projected=projected,
+                                           patience=1),
+        reduce_retracing=True)
+    for projected in (False, True):
+        graph = compiled(images, labels, tf.constant(projected))
+        eager = sparse_pgd(model_fn, images, labels, eps=3, steps=4, projected=projected,
+                           patience=1)
+        np.testing.assert_allclose(graph.adversarial.numpy(), eager.adversarial.numpy(), atol=1e-6)
+
+
+def _counting_model(model_fn, counts):
+    """Counts model evaluations and backward passes through the model (eager side effects)."""
+
+    @tf.custom_gradient
+    def counted(images):
+        counts["forward"] += 1
+
+        def grad(upstream):
+            counts["backward"] += 1
+            return upstream
+
+        return tf.identity(images), grad
+
+    return lambda images: model_fn(counted(images))
+
+
+@pytest.mark.parametrize("steps", [1, 4])
+def test_cost_is_steps_backward_and_steps_plus_one_forward(mlp, steps):
+    images, labels = _batch((5, 5, 3), 4, seed=12)
+    model_fn = mlp((5, 5, 3), CLASSES, seed=12)
+    labels = model_fn(images).numpy().argmax(-1).astype(np.int32)
+    clean_logits = model_fn(images)
+    counts = {"forward": 0, "backward": 0}
+    sparse_pgd(_counting_model(model_fn, counts), images, labels, eps=1, steps=steps,
+               clean_logits=clean_logits, loss="kl")  # kl: no early stop, so every step runs
+    assert counts == {"forward": steps + 1, "backward": steps}

@@ -1,0 +1,106 @@
+"""Sparse-RS (SPEC §3): invariants, the p(it) schedule, acceptance and per-image stopping."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tf_fastls0.attacks import sparse_rs
+from tf_fastls0.attacks.sparse_rs import _schedule, resampled_count
+
+CLASSES = 4
+
+
+def _batch(shape, batch, seed):
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(size=(batch, *shape)).astype(np.float32)
+    labels = rng.integers(0, CLASSES, size=batch).astype(np.int32)
+    return images, labels
+
+
+def _cross_entropy(logits, labels):
+    shifted = logits - logits.max(-1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(-1, keepdims=True))
+    return -log_probs[np.arange(len(labels)), labels]
+
+
+@settings(max_examples=25, deadline=None)
+@given(batch=st.integers(1, 4), height=st.integers(1, 7), width=st.integers(1, 7),
+       channels=st.sampled_from([1, 3]), eps=st.integers(0, 12), queries=st.integers(0, 30),
+       dtype=st.sampled_from([np.float32, np.float64, np.float16]), seed=st.integers(0, 99))
+def test_output_is_a_sparse_image(mlp, assert_sparse_image, batch, height, width, channels, eps,
+                                  queries, dtype, seed):
+    shape = (height, width, channels)
+    images, labels = _batch(shape, batch, seed)
+    images = images.astype(dtype)
+    model_fn = mlp(shape, CLASSES, seed)
+    result = sparse_rs(model_fn, images, labels, eps=eps, queries=queries, seed=seed)
+    adversarial = result.adversarial.numpy()
+    assert_sparse_image(adversarial, images, eps)
+    assert result.adversarial.dtype == tf.as_dtype(dtype)
+    changed = np.any(adversarial != images, axis=-1)
+    assert np.all(np.isin(adversarial[changed], [0.0, 1.0]))  # corners of the colour cube
+    logits = model_fn(adversarial).numpy()
+    np.testing.assert_array_equal(result.is_adversarial.numpy(), logits.argmax(-1) != labels)
+    np.testing.assert_allclose(result.loss.numpy(), _cross_entropy(logits, labels), rtol=1e-3,
+                               atol=1e-3)
+    assert np.all(result.queries.numpy() <= queries)
+
+
+def test_schedule_follows_the_spec_table():
+    # eps = 20, p_init = 0.8 on 10,000 queries: n = floor(0.8 / d * 20), at least 1.
+    expected = {1: 8, 50: 8, 51: 4, 200: 4, 201: 3, 500: 3, 501: 2, 1000: 2, 1001: 2, 2000: 2,
+                2001: 1, 9999: 1}
+    for it, n in expected.items():
+        assert resampled_count(it, 20, 10_000) == n
+    # eps = 100: 40, 20, 16, 13, 10, 8, 6, 5, 4 on the intervals.
+    for it, n in {50: 40, 200: 20, 500: 16, 1000: 13, 2000: 10, 4000: 8, 6000: 6, 8000: 5,
+                  8001: 4}.items():
+        assert resampled_count(it, 100, 10_000) == n
+    # Another budget is rescaled to 10,000: with 1,000 queries, it 5 is it 50 and it 6 is it 60.
+    assert resampled_count(5, 100, 1_000) == 40 and resampled_count(6, 100, 1_000) == 20
+
+
+@pytest.mark.parametrize("eps, queries", [(20, 10_000), (7, 300), (1, 50)])
+def test_graph_schedule_equals_the_reference(eps, queries):
+    graph = _schedule(eps, queries, 0.8)
+    its = np.arange(1, queries)
+    counts = tf.function(lambda its: tf.map_fn(graph, its, fn_output_signature=tf.int32))(its)
+    np.testing.assert_array_equal(counts.numpy(), [resampled_count(it, eps, queries) for it in its])
+
+
+def test_fooled_images_stop_and_clean_mistakes_are_untouched(mlp):
+    images, _ = _batch((6, 6, 3), 8, seed=1)
+    model_fn = mlp((6, 6, 3), CLASSES, seed=1)
+    labels = model_fn(images).numpy().argmax(-1).astype(np.int32)
+    labels[:2] = (labels[:2] + 1) % CLASSES
+    result = sparse_rs(model_fn, images, labels, eps=1, queries=50)
+    fooled = result.is_adversarial.numpy()
+    queries = result.queries.numpy()
+    np.testing.assert_array_equal(result.adversarial.numpy()[:2], images[:2])
+    np.testing.assert_array_equal(queries[:2], [0, 0])
+    assert fooled[2:].any() and not fooled[2:].all()  # informative case: some resist 50 queries
+    assert np.all(queries[2:][~fooled[2:]] == 50)
+    assert np.all(queries[2:][fooled[2:]] < 50)
+
+
+def test_more_queries_extend_fewer(mlp):
+    images, _ = _batch((6, 6, 3), 8, seed=2)
+    model_fn = mlp((6, 6, 3), CLASSES, seed=2)
+    labels = model_fn(images).numpy().argmax(-1).astype(np.int32)
+    short = sparse_rs(model_fn, images, labels, eps=3, queries=20)
+    long = sparse_rs(model_fn, images, labels, eps=3, queries=100)
+    fooled = short.is_adversarial.numpy()
+    assert np.all(long.is_adversarial.numpy()[fooled])
+    np.testing.assert_array_equal(long.adversarial.numpy()[fooled], short.adversarial.numpy()[fooled])
+    assert np.all(long.loss.numpy()[~fooled] >= short.loss.numpy()[~fooled])
+
+
+def test_randomness_is_keyed_per_example(mlp):
+    images, labels = _batch((5, 5, 3), 6, seed=3)
+    model_fn = mlp((5, 5, 3), CLASSES, seed=3)
+    keys = np.arange(100, 106)
+    whole = sparse_rs(model_fn, images, labels, eps=2, queries=30, keys=keys)
+    half = sparse_rs(model_fn, images[2:], labels[2:], eps=2, queries=30, keys=keys[2:])
+    np.testing.assert_array_equal(half.adversarial.numpy(), whole.adversarial.numpy()[2:])

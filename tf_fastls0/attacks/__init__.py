@@ -1,0 +1,18 @@
+"""Sparse (l0) attacks: Sparse-PGD, Sparse-RS and the Sparse-AutoAttack cascade (SPEC §2-4).
+
+Every attack is a function over a ``model_fn`` (images in [0, 1] -> logits, inference mode) whose
+budget ``eps`` counts pixels.
+"""
+
+from tf_fastls0.attacks.sparse_autoattack import (CLEAN_MISTAKE, STAGE_CODES, STAGES, SURVIVED,
+                                                  SparseAutoAttackResult, resolve_stages,
+                                                  sparse_autoattack)
+from tf_fastls0.attacks.sparse_pgd import LOSSES, SparsePGDResult, sparse_pgd
+from tf_fastls0.attacks.sparse_rs import SparseRSResult, sparse_rs
+from tf_fastls0.attacks.topk_mask import sparse_perturbation, topk_mask
+
+ATTACKS = {
+    "sparse_pgd": sparse_pgd,
+    "sparse_rs": sparse_rs,
+    "sparse_autoattack": sparse_autoattack,
+}

@@ -1,0 +1,173 @@
+"""Sparse-AutoAttack (sAA), the l0 evaluation cascade of Zhong et al., ICML 2024; SPEC §4.
+
+Stages, each run only on the images that every stage before it failed to break (the survivors are
+gathered into a smaller batch, so a broken image is never attacked again):
+
+1. ``"spgd_unproj"``: sPGD, unprojected gradient, ``iterations`` steps, CE loss, patience 3;
+2. ``"spgd_proj"``: sPGD, projected gradient, same budget;
+3. ``"rs"``: Sparse-RS, ``queries`` queries.
+
+Paper budget: 10,000 iterations and 10,000 queries. ``attacks`` picks a subset (``"saa"`` = all
+three), which gives each attack alone for the paper's per-attack columns.
+
+``broken_by`` records per image which stage broke it: ``CLEAN_MISTAKE`` (0) = misclassified before
+any attack, ``STAGE_CODES[name]`` (1, 2, 3 as above, whatever subset runs) = broken by that stage,
+``SURVIVED`` (-1) = correct after every stage run. Robust accuracy = mean(broken_by == SURVIVED).
+"""
+
+import functools
+import time
+from typing import NamedTuple
+
+import numpy as np
+import tensorflow as tf
+
+from tf_fastls0.attacks.sparse_pgd import sparse_pgd
+from tf_fastls0.attacks.sparse_rs import sparse_rs
+
+STAGES = ("spgd_unproj", "spgd_proj", "rs")
+STAGE_CODES = {"spgd_unproj": 1, "spgd_proj": 2, "rs": 3}
+CLEAN_MISTAKE = 0
+SURVIVED = -1
+
+
+class SparseAutoAttackResult(NamedTuple):
+    adversarial: np.ndarray  # [N, H, W, C] (None if keep_adversarial=False); clean where unbroken
+    broken_by: np.ndarray  # [N] int32, see the module docstring
+    report: dict  # accuracies, survivors per stage, seconds per stage, settings
+
+
+def resolve_stages(attacks):
+    """``"saa"`` -> all stages; a stage name or a sequence of them -> that tuple (validated)."""
+    names = STAGES if attacks == "saa" else (attacks,) if isinstance(attacks, str) else tuple(attacks)
+    unknown = [name for name in names if name not in STAGE_CODES]
+    if unknown or not names:
+        raise ValueError(f"unknown attacks {unknown or attacks!r}: use 'saa' or names from {STAGES}")
+    return names
+
+
+def sparse_autoattack(model_fn, batches, *, eps, iterations=10_000, queries=10_000, attacks="saa",
+                      seed=0, patience=3, keep_adversarial=True, progress=None, compiled=True):
+    """Runs the sAA cascade over a stream of batches.
+
+    Args:
+      model_fn: images ``[B, H, W, C]`` in [0, 1] -> logits, in inference mode.
+      batches: iterable of ``(images, labels)``, ``(images, labels, keys)`` or dicts with
+        ``images``, ``labels`` and optionally ``indices``; keys (an image's index in the data set,
+        for keyed randomness) default to the running image count.
+      eps: l0 budget in pixels; iterations: sPGD steps per stage; queries: Sparse-RS queries.
+      attacks: ``"saa"``, one name of ``STAGES`` or a sequence of them (run in the given order).
+      seed: seed of every random draw; patience: sPGD restart patience.
+      keep_adversarial: also return the adversarial images (host memory ``N*H*W*C`` floats).
+      progress: optional callable receiving a dict after each stage of each batch (keys: batch,
+        stage, attacked, broken, seconds, images_done).
+      compiled: run the model and the stages as tf.functions (one trace each); False runs them
+        eagerly (tiny tests, debugging).
+
+    Returns a ``SparseAutoAttackResult``.
+    """
+    stages = resolve_stages(attacks)
+    seconds = dict.fromkeys(stages, 0.0)
+    survivors = dict.fromkeys(("clean",) + stages, 0)
+    records, adversarial = [], []
+    clean_fn = stage_fns = None
+    for batch_index, batch in enumerate(batches):
+        images, labels, keys = _unpack(batch, sum(map(len, records)))
+        if clean_fn is None:
+            clean_fn, stage_fns = _compile(model_fn, images, stages, compiled, eps=eps,
+                                           iterations=iterations, queries=queries, seed=seed,
+                                           patience=patience)
+        clean_logits = tf.cast(clean_fn(images), tf.float32)
+        correct = np.argmax(clean_logits.numpy(), axis=-1) == labels.numpy()
+        record = np.where(correct, SURVIVED, CLEAN_MISTAKE).astype(np.int32)
+        batch_adversarial = images.numpy() if keep_adversarial else None
+        alive = np.flatnonzero(correct)
+        survivors["clean"] += alive.size
+        for name in stages:
+            start = time.perf_counter()
+            broken = _run_stage(stage_fns[name], alive, (images, labels, keys, clean_logits),
+                                batch_adversarial)
+            elapsed = time.perf_counter() - start
+            record[broken] = STAGE_CODES[name]
+            attacked, alive = alive.size, np.setdiff1d(alive, broken)
+            seconds[name] += elapsed
+            survivors[name] += alive.size
+            if progress is not None:
+                progress({"batch": batch_index, "stage": name, "attacked": attacked,
+                          "broken": broken.size, "seconds": elapsed,
+                          "images_done": sum(map(len, records)) + len(record)})
+        records.append(record)
+        if keep_adversarial:
+            adversarial.append(batch_adversarial)
+
+    broken_by = np.concatenate(records) if records else np.zeros([0], np.int32)
+    settings = {"eps": int(eps), "iterations": int(iterations), "queries": int(queries),
+                "n_images": len(broken_by), "seed": int(seed), "attacks": list(stages),
+                "patience": patience}
+    report = {
+        "clean_accuracy": survivors["clean"] / max(len(broken_by), 1),
+        "robust_accuracy": float(np.mean(broken_by == SURVIVED)) if len(broken_by) else 0.0,
+        "survivors": survivors,
+        "seconds": seconds,
+        "settings": settings,
+    }
+    adversarial = np.concatenate(adversarial) if keep_adversarial and adversarial else None
+    return SparseAutoAttackResult(adversarial, broken_by, report)
+
+
+def _run_stage(stage_fn, alive, batch, batch_adversarial):
+    """Attacks the ``alive`` rows of ``batch`` only; returns the row indices it broke and writes
+    their adversarial images into ``batch_adversarial`` (if kept)."""
+    if not alive.size:
+        return alive
+    adversarial, is_adversarial = stage_fn(*(tf.gather(t, alive) for t in batch))
+    fooled = is_adversarial.numpy()
+    if batch_adversarial is not None:
+        batch_adversarial[alive[fooled]] = adversarial.numpy()[fooled]
+    return alive[fooled]
+
+
+def _compile(model_fn, images, stages, compiled, **settings):
+    """The clean forward and one function per stage, traced once for any batch size."""
+    image_spec = tf.TensorSpec([None, *images.shape[1:]], images.dtype)
+    classes = model_fn(images[:1]).shape[-1]
+    clean_fn = tf.function(model_fn, input_signature=[image_spec]) if compiled else model_fn
+    stage_fns = {name: _stage(name, model_fn, image_spec, classes, compiled, **settings)
+                 for name in stages}
+    return clean_fn, stage_fns
+
+
+def _stage(name, model_fn, image_spec, classes, compiled, *, eps, iterations, queries, seed,
+           patience):
+    """``(images, labels, keys, clean_logits) -> (adversarial, is_adversarial)``, a tf.function
+    whose signature leaves the batch size open, so the shrinking survivor batches share one trace.
+    """
+    if name == "rs":
+        attack = functools.partial(sparse_rs, model_fn, eps=eps, queries=queries, seed=seed,
+                                   counter=STAGE_CODES[name])
+    else:
+        attack = functools.partial(sparse_pgd, model_fn, eps=eps, steps=iterations,
+                                   projected=name == "spgd_proj", loss="ce", patience=patience,
+                                   seed=seed, counter=STAGE_CODES[name])
+
+    def stage(images, labels, keys, clean_logits):
+        result = attack(images, labels, keys=keys, clean_logits=clean_logits)
+        return result.adversarial, result.is_adversarial
+
+    if not compiled:
+        return stage
+    return tf.function(stage, input_signature=[
+        image_spec, tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int64),
+        tf.TensorSpec([None, classes], tf.float32)])
+
+
+def _unpack(batch, seen):
+    if isinstance(batch, dict):
+        images, labels, keys = batch["images"], batch["labels"], batch.get("indices")
+    else:
+        images, labels, keys = (tuple(batch) + (None,))[:3]
+    images = tf.convert_to_tensor(images)
+    labels = tf.cast(tf.convert_to_tensor(labels), tf.int32)
+    if keys is None:
+        keys = tf.range(seen, seen + tf.shape(images)[0])
+    return images, labels, tf.cast(tf.convert_to_tensor(keys), tf.int64)

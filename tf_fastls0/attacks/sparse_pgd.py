@@ -1,0 +1,248 @@
+"""Sparse-PGD (sPGD), the white-box l0 attack of Zhong et al., ICML 2024 (arXiv 2405.05075); SPEC §2.
+
+Each image carries a magnitude ``p`` ``[H, W, C]`` and mask logits ``m`` ``[H, W, 1]``; the attacked
+input is ``x + p * topk_mask(sigmoid(m), eps)`` (``topk_mask.sparse_perturbation``). Per step:
+``p <- clip(p + alpha * sign(dL/dp))`` into ``[-1, 1]`` and the box ``[-x, 1 - x]``, and
+``m <- m + beta * sqrt(H*W) * dL/dm / ||dL/dm||_2`` (no mask step where the norm is below 2e-10).
+Each image keeps its best input, starting from the clean image with its clean loss; an iterate
+replaces it where its loss is >= the best loss or where it is fooled. Fooled images stop (early
+stop), images fooled before the attack are returned unchanged, and an unfooled image whose binary
+mask has not changed for ``patience`` steps draws fresh mask logits (restart).
+
+Losses: ``"ce"`` (hard labels), ``"soft_ce"`` (CE to ``soft_targets``; SAT), ``"kl"``
+(``KL(softmax f(x) || softmax f(x_adv))`` with the clean logits fixed; sTRADES mode F; every image
+is attacked for all steps and labels only serve ``is_adversarial``) and ``"targeted_ce"``
+(``-CE`` to ``target_labels``; "fooled" then means "classified as the target").
+
+Cost: ``steps`` forward+backward passes, one forward to score the last iterate, and one clean
+forward unless ``clean_logits`` is given. The iterate scored by each step's forward is the one the
+next step's gradient is taken at, so no backward pass is wasted; ``steps=1`` is one
+forward+backward at the random start, one update and one forward.
+"""
+
+import numbers
+from typing import NamedTuple
+
+import tensorflow as tf
+
+from tf_fastls0.attacks.outputs import expand_like, in_input_dtype
+from tf_fastls0.attacks.topk_mask import sparse_perturbation, topk_mask
+from tf_fastls0.losses import per_example
+from tf_fastls0.utils import keyed_random
+
+LOSSES = ("ce", "soft_ce", "kl", "targeted_ce")
+MIN_MASK_GRAD_NORM = 2e-10
+
+
+class SparsePGDResult(NamedTuple):
+    adversarial: tf.Tensor  # [B, H, W, C], the images' dtype: each image's best input
+    is_adversarial: tf.Tensor  # [B] bool: the returned image is misclassified (targeted: is the target)
+    loss: tf.Tensor  # [B] float32: the attack loss of the returned image
+    logits: tf.Tensor  # [B, K] float32: model_fn's logits of the returned image
+
+
+class _Best(NamedTuple):
+    images: tf.Tensor
+    loss: tf.Tensor
+    logits: tf.Tensor
+    fooled: tf.Tensor
+
+
+def sparse_pgd(model_fn, images, labels, *, eps, steps, projected=False, loss="ce",
+               soft_targets=None, clean_logits=None, target_labels=None, patience=3, alpha=0.25,
+               beta=0.25, keys=None, seed=0, counter=0):
+    """Runs sPGD on a batch; defaults are the paper's evaluation settings.
+
+    Args:
+      model_fn: images ``[B, H, W, C]`` in [0, 1] -> logits ``[B, K]``, in inference mode.
+      images: ``[B, H, W, C]`` float in [0, 1].
+      labels: int ``[B]`` true labels (may be None for ``loss="kl"``).
+      eps: l0 budget in pixels (static int >= 0).
+      steps: iterations t (static int >= 0).
+      projected: gradient variant (SPEC §2.3); Python bool or scalar bool tensor.
+      loss: one of ``LOSSES``.
+      soft_targets: float ``[B, K]``, required by ``"soft_ce"``.
+      clean_logits: inference-mode logits ``[B, K]`` of ``images`` if already known (saves a forward).
+      target_labels: int ``[B]``, required by ``"targeted_ce"``.
+      patience: unchanged-mask steps before a restart (3 in evaluation, 10 in training); None: never.
+      alpha, beta: magnitude and mask step sizes.
+      keys: int ``[B]`` per-example random keys (default ``range(B)``); seed, counter: see keyed_random.
+
+    Returns a ``SparsePGDResult``.
+    """
+    _check_arguments(eps, steps, loss, labels, soft_targets, target_labels)
+    eps, steps = int(eps), int(steps)
+    images = tf.convert_to_tensor(images)
+    x = tf.cast(images, tf.float32)
+    batch = tf.shape(x)[0]
+    keys = tf.range(batch) if keys is None else keys
+    if clean_logits is None:
+        clean_logits = model_fn(x)
+    clean_logits = tf.stop_gradient(tf.cast(clean_logits, tf.float32))
+    if labels is None:
+        labels = tf.argmax(clean_logits, axis=-1, output_type=tf.int32)
+    objective = _objective(loss, labels, soft_targets, target_labels, clean_logits)
+    succeeded = _success_test(loss, labels, target_labels)
+
+    clean_fooled = succeeded(clean_logits)
+    best = _Best(x, objective(clean_logits), clean_logits, clean_fooled)
+    if eps == 0 or steps == 0:
+        return _result(best, images, x)
+    active = tf.ones_like(clean_fooled) if loss == "kl" else tf.logical_not(clean_fooled)
+
+    def evaluate(magnitude, mask_logits, mask):
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch([magnitude, mask_logits])
+            perturbed = sparse_perturbation(x, magnitude, mask_logits, eps, projected, mask=mask)
+            logits = tf.cast(model_fn(perturbed), tf.float32)
+            losses = objective(logits)
+        magnitude_grad, mask_grad = tape.gradient(losses, [magnitude, mask_logits])
+        return perturbed, logits, losses, magnitude_grad, mask_grad
+
+    def step(i, magnitude, mask_logits, mask, magnitude_grad, mask_grad, unchanged, active):
+        magnitude, mask_logits = _update(x, magnitude, mask_logits, magnitude_grad, mask_grad,
+                                         active, alpha, beta)
+        new_mask = topk_mask(tf.sigmoid(mask_logits), eps)
+        unchanged = tf.where(_same_mask(new_mask, mask), unchanged + 1, 0)
+        if patience is not None:
+            restart = tf.logical_and(unchanged >= patience, active)
+            mask_logits, new_mask = tf.cond(
+                tf.reduce_any(restart),
+                lambda: _restart(mask_logits, new_mask, restart, keys, eps, seed, counter, i),
+                lambda: (mask_logits, new_mask))
+            unchanged = tf.where(restart, 0, unchanged)
+        return magnitude, mask_logits, new_mask, unchanged
+
+    def track(best, perturbed, logits, losses, active):
+        fooled = succeeded(logits)
+        better = losses >= best.loss
+        if loss != "kl":
+            better = tf.logical_or(better, fooled)
+            active_after = tf.logical_and(active, tf.logical_not(fooled))
+        else:
+            active_after = active
+        take = tf.logical_and(active, better)
+        return _Best(*(tf.where(expand_like(take, old), new, old)
+                       for old, new in zip(best, (perturbed, losses, logits, fooled)))), active_after
+
+    magnitude, mask_logits = _random_start(x, keys, seed, counter)
+    mask = topk_mask(tf.sigmoid(mask_logits), eps)
+    _, _, _, magnitude_grad, mask_grad = evaluate(magnitude, mask_logits, mask)
+    unchanged = tf.zeros([batch], tf.int32)
+
+    if steps > 1:
+        def body(i, magnitude, mask_logits, mask, magnitude_grad, mask_grad, unchanged, active,
+                 best):
+            magnitude, mask_logits, mask, unchanged = step(
+                i, magnitude, mask_logits, mask, magnitude_grad, mask_grad, unchanged, active)
+            perturbed, logits, losses, magnitude_grad, mask_grad = evaluate(magnitude, mask_logits,
+                                                                             mask)
+            best, active = track(best, perturbed, logits, losses, active)
+            return (i + 1, magnitude, mask_logits, mask, magnitude_grad, mask_grad, unchanged,
+                    active, best)
+
+        def keep_going(i, *state):
+            active = state[-2]
+            return tf.logical_and(i < steps, tf.reduce_any(active))
+
+        (i, magnitude, mask_logits, mask, magnitude_grad, mask_grad, unchanged, active,
+         best) = tf.while_loop(keep_going, body, (tf.constant(1), magnitude, mask_logits, mask,
+                                                  magnitude_grad, mask_grad, unchanged, active,
+                                                  best))
+    else:
+        i = tf.constant(1)
+
+    # The last step needs only a forward pass: its gradient would never be used.
+    magnitude, mask_logits, mask, _ = step(i, magnitude, mask_logits, mask, magnitude_grad,
+                                           mask_grad, unchanged, active)
+    perturbed = x + magnitude * mask
+    logits = tf.cast(model_fn(perturbed), tf.float32)
+    best, _ = track(best, perturbed, logits, objective(logits), active)
+    return _result(best, images, x)
+
+
+def _random_start(x, keys, seed, counter):
+    """p ~ U(-1, 1) clipped into the box, m ~ N(0, 1) (SPEC §2.1)."""
+    shape = tf.shape(x)
+    magnitude = keyed_random.uniform(keys, shape[1:], seed, counter, keyed_random.STREAM_MAGNITUDE,
+                                     minval=-1.0, maxval=1.0)
+    magnitude = _clip_to_box(tf.reshape(magnitude, shape), x)
+    mask_logits = keyed_random.normal(keys, tf.concat([shape[1:3], [1]], 0), seed, counter,
+                                      keyed_random.STREAM_MASK_LOGITS)
+    return magnitude, tf.reshape(mask_logits, tf.concat([shape[:3], [1]], 0))
+
+
+def _update(x, magnitude, mask_logits, magnitude_grad, mask_grad, active, alpha, beta):
+    """One sPGD step (SPEC §2.4) on the images where ``active`` is True."""
+    new_magnitude = _clip_to_box(magnitude + alpha * tf.sign(magnitude_grad), x)
+    norm = tf.norm(tf.reshape(mask_grad, [tf.shape(mask_grad)[0], -1]), axis=-1)
+    norm = tf.reshape(norm, [-1, 1, 1, 1])
+    positions = tf.cast(tf.shape(mask_logits)[1] * tf.shape(mask_logits)[2], tf.float32)
+    mask_step = beta * tf.sqrt(positions) * mask_grad / tf.maximum(norm, MIN_MASK_GRAD_NORM)
+    new_mask_logits = mask_logits + tf.where(norm >= MIN_MASK_GRAD_NORM, mask_step, 0.0)
+    moving = tf.reshape(active, [-1, 1, 1, 1])
+    return (tf.where(moving, new_magnitude, magnitude),
+            tf.where(moving, new_mask_logits, mask_logits))
+
+
+def _restart(mask_logits, mask, restart, keys, eps, seed, counter, i):
+    """Fresh N(0, 1) mask logits for the ``restart`` images (SPEC §2.6), keyed by step ``i``."""
+    step_counter = tf.cast(counter, tf.int64) * (2 ** 32) + tf.cast(i, tf.int64)
+    fresh = keyed_random.normal(keys, tf.shape(mask_logits)[1:], seed, step_counter,
+                                keyed_random.STREAM_RESTART)
+    fresh = tf.reshape(fresh, tf.shape(mask_logits))
+    chosen = tf.reshape(restart, [-1, 1, 1, 1])
+    return (tf.where(chosen, fresh, mask_logits),
+            tf.where(chosen, topk_mask(tf.sigmoid(fresh), eps), mask))
+
+
+def _clip_to_box(magnitude, x):
+    return tf.clip_by_value(magnitude, tf.maximum(-1.0, -x), tf.minimum(1.0, 1.0 - x))
+
+
+def _same_mask(mask, previous):
+    return tf.reduce_all(tf.equal(mask, previous), axis=[1, 2, 3])
+
+
+def _objective(loss, labels, soft_targets, target_labels, clean_logits):
+    """The per-example loss the attack ascends, as a function of the attacked logits."""
+    if loss == "ce":
+        return lambda logits: per_example.cross_entropy(labels, logits)
+    if loss == "soft_ce":
+        targets = tf.cast(soft_targets, tf.float32)
+        return lambda logits: per_example.soft_cross_entropy(targets, logits)
+    if loss == "kl":
+        return lambda logits: per_example.kl_divergence(clean_logits, logits)
+    return lambda logits: -per_example.cross_entropy(target_labels, logits)
+
+
+def _success_test(loss, labels, target_labels):
+    """logits -> [B] bool: has the attack succeeded on this image."""
+    if loss == "targeted_ce":
+        target = tf.cast(target_labels, tf.int32)
+        return lambda logits: tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), target)
+    truth = tf.cast(labels, tf.int32)
+    return lambda logits: tf.not_equal(tf.argmax(logits, axis=-1, output_type=tf.int32), truth)
+
+
+
+def _result(best, images, x):
+    adversarial = in_input_dtype(images, x, best.images)
+    return SparsePGDResult(adversarial=tf.stop_gradient(adversarial),
+                           is_adversarial=best.fooled, loss=tf.stop_gradient(best.loss),
+                           logits=tf.stop_gradient(best.logits))
+
+
+def _check_arguments(eps, steps, loss, labels, soft_targets, target_labels):
+    if not isinstance(eps, numbers.Integral) or eps < 0:
+        raise ValueError(f"eps must be a Python int >= 0 (pixels), got {eps!r}")
+    if not isinstance(steps, numbers.Integral) or steps < 0:
+        raise ValueError(f"steps must be a Python int >= 0, got {steps!r}")
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}: choose one of {', '.join(LOSSES)}")
+    if loss == "soft_ce" and soft_targets is None:
+        raise ValueError('loss="soft_ce" needs soft_targets')
+    if loss == "targeted_ce" and target_labels is None:
+        raise ValueError('loss="targeted_ce" needs target_labels')
+    if loss != "kl" and labels is None:
+        raise ValueError(f"loss={loss!r} needs labels")

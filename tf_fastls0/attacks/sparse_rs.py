@@ -1,0 +1,172 @@
+"""Sparse-RS, the black-box l0 attack of Croce et al. (AAAI 2022), untargeted; SPEC §3.
+
+Random search over sets of ``eps`` pixels using only the logits. Start: ``eps`` random positions set
+to random corners of the colour cube ``{0, 1}^C``. Each query: restore ``n(it)`` of the perturbed
+positions to their clean values and perturb as many random unperturbed positions with fresh corner
+colours; keep the candidate if it raises the cross-entropy of the true class or misclassifies the
+image. ``n(it) = max(floor(p(it) * eps), 1)`` with ``p(it) = p_init / d``, ``d`` = 1, 2, 4, 5, 6, 8,
+10, 12, 15, 20 on the iteration intervals {0}, (0, 50], (50, 200], (200, 500], (500, 1000],
+(1000, 2000], (2000, 4000], (4000, 6000], (6000, 8000], (8000, ...) of a 10,000-query budget; for
+another budget the iteration is rescaled to 10,000. An image stops once misclassified (margin =
+true logit minus the largest other logit < 0); images misclassified clean are returned unchanged.
+
+The whole batch moves in lock-step (one forward per query for all still-running images); each
+query costs one forward pass, including the first (the random start).
+"""
+
+from typing import NamedTuple
+
+import tensorflow as tf
+
+from tf_fastls0.attacks.outputs import expand_like, in_input_dtype
+from tf_fastls0.losses import per_example
+from tf_fastls0.utils import keyed_random
+
+SCHEDULE_BUDGET = 10_000
+SCHEDULE_BOUNDARIES = (0, 50, 200, 500, 1000, 2000, 4000, 6000, 8000)
+SCHEDULE_DIVISORS = (1, 2, 4, 5, 6, 8, 10, 12, 15, 20)
+
+
+class SparseRSResult(NamedTuple):
+    adversarial: tf.Tensor  # [B, H, W, C], the images' dtype
+    is_adversarial: tf.Tensor  # [B] bool: the returned image is misclassified
+    loss: tf.Tensor  # [B] float32: cross-entropy of the returned image
+    queries: tf.Tensor  # [B] int32: forward passes spent on each image
+
+
+class _Search(NamedTuple):
+    perturbed: tf.Tensor  # [B, H*W] bool
+    colours: tf.Tensor  # [B, H*W, C] float in {0, 1}, meaningful where perturbed
+    loss: tf.Tensor  # [B]
+    fooled: tf.Tensor  # [B] bool
+    queries: tf.Tensor  # [B] int32
+
+
+def sparse_rs(model_fn, images, labels, *, eps, queries, p_init=0.8, keys=None, seed=0,
+              counter=0, clean_logits=None):
+    """Runs Sparse-RS on a batch.
+
+    Args:
+      model_fn: images ``[B, H, W, C]`` in [0, 1] -> logits ``[B, K]``; only its outputs are used.
+      images: ``[B, H, W, C]`` float in [0, 1]; labels: int ``[B]``.
+      eps: l0 budget in pixels (static int >= 0); queries: forward passes per image (static int).
+      p_init: initial fraction of the ``eps`` pixels resampled per query.
+      keys, seed, counter: per-example random keys (default ``range(B)``) and the draw's seed and
+        counter (see keyed_random).
+      clean_logits: logits of ``images`` if already known (saves a forward).
+
+    Returns a ``SparseRSResult``.
+    """
+    eps, queries = int(eps), int(queries)
+    if eps < 0 or queries < 0:
+        raise ValueError(f"eps and queries must be >= 0, got {eps!r}, {queries!r}")
+    images = tf.convert_to_tensor(images)
+    x = tf.cast(images, tf.float32)
+    shape = tf.shape(x)
+    batch, channels = shape[0], shape[3]
+    pixels = tf.reshape(x, [batch, shape[1] * shape[2], channels])
+    labels = tf.cast(labels, tf.int32)
+    keys = tf.range(batch) if keys is None else keys
+    if clean_logits is None:
+        clean_logits = model_fn(x)
+    clean_logits = tf.cast(clean_logits, tf.float32)
+    clean_fooled = _margin(clean_logits, labels) < 0
+    clean_loss = per_example.cross_entropy(labels, clean_logits)
+    eps = _clamp_to_positions(eps, x)
+    if eps == 0 or queries == 0:
+        return SparseRSResult(images, clean_fooled, clean_loss, tf.zeros([batch], tf.int32))
+
+    def draws(it):
+        step_counter = tf.cast(counter, tf.int64) * (2 ** 32) + tf.cast(it, tf.int64)
+        return keyed_random.uniform(keys, tf.stack([tf.shape(pixels)[1], 2 + channels]), seed,
+                                    step_counter, keyed_random.STREAM_RS)
+
+    def score(perturbed, colours):
+        candidate = _compose(pixels, perturbed, colours, shape)
+        logits = tf.cast(model_fn(candidate), tf.float32)
+        return per_example.cross_entropy(labels, logits), _margin(logits, labels) < 0
+
+    first = draws(0)
+    perturbed = _top(first[..., 1], eps, tf.constant(eps))
+    colours = _corners(first[..., 2:])
+    loss, fooled = score(perturbed, colours)
+    running = tf.logical_not(clean_fooled)
+    search = _Search(perturbed, colours, loss, fooled, tf.cast(running, tf.int32))
+    running = tf.logical_and(running, tf.logical_not(fooled))
+    resampled = _schedule(eps, queries, p_init)
+
+    def body(it, search, running):
+        u = draws(it)
+        n = resampled(it)
+        restore = _top(tf.where(search.perturbed, u[..., 0], -1.0), eps, n)
+        add = _top(tf.where(search.perturbed, -1.0, u[..., 1]), eps, n)
+        perturbed = tf.logical_or(tf.logical_and(search.perturbed, tf.logical_not(restore)), add)
+        colours = tf.where(add[..., tf.newaxis], _corners(u[..., 2:]), search.colours)
+        loss, fooled = score(perturbed, colours)
+        accept = tf.logical_and(running, tf.logical_or(loss > search.loss, fooled))
+        search = _Search(*(tf.where(expand_like(accept, old), new, old) for old, new in zip(
+            search[:4], (perturbed, colours, loss, fooled))), search.queries + tf.cast(running, tf.int32))
+        return it + 1, search, tf.logical_and(running, tf.logical_not(search.fooled))
+
+    def keep_going(it, search, running):
+        return tf.logical_and(it < queries, tf.reduce_any(running))
+
+    _, search, _ = tf.while_loop(keep_going, body, (tf.constant(1), search, running))
+    adversarial = tf.where(tf.reshape(clean_fooled, [-1, 1, 1, 1]), x,
+                           _compose(pixels, search.perturbed, search.colours, shape))
+    return SparseRSResult(
+        adversarial=in_input_dtype(images, x, adversarial),
+        is_adversarial=tf.logical_or(clean_fooled, search.fooled),
+        loss=tf.where(clean_fooled, clean_loss, search.loss),
+        queries=search.queries)
+
+
+def resampled_count(it, eps, queries, p_init=0.8):
+    """``n(it)`` of SPEC §3 in plain Python (the reference the graph version follows)."""
+    scaled = it * SCHEDULE_BUDGET // queries
+    divisor = SCHEDULE_DIVISORS[sum(scaled > b for b in SCHEDULE_BOUNDARIES)]
+    return min(max(int(p_init / divisor * eps), 1), eps)
+
+
+def _schedule(eps, queries, p_init):
+    """it (scalar int tensor) -> n(it), via a table of the ten possible counts."""
+    counts = tf.constant([min(max(int(p_init / d * eps), 1), eps) for d in SCHEDULE_DIVISORS])
+    boundaries = tf.constant(SCHEDULE_BOUNDARIES, tf.int64)
+
+    def resampled(it):
+        scaled = tf.cast(it, tf.int64) * SCHEDULE_BUDGET // queries
+        return counts[tf.reduce_sum(tf.cast(scaled > boundaries, tf.int32))]
+
+    return resampled
+
+
+def _top(scores, eps, n):
+    """[B, P] bool: the ``n`` highest non-negative ``scores`` per row (``n <= eps``, static eps)."""
+    values, chosen = tf.math.top_k(scores, k=eps)
+    keep = tf.logical_and(tf.range(eps) < n, values >= 0.0)
+    rows = tf.broadcast_to(tf.range(tf.shape(scores)[0])[:, tf.newaxis], tf.shape(chosen))
+    indices = tf.stack([rows, chosen], axis=-1)
+    return tf.scatter_nd(indices, tf.cast(keep, tf.int32), tf.shape(scores)) > 0
+
+
+def _corners(uniforms):
+    return tf.cast(uniforms < 0.5, tf.float32)
+
+
+def _compose(pixels, perturbed, colours, shape):
+    return tf.reshape(tf.where(perturbed[..., tf.newaxis], colours, pixels), shape)
+
+
+def _margin(logits, labels):
+    """True-class logit minus the largest other logit, ``[B]``."""
+    true = tf.gather(logits, labels, axis=1, batch_dims=1)
+    others = tf.where(tf.one_hot(labels, tf.shape(logits)[1]) > 0, -float("inf"), logits)
+    return true - tf.reduce_max(others, axis=1)
+
+
+
+def _clamp_to_positions(eps, x):
+    height, width = x.shape[1], x.shape[2]
+    if height is None or width is None:
+        raise ValueError("sparse_rs needs images with a static height and width")
+    return min(eps, height * width)
