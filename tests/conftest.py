@@ -20,6 +20,11 @@ def cifar10_dir():
 
 
 @pytest.fixture(scope="session")
+def repo():
+    return REPO
+
+
+@pytest.fixture(scope="session")
 def run_module():
     """Runs ``python -m module args`` from the repository root; returns the CompletedProcess."""
 

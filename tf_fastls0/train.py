@@ -13,12 +13,14 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # TF's saver and exporter are chatty at INFO
     if len(argv) > 1:
         fail(f"unexpected arguments {' '.join(argv[1:])!r}; every setting is a --flag")
-    from tf_fastls0.training.run import train_and_evaluate  # after parsing: --help stays fast
+    from tf_fastls0.training.run import TrainingDiverged, train_and_evaluate  # keeps --help fast
 
     try:
         summary = train_and_evaluate(config_from_flags())
     except (DataError, UsageError) as error:
         fail(str(error))
+    except TrainingDiverged as error:
+        fail(str(error), status=1)
     print(f"clean accuracy {summary['clean_accuracy']:.4f}; outputs in {summary['config']['output_dir']}")
 
 

@@ -24,7 +24,8 @@ def _batches(images, labels, size):
 @settings(max_examples=15, deadline=None)
 @given(count=st.integers(1, 6), height=st.integers(1, 6), width=st.integers(1, 6),
        channels=st.sampled_from([1, 3]), eps=st.integers(0, 8), iterations=st.integers(0, 3),
-       queries=st.integers(0, 8), attacks=st.sampled_from(["saa", "spgd_proj", ("rs", "spgd_unproj")]),
+       queries=st.integers(0, 8),
+       attacks=st.sampled_from(["saa", "spgd_proj", ("rs", "spgd_unproj")]),
        dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 99))
 def test_output_is_a_sparse_image(mlp, assert_sparse_image, count, height, width, channels, eps,
                                   iterations, queries, attacks, dtype, seed):
@@ -143,6 +144,13 @@ def test_report_records_the_settings_and_progress_is_reported(mlp):
         (0, "rs", 10), (1, "rs", 20), (2, "rs", 24)]
 
 
+def test_zero_budget_returns_the_input(mlp):
+    model_fn, images, labels = _attackable(mlp)
+    result = sparse_autoattack(model_fn, [(images, labels)], eps=0, iterations=3, queries=3)
+    np.testing.assert_array_equal(result.adversarial, images)
+    assert result.report["robust_accuracy"] == result.report["clean_accuracy"]
+
+
 def test_attack_names_resolve_and_unknown_ones_are_refused():
     assert resolve_stages("saa") == STAGES
     assert resolve_stages("spgd_proj") == ("spgd_proj",)
@@ -156,7 +164,8 @@ def test_every_registered_attack_runs_and_respects_the_budget(mlp, assert_sparse
     model_fn, images, labels = _attackable(mlp)
     attack = ATTACKS[name]
     if name == "sparse_autoattack":
-        adversarial = attack(model_fn, [(images, labels)], eps=2, iterations=2, queries=4).adversarial
+        adversarial = attack(model_fn, [(images, labels)], eps=2, iterations=2,
+                             queries=4).adversarial
     elif name == "sparse_rs":
         adversarial = attack(model_fn, images, labels, eps=2, queries=4).adversarial.numpy()
     else:

@@ -6,7 +6,7 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tf_fastls0.attacks import LOSSES, sparse_pgd
+from tf_fastls0.attacks import LOSSES, random_variant, sparse_pgd
 from tf_fastls0.utils import keyed_random
 
 CLASSES = 4
@@ -283,3 +283,10 @@ def test_cost_is_steps_backward_and_steps_plus_one_forward(mlp, steps):
     sparse_pgd(_counting_model(model_fn, counts), images, labels, eps=1, steps=steps,
                clean_logits=clean_logits, loss="kl")  # kl: no early stop, so every step runs
     assert counts == {"forward": steps + 1, "backward": steps}
+
+
+def test_training_variant_is_a_fair_keyed_coin():
+    draws = np.array([bool(random_variant(seed=4, counter=step)) for step in range(400)])
+    assert 0.4 < draws.mean() < 0.6
+    assert bool(random_variant(4, 17)) == draws[17]
+    assert random_variant(4, tf.constant(3, tf.int64)).shape == []

@@ -48,6 +48,13 @@ def test_output_is_a_sparse_image(mlp, assert_sparse_image, batch, height, width
     assert np.all(result.queries.numpy() <= queries)
 
 
+@pytest.mark.parametrize("eps, queries", [(0, 20), (3, 0)])
+def test_zero_budget_returns_the_input(mlp, eps, queries):
+    images, labels = _batch((5, 5, 3), 3, seed=4)
+    result = sparse_rs(mlp((5, 5, 3)), images, labels, eps=eps, queries=queries)
+    np.testing.assert_array_equal(result.adversarial.numpy(), images)
+
+
 def test_schedule_follows_the_spec_table():
     # eps = 20, p_init = 0.8 on 10,000 queries: n = floor(0.8 / d * 20), at least 1.
     expected = {1: 8, 50: 8, 51: 4, 200: 4, 201: 3, 500: 3, 501: 2, 1000: 2, 1001: 2, 2000: 2,
@@ -93,7 +100,8 @@ def test_more_queries_extend_fewer(mlp):
     long = sparse_rs(model_fn, images, labels, eps=3, queries=100)
     fooled = short.is_adversarial.numpy()
     assert np.all(long.is_adversarial.numpy()[fooled])
-    np.testing.assert_array_equal(long.adversarial.numpy()[fooled], short.adversarial.numpy()[fooled])
+    np.testing.assert_array_equal(long.adversarial.numpy()[fooled],
+                                  short.adversarial.numpy()[fooled])
     assert np.all(long.loss.numpy()[~fooled] >= short.loss.numpy()[~fooled])
 
 

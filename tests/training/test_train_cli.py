@@ -31,7 +31,7 @@ def test_run_writes_summary_checkpoints_and_events(finished_run):
     assert 0.0 <= summary["clean_accuracy"] <= 1.0
     assert len(summary["epoch_seconds"]) == 2
     assert summary["tensorflow_version"] == tf.__version__
-    assert tf.train.latest_checkpoint(str(finished_run / "checkpoints")).endswith("ckpt-2")
+    assert tf.train.latest_checkpoint(str(finished_run / "checkpoints")).endswith("ckpt-16")  # numbered by step: 8 steps x 2 epochs
     assert list((finished_run / "logs" / "train").glob("events.out.tfevents.*"))
     assert list((finished_run / "logs" / "validation").glob("events.out.tfevents.*"))
     assert json.loads((finished_run / "config.json").read_text())["model"] == "small_cnn"

@@ -39,10 +39,12 @@ class SparseAutoAttackResult(NamedTuple):
 
 def resolve_stages(attacks):
     """``"saa"`` -> all stages; a stage name or a sequence of them -> that tuple (validated)."""
-    names = STAGES if attacks == "saa" else (attacks,) if isinstance(attacks, str) else tuple(attacks)
+    if attacks == "saa":
+        return STAGES
+    names = (attacks,) if isinstance(attacks, str) else tuple(attacks)
     unknown = [name for name in names if name not in STAGE_CODES]
     if unknown or not names:
-        raise ValueError(f"unknown attacks {unknown or attacks!r}: use 'saa' or names from {STAGES}")
+        raise ValueError(f"unknown attacks {unknown or attacks!r}: use 'saa' or names of {STAGES}")
     return names
 
 
@@ -104,15 +106,20 @@ def sparse_autoattack(model_fn, batches, *, eps, iterations=10_000, queries=10_0
     settings = {"eps": int(eps), "iterations": int(iterations), "queries": int(queries),
                 "n_images": len(broken_by), "seed": int(seed), "attacks": list(stages),
                 "patience": patience}
-    report = {
-        "clean_accuracy": survivors["clean"] / max(len(broken_by), 1),
-        "robust_accuracy": float(np.mean(broken_by == SURVIVED)) if len(broken_by) else 0.0,
-        "survivors": survivors,
-        "seconds": seconds,
+    adversarial = np.concatenate(adversarial) if keep_adversarial and adversarial else None
+    return SparseAutoAttackResult(adversarial, broken_by,
+                                  _report(broken_by, survivors, seconds, settings))
+
+
+def _report(broken_by, survivors, seconds, settings):
+    count = len(broken_by)
+    return {
+        "clean_accuracy": survivors["clean"] / count if count else 0.0,
+        "robust_accuracy": float(np.mean(broken_by == SURVIVED)) if count else 0.0,
+        "survivors": survivors,  # images still correct after the clean pass and each stage
+        "seconds": seconds,  # per stage, over all batches (the first batch includes tracing)
         "settings": settings,
     }
-    adversarial = np.concatenate(adversarial) if keep_adversarial and adversarial else None
-    return SparseAutoAttackResult(adversarial, broken_by, report)
 
 
 def _run_stage(stage_fn, alive, batch, batch_adversarial):

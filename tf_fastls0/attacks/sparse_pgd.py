@@ -1,4 +1,6 @@
-"""Sparse-PGD (sPGD), the white-box l0 attack of Zhong et al., ICML 2024 (arXiv 2405.05075); SPEC §2.
+"""Sparse-PGD (sPGD), the white-box l0 attack of Zhong et al., ICML 2024 (arXiv 2405.05075).
+
+Follows SPEC §2, the project's algorithm reference.
 
 Each image carries a magnitude ``p`` ``[H, W, C]`` and mask logits ``m`` ``[H, W, 1]``; the attacked
 input is ``x + p * topk_mask(sigmoid(m), eps)`` (``topk_mask.sparse_perturbation``). Per step:
@@ -36,16 +38,29 @@ MIN_MASK_GRAD_NORM = 2e-10
 
 class SparsePGDResult(NamedTuple):
     adversarial: tf.Tensor  # [B, H, W, C], the images' dtype: each image's best input
-    is_adversarial: tf.Tensor  # [B] bool: the returned image is misclassified (targeted: is the target)
+    is_adversarial: tf.Tensor  # [B] bool: the returned image is misclassified (targeted: as target)
     loss: tf.Tensor  # [B] float32: the attack loss of the returned image
     logits: tf.Tensor  # [B, K] float32: model_fn's logits of the returned image
 
 
 class _Best(NamedTuple):
+    """Each image's best input so far, with its loss, logits and success flag."""
     images: tf.Tensor
     loss: tf.Tensor
     logits: tf.Tensor
     fooled: tf.Tensor
+
+
+class _Iterate(NamedTuple):
+    """The attack state between steps: (p, m), the binary mask, the gradients at the current
+    iterate, consecutive unchanged-mask steps, and which images are still attacked."""
+    magnitude: tf.Tensor  # [B, H, W, C]
+    mask_logits: tf.Tensor  # [B, H, W, 1]
+    mask: tf.Tensor  # [B, H, W, 1]
+    magnitude_grad: tf.Tensor
+    mask_grad: tf.Tensor
+    unchanged: tf.Tensor  # [B] int32
+    active: tf.Tensor  # [B] bool
 
 
 def sparse_pgd(model_fn, images, labels, *, eps, steps, projected=False, loss="ce",
@@ -62,11 +77,13 @@ def sparse_pgd(model_fn, images, labels, *, eps, steps, projected=False, loss="c
       projected: gradient variant (SPEC §2.3); Python bool or scalar bool tensor.
       loss: one of ``LOSSES``.
       soft_targets: float ``[B, K]``, required by ``"soft_ce"``.
-      clean_logits: inference-mode logits ``[B, K]`` of ``images`` if already known (saves a forward).
+      clean_logits: inference-mode logits ``[B, K]`` of ``images`` if known (saves a forward).
       target_labels: int ``[B]``, required by ``"targeted_ce"``.
-      patience: unchanged-mask steps before a restart (3 in evaluation, 10 in training); None: never.
+      patience: unchanged-mask steps before a restart (3 in evaluation, 10 in training); None:
+        never restart.
       alpha, beta: magnitude and mask step sizes.
-      keys: int ``[B]`` per-example random keys (default ``range(B)``); seed, counter: see keyed_random.
+      keys: int ``[B]`` per-example random keys (default ``range(B)``).
+      seed, counter: the draws' seed and counter (see keyed_random).
 
     Returns a ``SparsePGDResult``.
     """
@@ -99,66 +116,67 @@ def sparse_pgd(model_fn, images, labels, *, eps, steps, projected=False, loss="c
         magnitude_grad, mask_grad = tape.gradient(losses, [magnitude, mask_logits])
         return perturbed, logits, losses, magnitude_grad, mask_grad
 
-    def step(i, magnitude, mask_logits, mask, magnitude_grad, mask_grad, unchanged, active):
-        magnitude, mask_logits = _update(x, magnitude, mask_logits, magnitude_grad, mask_grad,
-                                         active, alpha, beta)
-        new_mask = topk_mask(tf.sigmoid(mask_logits), eps)
-        unchanged = tf.where(_same_mask(new_mask, mask), unchanged + 1, 0)
+    def step(i, state):
+        """Updates (p, m) from the last gradients; restarts masks stuck for ``patience`` steps."""
+        magnitude, mask_logits = _update(x, state, alpha, beta)
+        mask = topk_mask(tf.sigmoid(mask_logits), eps)
+        unchanged = tf.where(_same_mask(mask, state.mask), state.unchanged + 1, 0)
         if patience is not None:
-            restart = tf.logical_and(unchanged >= patience, active)
-            mask_logits, new_mask = tf.cond(
+            restart = tf.logical_and(unchanged >= patience, state.active)
+            mask_logits, mask = tf.cond(
                 tf.reduce_any(restart),
-                lambda: _restart(mask_logits, new_mask, restart, keys, eps, seed, counter, i),
-                lambda: (mask_logits, new_mask))
+                lambda: _restart(mask_logits, mask, restart, keys, eps, seed, counter, i),
+                lambda: (mask_logits, mask))
             unchanged = tf.where(restart, 0, unchanged)
-        return magnitude, mask_logits, new_mask, unchanged
+        return state._replace(magnitude=magnitude, mask_logits=mask_logits, mask=mask,
+                              unchanged=unchanged)
 
-    def track(best, perturbed, logits, losses, active):
+    def track(best, state, perturbed, logits, losses):
+        """The iterate replaces the best where its loss is >= the best's or it is fooled."""
         fooled = succeeded(logits)
         better = losses >= best.loss
+        active = state.active
         if loss != "kl":
             better = tf.logical_or(better, fooled)
-            active_after = tf.logical_and(active, tf.logical_not(fooled))
-        else:
-            active_after = active
-        take = tf.logical_and(active, better)
-        return _Best(*(tf.where(expand_like(take, old), new, old)
-                       for old, new in zip(best, (perturbed, losses, logits, fooled)))), active_after
+            active = tf.logical_and(active, tf.logical_not(fooled))  # early stop
+        take = tf.logical_and(state.active, better)
+        best = _Best(*(tf.where(expand_like(take, old), new, old)
+                       for old, new in zip(best, (perturbed, losses, logits, fooled))))
+        return best, state._replace(active=active)
+
+    def body(i, state, best):
+        state = step(i, state)
+        perturbed, logits, losses, magnitude_grad, mask_grad = evaluate(
+            state.magnitude, state.mask_logits, state.mask)
+        best, state = track(best, state, perturbed, logits, losses)
+        return i + 1, state._replace(magnitude_grad=magnitude_grad, mask_grad=mask_grad), best
+
+    def keep_going(i, state, best):
+        return tf.logical_and(i < steps, tf.reduce_any(state.active))
 
     magnitude, mask_logits = _random_start(x, keys, seed, counter)
     mask = topk_mask(tf.sigmoid(mask_logits), eps)
     _, _, _, magnitude_grad, mask_grad = evaluate(magnitude, mask_logits, mask)
-    unchanged = tf.zeros([batch], tf.int32)
-
+    state = _Iterate(magnitude, mask_logits, mask, magnitude_grad, mask_grad,
+                     unchanged=tf.zeros([batch], tf.int32), active=active)
+    i = tf.constant(1)
     if steps > 1:
-        def body(i, magnitude, mask_logits, mask, magnitude_grad, mask_grad, unchanged, active,
-                 best):
-            magnitude, mask_logits, mask, unchanged = step(
-                i, magnitude, mask_logits, mask, magnitude_grad, mask_grad, unchanged, active)
-            perturbed, logits, losses, magnitude_grad, mask_grad = evaluate(magnitude, mask_logits,
-                                                                             mask)
-            best, active = track(best, perturbed, logits, losses, active)
-            return (i + 1, magnitude, mask_logits, mask, magnitude_grad, mask_grad, unchanged,
-                    active, best)
-
-        def keep_going(i, *state):
-            active = state[-2]
-            return tf.logical_and(i < steps, tf.reduce_any(active))
-
-        (i, magnitude, mask_logits, mask, magnitude_grad, mask_grad, unchanged, active,
-         best) = tf.while_loop(keep_going, body, (tf.constant(1), magnitude, mask_logits, mask,
-                                                  magnitude_grad, mask_grad, unchanged, active,
-                                                  best))
-    else:
-        i = tf.constant(1)
+        i, state, best = tf.while_loop(keep_going, body, (i, state, best))
 
     # The last step needs only a forward pass: its gradient would never be used.
-    magnitude, mask_logits, mask, _ = step(i, magnitude, mask_logits, mask, magnitude_grad,
-                                           mask_grad, unchanged, active)
-    perturbed = x + magnitude * mask
+    state = step(i, state)
+    perturbed = x + state.magnitude * state.mask
     logits = tf.cast(model_fn(perturbed), tf.float32)
-    best, _ = track(best, perturbed, logits, objective(logits), active)
+    best, _ = track(best, state, perturbed, logits, objective(logits))
     return _result(best, images, x)
+
+
+def random_variant(seed=0, counter=0):
+    """Training's 'rand' mode (SPEC §2.8): a scalar bool, True (projected) with probability 1/2.
+
+    One draw per global batch (``counter`` = the training step), the same on every replica.
+    """
+    return keyed_random.scalar_uniform(seed, counter, keyed_random.STREAM_VARIANT) < 0.5
 
 
 def _random_start(x, keys, seed, counter):
@@ -172,15 +190,16 @@ def _random_start(x, keys, seed, counter):
     return magnitude, tf.reshape(mask_logits, tf.concat([shape[:3], [1]], 0))
 
 
-def _update(x, magnitude, mask_logits, magnitude_grad, mask_grad, active, alpha, beta):
-    """One sPGD step (SPEC §2.4) on the images where ``active`` is True."""
-    new_magnitude = _clip_to_box(magnitude + alpha * tf.sign(magnitude_grad), x)
+def _update(x, state, alpha, beta):
+    """One sPGD step (SPEC §2.4) of (p, m) on the images that are still active."""
+    magnitude, mask_logits, mask_grad = state.magnitude, state.mask_logits, state.mask_grad
+    new_magnitude = _clip_to_box(magnitude + alpha * tf.sign(state.magnitude_grad), x)
     norm = tf.norm(tf.reshape(mask_grad, [tf.shape(mask_grad)[0], -1]), axis=-1)
     norm = tf.reshape(norm, [-1, 1, 1, 1])
     positions = tf.cast(tf.shape(mask_logits)[1] * tf.shape(mask_logits)[2], tf.float32)
     mask_step = beta * tf.sqrt(positions) * mask_grad / tf.maximum(norm, MIN_MASK_GRAD_NORM)
     new_mask_logits = mask_logits + tf.where(norm >= MIN_MASK_GRAD_NORM, mask_step, 0.0)
-    moving = tf.reshape(active, [-1, 1, 1, 1])
+    moving = tf.reshape(state.active, [-1, 1, 1, 1])
     return (tf.where(moving, new_magnitude, magnitude),
             tf.where(moving, new_mask_logits, mask_logits))
 

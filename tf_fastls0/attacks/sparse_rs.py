@@ -104,8 +104,9 @@ def sparse_rs(model_fn, images, labels, *, eps, queries, p_init=0.8, keys=None, 
         colours = tf.where(add[..., tf.newaxis], _corners(u[..., 2:]), search.colours)
         loss, fooled = score(perturbed, colours)
         accept = tf.logical_and(running, tf.logical_or(loss > search.loss, fooled))
-        search = _Search(*(tf.where(expand_like(accept, old), new, old) for old, new in zip(
-            search[:4], (perturbed, colours, loss, fooled))), search.queries + tf.cast(running, tf.int32))
+        kept = (tf.where(expand_like(accept, old), new, old)
+                for old, new in zip(search[:4], (perturbed, colours, loss, fooled)))
+        search = _Search(*kept, queries=search.queries + tf.cast(running, tf.int32))
         return it + 1, search, tf.logical_and(running, tf.logical_not(search.fooled))
 
     def keep_going(it, search, running):

@@ -14,7 +14,7 @@ import tensorflow as tf
 
 
 def topk_mask(scores, k):
-    """A float mask ``[B, H, W, 1]`` that is 1 at exactly ``min(k, H*W)`` largest ``scores`` per image.
+    """A float mask ``[B, H, W, 1]``, 1 at the ``min(k, H*W)`` largest ``scores`` of each image.
 
     Ties (a saturated sigmoid gives many exact 1.0s) go to the lower flat index, so the count is
     always exact. ``scores``: ``[B, H, W, 1]``; ``k``: a static Python int >= 0.

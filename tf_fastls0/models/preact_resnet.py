@@ -34,7 +34,8 @@ def preact_resnet(input_shape, num_classes, blocks_per_stage, width=1.0, sync_ba
     x = batch_norm(name="head_bn")(x)
     x = keras.layers.ReLU(name="head_relu")(x)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    logits = keras.layers.Dense(num_classes, name="logits")(x)
+    # float32 logits even under a mixed-precision policy: losses and attacks compare them finely.
+    logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
     return keras.Model(images, logits, name=name)
 
 

@@ -20,7 +20,8 @@ def small_cnn(input_shape, num_classes, width=1.0, sync_batchnorm=False, batch_n
                                                 synchronized=sync_batchnorm, name=f"bn{i + 1}")(x)
         x = keras.layers.ReLU(name=f"relu{i + 1}")(x)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    logits = keras.layers.Dense(num_classes, name="logits")(x)
+    # float32 logits even under a mixed-precision policy: losses and attacks compare them finely.
+    logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
     return keras.Model(images, logits, name=name)
 
 

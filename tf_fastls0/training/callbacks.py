@@ -1,5 +1,6 @@
 """Keras callbacks of a training run: per-step summaries, epoch checkpoints, epoch timing."""
 
+import math
 import time
 
 import keras
@@ -31,23 +32,45 @@ class StepSummaries(keras.callbacks.Callback):
         self.writer.flush()
 
 
-class EpochCheckpoint(keras.callbacks.Callback):
-    """Saves the run's state after every epoch through a ``tf.train.CheckpointManager``.
+class Checkpointing(keras.callbacks.Callback):
+    """Saves the run's state after every epoch, and every ``every_steps`` optimizer steps if set.
 
-    The manager writes the new files first and only then rewrites its index file, so a run
-    killed while saving still finds the previous checkpoint intact.
+    Checkpoints are numbered by optimizer step, the one counter a resumed run needs. The
+    ``tf.train.CheckpointManager`` writes the new files before it rewrites its index, so a run
+    killed while saving still finds the previous checkpoint intact; a state whose loss is not
+    finite is never saved over the last good one.
     """
 
-    def __init__(self, manager, epoch_counter, enabled=True):
+    def __init__(self, manager, every_steps=0, enabled=True):
         super().__init__()
         self.manager = manager
-        self.epoch_counter = epoch_counter
+        self.every_steps = every_steps
         self.enabled = enabled
 
+    def on_train_batch_end(self, batch, logs=None):
+        step = int(self.model.optimizer.iterations.numpy())
+        if self.every_steps and step % self.every_steps == 0:
+            self._save(step, logs)
+
     def on_epoch_end(self, epoch, logs=None):
-        self.epoch_counter.assign(epoch + 1)
-        if self.enabled:
-            self.manager.save(checkpoint_number=epoch + 1)
+        self._save(int(self.model.optimizer.iterations.numpy()), logs)
+
+    def _save(self, step, logs):
+        if not self.enabled or self.model.stop_training or not _finite(logs) or not _finite_weights(
+                self.model):
+            return
+        if self.manager.latest_checkpoint and self.manager.latest_checkpoint.endswith(f"-{step}"):
+            return
+        self.manager.save(checkpoint_number=step)
+
+
+def _finite_weights(model):
+    return bool(tf.reduce_all([tf.reduce_all(tf.math.is_finite(w)) for w in model.trainable_weights]))
+
+
+def _finite(logs):
+    return all(math.isfinite(float(value)) for value in (logs or {}).values()
+               if isinstance(value, (int, float)) or hasattr(value, "__float__"))
 
 
 class EpochTimer(keras.callbacks.Callback):

@@ -44,6 +44,9 @@ class TrainConfig:
     log_every_steps: int = 10
     jit_compile: bool = False
     resume: bool = True
+    overwrite: bool = False
+    deterministic: bool = False
+    checkpoint_every_steps: int = 0
     verbose: Optional[int] = None
 
     def to_dict(self):

@@ -78,6 +78,12 @@ def define_flags():
     flags.DEFINE_boolean("jit_compile", False, "Compile the training step with XLA.")
     flags.DEFINE_boolean("resume", True,
                          "Continue from the last checkpoint in --output_dir if there is one.")
+    flags.DEFINE_boolean("overwrite", False,
+                         "Replace an --output_dir that holds a run with other settings.")
+    flags.DEFINE_boolean("deterministic", False, "Deterministic ops (tf.config.experimental."
+                         "enable_op_determinism): a resumed run ends with the same weights.")
+    flags.DEFINE_integer("checkpoint_every_steps", 0, "Also checkpoint every this many steps "
+                         "(0: only at the end of each epoch).", lower_bound=0)
     flags.DEFINE_integer("verbose", None, "Keras verbosity: 0 silent, 1 progress bar, 2 one line "
                          "per epoch; default 1 on a terminal, else 2.", lower_bound=0, upper_bound=2)
     _register_validators()
@@ -116,4 +122,6 @@ def config_from_flags(values=flags.FLAGS):
         learning_rate=values.learning_rate, momentum=values.momentum,
         weight_decay=values.weight_decay, augment=values.augment, seed=values.seed,
         strategy=values.strategy, log_every_steps=values.log_every_steps,
-        jit_compile=values.jit_compile, resume=values.resume, verbose=values.verbose)
+        jit_compile=values.jit_compile, resume=values.resume, overwrite=values.overwrite,
+        deterministic=values.deterministic, checkpoint_every_steps=values.checkpoint_every_steps,
+        verbose=values.verbose)

@@ -1,7 +1,9 @@
 """One training run, start to end: data, model, fit, checkpoints, export, summary."""
 
 import json
+import math
 import os
+import shutil
 import platform
 import sys
 import time
@@ -25,41 +27,48 @@ CONFIG_FILE = "config.json"
 SUMMARY_FILE = "summary.json"
 
 
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
 def train_and_evaluate(config):
     """Trains as ``config`` says and returns the summary it writes to ``summary.json``."""
     started = time.perf_counter()
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
     strategy = make_strategy(config.strategy)
     splits = data_lib.load_data(config.data)
     _check_fits(config, splits)
     chief = is_chief(strategy)
     if chief:
-        os.makedirs(config.output_dir, exist_ok=True)
-        write_json(os.path.join(config.output_dir, CONFIG_FILE), config.to_dict())
+        _prepare_output_dir(config)
 
     with strategy.scope():
         trainer, optimizer = _build_trainer(config, splits)
-        epoch_counter = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch")
         checkpoint = tf.train.Checkpoint(network=trainer.network, optimizer=optimizer,
-                                         epoch=epoch_counter, **trainer.method.checkpoint_items())
+                                         **trainer.method.checkpoint_items())
     manager = tf.train.CheckpointManager(checkpoint, os.path.join(config.output_dir, "checkpoints"),
                                          max_to_keep=3)
     if config.resume and manager.latest_checkpoint:
         checkpoint.restore(manager.latest_checkpoint).expect_partial()
-    initial_epoch = int(epoch_counter.numpy())
-    summary_path = os.path.join(config.output_dir, SUMMARY_FILE)
-    if initial_epoch >= config.epochs and os.path.exists(summary_path):
+        print(f"resuming from {manager.latest_checkpoint} (step {int(optimizer.iterations)})")
+    total_steps = config.epochs * data_lib.steps_per_epoch(splits.train, config.batch_size)
+    if int(optimizer.iterations) >= total_steps and os.path.exists(
+            os.path.join(config.output_dir, SUMMARY_FILE)):
         print(f"{config.output_dir} already holds a finished run of {config.epochs} epochs")
         return read_summary(config.output_dir)
 
     eval_data = data_lib.evaluation_dataset(splits.test, config.batch_size)
     timer = callbacks_lib.EpochTimer()
-    if initial_epoch < config.epochs:
-        history = _fit(trainer, config, splits, eval_data, initial_epoch, manager, epoch_counter,
-                       timer, chief)
-        final_metrics = {name: float(values[-1]) for name, values in history.history.items()}
+    if int(optimizer.iterations) < total_steps:
+        final_metrics = _fit(trainer, config, splits, eval_data, manager, timer, chief)
     else:  # killed between the last checkpoint and the export: only the export is left to do
         final_metrics = {f"val_{name}": float(value) for name, value in
                          trainer.evaluate(eval_data, return_dict=True, verbose=0).items()}
+    if not all(math.isfinite(value) for value in final_metrics.values()):
+        raise TrainingDiverged(
+            f"the loss became NaN or infinite by step {int(optimizer.iterations)}; training stopped "
+            f"and nothing was exported; the last good checkpoint is {manager.latest_checkpoint}")
 
     summary = _summary(config, splits, final_metrics, timer, time.perf_counter() - started)
     if chief:
@@ -69,19 +78,60 @@ def train_and_evaluate(config):
     return summary
 
 
-def _fit(trainer, config, splits, eval_data, initial_epoch, manager, epoch_counter, timer, chief):
-    train_data = data_lib.training_dataset(splits.train, config.batch_size, config.epochs,
-                                           config.seed, config.augment, start_epoch=initial_epoch)
+# Settings that may change between a run and its resumption without changing what it computes.
+RESUMABLE_CHANGES = {"output_dir", "resume", "overwrite", "verbose", "log_every_steps",
+                     "checkpoint_every_steps", "final_eval"}
+
+
+def _prepare_output_dir(config):
+    """Refuses a folder that holds a different run (unless ``overwrite``), then writes config.json."""
+    config_path = os.path.join(config.output_dir, CONFIG_FILE)
+    if os.path.exists(config_path):
+        with open(config_path) as handle:
+            previous = json.load(handle)
+        changed = sorted(key for key, value in config.to_dict().items()
+                         if key not in RESUMABLE_CHANGES and previous.get(key) != _jsonable(value))
+        if changed and not config.overwrite:
+            raise UsageError(f"{config.output_dir} holds a run with other settings "
+                             f"({', '.join(changed)}); pass --overwrite to replace it or choose "
+                             "another --output_dir")
+        if changed or not config.resume:
+            shutil.rmtree(config.output_dir)
+    elif os.path.isdir(config.output_dir) and os.listdir(config.output_dir) and not config.overwrite:
+        raise UsageError(f"{config.output_dir} is not empty and holds no tf_fastls0 run; pass "
+                         "--overwrite to replace it or choose another --output_dir")
+    os.makedirs(config.output_dir, exist_ok=True)
+    write_json(config_path, config.to_dict())
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value, default=str))
+
+
+def _fit(trainer, config, splits, eval_data, manager, timer, chief):
+    """Runs the remaining steps; a run resumed mid-epoch first finishes that epoch."""
+    steps = data_lib.steps_per_epoch(splits.train, config.batch_size)
+    epoch, done_in_epoch = divmod(int(trainer.optimizer.iterations), steps)
     logs_dir = os.path.join(config.output_dir, "logs")
-    return trainer.fit(
-        train_data, epochs=config.epochs, initial_epoch=initial_epoch, shuffle=False,
-        steps_per_epoch=data_lib.steps_per_epoch(splits.train, config.batch_size),
-        validation_data=eval_data, verbose=_verbosity(config),
-        callbacks=[keras.callbacks.TerminateOnNaN(), timer]
-        + _robustness_callbacks(config, splits, logs_dir)
-        + [keras.callbacks.TensorBoard(logs_dir, update_freq="epoch", write_graph=False),
-           callbacks_lib.StepSummaries(os.path.join(logs_dir, "train"), config.log_every_steps),
-           callbacks_lib.EpochCheckpoint(manager, epoch_counter, enabled=chief)])
+    callbacks = ([keras.callbacks.TerminateOnNaN(), timer]
+                 + _robustness_callbacks(config, splits, logs_dir)
+                 + [keras.callbacks.TensorBoard(logs_dir, update_freq="epoch", write_graph=False),
+                    callbacks_lib.StepSummaries(os.path.join(logs_dir, "train"),
+                                                config.log_every_steps),
+                    callbacks_lib.Checkpointing(manager, config.checkpoint_every_steps,
+                                                enabled=chief)])
+    history = None
+    while epoch < config.epochs and not trainer.stop_training:
+        # One fit call for a partial first epoch, one for all the whole epochs after it.
+        last_epoch = epoch + 1 if done_in_epoch else config.epochs
+        data = data_lib.training_dataset(splits.train, config.batch_size, last_epoch, config.seed,
+                                         config.augment, start_epoch=epoch,
+                                         skip_steps=done_in_epoch)
+        history = trainer.fit(data, epochs=last_epoch, initial_epoch=epoch, shuffle=False,
+                              steps_per_epoch=steps - done_in_epoch, validation_data=eval_data,
+                              verbose=_verbosity(config), callbacks=callbacks)
+        epoch, done_in_epoch = last_epoch, 0
+    return {name: float(values[-1]) for name, values in history.history.items()}
 
 
 def _robustness_callbacks(config, splits, logs_dir):

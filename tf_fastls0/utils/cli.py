@@ -9,9 +9,9 @@ class UsageError(ValueError):
     """A bad flag value or combination found after parsing; reported in one line, exit 2."""
 
 
-def fail(message):
+def fail(message, status=2):
     print(f"error: {message}", file=sys.stderr)
-    sys.exit(2)
+    sys.exit(status)
 
 
 def parse_flags(argv):

@@ -1,0 +1,1 @@
+"""Speed and accuracy measurements of tf_fastls0; every module here is an absl program."""

@@ -1,0 +1,137 @@
+"""Time per training step of every method, in one process, interleaved.
+
+    python -m benchmarks.step_cost                          # PreAct ResNet-18, batch 128
+    python -m benchmarks.step_cost --width=0.25 --batch_size=32 --rounds=3   # quick, CPU
+
+Reports the median seconds per step of each method, images/s, and the ratios to 1-step sAT and
+to standard training. The paper's targets: Fast-LS-l0 (T) <= 1.25x of 1-step sAT, (F) <= 1.5x;
+20-step sAT >= 5x Fast-LS-l0 (T). The floor for Fast-LS-l0 (T) is about three forward+backward
+passes of standard training.
+"""
+
+import dataclasses
+import json
+import os
+import platform
+
+import numpy as np
+import tensorflow as tf
+from absl import app, flags, logging
+
+from tf_fastls0.data.image_set import ImageSet
+from tf_fastls0.training.config import TrainConfig
+from tf_fastls0.training.run import _build_trainer
+from tf_fastls0.data.image_set import DataSplits
+from tf_fastls0.utils.atomic import write_json
+from tf_fastls0.utils.cli import parse_flags
+from benchmarks.timing import interleaved_medians, markdown_table
+
+METHODS = {
+    "standard": dict(method="standard"),
+    "sat_1step": dict(method="sat", attack_steps=1),
+    "tradeoff_1step": dict(method="tradeoff", attack_steps=1),
+    "strades_t_1step": dict(method="strades", trades_mode="T", attack_steps=1),
+    "strades_f_1step": dict(method="strades", trades_mode="F", attack_steps=1),
+    "fast_ls_l0_t": dict(method="fast_ls_l0", trades_mode="T", attack_steps=1),
+    "fast_ls_l0_f": dict(method="fast_ls_l0", trades_mode="F", attack_steps=1),
+    "sat_20step": dict(method="sat", attack_steps=20),
+    "strades_20step": dict(method="strades", trades_mode="T", attack_steps=20),
+}
+
+flags.DEFINE_list("methods", list(METHODS), f"Methods to time, from {', '.join(METHODS)}.")
+flags.DEFINE_string("model", "preact_resnet18", "Model name (tf_fastls0.models).")
+flags.DEFINE_float("width", 1.0, "Model width multiplier.", lower_bound=0.01)
+flags.DEFINE_integer("batch_size", 128, "Global batch size.", lower_bound=1)
+flags.DEFINE_integer("image_size", 32, "Square image size.", lower_bound=4)
+flags.DEFINE_integer("num_classes", 10, "Number of classes.", lower_bound=2)
+flags.DEFINE_integer("train_eps", 120, "Training l0 budget (pixels).", lower_bound=1)
+flags.DEFINE_integer("rounds", 5, "Interleaved rounds; the median is reported.", lower_bound=1)
+flags.DEFINE_integer("steps_per_round", 2, "Steps timed per method in each round.", lower_bound=1)
+flags.DEFINE_boolean("jit_compile", False, "Compile the training step with XLA.")
+flags.DEFINE_enum("mixed_precision", "off", ["off", "mixed_float16", "mixed_bfloat16"],
+                  "Keras mixed-precision policy (logits stay float32).")
+flags.DEFINE_string("output", None, "Write the results as JSON here as well.")
+flags.register_validator("methods", lambda names: all(n in METHODS for n in names),
+                         f"--methods must name only: {', '.join(METHODS)}")
+
+FLAGS = flags.FLAGS
+
+
+def synthetic_splits(batch_size, image_size, num_classes):
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (batch_size * 2, image_size, image_size, 3), dtype=np.uint8)
+    labels = rng.integers(0, num_classes, batch_size * 2).astype(np.int32)
+    image_set = ImageSet(images, labels, tuple(str(i) for i in range(num_classes)))
+    return DataSplits("synthetic", image_set, image_set)
+
+
+def compiled_step(name, splits):
+    config = TrainConfig(model=FLAGS.model, width=FLAGS.width, batch_size=FLAGS.batch_size,
+                         epochs=10, train_eps=FLAGS.train_eps, sat_start_epoch=0,
+                         jit_compile=FLAGS.jit_compile, **METHODS[name])
+    trainer, _ = _build_trainer(config, splits)
+    batch = (tf.constant(splits.train.images[:FLAGS.batch_size], tf.float32) / 255.0,
+             tf.constant(splits.train.labels[:FLAGS.batch_size]),
+             tf.range(FLAGS.batch_size, dtype=tf.int64))
+    step = tf.function(trainer.train_step, jit_compile=FLAGS.jit_compile or None)
+
+    def run():
+        logs = step(batch)
+        float(logs["loss"])  # wait for the device
+
+    run()  # trace and warm up
+    return run
+
+
+def main(argv):
+    del argv
+    logging.set_verbosity(logging.WARNING)
+    if FLAGS.mixed_precision != "off":
+        import keras
+        keras.mixed_precision.set_global_policy(FLAGS.mixed_precision)
+    splits = synthetic_splits(FLAGS.batch_size, FLAGS.image_size, FLAGS.num_classes)
+    steps = {}
+    for name in FLAGS.methods:
+        print(f"building and warming up {name} ...", flush=True)
+        steps[name] = compiled_step(name, splits)
+    medians = interleaved_medians(steps, FLAGS.rounds, FLAGS.steps_per_round,
+                                  on_round=lambda r: print(f"round {r + 1}/{FLAGS.rounds} done",
+                                                           flush=True))
+    results = _results(medians)
+    print(markdown_table(["method", "s/step", "images/s", "x 1-step sAT", "x standard"],
+                         [[r["method"], f"{r['seconds_per_step']:.4f}",
+                           f"{r['images_per_second']:.1f}", _fmt(r.get("ratio_to_sat_1step")),
+                           _fmt(r.get("ratio_to_standard"))] for r in results["rows"]]))
+    if FLAGS.output:
+        os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
+        write_json(FLAGS.output, results)
+
+
+def _results(medians):
+    rows = []
+    for name, seconds in medians.items():
+        row = {"method": name, "seconds_per_step": seconds,
+               "images_per_second": FLAGS.batch_size / seconds}
+        for reference in ("sat_1step", "standard"):
+            if reference in medians:
+                row[f"ratio_to_{reference}"] = seconds / medians[reference]
+        rows.append(row)
+    return {"rows": rows, "settings": {name: FLAGS[name].value for name in (
+        "model", "width", "batch_size", "image_size", "train_eps", "rounds", "steps_per_round",
+        "jit_compile", "mixed_precision")},
+        "device": _device(), "tensorflow_version": tf.__version__}
+
+
+def _device():
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+    return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+
+
+def _fmt(value):
+    return "" if value is None else f"{value:.2f}"
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=parse_flags)

@@ -1,0 +1,26 @@
+"""Interleaved timing: every candidate is timed in each round, so a noisy neighbour on a shared
+machine slows all of them alike and the ratios stay meaningful."""
+
+import statistics
+import time
+
+
+def interleaved_medians(candidates, rounds, calls_per_round=1, on_round=None):
+    """``candidates``: name -> zero-argument callable (already warmed up). Returns name -> median
+    seconds per call over ``rounds`` rounds."""
+    samples = {name: [] for name in candidates}
+    for round_index in range(rounds):
+        for name, call in candidates.items():
+            start = time.perf_counter()
+            for _ in range(calls_per_round):
+                call()
+            samples[name].append((time.perf_counter() - start) / calls_per_round)
+        if on_round:
+            on_round(round_index)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def markdown_table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)

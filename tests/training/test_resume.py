@@ -1,0 +1,104 @@
+"""Runs that survive: SIGKILL and resume, refused output folders, a diverging loss."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+RUN = ["--model=small_cnn", "--width=0.25", "--epochs=3", "--batch_size=32",
+       "--max_train_examples=256", "--max_eval_examples=32", "--method=fast_ls_l0",
+       "--train_eps=6", "--eval_eps=6", "--sat_start_epoch=0", "--val_robust_examples=0",
+       "--deterministic", "--checkpoint_every_steps=3", "--verbose=2"]
+
+
+def final_state(output_dir):
+    path = tf.train.latest_checkpoint(str(output_dir / "checkpoints"))
+    reader = tf.train.load_checkpoint(path)
+    names = sorted(name for name in reader.get_variable_to_shape_map()
+                   if name.startswith("network/") and "OPTIMIZER_SLOT" not in name)
+    assert names
+    weights = {name: reader.get_tensor(name) for name in names}
+    return path, weights, reader.get_tensor("soft_labels/.ATTRIBUTES/VARIABLE_VALUE")
+
+
+def kill_when_checkpoint_appears(process, checkpoint_dir, step, deadline=300):
+    stop = time.monotonic() + deadline
+    while not (checkpoint_dir / f"ckpt-{step}.index").exists():
+        assert process.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < stop, "no mid-epoch checkpoint appeared"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+
+
+def test_a_run_killed_mid_epoch_resumes_to_the_same_weights_and_soft_labels(tmp_path, repo,
+                                                                          run_module):
+    reference = run_module("tf_fastls0.train", *RUN, f"--output_dir={tmp_path / 'whole'}")
+    assert reference.returncode == 0, reference.stderr[-3000:]
+
+    killed_dir = tmp_path / "killed"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    process = subprocess.Popen([sys.executable, "-m", "tf_fastls0.train", *RUN,
+                                f"--output_dir={killed_dir}"], cwd=repo, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    kill_when_checkpoint_appears(process, killed_dir / "checkpoints", step=12)  # epoch 2 of 3
+    assert process.returncode == -signal.SIGKILL
+    assert not (killed_dir / "summary.json").exists()
+
+    resumed = run_module("tf_fastls0.train", *RUN, f"--output_dir={killed_dir}")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming from" in resumed.stdout
+
+    path_a, weights_a, labels_a = final_state(tmp_path / "whole")
+    path_b, weights_b, labels_b = final_state(killed_dir)
+    assert path_a.endswith("ckpt-24") and path_b.endswith("ckpt-24")
+    assert weights_a.keys() == weights_b.keys()
+    for name in weights_a:
+        np.testing.assert_allclose(weights_a[name], weights_b[name], rtol=0, atol=1e-6, err_msg=name)
+    assert not np.allclose(labels_a, np.eye(10)[np.argmax(labels_a, 1)])  # the buffer did move
+    np.testing.assert_allclose(labels_a, labels_b, rtol=0, atol=1e-6)
+
+
+def test_an_output_dir_with_other_settings_is_refused_unless_overwrite(tmp_path, run_module):
+    tiny = ["--model=small_cnn", "--width=0.25", "--epochs=1", "--batch_size=32",
+            "--max_train_examples=64", "--max_eval_examples=32", f"--output_dir={tmp_path}"]
+    assert run_module("tf_fastls0.train", *tiny).returncode == 0
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    refused = run_module("tf_fastls0.train", *tiny, "--learning_rate=0.01")
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines()[-1].startswith(
+        f"error: {tmp_path} holds a run with other settings (learning_rate)")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    replaced = run_module("tf_fastls0.train", *tiny, "--learning_rate=0.01", "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr[-2000:]
+    assert '"learning_rate": 0.01' in (tmp_path / "config.json").read_text()
+
+
+def test_a_foreign_non_empty_folder_is_refused(tmp_path, run_module):
+    (tmp_path / "notes.txt").write_text("mine")
+    result = run_module("tf_fastls0.train", "--epochs=1", f"--output_dir={tmp_path}")
+    assert result.returncode == 2
+    assert "is not empty and holds no tf_fastls0 run" in result.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+
+
+def test_a_diverging_loss_stops_with_the_step_and_keeps_a_loadable_checkpoint(tmp_path, run_module):
+    result = run_module("tf_fastls0.train", "--model=small_cnn_nobn", "--width=0.25", "--epochs=2",
+                        "--batch_size=32", "--max_train_examples=256", "--max_eval_examples=32",
+                        "--learning_rate=1e30", "--weight_decay=0", "--checkpoint_every_steps=1",
+                        f"--output_dir={tmp_path}")
+    assert result.returncode == 1
+    message = result.stderr.strip().splitlines()[-1]
+    assert message.startswith("error: the loss became NaN or infinite by step ")
+    assert not (tmp_path / "saved_model").exists() and not (tmp_path / "summary.json").exists()
+    latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+    assert latest and latest in message
+    reader = tf.train.load_checkpoint(latest)
+    for name in reader.get_variable_to_shape_map():
+        value = reader.get_tensor(name)
+        if name.startswith("network/") and np.issubdtype(np.asarray(value).dtype, np.floating):
+            assert np.all(np.isfinite(value)), name
