@@ -26,11 +26,11 @@ def _batch_distances(model, images, labels, first, second, loss):
 
 
 def per_example_gradient_distances(model, images, labels, first_deltas, second_deltas, batch_size=16,
-                                   loss=per_example.cross_entropy):
+                                   loss=per_example.cross_entropy, progress=None):
     """float ``[N]``: each example's gradient distance between its two perturbations.
 
     Per-example gradients are a Jacobian of ``batch_size x parameters`` floats: keep batches small
-    for large models.
+    for large models. ``progress``, if given, is called with the number of examples of each batch.
     """
     compute = tf.function(lambda x, y, d1, d2: _batch_distances(model, x, y, d1, d2, loss))
     distances = []
@@ -38,6 +38,8 @@ def per_example_gradient_distances(model, images, labels, first_deltas, second_d
         part = slice(start, start + batch_size)
         distances.append(compute(*(tf.convert_to_tensor(np.asarray(a[part]))
                                    for a in (images, labels, first_deltas, second_deltas))).numpy())
+        if progress is not None:
+            progress(len(distances[-1]))
     return np.concatenate(distances)
 
 

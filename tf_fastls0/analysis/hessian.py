@@ -53,7 +53,8 @@ def random_unit_vector(variables, seed=0, index=0, stream=keyed_random.STREAM_HE
     return weight_vectors.normalised(draws)
 
 
-def top_eigenpairs(model, loss_fns, k=10, max_iterations=100, tolerance=1e-3, seed=0):
+def top_eigenpairs(model, loss_fns, k=10, max_iterations=100, tolerance=1e-3, seed=0,
+                   progress=None):
     """The k Hessian eigenpairs of largest |eigenvalue|, by deflated power iteration.
 
     Args:
@@ -63,6 +64,7 @@ def top_eigenpairs(model, loss_fns, k=10, max_iterations=100, tolerance=1e-3, se
       max_iterations: cap on power iterations per pair.
       tolerance: stop once the Rayleigh quotient changes by at most ``tolerance * |value|``.
       seed: seed of the random start vectors.
+      progress: optional callable ``progress(index, iteration, value)`` after each iteration.
     """
     variables = model.trainable_variables
     hvp = hessian_vector_product_fn(model, loss_fns)
@@ -77,6 +79,8 @@ def top_eigenpairs(model, loss_fns, k=10, max_iterations=100, tolerance=1e-3, se
             vector = weight_vectors.normalised(product)
             converged = value is not None and abs(new_value - value) <= tolerance * abs(value)
             value = new_value
+            if progress is not None:
+                progress(index, iteration, value)
             if converged:
                 break
         values.append(value)

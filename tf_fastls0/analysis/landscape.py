@@ -45,7 +45,7 @@ def filter_normalised_direction(variables, seed=0, index=0):
     return direction
 
 
-def loss_grid(model, loss_fns, directions, steps=21, extent=1.0):
+def loss_grid(model, loss_fns, directions, steps=21, extent=1.0, progress=None):
     """Evaluates the loss on a ``steps x steps`` grid over ``[-extent, extent]^2``.
 
     Args:
@@ -54,6 +54,7 @@ def loss_grid(model, loss_fns, directions, steps=21, extent=1.0):
       directions: two weight vectors (v1, v2), e.g. ``eigenpairs.vectors[:2]``.
       steps: grid points per axis (odd, so that the centre is theta itself).
       extent: the largest coefficient along each direction.
+      progress: optional callable ``progress(i, j, loss)`` after each grid point.
     """
     variables = model.trainable_variables
     origin = weight_vectors.values_of(variables)
@@ -68,6 +69,8 @@ def loss_grid(model, loss_fns, directions, steps=21, extent=1.0):
             for j, beta in enumerate(betas):
                 weight_vectors.assign(variables, weight_vectors.add_scaled(shifted, second, float(beta)))
                 losses[i, j] = loss_parts.total_loss(compiled)
+                if progress is not None:
+                    progress(i, j, losses[i, j])
     finally:
         weight_vectors.assign(variables, origin)
     return LossGrid(alphas, betas, losses)

@@ -41,11 +41,10 @@ class Checkpointing(keras.callbacks.Callback):
     finite is never saved over the last good one.
     """
 
-    def __init__(self, manager, every_steps=0, enabled=True):
+    def __init__(self, manager, every_steps=0):
         super().__init__()
         self.manager = manager
         self.every_steps = every_steps
-        self.enabled = enabled
 
     def on_train_batch_end(self, batch, logs=None):
         step = int(self.model.optimizer.iterations.numpy())
@@ -56,7 +55,7 @@ class Checkpointing(keras.callbacks.Callback):
         self._save(int(self.model.optimizer.iterations.numpy()), logs)
 
     def _save(self, step, logs):
-        if not self.enabled or self.model.stop_training or not _finite(logs) or not _finite_weights(
+        if self.model.stop_training or not _finite(logs) or not _finite_weights(
                 self.model):
             return
         if self.manager.latest_checkpoint and self.manager.latest_checkpoint.endswith(f"-{step}"):

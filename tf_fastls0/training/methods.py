@@ -8,11 +8,10 @@ Adding a method means adding a class here and a name in ``METHODS``; data and mo
 
 import tensorflow as tf
 
-from tf_fastls0.attacks import sparse_pgd
+from tf_fastls0.attacks import random_variant, sparse_pgd
 from tf_fastls0.losses import distributed, objectives, per_example, soft_targets
 from tf_fastls0.losses.sparse_noise import sparse_noise
 from tf_fastls0.training.soft_label_buffer import SoftLabelBuffer
-from tf_fastls0.utils import keyed_random
 
 
 class LossTerms(dict):
@@ -129,8 +128,7 @@ class Adversarial:
         variant = self.config.attack_variant
         if variant != "random":
             return variant == "projected"
-        # One draw per global batch, the same on every replica (SPEC §2.8).
-        return keyed_random.scalar_uniform(self.config.seed, step, keyed_random.STREAM_VARIANT) < 0.5
+        return random_variant(self.config.seed, step)
 
     def _attack_loss(self, rows, clean_logits):
         if self.objective is objectives.trades_loss and self.config.trades_mode == "F":

@@ -4,6 +4,7 @@ import json
 import math
 import os
 import shutil
+import tempfile
 import platform
 import sys
 import time
@@ -47,27 +48,27 @@ def train_and_evaluate(config):
         trainer, optimizer = _build_trainer(config, splits)
         checkpoint = tf.train.Checkpoint(network=trainer.network, optimizer=optimizer,
                                          **trainer.method.checkpoint_items())
-    manager = tf.train.CheckpointManager(checkpoint, os.path.join(config.output_dir, "checkpoints"),
-                                         max_to_keep=3)
-    if config.resume and manager.latest_checkpoint:
-        checkpoint.restore(manager.latest_checkpoint).expect_partial()
-        print(f"resuming from {manager.latest_checkpoint} (step {int(optimizer.iterations)})")
+    manager = tf.train.CheckpointManager(checkpoint, _checkpoint_dir(config, chief), max_to_keep=3)
+    latest = tf.train.latest_checkpoint(os.path.join(config.output_dir, "checkpoints"))
+    if config.resume and latest:
+        checkpoint.restore(latest).expect_partial()
+        print(f"resuming from {latest} (step {int(optimizer.iterations.numpy())})")
     total_steps = config.epochs * data_lib.steps_per_epoch(splits.train, config.batch_size)
-    if int(optimizer.iterations) >= total_steps and os.path.exists(
+    if int(optimizer.iterations.numpy()) >= total_steps and os.path.exists(
             os.path.join(config.output_dir, SUMMARY_FILE)):
         print(f"{config.output_dir} already holds a finished run of {config.epochs} epochs")
         return read_summary(config.output_dir)
 
     eval_data = data_lib.evaluation_dataset(splits.test, config.batch_size)
     timer = callbacks_lib.EpochTimer()
-    if int(optimizer.iterations) < total_steps:
-        final_metrics = _fit(trainer, config, splits, eval_data, manager, timer, chief)
+    if int(optimizer.iterations.numpy()) < total_steps:
+        final_metrics = _fit(trainer, config, splits, eval_data, manager, timer)
     else:  # killed between the last checkpoint and the export: only the export is left to do
         final_metrics = {f"val_{name}": float(value) for name, value in
                          trainer.evaluate(eval_data, return_dict=True, verbose=0).items()}
     if not all(math.isfinite(value) for value in final_metrics.values()):
         raise TrainingDiverged(
-            f"the loss became NaN or infinite by step {int(optimizer.iterations)}; training stopped "
+            f"the loss became NaN or infinite by step {int(optimizer.iterations.numpy())}; training stopped "
             f"and nothing was exported; the last good checkpoint is {manager.latest_checkpoint}")
 
     summary = _summary(config, splits, final_metrics, timer, time.perf_counter() - started)
@@ -75,7 +76,20 @@ def train_and_evaluate(config):
         summary["saved_model"], summary["keras_model"] = export_network(trainer.network,
                                                                         config.output_dir)
         write_json(os.path.join(config.output_dir, SUMMARY_FILE), summary)
+    else:  # other workers take part in the export's collectives, into a folder they then drop
+        with tempfile.TemporaryDirectory() as scratch:
+            export_network(trainer.network, scratch)
     return summary
+
+
+def _checkpoint_dir(config, chief):
+    """The chief checkpoints into the run folder. Under MultiWorkerMirroredStrategy every worker
+    must save too (saving may read distributed variables collectively), each into its own
+    scratch folder; they resume from the chief's checkpoints, which all workers can read."""
+    shared = os.path.join(config.output_dir, "checkpoints")
+    if chief:
+        return shared
+    return tempfile.mkdtemp(prefix="tf_fastls0_worker_ckpt_")
 
 
 # Settings that may change between a run and its resumption without changing what it computes.
@@ -108,18 +122,17 @@ def _jsonable(value):
     return json.loads(json.dumps(value, default=str))
 
 
-def _fit(trainer, config, splits, eval_data, manager, timer, chief):
+def _fit(trainer, config, splits, eval_data, manager, timer):
     """Runs the remaining steps; a run resumed mid-epoch first finishes that epoch."""
     steps = data_lib.steps_per_epoch(splits.train, config.batch_size)
-    epoch, done_in_epoch = divmod(int(trainer.optimizer.iterations), steps)
+    epoch, done_in_epoch = divmod(int(trainer.optimizer.iterations.numpy()), steps)
     logs_dir = os.path.join(config.output_dir, "logs")
     callbacks = ([keras.callbacks.TerminateOnNaN(), timer]
                  + _robustness_callbacks(config, splits, logs_dir)
                  + [keras.callbacks.TensorBoard(logs_dir, update_freq="epoch", write_graph=False),
                     callbacks_lib.StepSummaries(os.path.join(logs_dir, "train"),
                                                 config.log_every_steps),
-                    callbacks_lib.Checkpointing(manager, config.checkpoint_every_steps,
-                                                enabled=chief)])
+                    callbacks_lib.Checkpointing(manager, config.checkpoint_every_steps)])
     history = None
     while epoch < config.epochs and not trainer.stop_training:
         # One fit call for a partial first epoch, one for all the whole epochs after it.

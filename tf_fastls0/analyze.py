@@ -1,0 +1,34 @@
+"""Analyse trained models (SPEC section 8): ``python -m tf_fastls0.analyze --model=runs/x``.
+
+``--analysis=hessian|landscape|gradient_norm|locations|interpolation|gradient_distance|all``
+(comma-separated for several); ``--helpfull`` lists every flag.
+"""
+
+from absl import app, logging
+
+from tf_fastls0.analysis.flags import config_from_flags, define_flags
+from tf_fastls0.utils.cli import fail, parse_flags
+
+define_flags()
+
+
+def main(argv):
+    logging.set_verbosity(logging.WARNING)
+    if len(argv) > 1:
+        fail(f"unexpected arguments {' '.join(argv[1:])!r}; every setting is a --flag")
+    from tf_fastls0.analysis.report import report_lines
+    from tf_fastls0.analysis.runner import run_analyses
+
+    try:
+        outcome = run_analyses(config_from_flags())
+    except ValueError as error:  # ModelLoadError, AnalysisError: bad paths or settings
+        fail(str(error))
+    print("\n".join(report_lines(outcome)))
+
+
+def run():
+    app.run(main, flags_parser=parse_flags)
+
+
+if __name__ == "__main__":
+    run()
