@@ -16,12 +16,14 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)
     if len(argv) > 1:
         fail(f"unexpected arguments {' '.join(argv[1:])!r}; every setting is a --flag")
+    from tf_fastls0.analysis.context import AnalysisError
+    from tf_fastls0.analysis.model_loading import ModelLoadError
     from tf_fastls0.analysis.report import report_lines
     from tf_fastls0.analysis.runner import run_analyses
 
     try:
         outcome = run_analyses(config_from_flags())
-    except ValueError as error:  # ModelLoadError, AnalysisError: bad paths or settings
+    except (AnalysisError, ModelLoadError) as error:
         fail(str(error))
     print("\n".join(report_lines(outcome)))
 

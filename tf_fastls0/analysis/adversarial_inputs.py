@@ -17,9 +17,11 @@ TRAINING_PATIENCE = 10  # SPEC section 2.6: restart patience of the training att
 
 
 def batch_projected(batch_index, variant="random", seed=0):
-    """Whether batch ``batch_index`` uses the projected gradient (a Python bool)."""
+    """Whether batch ``batch_index`` uses the projected gradient (a Python bool, also when asked
+    while a tf.function is traced: the draw is made eagerly, so the variant is static)."""
     if variant == "random":
-        return bool(random_variant(seed, batch_index))
+        with tf.init_scope():
+            return bool(random_variant(seed, batch_index))
     return variant == "projected"
 
 

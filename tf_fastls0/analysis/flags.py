@@ -83,7 +83,8 @@ def config_from_flags(values=flags.FLAGS):
     overrides = tuple((name, values[name].value) for name in DATA_FLAGS if values[name].present)
     return AnalysisConfig(
         models=tuple(values.model), labels=tuple(values.labels) if values.labels else None,
-        analyses=expand_analyses(values.analysis), output_dir=values.output_dir, data_overrides=overrides,
+        analyses=expand_analyses(values.analysis), output_dir=values.output_dir,
+        data_overrides=overrides,
         n_examples=values.n_examples, batch_size=values.batch_size, loss=values.loss,
         tradeoff_alpha=values.tradeoff_alpha, trades_beta=values.trades_beta,
         train_eps=values.train_eps, eval_eps=values.eval_eps, attack_variant=values.attack_variant,

@@ -30,7 +30,8 @@ class ModelSource:
 
 @dataclasses.dataclass
 class LoadedModel:
-    """``network(images, training=False) -> logits`` with ``trainable_variables``; its source and label."""
+    """A model to analyse: ``network(images, training=False) -> logits`` with
+    ``trainable_variables``, its source and its label in plots and files."""
     label: str
     source: ModelSource
     network: Any
@@ -47,6 +48,7 @@ class ServedNetwork:
     """A loaded SavedModel seen as a network: ``serve`` always runs in inference mode."""
 
     def __init__(self, loaded):
+        self._loaded = loaded  # owns every variable ``serve`` reads (BatchNorm statistics too)
         self._serve = loaded.serve
         self.trainable_variables = list(loaded.trainable_variables)
         self.input_shape = tuple(self._serve.input_signature[0].shape)

@@ -1,5 +1,6 @@
-"""PNG figures for the analyses (matplotlib, Agg backend): a landscape surface + contour, and
-several models' Hessian spectra on one log-scale plot (the paper's Figure 2 style)."""
+"""PNG figures for the analyses (matplotlib, Agg backend): a landscape surface + contour,
+several models' Hessian spectra on one log-scale plot (the paper's Figure 2 style), gradient-norm
+curves, histograms of per-image figures, and accuracy along the interpolation."""
 
 import matplotlib
 
@@ -23,6 +24,7 @@ def plot_landscape(grid, path, title=""):
     contour.set_xlabel("alpha (v1)")
     contour.set_ylabel("beta (v2)")
     figure.suptitle(title)
+    figure.subplots_adjust(wspace=0.35)  # room for the surface's z label
     figure.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(figure)
 

@@ -27,8 +27,8 @@ def output_dir_of(config, sources):
 
 def run_analyses(config):
     """Runs ``config.analyses``; returns ``{"output_dir", "results": {analysis: summary},
-    "texts": {tag: markdown}}``. Raises ``AnalysisError`` or ``ModelLoadError`` (both
-    ``ValueError``) for settings that cannot work."""
+    "texts": {tag: markdown}}``. Raises ``AnalysisError`` or ``ModelLoadError`` for paths or
+    settings that cannot work."""
     sources = [find_model(path) for path in config.models]
     labels = list(config.labels or [default_label(source) for source in sources])
     if len(set(labels)) != len(labels):

@@ -19,6 +19,7 @@ from tf_fastls0.analysis import locations as locations_lib
 from tf_fastls0.analysis import plots
 from tf_fastls0.analysis import tables
 from tf_fastls0.analysis import tensorboard_logs
+from tf_fastls0.analysis import training_objective
 from tf_fastls0.analysis.context import AnalysisError, progress_bar
 from tf_fastls0.attacks import SURVIVED
 from tf_fastls0.utils.atomic import atomic_path, write_json
@@ -70,7 +71,8 @@ def gradient_norm(sources, labels, output_dir):
     path = save_figure(os.path.join(output_dir, "gradient_norm.png"), plots.plot_gradient_norms,
                        curves, robust_curves=robust)
     summary = {label: {"steps": curve.steps.tolist(), "gradient_norm": curve.values.tolist(),
-                       "max": float(curve.values.max()), "max_step": int(curve.steps[curve.values.argmax()]),
+                       "max": float(curve.values.max()),
+                       "max_step": int(curve.steps[curve.values.argmax()]),
                        "robust_accuracy_by_epoch": (robust[label].values.tolist()
                                                     if label in robust else None)}
                for label, curve in curves.items()}
@@ -144,9 +146,10 @@ def landscape(context, output_dir):
         objective = context.objective(model).name
         held = ("adversarial examples recomputed at each point" if config.reattack
                 else "adversarial examples held fixed")
-        if objective == "clean":
+        if not training_objective.needs_adversarial(objective):
             held = "clean images"
-        title = f"{model.label}: {objective} loss, {config.directions} directions, {held}"
+        title = (f"{model.label}: {training_objective.DISPLAY_NAMES[objective]} loss, "
+                 f"{config.directions} directions, {held}")
         name = file_label(model.label)
         png = save_figure(os.path.join(output_dir, f"landscape_{name}.png"), plots.plot_landscape,
                           grid, title=title)
@@ -178,7 +181,7 @@ def locations(context, output_dir):
         result = context.saa(model)
         saa_positions = locations_lib.perturbed_positions(clean, result.adversarial)
         broken = result.broken_by > 0
-        moved = one_step.reshape(len(clean), -1).any(axis=1)
+        moved = one_step.any(axis=(1, 2))
         counted = broken & moved
         distance = locations_lib.normalised_l0_distance(one_step[counted], saa_positions[counted])
         overlap = locations_lib.overlap_rate(one_step[counted], saa_positions[counted])
@@ -189,8 +192,8 @@ def locations(context, output_dir):
             "images_counted": int(counted.sum()),
             "images_broken_by_saa": int(broken.sum()),
             "broken_images_unchanged_by_1step": int((broken & ~moved).sum()),
-            "mean_pixels_1step": _mean(one_step[counted].reshape(int(counted.sum()), -1).sum(1)),
-            "mean_pixels_saa": _mean(saa_positions[counted].reshape(int(counted.sum()), -1).sum(1)),
+            "mean_pixels_1step": _mean(one_step[counted].sum(axis=(1, 2))),
+            "mean_pixels_saa": _mean(saa_positions[counted].sum(axis=(1, 2))),
         }
     path = save_figure(os.path.join(output_dir, "locations.png"), plots.plot_histograms,
                        {"normalised l0 distance": distances, "overlap rate": overlaps},

@@ -16,6 +16,7 @@ from tf_fastls0.losses import objectives
 from tf_fastls0.losses import per_example
 
 NAMES = ("sat", "tradeoff", "strades", "clean")
+DISPLAY_NAMES = {"sat": "sAT", "tradeoff": "Tradeoff", "strades": "sTRADES", "clean": "clean CE"}
 METHOD_OBJECTIVES = {"standard": "clean", "sat": "sat", "tradeoff": "tradeoff",
                      "strades": "strades", "fast_ls_l0": "strades"}
 

@@ -1,5 +1,6 @@
 """One training run, start to end: data, model, fit, checkpoints, export, summary."""
 
+import functools
 import json
 import math
 import os
@@ -20,6 +21,7 @@ from tf_fastls0.training.methods import METHODS
 from tf_fastls0.training.optimizer import SGDWithL2
 from tf_fastls0.training.schedule import step_decay
 from tf_fastls0.training.strategies import is_chief, make_strategy
+from tf_fastls0.training.strategy_loop import fit_with_strategy
 from tf_fastls0.training.trainer import AdversarialTrainer
 from tf_fastls0.utils.atomic import write_json
 from tf_fastls0.utils.cli import UsageError
@@ -62,7 +64,7 @@ def train_and_evaluate(config):
     eval_data = data_lib.evaluation_dataset(splits.test, config.batch_size)
     timer = callbacks_lib.EpochTimer()
     if int(optimizer.iterations.numpy()) < total_steps:
-        final_metrics = _fit(trainer, config, splits, eval_data, manager, timer)
+        final_metrics = _fit(trainer, strategy, config, splits, eval_data, manager, timer)
     else:  # killed between the last checkpoint and the export: only the export is left to do
         final_metrics = {f"val_{name}": float(value) for name, value in
                          trainer.evaluate(eval_data, return_dict=True, verbose=0).items()}
@@ -122,7 +124,7 @@ def _jsonable(value):
     return json.loads(json.dumps(value, default=str))
 
 
-def _fit(trainer, config, splits, eval_data, manager, timer):
+def _fit(trainer, strategy, config, splits, eval_data, manager, timer):
     """Runs the remaining steps; a run resumed mid-epoch first finishes that epoch."""
     steps = data_lib.steps_per_epoch(splits.train, config.batch_size)
     epoch, done_in_epoch = divmod(int(trainer.optimizer.iterations.numpy()), steps)
@@ -140,9 +142,11 @@ def _fit(trainer, config, splits, eval_data, manager, timer):
         data = data_lib.training_dataset(splits.train, config.batch_size, last_epoch, config.seed,
                                          config.augment, start_epoch=epoch,
                                          skip_steps=done_in_epoch)
-        history = trainer.fit(data, epochs=last_epoch, initial_epoch=epoch, shuffle=False,
-                              steps_per_epoch=steps - done_in_epoch, validation_data=eval_data,
-                              verbose=_verbosity(config), callbacks=callbacks)
+        fit = functools.partial(trainer.fit, shuffle=False) if config.strategy != "multi_worker" \
+            else functools.partial(fit_with_strategy, trainer, strategy)
+        history = fit(data, epochs=last_epoch, initial_epoch=epoch, steps_per_epoch=steps -
+                      done_in_epoch, validation_data=eval_data, verbose=_verbosity(config),
+                      callbacks=callbacks)
         epoch, done_in_epoch = last_epoch, 0
     return {name: float(values[-1]) for name, values in history.history.items()}
 

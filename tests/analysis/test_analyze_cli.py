@@ -1,0 +1,119 @@
+"""``python -m tf_fastls0.analyze`` as a user runs it, on a tiny model the trainer exported."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_fastls0.analysis import tensorboard_logs
+
+TINY_RUN = ["--model=small_cnn", "--width=0.25", "--epochs=1", "--batch_size=32",
+            "--max_train_examples=256", "--max_eval_examples=64", "--method=sat",
+            "--val_robust_examples=16", "--val_attack_steps=2", "--log_every_steps=2"]
+TINY_BUDGETS = ["--n_examples=16", "--batch_size=16", "--top_k=2", "--hessian_max_iterations=5",
+                "--grid_size=3", "--grid_range=0.5", "--iters=5", "--rs_queries=10",
+                "--multistep_iters=3"]
+FILES = ["analysis_config.json", "gradient_norm.json", "gradient_norm.png", "hessian.json",
+         "hessian_spectrum.png", "landscape.json", "landscape_keras.png", "landscape_keras.npz",
+         "landscape_served.png", "landscape_served.npz", "locations.json", "locations.png",
+         "interpolation.json", "interpolation.png", "interpolation.md", "gradient_distance.json",
+         "gradient_distance.png"]
+IMAGE_TAGS = {"gradient_norm/curves", "hessian/spectrum", "landscape/keras", "landscape/served",
+              "locations/histograms", "interpolation/accuracy", "gradient_distance/histogram"}
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory, run_module):
+    folder = tmp_path_factory.mktemp("sat_run")
+    result = run_module("tf_fastls0.train", *TINY_RUN, f"--output_dir={folder}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return folder
+
+
+@pytest.fixture(scope="module")
+def analysed(run_dir, tmp_path_factory, run_module):
+    """Every analysis on the run folder (its .keras file) and its SavedModel, as two models."""
+    output_dir = tmp_path_factory.mktemp("analysis")
+    result = run_module("tf_fastls0.analyze", f"--model={run_dir},{run_dir / 'saved_model'}",
+                        "--labels=keras,served", "--analysis=all", "--reattack", *TINY_BUDGETS,
+                        f"--output_dir={output_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return output_dir, result.stdout
+
+
+def read_json(output_dir, name):
+    return json.loads((output_dir / name).read_text())
+
+
+def test_every_output_file_is_written(analysed):
+    output_dir, stdout = analysed
+    missing = [name for name in FILES if not (output_dir / name).is_file()]
+    assert not missing
+    assert not list(output_dir.glob("*.tmp-*"))
+    assert f"outputs in {output_dir}" in stdout
+
+
+def test_hessian_and_landscape_agree_between_the_two_formats(analysed):
+    output_dir, _ = analysed
+    hessian = read_json(output_dir, "hessian.json")["models"]
+    for label in ("keras", "served"):
+        assert len(hessian[label]["eigenvalues"]) == 2
+        assert hessian[label]["objective"]["name"] == "sat"  # --loss=auto reads method=sat
+    grids = {label: np.load(output_dir / f"landscape_{label}.npz") for label in ("keras", "served")}
+    for grid in grids.values():
+        assert grid["losses"].shape == (3, 3)
+        np.testing.assert_allclose(grid["alphas"], [-0.5, 0.0, 0.5])
+    # The same weights and the same recomputed examples at the centre: the same loss.
+    assert grids["keras"]["losses"][1, 1] == pytest.approx(grids["served"]["losses"][1, 1], rel=1e-4)
+    title = read_json(output_dir, "landscape.json")["models"]["keras"]["title"]
+    assert "recomputed at each point" in title
+
+
+def test_interpolation_table_locations_and_gradient_distance(analysed):
+    output_dir, stdout = analysed
+    interpolation = read_json(output_dir, "interpolation.json")
+    by_alpha = interpolation["models"]["keras"]["accuracy_by_alpha"]
+    assert sorted(by_alpha) == [f"{a / 10:.1f}" for a in range(11)]
+    assert by_alpha == interpolation["models"]["served"]["accuracy_by_alpha"]
+    robust = interpolation["models"]["keras"]["saa_robust_accuracy"]
+    assert 0.0 <= robust <= by_alpha["0.0"]  # sAA cannot beat clean accuracy
+    assert interpolation["table"] in stdout and "| sAA |" in interpolation["table"]
+    locations = read_json(output_dir, "locations.json")["models"]["keras"]
+    assert locations["images_counted"] <= locations["images_broken_by_saa"] <= 16
+    if locations["images_counted"]:
+        # Per image 1 - |A xor B| / (|A| + |B|) = 2|A and B| / (|A| + |B|) >= |A and B| / max.
+        distance, overlap = locations["mean_normalised_l0_distance"], locations["mean_overlap_rate"]
+        assert 0.0 <= overlap <= 1.0 - distance + 1e-9
+    distance = read_json(output_dir, "gradient_distance.json")["models"]["keras"]
+    assert distance["examples"] == 16 and distance["mean"] >= 0.0
+
+
+def test_gradient_norm_curve_is_the_logged_one(analysed, run_dir):
+    output_dir, _ = analysed
+    logged = tensorboard_logs.gradient_norm_curve(str(run_dir))
+    curves = read_json(output_dir, "gradient_norm.json")["models"]
+    assert curves["keras"]["steps"] == logged.steps.tolist() == [2, 4, 6, 8]
+    assert len(curves["keras"]["robust_accuracy_by_epoch"]) == 1
+
+
+def test_figures_are_in_tensorboard(analysed):
+    output_dir, _ = analysed
+    tags = set()
+    for path in tensorboard_logs.event_files(str(output_dir / "tensorboard")):
+        for record in tf.data.TFRecordDataset(path):
+            tags.update(value.tag for value in tf.compat.v1.Event.FromString(
+                record.numpy()).summary.value)
+    assert IMAGE_TAGS <= tags and "interpolation/table" in tags
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--model=/nonexistent/run"], "no model at '/nonexistent/run'"),
+    (["--model=/nonexistent/run", "--grid_size=4"], "--grid_size must be odd"),
+    (["--model=a,b", "--labels=x"], "--labels must name each --model once"),
+])
+def test_bad_settings_exit_2_with_one_line(run_module, tmp_path, arguments, message):
+    result = run_module("tf_fastls0.analyze", *arguments, f"--output_dir={tmp_path}")
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], result.stderr[-2000:]

@@ -1,0 +1,15 @@
+"""Evaluation of l0 robustness: Sparse-AutoAttack and its single attacks on a trained model
+(SPEC §1-4), with a RobustBench-shaped ``report.json``, sanity checks, sharding and resuming.
+
+Command line: ``python -m tf_fastls0.evaluate`` (one run or shard) and
+``python -m tf_fastls0.evaluation.merge`` (shard reports -> one report).
+"""
+
+from tf_fastls0.evaluation.budgets import BUDGETS, budget_name
+from tf_fastls0.evaluation.loading import ModelError, load_model
+from tf_fastls0.evaluation.merging import MergeError, merge_reports
+from tf_fastls0.evaluation.report import comparable, markdown_table
+from tf_fastls0.evaluation.runner import REPORT_FILE, evaluate_model, parse_attacks
+
+__all__ = ["BUDGETS", "REPORT_FILE", "MergeError", "ModelError", "budget_name", "comparable",
+           "evaluate_model", "load_model", "markdown_table", "merge_reports", "parse_attacks"]

@@ -1,0 +1,54 @@
+"""Merge shard reports: ``python -m tf_fastls0.evaluation.merge --reports=a.json,b.json
+--output=merged.json`` (a folder holding ``report.json`` may stand for its report)."""
+
+import json
+import os
+
+from absl import app, flags
+
+from tf_fastls0.evaluation.merging import merge_reports
+from tf_fastls0.evaluation.report import markdown_table
+from tf_fastls0.evaluation.runner import REPORT_FILE
+from tf_fastls0.utils.atomic import write_json
+from tf_fastls0.utils.cli import UsageError, fail, parse_flags
+
+flags.DEFINE_list("reports", None, "Shard reports (report.json files or their folders), "
+                  "comma-separated: every shard of one evaluation.")
+flags.DEFINE_string("output", None, "Where to write the merged report (JSON).")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        fail(f"unexpected arguments {' '.join(argv[1:])!r}; every setting is a --flag")
+    if not FLAGS.reports or not FLAGS.output:
+        fail("--reports and --output are required")
+    try:
+        paths = [_report_path(path) for path in FLAGS.reports]
+        merged = merge_reports([_read(path) for path in paths], sources=paths)
+    except UsageError as error:
+        fail(str(error))
+    write_json(FLAGS.output, merged)
+    print(markdown_table(merged))
+    print(f"merged {len(paths)} reports into {FLAGS.output}")
+
+
+def _report_path(path):
+    return os.path.join(path, REPORT_FILE) if os.path.isdir(path) else path
+
+
+def _read(path):
+    try:
+        with open(path) as handle:
+            report = json.load(handle)
+    except OSError as error:
+        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+    except ValueError:
+        raise UsageError(f"{path} is not a JSON report") from None
+    if not isinstance(report, dict) or "images" not in report or "shard" not in report:
+        raise UsageError(f"{path} is not a tf_fastls0 evaluation report")
+    return report
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=parse_flags)

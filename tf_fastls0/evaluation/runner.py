@@ -1,0 +1,256 @@
+"""``evaluate_model``: Sparse-AutoAttack and its single attacks on a trained model (SPEC §1, §4).
+
+One call loads the model and the test split, checks the model (``checks``), attacks a fixed,
+seed-chosen subset of test images batch by batch, and writes ``report.json``. Every random draw
+of the attacks is keyed by the image's index in the test split, so a shard (``shard_index`` of
+``num_shards``) or a resumed run attacks each image exactly as one uninterrupted run would.
+
+``attacks`` names what to run, each over all chosen images: ``"saa"`` (the cascade
+sPGD-unproj -> sPGD-proj -> Sparse-RS, each stage only on the survivors of the stages before) or a
+single stage alone (``"spgd_unproj"``, ``"spgd_proj"``, ``"rs"``), for the paper's per-attack
+columns. The report's ``robust_acc`` counts images that survive every attack run.
+"""
+
+import dataclasses
+import datetime
+import os
+import platform
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from tf_fastls0.attacks import STAGE_CODES, STAGES, resolve_stages, sparse_autoattack
+from tf_fastls0.data import DataConfig, DataSplits, load_data
+from tf_fastls0.evaluation import report as report_lib
+from tf_fastls0.evaluation.adversarial_files import save_adversarial as write_adversarial
+from tf_fastls0.evaluation.budgets import budget_name
+from tf_fastls0.evaluation.checks import sanity_warnings
+from tf_fastls0.evaluation.fingerprint import weights_sha256
+from tf_fastls0.evaluation.loading import load_model
+from tf_fastls0.evaluation.records import Records
+from tf_fastls0.evaluation.selection import batch_bounds, chosen_indices, shard_batches
+from tf_fastls0.evaluation.state import EvalState, load_state
+from tf_fastls0.utils.atomic import write_json
+from tf_fastls0.utils.cli import UsageError
+
+REPORT_FILE = "report.json"
+ATTACK_NAMES = ("saa",) + STAGES
+PROBE_IMAGES = 64  # the first chosen images, checked before attacking (the same for every shard)
+
+
+def evaluate_model(model_path, data, *, output_dir, eps=20, attacks="saa", iters=10_000,
+                   rs_queries=10_000, n_examples=10_000, batch_size=500, seed=0, patience=3,
+                   shard_index=0, num_shards=1, resume=False, save_adversarial=None,
+                   max_batches=None, progress=True):
+    """Evaluates the model at ``model_path`` and writes ``<output_dir>/report.json``.
+
+    Args:
+      model_path: a SavedModel folder, a ``.keras`` file, or a trainer run folder.
+      data: the ``DataSplits`` to use (its test split is attacked) or a ``DataConfig`` to load.
+      output_dir: where ``report.json`` and the resumable ``eval_state.npz`` go.
+      eps: l0 budget k in pixels; attacks: ``"saa"``, a stage name, or a list/comma list of them.
+      iters: sPGD iterations per sPGD stage; rs_queries: Sparse-RS queries; patience: sPGD restart
+        patience (SPEC §2.6: 3 in evaluation). Paper budget: 10,000 and 10,000.
+      n_examples: test images to attack (capped at the split), ``ImageSet.subset(n, seed)``.
+      batch_size: images per attack batch; seed: seed of the subset and of every attack draw.
+      shard_index, num_shards: evaluate only this contiguous share of the batches.
+      resume: continue from ``eval_state.npz`` in ``output_dir`` (skips finished batches).
+      save_adversarial: a ``.npz`` path for the adversarial images (and a ``.png`` grid beside it).
+      max_batches: stop after this many batches in this call (state saved; resume later).
+      progress: show a progress bar on stderr.
+
+    Returns the report (a dict, also written to ``report.json``); ``UsageError`` on bad input.
+    """
+    started, started_at = time.perf_counter(), _now()
+    attacks = parse_attacks(attacks)
+    _check_budget(eps=eps, iters=iters, rs_queries=rs_queries, n_examples=n_examples,
+                  batch_size=batch_size, patience=patience)
+    splits = data if isinstance(data, DataSplits) else load_data(data)
+    model = load_model(model_path)
+    _check_fits(model, splits, eps)
+    indices = chosen_indices(len(splits.test), n_examples, seed)
+    bounds = batch_bounds(len(indices), batch_size)
+    batches = shard_batches(len(bounds), shard_index, num_shards)
+    shard_start, shard_stop = bounds[batches[0]][0], bounds[batches[-1]][1]
+    shard_indices = indices[shard_start:shard_stop]
+
+    settings = {
+        "model": str(model_path), "eps": eps, "attacks": attacks, "iters": iters,
+        "rs_queries": rs_queries, "patience": patience, "n_examples": len(indices),
+        "n_examples_requested": n_examples, "batch_size": batch_size, "seed": seed,
+        "shard_index": shard_index, "num_shards": num_shards, "output_dir": str(output_dir),
+        "resume": resume, "max_batches": max_batches,
+        "save_adversarial": save_adversarial and str(save_adversarial)}
+    sha256 = weights_sha256(model.variables)
+    fingerprint = {**{key: settings[key] for key in (
+        "eps", "attacks", "iters", "rs_queries", "patience", "n_examples", "batch_size", "seed",
+        "shard_index", "num_shards")}, "model_sha256": sha256, "dataset": splits.name,
+        "test_images": len(splits.test), "keep_adversarial": bool(save_adversarial)}
+
+    os.makedirs(output_dir, exist_ok=True)
+    state = load_state(output_dir, fingerprint) if resume else None
+    if state is None:
+        state = _fresh_state(fingerprint, splits.test, shard_indices, attacks, save_adversarial,
+                             started_at)
+    warnings = _warnings(model, splits, indices[:PROBE_IMAGES])
+
+    pending = [b for b in batches if b not in state.done_batches]
+    if max_batches is not None:
+        pending = pending[:max_batches]
+    attack_settings = {"eps": eps, "iterations": iters, "queries": rs_queries, "seed": seed,
+                       "patience": patience}
+    with _progress_bar(len(shard_indices), state, progress) as bar:
+        for batch in pending:
+            start, stop = bounds[batch]
+            _attack_batch(model.model_fn, splits.test, indices[start:stop],
+                          slice(start - shard_start, stop - shard_start), state, attacks,
+                          attack_settings, bar)
+            state.done_batches.add(batch)
+            bar.update(stop - start)
+            state.save_if_due(output_dir)
+    state.save(output_dir)
+
+    complete = state.done_batches.issuperset(batches)
+    records = state.records.finished()
+    header = _header(model, sha256, splits, data, settings, attacks,
+                     shard={"index": shard_index, "count": num_shards,
+                            "batches": [batches[0], batches[-1] + 1]})
+    result = {**header, **report_lib.summarise(records), "warnings": warnings,
+              "complete": complete, "started_at": state.started_at, "finished_at": _now(),
+              "wall_seconds": time.perf_counter() - started}
+    write_json(os.path.join(output_dir, REPORT_FILE), result)
+    if save_adversarial and complete:
+        clean = splits.test.images[records.indices]
+        write_adversarial(save_adversarial, clean, state.adversarial, records,
+                          splits.test.class_names, _predictor(model.model_fn))
+    return result
+
+
+def parse_attacks(attacks):
+    """``"saa"``, ``"rs,saa"`` or ``["rs", "saa"]`` -> a list of distinct names, in order."""
+    names = attacks.split(",") if isinstance(attacks, str) else list(attacks)
+    names = list(dict.fromkeys(name.strip() for name in names if name.strip()))
+    unknown = [name for name in names if name not in ATTACK_NAMES]
+    if unknown or not names:
+        raise UsageError(f"unknown attacks {unknown or attacks!r}: choose from "
+                         f"{', '.join(ATTACK_NAMES)} (comma-separated)")
+    return names
+
+
+def _check_budget(**values):
+    for name, value in values.items():
+        if not isinstance(value, (int, np.integer)) or value < 1:
+            raise UsageError(f"--{name}={value} must be a positive integer")
+
+
+def _check_fits(model, splits, eps):
+    shape = splits.test.image_shape
+    expected = model.image_shape
+    if any(want is not None and want != have for want, have in zip(expected, shape)):
+        raise UsageError(f"the model takes {_shape(expected)} images but {splits.name} has "
+                         f"{_shape(shape)}; pass the data flags the model was trained with")
+    pixels = shape[0] * shape[1]
+    if eps > pixels:
+        raise UsageError(f"--eps={eps} is more than the {pixels} pixels of a "
+                         f"{shape[0]}x{shape[1]} image")
+
+
+def _shape(shape):
+    return "x".join("?" if size is None else str(size) for size in shape)
+
+
+def _fresh_state(fingerprint, test, shard_indices, attacks, save_adversarial, started_at):
+    records = Records.empty(shard_indices, test.labels[shard_indices], attacks)
+    adversarial = (test.images[shard_indices].astype(np.float32) / 255.0
+                   if save_adversarial else None)
+    return EvalState(fingerprint, records, set(), adversarial, started_at)
+
+
+def _attack_batch(model_fn, test, indices, positions, state, attacks, settings, bar):
+    """Runs every attack on one batch and records, per image, which stage broke it."""
+    images = test.images[indices].astype(np.float32) / 255.0
+    labels = test.labels[indices].astype(np.int32)
+    taken = np.zeros(len(indices), bool)  # images whose saved adversarial is already chosen
+    for name in attacks:
+        def show(info, name=name):
+            bar.set_postfix_str(f"{name}/{info['stage']}: broke {info['broken']} of "
+                                f"{info['attacked']}", refresh=False)
+
+        result = sparse_autoattack(model_fn, [(images, labels, indices.astype(np.int64))],
+                                   attacks=name, keep_adversarial=state.adversarial is not None,
+                                   progress=show, **settings)
+        state.records.broken_by[name][positions] = result.broken_by
+        for stage, seconds in result.report["seconds"].items():
+            state.records.seconds[name][stage] += seconds
+        if state.adversarial is not None:  # the first attack that broke an image supplies it
+            fresh = (result.broken_by > 0) & ~taken
+            batch_adversarial = state.adversarial[positions]  # a view: writes go to the state
+            batch_adversarial[fresh] = result.adversarial[fresh]
+            taken |= fresh
+
+
+def _warnings(model, splits, probe):
+    """Sanity checks on the probe images, plus a data set the run was not trained on."""
+    test = splits.test
+    found = sanity_warnings(model.model_fn, test.images[probe].astype(np.float32) / 255.0,
+                            test.labels[probe])
+    trained_on = (model.run_summary or {}).get("dataset")
+    if trained_on and trained_on != splits.name:
+        found.append(f"the model was trained on {trained_on!r} but is evaluated on "
+                     f"{splits.name!r}")
+    for warning in found:
+        logging.warning("%s", warning)
+    return found
+
+
+def _header(model, sha256, splits, data, settings, attacks, shard):
+    """The report's fixed part: the model, data, budget and settings."""
+    return {
+        "threat_model": "L0",
+        "k": settings["eps"],
+        "k_unit": "pixels",
+        "k_note": report_lib.K_NOTE,
+        "units": report_lib.UNITS,
+        "architecture": model.architecture,
+        "dataset": splits.name,
+        "budget": {"iters": settings["iters"], "rs_queries": settings["rs_queries"],
+                   "patience": settings["patience"]},
+        "budget_name": budget_name(settings["iters"], settings["rs_queries"]),
+        "settings": settings,
+        "stage_codes": {"clean_mistake": 0, "survived": -1, **STAGE_CODES},
+        "cascades": {name: list(resolve_stages(name)) for name in attacks},
+        "model": {"path": model.path, "format": model.format, "sha256": sha256,
+                  "run_dir": model.run_dir, "run_config": model.run_config},
+        "data": {"name": splits.name, "test_images": len(splits.test),
+                 "image_shape": list(splits.test.image_shape),
+                 "num_classes": splits.test.num_classes,
+                 "config": dataclasses.asdict(data) if isinstance(data, DataConfig) else None},
+        "shard": shard,
+        "environment": {"tensorflow_version": tf.__version__, "keras_version": keras.__version__,
+                        "numpy_version": np.__version__,
+                        "python_version": platform.python_version(),
+                        "devices": [d.name for d in tf.config.list_logical_devices()]},
+    }
+
+
+def _predictor(model_fn):
+    def predict(images):
+        return np.argmax(tf.cast(model_fn(tf.constant(images, tf.float32)), tf.float32).numpy(), -1)
+
+    return predict
+
+
+def _progress_bar(total, state, enabled):
+    from tqdm import tqdm
+
+    done = int(np.sum(state.records.done))
+    return tqdm(total=total, initial=done, unit="img", desc="attacking", disable=not enabled,
+                file=sys.stderr, dynamic_ncols=True)
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
