@@ -110,7 +110,6 @@ def test_figures_are_in_tensorboard(analysed):
 @pytest.mark.parametrize("arguments, message", [
     (["--model=/nonexistent/run"], "no model at '/nonexistent/run'"),
     (["--model=/nonexistent/run", "--grid_size=4"], "--grid_size must be odd"),
-    (["--model=a,b", "--labels=x"], "--labels must name each --model once"),
 ])
 def test_bad_settings_exit_2_with_one_line(run_module, tmp_path, arguments, message):
     result = run_module("tf_fastls0.analyze", *arguments, f"--output_dir={tmp_path}")

@@ -12,6 +12,7 @@ from tf_fastls0 import data as data_lib
 from tf_fastls0.analysis import adversarial_inputs
 from tf_fastls0.analysis import training_objective
 from tf_fastls0.analysis.model_loading import LoadedModel, load_model, read_run_config
+from tf_fastls0.attacks import STAGES
 from tf_fastls0.losses import objectives
 
 
@@ -109,7 +110,7 @@ class AnalysisContext:
         return self.cache[key]
 
     def saa(self, model):
-        """Sparse-AutoAttack on the test images at ``--eval_eps`` with the small budget (cached)."""
+        """Sparse-AutoAttack on the test images (``--eval_eps``, ``--iters``, ``--rs_queries``; cached)."""
         key = ("saa", model.label)
         if key not in self.cache:
             config, examples = self.config, self.test
@@ -117,7 +118,7 @@ class AnalysisContext:
                               "img") as bar:
                 def report(stage):
                     bar.set_postfix(stage=stage["stage"], broken=stage["broken"])
-                    if stage["stage"] == "rs":
+                    if stage["stage"] == STAGES[-1]:  # a batch is done after its last stage
                         bar.update(stage["images_done"] - bar.n)
 
                 self.cache[key] = adversarial_inputs.saa(
