@@ -4,12 +4,16 @@
 (comma-separated for several); ``--helpfull`` lists every flag.
 """
 
-from absl import app, logging
+from absl import app, flags, logging
 
+import tf_fastls0.data.flags as data_flags
+import tf_fastls0.analysis.flags as analysis_flags
 from tf_fastls0.analysis.flags import config_from_flags, define_flags
 from tf_fastls0.utils.cli import fail, parse_flags
 
 define_flags()
+flags.adopt_module_key_flags(analysis_flags)  # --helpshort lists them
+flags.adopt_module_key_flags(data_flags)
 
 
 def main(argv):

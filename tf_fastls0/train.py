@@ -1,12 +1,16 @@
 """Train a classifier: ``python -m tf_fastls0.train --flagfile=configs/quickstart.flags``."""
 
-from absl import app, logging
+from absl import app, flags, logging
 
+import tf_fastls0.data.flags as data_flags
+import tf_fastls0.training.flags as training_flags
 from tf_fastls0.data import DataError
 from tf_fastls0.training.flags import config_from_flags, define_flags
 from tf_fastls0.utils.cli import UsageError, fail, parse_flags
 
 define_flags()
+flags.adopt_module_key_flags(training_flags)  # --helpshort lists them
+flags.adopt_module_key_flags(data_flags)
 
 
 def main(argv):

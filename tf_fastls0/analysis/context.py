@@ -110,7 +110,8 @@ class AnalysisContext:
         return self.cache[key]
 
     def saa(self, model):
-        """Sparse-AutoAttack on the test images (``--eval_eps``, ``--iters``, ``--rs_queries``; cached)."""
+        """Sparse-AutoAttack on the test images at ``--eval_eps`` with ``--iters`` and
+        ``--rs_queries`` (cached)."""
         key = ("saa", model.label)
         if key not in self.cache:
             config, examples = self.config, self.test
