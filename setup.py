@@ -27,6 +27,8 @@ setup(
     entry_points={
         "console_scripts": [
             "tf-fastls0-train=tf_fastls0.train:run",
+            "tf-fastls0-evaluate=tf_fastls0.evaluate:run",
+            "tf-fastls0-analyze=tf_fastls0.analyze:run",
         ],
     },
 )

@@ -3,13 +3,17 @@
 
 import os
 
-from absl import app, logging
+from absl import app, flags, logging
 
+import tf_fastls0.data.flags as data_flags
+import tf_fastls0.evaluation.flags as evaluation_flags
 from tf_fastls0.data import DataError
 from tf_fastls0.evaluation.flags import define_flags, options_from_flags
 from tf_fastls0.utils.cli import UsageError, fail, parse_flags
 
 define_flags()
+flags.adopt_module_key_flags(evaluation_flags)  # --helpshort lists them
+flags.adopt_module_key_flags(data_flags)
 
 
 def main(argv):

@@ -1,4 +1,4 @@
-"""Fixtures of the evaluation tests: a tiny model trained by the real trainer, its data, a budget."""
+"""Fixtures of the evaluation tests: a tiny model from the real trainer, and its data."""
 
 import pytest
 
@@ -7,13 +7,6 @@ from tf_fastls0.data import DataConfig, load_data
 # The trainer's tiny run; its test split is 64 shapes10 images.
 TRAIN_ARGS = ("--model=small_cnn", "--width=0.25", "--epochs=2", "--batch_size=32",
               "--max_train_examples=256", "--max_eval_examples=64", "--val_robust_examples=0")
-DATA = DataConfig(max_eval_examples=64, max_train_examples=1)  # the run's test split
-
-
-@pytest.fixture(scope="session")
-def tiny_budget():
-    """An attack budget that takes about a second per batch of the tiny model."""
-    return {"eps": 10, "iters": 5, "rs_queries": 20}
 
 
 @pytest.fixture(scope="session")
@@ -27,4 +20,5 @@ def trained_run(tmp_path_factory, run_module):
 
 @pytest.fixture(scope="session")
 def splits():
-    return load_data(DATA)
+    """The run's data: its 64 test images (one training image: evaluation never reads them)."""
+    return load_data(DataConfig(max_eval_examples=64, max_train_examples=1))

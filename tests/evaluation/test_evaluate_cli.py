@@ -1,4 +1,4 @@
-"""``python -m tf_fastls0.evaluate`` as a user runs it: the report, the adversarial files, errors."""
+"""`python -m tf_fastls0.evaluate` as a user runs it: the report, adversarial files, errors."""
 
 import json
 
@@ -19,10 +19,11 @@ N_EXAMPLES = 16
 
 @pytest.fixture(scope="module")
 def evaluated(trained_run, run_module, tmp_path_factory):
-    """One CLI evaluation of the run's SavedModel with two attacks and saved adversarial images."""
+    """One CLI evaluation of the run's SavedModel with two attacks and saved adversarial images;
+    no data flags, so the run's own data settings apply (its 64-image test split)."""
     output_dir = tmp_path_factory.mktemp("evaluated")
     result = run_module("tf_fastls0.evaluate", f"--model={trained_run / 'saved_model'}",
-                        "--max_eval_examples=64", "--attacks=rs,saa", "--eps=10", "--iters=5",
+                        "--attacks=rs,saa", "--eps=10", "--iters=5",
                         "--rs_queries=20", f"--n_examples={N_EXAMPLES}", "--batch_size=16",
                         f"--output_dir={output_dir}", "--noprogress",
                         f"--save_adversarial={output_dir / 'adversarial.npz'}")
@@ -44,6 +45,7 @@ def test_report_has_every_field(evaluated, trained_run):
     assert report["k_note"] == K_NOTE and report["units"]["robust_acc"] == "percent"
     assert report["architecture"] == "small_cnn (width 0.25)"
     assert report["dataset"] == "shapes10" and report["n_examples"] == N_EXAMPLES
+    assert report["data"]["test_images"] == 64  # the run's --max_eval_examples, not shapes10's 1000
     assert report["budget"] == {"iters": 5, "rs_queries": 20, "patience": 3}
     assert report["budget_name"] == "custom" and report["complete"]
     assert report["settings"]["attacks"] == ["rs", "saa"] and report["settings"]["seed"] == 0

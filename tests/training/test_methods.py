@@ -94,3 +94,17 @@ def test_one_replica_and_two_replicas_give_the_same_update(method, overrides):
     assert report["weight_difference"] < 1e-5
     assert report["buffer_rows_moved"] > 0
     assert report["buffer_difference"] < 1e-6
+
+
+def test_final_evaluation_runs_sparse_autoattack_on_the_export(tmp_path, monkeypatch):
+    from tf_fastls0.evaluation import budgets
+
+    monkeypatch.setitem(budgets.BUDGETS, "saa_quick",
+                        {"attacks": "saa", "iters": 3, "rs_queries": 5, "n_examples": 16})
+    config = TrainConfig(**SMALL, method="fast_ls_l0", output_dir=str(tmp_path),
+                         final_eval="saa_quick")
+    summary = train_and_evaluate(config)
+    final = summary["final_eval"]
+    report = json.loads((tmp_path / "final_eval_saa_quick" / "report.json").read_text())
+    assert final["robust_acc"] == report["robust_acc"] <= final["clean_acc"] == report["clean_acc"]
+    assert report["k"] == 4 and report["n_examples"] == 16 and report["threat_model"] == "L0"

@@ -14,7 +14,9 @@ from tf_fastls0.attacks import CLEAN_MISTAKE, STAGE_CODES, SURVIVED, resolve_sta
 from tf_fastls0.evaluation.records import Records
 
 UNITS = {"clean_acc": "percent", "robust_acc": "percent", "k": "pixels",
-         "seconds": "wall-clock seconds (each batch's include tracing the attacks)"}
+         "seconds": "wall-clock seconds per attack stage, over all sessions (each batch's include "
+                    "tracing the attacks)",
+         "wall_seconds": "wall-clock seconds of this session (merged: the sum over shards)"}
 K_NOTE = ("k counts pixels (positions h, w): every channel of a chosen pixel may change. Other "
           "libraries often count l0 over channel entries (H*W*C), where the same k is a smaller "
           "budget.")

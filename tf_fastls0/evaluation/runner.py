@@ -32,7 +32,7 @@ from tf_fastls0.evaluation.checks import sanity_warnings
 from tf_fastls0.evaluation.fingerprint import weights_sha256
 from tf_fastls0.evaluation.loading import load_model
 from tf_fastls0.evaluation.records import Records
-from tf_fastls0.evaluation.selection import batch_bounds, chosen_indices, shard_batches
+from tf_fastls0.evaluation.selection import plan
 from tf_fastls0.evaluation.state import EvalState, load_state
 from tf_fastls0.utils.atomic import write_json
 from tf_fastls0.utils.cli import UsageError
@@ -72,61 +72,41 @@ def evaluate_model(model_path, data, *, output_dir, eps=20, attacks="saa", iters
     splits = data if isinstance(data, DataSplits) else load_data(data)
     model = load_model(model_path)
     _check_fits(model, splits, eps)
-    indices = chosen_indices(len(splits.test), n_examples, seed)
-    bounds = batch_bounds(len(indices), batch_size)
-    batches = shard_batches(len(bounds), shard_index, num_shards)
-    shard_start, shard_stop = bounds[batches[0]][0], bounds[batches[-1]][1]
-    shard_indices = indices[shard_start:shard_stop]
-
+    chosen = plan(len(splits.test), n_examples=n_examples, seed=seed, batch_size=batch_size,
+                  shard_index=shard_index, num_shards=num_shards)
     settings = {
         "model": str(model_path), "eps": eps, "attacks": attacks, "iters": iters,
-        "rs_queries": rs_queries, "patience": patience, "n_examples": len(indices),
+        "rs_queries": rs_queries, "patience": patience, "n_examples": len(chosen.indices),
         "n_examples_requested": n_examples, "batch_size": batch_size, "seed": seed,
         "shard_index": shard_index, "num_shards": num_shards, "output_dir": str(output_dir),
         "resume": resume, "max_batches": max_batches,
         "save_adversarial": save_adversarial and str(save_adversarial)}
     sha256 = weights_sha256(model.variables)
-    fingerprint = {**{key: settings[key] for key in (
-        "eps", "attacks", "iters", "rs_queries", "patience", "n_examples", "batch_size", "seed",
-        "shard_index", "num_shards")}, "model_sha256": sha256, "dataset": splits.name,
-        "test_images": len(splits.test), "keep_adversarial": bool(save_adversarial)}
 
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise UsageError(f"--output_dir {output_dir} is a file, not a folder")
     os.makedirs(output_dir, exist_ok=True)
+    fingerprint = _fingerprint(settings, sha256, splits)
     state = load_state(output_dir, fingerprint) if resume else None
     if state is None:
-        state = _fresh_state(fingerprint, splits.test, shard_indices, attacks, save_adversarial,
-                             started_at)
-    warnings = _warnings(model, splits, indices[:PROBE_IMAGES])
+        state = _fresh_state(fingerprint, splits.test, chosen.shard_indices, attacks,
+                             keep_adversarial=bool(save_adversarial), started_at=started_at)
+    warnings = _warnings(model, splits, chosen.indices[:PROBE_IMAGES])
+    _attack_pending(model.model_fn, splits.test, chosen, state, settings, output_dir, progress)
 
-    pending = [b for b in batches if b not in state.done_batches]
-    if max_batches is not None:
-        pending = pending[:max_batches]
-    attack_settings = {"eps": eps, "iterations": iters, "queries": rs_queries, "seed": seed,
-                       "patience": patience}
-    with _progress_bar(len(shard_indices), state, progress) as bar:
-        for batch in pending:
-            start, stop = bounds[batch]
-            _attack_batch(model.model_fn, splits.test, indices[start:stop],
-                          slice(start - shard_start, stop - shard_start), state, attacks,
-                          attack_settings, bar)
-            state.done_batches.add(batch)
-            bar.update(stop - start)
-            state.save_if_due(output_dir)
-    state.save(output_dir)
-
-    complete = state.done_batches.issuperset(batches)
+    complete = state.done_batches.issuperset(chosen.batches)
     records = state.records.finished()
-    header = _header(model, sha256, splits, data, settings, attacks,
-                     shard={"index": shard_index, "count": num_shards,
-                            "batches": [batches[0], batches[-1] + 1]})
-    result = {**header, **report_lib.summarise(records), "warnings": warnings,
-              "complete": complete, "started_at": state.started_at, "finished_at": _now(),
+    shard = {"index": shard_index, "count": num_shards,
+             "batches": [chosen.batches[0], chosen.batches[-1] + 1]}
+    result = {**_header(model, sha256, splits, data, settings, shard),
+              **report_lib.summarise(records), "warnings": warnings, "complete": complete,
+              "started_at": state.started_at, "finished_at": _now(),
               "wall_seconds": time.perf_counter() - started}
     write_json(os.path.join(output_dir, REPORT_FILE), result)
     if save_adversarial and complete:
-        clean = splits.test.images[records.indices]
-        write_adversarial(save_adversarial, clean, state.adversarial, records,
-                          splits.test.class_names, _predictor(model.model_fn))
+        write_adversarial(save_adversarial, splits.test.images[records.indices],
+                          state.adversarial, records, splits.test.class_names,
+                          _predictor(model.model_fn))
     return result
 
 
@@ -163,11 +143,41 @@ def _shape(shape):
     return "x".join("?" if size is None else str(size) for size in shape)
 
 
-def _fresh_state(fingerprint, test, shard_indices, attacks, save_adversarial, started_at):
+def _fingerprint(settings, sha256, splits):
+    """Everything that changes what a run computes: a saved state must match it to be resumed."""
+    keys = ("eps", "attacks", "iters", "rs_queries", "patience", "n_examples", "batch_size",
+            "seed", "shard_index", "num_shards")
+    return {**{key: settings[key] for key in keys}, "model_sha256": sha256,
+            "dataset": splits.name, "test_images": len(splits.test),
+            "keep_adversarial": bool(settings["save_adversarial"])}
+
+
+def _fresh_state(fingerprint, test, shard_indices, attacks, *, keep_adversarial, started_at):
     records = Records.empty(shard_indices, test.labels[shard_indices], attacks)
     adversarial = (test.images[shard_indices].astype(np.float32) / 255.0
-                   if save_adversarial else None)
+                   if keep_adversarial else None)
     return EvalState(fingerprint, records, set(), adversarial, started_at)
+
+
+def _attack_pending(model_fn, test, chosen, state, settings, output_dir, progress):
+    """Attacks this shard's unfinished batches (at most ``max_batches``), saving the state at
+    most once a minute and once at the end."""
+    pending = [b for b in chosen.batches if b not in state.done_batches]
+    if settings["max_batches"] is not None:
+        pending = pending[:settings["max_batches"]]
+    attack_settings = {"eps": settings["eps"], "iterations": settings["iters"],
+                       "queries": settings["rs_queries"], "seed": settings["seed"],
+                       "patience": settings["patience"]}
+    with _progress_bar(len(chosen.shard_indices), state, progress) as bar:
+        for batch in pending:
+            start, stop = chosen.bounds[batch]
+            _attack_batch(model_fn, test, chosen.indices[start:stop],
+                          slice(start - chosen.start, stop - chosen.start), state,
+                          settings["attacks"], attack_settings, bar)
+            state.done_batches.add(batch)
+            bar.update(stop - start)
+            state.save_if_due(output_dir)
+    state.save(output_dir)
 
 
 def _attack_batch(model_fn, test, indices, positions, state, attacks, settings, bar):
@@ -207,7 +217,7 @@ def _warnings(model, splits, probe):
     return found
 
 
-def _header(model, sha256, splits, data, settings, attacks, shard):
+def _header(model, sha256, splits, data, settings, shard):
     """The report's fixed part: the model, data, budget and settings."""
     return {
         "threat_model": "L0",
@@ -222,7 +232,7 @@ def _header(model, sha256, splits, data, settings, attacks, shard):
         "budget_name": budget_name(settings["iters"], settings["rs_queries"]),
         "settings": settings,
         "stage_codes": {"clean_mistake": 0, "survived": -1, **STAGE_CODES},
-        "cascades": {name: list(resolve_stages(name)) for name in attacks},
+        "cascades": {name: list(resolve_stages(name)) for name in settings["attacks"]},
         "model": {"path": model.path, "format": model.format, "sha256": sha256,
                   "run_dir": model.run_dir, "run_config": model.run_config},
         "data": {"name": splits.name, "test_images": len(splits.test),

@@ -7,6 +7,8 @@ sharded or resumed run puts every image in the same batch as the unsharded run a
 bit for bit alike.
 """
 
+import dataclasses
+
 import numpy as np
 
 from tf_fastls0.data import ImageSet
@@ -37,3 +39,31 @@ def shard_batches(num_batches, shard_index, num_shards):
         raise UsageError(f"--num_shards={num_shards} is more than the {num_batches} batches of "
                          "images; use fewer shards or a smaller --batch_size")
     return [int(b) for b in np.array_split(np.arange(num_batches), num_shards)[shard_index]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """The chosen test-split ``indices``, their batches (``bounds`` into ``indices``) and the
+    batch numbers of this shard, which covers ``indices[start:stop]``."""
+
+    indices: np.ndarray
+    bounds: list
+    batches: list
+
+    @property
+    def start(self):
+        return self.bounds[self.batches[0]][0]
+
+    @property
+    def stop(self):
+        return self.bounds[self.batches[-1]][1]
+
+    @property
+    def shard_indices(self):
+        return self.indices[self.start:self.stop]
+
+
+def plan(num_images, *, n_examples, seed, batch_size, shard_index, num_shards):
+    indices = chosen_indices(num_images, n_examples, seed)
+    bounds = batch_bounds(len(indices), batch_size)
+    return Plan(indices, bounds, shard_batches(len(bounds), shard_index, num_shards))

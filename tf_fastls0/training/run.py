@@ -77,11 +77,26 @@ def train_and_evaluate(config):
     if chief:
         summary["saved_model"], summary["keras_model"] = export_network(trainer.network,
                                                                         config.output_dir)
+        if config.final_eval != "none":
+            summary["final_eval"] = _final_evaluation(config, splits)
         write_json(os.path.join(config.output_dir, SUMMARY_FILE), summary)
     else:  # other workers take part in the export's collectives, into a folder they then drop
         with tempfile.TemporaryDirectory() as scratch:
             export_network(trainer.network, scratch)
     return summary
+
+
+def _final_evaluation(config, splits):
+    """Sparse-AutoAttack on the exported model at ``--eval_eps`` with the named budget."""
+    from tf_fastls0.evaluation import BUDGETS, evaluate_model
+
+    output_dir = os.path.join(config.output_dir, f"final_eval_{config.final_eval}")
+    report = evaluate_model(config.output_dir, splits, output_dir=output_dir, eps=config.eval_eps,
+                            batch_size=config.batch_size, seed=config.seed,
+                            progress=_verbosity(config) == 1, **BUDGETS[config.final_eval])
+    return {"report": os.path.join(output_dir, "report.json"), "budget": config.final_eval,
+            "k": config.eval_eps, "clean_acc": report["clean_acc"],
+            "robust_acc": report["robust_acc"], "units": "percent"}
 
 
 def _checkpoint_dir(config, chief):

@@ -1,0 +1,33 @@
+"""Robust accuracy against training time, one point per run (and the paper's, where it gives
+both figures), as a PNG."""
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: files only
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def robust_vs_time(rows, path, title):
+    """Writes the plot to ``path``; returns whether any run had both figures to plot."""
+    ours = [(row["train_seconds"] / 60, row["saa"], row["label"]) for row in rows
+            if row.get("train_seconds") is not None and row.get("saa") is not None]
+    paper = [(row["paper_train_seconds"] / 60, row["paper_saa"], row["label"]) for row in rows
+             if row.get("paper_train_seconds") is not None and row.get("paper_saa") is not None]
+    panels = [("this run", ours)] + ([("paper (one RTX 6000 Ada)", paper)] if paper else [])
+    figure, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.8), squeeze=False)
+    for axis, (name, points) in zip(axes[0], panels):
+        for minutes, accuracy, label in points:
+            axis.scatter(minutes, accuracy, s=40)
+            axis.annotate(label, (minutes, accuracy), textcoords="offset points", xytext=(4, 4),
+                          fontsize=7)
+        axis.set_xlabel("training wall time (minutes)")
+        axis.set_ylabel("sAA robust accuracy (%)")
+        axis.set_title(name, fontsize=10)
+        axis.grid(alpha=0.3)
+        if not points:
+            axis.text(0.5, 0.5, "no finished runs yet", ha="center", transform=axis.transAxes)
+    figure.suptitle(title, fontsize=11)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return bool(ours)

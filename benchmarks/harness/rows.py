@@ -1,0 +1,105 @@
+"""One result row per run, read back from the files the trainer and the evaluator wrote.
+
+Accuracies are in percent. ``train_seconds`` is the wall time of every trainer invocation the
+harness made for the run (start-up, tracing, per-epoch validation and export included; a run
+trained in pieces adds its pieces up), or the trainer's own ``wall_seconds`` for a run trained
+outside the harness. ``epoch_seconds`` is the median epoch time (training plus the per-epoch
+validation), over every epoch, also those of earlier pieces (read from TensorBoard then).
+"""
+
+import json
+import os
+import statistics
+
+from benchmarks import paper_results
+from benchmarks.harness import ledger as ledger_lib
+from benchmarks.harness.specs import run_dir
+
+SUMMARY_FILE = "summary.json"
+REPORT_FILE = "report.json"
+CASCADE = ("spgd_unproj", "spgd_proj", "rs")
+
+
+def read_json(path):
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def summary_path(runs_dir, spec):
+    return os.path.join(run_dir(runs_dir, spec), SUMMARY_FILE)
+
+
+def report_path(runs_dir, spec, budget):
+    return os.path.join(run_dir(runs_dir, spec), budget.folder_name, REPORT_FILE)
+
+
+def finished_report(runs_dir, spec, budget):
+    report = read_json(report_path(runs_dir, spec, budget))
+    return report if report is not None and budget.matches(report) else None
+
+
+def collect_row(spec, runs_dir, budget, table, status):
+    """The row of ``spec``: what its run folder holds now, with the paper's figures if any."""
+    directory = run_dir(runs_dir, spec)
+    summary = read_json(os.path.join(directory, SUMMARY_FILE))
+    report = finished_report(runs_dir, spec, budget)
+    ledger = ledger_lib.read_ledger(directory)
+    paper = paper_results.paper_row(table, spec.name)
+    row = {"run": spec.name, "label": paper.label if paper else spec.name, "status": status}
+    if summary is not None:
+        row.update(_training_columns(directory, summary, ledger))
+    if report is not None:
+        row.update(_evaluation_columns(report))
+        eval_seconds = ledger_lib.invocation_seconds(ledger, budget.folder_name)
+        if eval_seconds is not None:  # every piece of a resumed evaluation
+            row["eval_seconds"] = eval_seconds
+    if paper is not None:
+        row.update({f"paper_{name}": getattr(paper, name) for name in paper_results.FIGURES
+                    if getattr(paper, name) is not None})
+    return row
+
+
+def _training_columns(directory, summary, ledger):
+    config = summary.get("config", {})
+    epochs = _all_epoch_seconds(directory, summary)
+    train_seconds = ledger_lib.invocation_seconds(ledger, "train")
+    return {
+        "epochs": config.get("epochs"),
+        "train_seconds": train_seconds if train_seconds is not None else summary.get("wall_seconds"),
+        "epoch_seconds": statistics.median(epochs) if epochs else None,
+        "train_examples": summary.get("num_train_examples"),
+        "model": f"{config.get('model')} x{config.get('width')}",
+        "devices": ",".join(d.split("device:")[-1] for d in summary.get("devices", [])),
+    }
+
+
+def _all_epoch_seconds(directory, summary):
+    seconds = list(summary.get("epoch_seconds") or [])
+    epochs = summary.get("config", {}).get("epochs") or 0
+    if len(seconds) >= epochs:
+        return seconds
+    try:  # resumed: the summary only has the last piece's epochs; TensorBoard has them all
+        from tf_fastls0.analysis.tensorboard_logs import read_scalars
+        curve = read_scalars(os.path.join(directory, "logs", "train"), "epoch_epoch_seconds")
+        return [float(v) for v in curve.values] or seconds
+    except Exception:  # noqa: BLE001  (a missing or unreadable log only costs the column)
+        return seconds
+
+
+def _evaluation_columns(report):
+    attacks = report["attacks"]
+    columns = {"clean": report["clean_acc"], "robust": report["robust_acc"],
+               "n_examples": report["n_examples"],
+               "eval_seconds": report.get("wall_seconds")}
+    if "saa" in attacks:
+        columns["saa"] = attacks["saa"]["robust_acc"]
+        for stage in CASCADE[:-1]:
+            if stage in attacks["saa"].get("stages", {}):
+                columns[f"saa_after_{stage}"] = attacks["saa"]["stages"][stage]["robust_acc"]
+    for name in CASCADE:
+        if name in attacks:
+            columns[name] = attacks[name]["robust_acc"]
+    return columns

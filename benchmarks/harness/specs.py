@@ -1,0 +1,110 @@
+"""What one benchmark row runs: a trainer flagfile plus overrides, and the shared sAA budget.
+
+A run is written ``NAME=FLAGFILE[:OVERRIDE;OVERRIDE...]`` (one ``--run`` flag per row), e.g.
+``sat_1step=configs/cifar10_sat_20step.flags:--attack_steps=1``. Overrides are trainer flags
+(the leading ``--`` may be left out). The trainer's flags come in this order, later ones winning:
+the run's flagfile, the table's ``--train_flag`` lines, the run's overrides, then what the
+harness must decide (``--output_dir``, no end-of-training evaluation).
+"""
+
+import dataclasses
+import os
+import re
+from typing import Tuple
+
+from tf_fastls0.utils.cli import UsageError
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    name: str
+    flagfile: str
+    overrides: Tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalBudget:
+    """The Sparse-AutoAttack budget every run of a table is evaluated with (SPEC §4)."""
+    eps: int = 20
+    attacks: Tuple[str, ...] = ("saa",)
+    iters: int = 100
+    rs_queries: int = 300
+    n_examples: int = 500
+    batch_size: int = 500
+    seed: int = 0
+
+    @property
+    def folder_name(self):
+        """The evaluation's folder inside a run folder: one per budget, so budgets never mix."""
+        return (f"eval_k{self.eps}_{'+'.join(self.attacks)}_it{self.iters}_rs{self.rs_queries}"
+                f"_n{self.n_examples}_s{self.seed}")
+
+    def matches(self, report):
+        """Whether ``report`` (a report.json dict) is a finished evaluation at this budget."""
+        settings = report.get("settings", {})
+        return bool(report.get("complete")) and all(
+            settings.get(key) == value for key, value in (
+                ("eps", self.eps), ("attacks", list(self.attacks)), ("iters", self.iters),
+                ("rs_queries", self.rs_queries), ("n_examples_requested", self.n_examples),
+                ("seed", self.seed)))
+
+
+def parse_run(text):
+    """``NAME=FLAGFILE[:OVERRIDE;...]`` -> ``RunSpec``; ``UsageError`` if malformed."""
+    name, equals, rest = text.partition("=")
+    name = name.strip()
+    if not equals or not NAME_PATTERN.match(name):
+        raise UsageError(f"--run={text!r}: expected NAME=FLAGFILE[:FLAG;FLAG...] with a NAME of "
+                         "letters, digits, '_', '.' and '-'")
+    flagfile, _, overrides = rest.partition(":")
+    flagfile = flagfile.strip()
+    if not flagfile:
+        raise UsageError(f"--run={text!r} names no trainer flagfile")
+    return RunSpec(name, flagfile, tuple(_as_flag(o) for o in overrides.split(";") if o.strip()))
+
+
+def parse_runs(texts):
+    specs = [parse_run(text) for text in texts]
+    names = [spec.name for spec in specs]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise UsageError(f"run names must be unique; repeated: {', '.join(repeated)}")
+    missing = [spec.flagfile for spec in specs if not os.path.isfile(spec.flagfile)]
+    if missing:
+        raise UsageError(f"trainer flagfiles not found (paths are relative to the directory you "
+                         f"run from, the repository root): {', '.join(missing)}")
+    return specs
+
+
+def _as_flag(text):
+    text = text.strip()
+    return text if text.startswith("-") else f"--{text}"
+
+
+def as_flags(texts):
+    """``--train_flag``/``--eval_flag`` values as command-line flags."""
+    return [_as_flag(text) for text in texts if text.strip()]
+
+
+def run_dir(runs_dir, spec):
+    return os.path.join(runs_dir, spec.name)
+
+
+def trainer_argv(spec, runs_dir, train_flags):
+    """The arguments of ``python -m tf_fastls0.train`` for ``spec``."""
+    return ([f"--flagfile={spec.flagfile}", "--verbose=2", *train_flags, *spec.overrides,
+             f"--output_dir={run_dir(runs_dir, spec)}", "--final_eval=none"])
+
+
+def evaluator_argv(model_dir, output_dir, budget, eval_flags, shard=None):
+    """The arguments of ``python -m tf_fastls0.evaluate``; ``shard`` = (index, count) or None."""
+    argv = [f"--model={model_dir}", *eval_flags, f"--eps={budget.eps}",
+            f"--attacks={','.join(budget.attacks)}", f"--iters={budget.iters}",
+            f"--rs_queries={budget.rs_queries}", f"--n_examples={budget.n_examples}",
+            f"--batch_size={budget.batch_size}", f"--seed={budget.seed}",
+            f"--output_dir={output_dir}", "--resume", "--noprogress"]
+    if shard is not None:
+        argv += [f"--shard_index={shard[0]}", f"--num_shards={shard[1]}"]
+    return argv

@@ -1,0 +1,97 @@
+"""The paper's figures (SPEC §7), keyed by benchmark table and run name, for side-by-side tables.
+
+Every figure is CIFAR-10, PreAct ResNet-18, 100 epochs, Sparse-AutoAttack at eps = 20 pixels
+with the paper's budget (10,000 sPGD iterations per stage, 10,000 Sparse-RS queries); accuracies
+in percent, ``train_seconds`` on one RTX 6000 Ada. A run name in a table's config that is listed
+here gets the paper's figures beside its own.
+"""
+
+from typing import NamedTuple, Optional
+
+
+class PaperRow(NamedTuple):
+    label: str
+    saa: Optional[float] = None
+    clean: Optional[float] = None
+    cs: Optional[float] = None  # CornerSearch (not run by tf_fastls0)
+    rs: Optional[float] = None
+    saif: Optional[float] = None  # SAIF (not run by tf_fastls0)
+    spgd_proj: Optional[float] = None
+    spgd_unproj: Optional[float] = None
+    train_seconds: Optional[float] = None
+
+
+def _hours(hours, minutes):
+    return 3600.0 * hours + 60.0 * minutes
+
+
+# Figures the paper gives for a row, in the order a table shows them.
+FIGURES = ("clean", "spgd_unproj", "spgd_proj", "rs", "cs", "saif", "saa", "train_seconds")
+
+TABLES = {
+    "table1": {
+        "sat_1step": PaperRow("sAT, t = 1", saa=0.0),
+        "sat_20step": PaperRow("sAT, t = 20", saa=36.2),
+        "strades_t_1step": PaperRow("sTRADES, t = 1", saa=31.0),
+        "strades_t_20step": PaperRow("sTRADES, t = 20", saa=61.7),
+    },
+    "table3": {
+        "sat_1step": PaperRow("sAT", saa=0.0),
+        "sat_1step_nfgsm": PaperRow("sAT +N-FGSM", saa=0.3),
+        "sat_1step_sat": PaperRow("sAT +SAT", saa=29.3),
+        "sat_1step_sat_nfgsm": PaperRow("sAT +SAT&N-FGSM", saa=43.8),
+        "tradeoff_1step": PaperRow("Tradeoff", saa=2.6),
+        "tradeoff_1step_nfgsm": PaperRow("Tradeoff +N-FGSM", saa=17.5),
+        "tradeoff_1step_sat": PaperRow("Tradeoff +SAT", saa=30.3),
+        "tradeoff_1step_sat_nfgsm": PaperRow("Tradeoff +SAT&N-FGSM", saa=39.2),
+        "strades_t_1step": PaperRow("sTRADES (T)", saa=31.0),
+        "strades_t_1step_nfgsm": PaperRow("sTRADES (T) +N-FGSM", saa=46.9),
+        "strades_t_1step_sat": PaperRow("sTRADES (T) +SAT", saa=61.4),
+        "fast_ls_l0_t": PaperRow("sTRADES (T) +SAT&N-FGSM = Fast-LS-l0 (T)", saa=63.0),
+        "strades_f_1step": PaperRow("sTRADES (F)", saa=55.4),
+        "strades_f_1step_nfgsm": PaperRow("sTRADES (F) +N-FGSM", saa=55.9),
+        "strades_f_1step_sat": PaperRow("sTRADES (F) +SAT", saa=59.4),
+        "fast_ls_l0_f": PaperRow("sTRADES (F) +SAT&N-FGSM = Fast-LS-l0 (F)", saa=62.6),
+    },
+    "table4a": {
+        "sat_20step": PaperRow("sAT, 20-step", clean=84.5, cs=52.1, rs=36.2, saif=76.6,
+                               spgd_proj=75.9, spgd_unproj=75.3, saa=36.2,
+                               train_seconds=_hours(5, 16)),
+        "strades_t_20step": PaperRow("sTRADES, 20-step", clean=89.8, cs=69.9, rs=61.8, saif=84.9,
+                                     spgd_proj=84.6, spgd_unproj=81.7, saa=61.7,
+                                     train_seconds=_hours(5, 30)),
+        "strades_t_20step_sn": PaperRow("sTRADES+S&N, 20-step", clean=82.2, cs=66.3, rs=66.1,
+                                        saif=77.1, spgd_proj=74.1, spgd_unproj=72.2, saa=65.5,
+                                        train_seconds=_hours(5, 22)),
+        "fast_ls_l0_t": PaperRow("Fast-LS-l0 (T)", clean=82.5, cs=69.3, rs=65.4, saif=75.7,
+                                 spgd_proj=67.2, spgd_unproj=67.7, saa=63.0,
+                                 train_seconds=_hours(0, 50)),
+        "fast_ls_l0_f": PaperRow("Fast-LS-l0 (F)", clean=82.6, cs=69.6, rs=64.1, saif=75.2,
+                                 spgd_proj=64.6, spgd_unproj=68.4, saa=62.6,
+                                 train_seconds=_hours(0, 59)),
+    },
+    "table11": {
+        "fast_ls_l0_t_sat_start_30pct": PaperRow("SAT from epoch 30", saa=60.2),
+        "fast_ls_l0_t": PaperRow("SAT from epoch 50 (Fast-LS-l0 (T))", saa=63.0),
+        "fast_ls_l0_t_sat_start_70pct": PaperRow("SAT from epoch 70", saa=62.8),
+    },
+    "table12": {
+        "fast_ls_l0_t_hard_label": PaperRow("hard attack label", saa=62.6),
+        "fast_ls_l0_t": PaperRow("soft attack label (Fast-LS-l0 (T))", saa=63.0),
+    },
+    "table13": {
+        "fast_ls_l0_t_momentum_0.5": PaperRow("SAT momentum 0.5", saa=55.4),
+        "fast_ls_l0_t_momentum_0.7": PaperRow("SAT momentum 0.7", saa=60.4),
+        "fast_ls_l0_t": PaperRow("SAT momentum 0.9 (Fast-LS-l0 (T))", saa=63.0),
+    },
+    "table14": {
+        "fast_ls_l0_t_beta_1": PaperRow("TRADES beta 1", saa=58.7),
+        "fast_ls_l0_t_beta_3": PaperRow("TRADES beta 3", saa=63.0),
+        "fast_ls_l0_t": PaperRow("TRADES beta 6 (Fast-LS-l0 (T))", saa=63.0),
+    },
+}
+
+
+def paper_row(table, run_name):
+    """The paper's row for ``run_name`` in ``table`` (``"table1"`` ...), or None."""
+    return TABLES.get(table, {}).get(run_name)

@@ -1,0 +1,46 @@
+"""Model paths: run folders, SavedModels and .keras files; the weights hash; the Keras path."""
+
+import shutil
+
+import keras
+import numpy as np
+import pytest
+
+from tf_fastls0.attacks import CLEAN_MISTAKE
+from tf_fastls0.evaluation import evaluate_model, load_model
+from tf_fastls0.evaluation.fingerprint import weights_sha256
+from tf_fastls0.evaluation.loading import locate
+
+
+def test_a_run_folder_resolves_to_its_saved_model(trained_run):
+    assert locate(str(trained_run)) == (str(trained_run / "saved_model"), "saved_model",
+                                        str(trained_run))
+    assert locate(str(trained_run / "saved_model"))[2] == str(trained_run)
+    assert locate(str(trained_run / "model.keras")) == (str(trained_run / "model.keras"), "keras",
+                                                        str(trained_run))
+
+
+def test_both_formats_of_a_run_hash_alike_and_other_weights_do_not(trained_run):
+    served, stored = load_model(str(trained_run)), load_model(str(trained_run / "model.keras"))
+    assert weights_sha256(served.variables) == weights_sha256(stored.variables)
+    assert weights_sha256(stored.variables[::-1]) == weights_sha256(stored.variables)
+    variable = stored.variables[0]
+    variable.assign(variable.numpy() + 1e-3)
+    assert weights_sha256(stored.variables) != weights_sha256(served.variables)
+
+
+def test_a_keras_file_outside_a_run_is_evaluated(trained_run, splits, tmp_path):
+    copied = tmp_path / "copy.keras"
+    shutil.copy(trained_run / "model.keras", copied)
+    loaded = load_model(str(copied))
+    assert loaded.run_dir is None and loaded.architecture == "small_cnn"
+    report = evaluate_model(str(copied), splits, output_dir=str(tmp_path / "out"), eps=10,
+                            attacks="spgd_proj", iters=3, rs_queries=1, n_examples=8,
+                            batch_size=8, progress=False)
+    assert report["model"]["format"] == "keras" and report["architecture"] == "small_cnn"
+    network = keras.saving.load_model(copied, safe_mode=True)
+    chosen = splits.test.subset(8, seed=0)
+    correct = network(chosen.images / 255.0, training=False).numpy().argmax(-1) == chosen.labels
+    codes = np.array(report["images"]["broken_by"]["spgd_proj"])
+    np.testing.assert_array_equal(codes != CLEAN_MISTAKE, correct)
+    assert report["clean_acc"] == pytest.approx(100 * np.mean(correct))
