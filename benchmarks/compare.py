@@ -23,8 +23,8 @@ from absl import app, flags
 from benchmarks.harness import plot, table
 from benchmarks.harness.processes import Deadline
 from benchmarks.harness.rows import collect_row
-from benchmarks.harness.specs import EvalBudget, as_flags, parse_runs, trainer_argv, \
-    evaluator_argv, run_dir
+from benchmarks.harness.specs import EvalBudget, as_flags, evaluator_argv, parse_runs, \
+    run_dir, trainer_argv
 from benchmarks.harness.steps import FAILED, FINISHED, STOPPED, Plan, bring_up_to_date, needs_work
 from tf_fastls0.utils.atomic import write_json
 from tf_fastls0.utils.cli import UsageError, fail, parse_flags
@@ -167,7 +167,8 @@ def _markdown_page(title, rows, context):
     lines = [
         f"# {title}", "",
         f"Command: `{context['command']}`  ",
-        f"Machine: {context['machine']}; commit {context['commit']}; written {context['written_at']}",
+        f"Machine: {context['machine']}; commit {context['commit']}; "
+        f"written {context['written_at']}",
         "",
         f"Evaluation (the same for every run): {'+'.join(budget['attacks'])} at eps = "
         f"{budget['eps']} pixels, {budget['iters']} sPGD iterations per stage, "

@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 def robust_vs_time(rows, path, title):
     """Writes the plot to ``path``; returns whether any run had both figures to plot."""
+    colours = {row["label"]: plt.get_cmap("tab10")(i % 10) for i, row in enumerate(rows)}
     ours = [(row["train_seconds"] / 60, row["saa"], row["label"]) for row in rows
             if row.get("train_seconds") is not None and row.get("saa") is not None]
     paper = [(row["paper_train_seconds"] / 60, row["paper_saa"], row["label"]) for row in rows
@@ -17,11 +18,13 @@ def robust_vs_time(rows, path, title):
     figure, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.8), squeeze=False)
     for axis, (name, points) in zip(axes[0], panels):
         for minutes, accuracy, label in points:
-            axis.scatter(minutes, accuracy, s=40)
+            axis.scatter(minutes, accuracy, s=40, color=colours[label])
             axis.annotate(label, (minutes, accuracy), textcoords="offset points", xytext=(4, 4),
                           fontsize=7)
         axis.set_xlabel("training wall time (minutes)")
         axis.set_ylabel("sAA robust accuracy (%)")
+        axis.set_ylim(bottom=0)
+        axis.set_xlim(left=0)
         axis.set_title(name, fontsize=10)
         axis.grid(alpha=0.3)
         if not points:

@@ -66,9 +66,11 @@ def _training_columns(directory, summary, ledger):
     config = summary.get("config", {})
     epochs = _all_epoch_seconds(directory, summary)
     train_seconds = ledger_lib.invocation_seconds(ledger, "train")
+    if train_seconds is None:  # trained outside the harness: the trainer's own figure
+        train_seconds = summary.get("wall_seconds")
     return {
         "epochs": config.get("epochs"),
-        "train_seconds": train_seconds if train_seconds is not None else summary.get("wall_seconds"),
+        "train_seconds": train_seconds,
         "epoch_seconds": statistics.median(epochs) if epochs else None,
         "train_examples": summary.get("num_train_examples"),
         "model": f"{config.get('model')} x{config.get('width')}",

@@ -61,7 +61,8 @@ def bring_up_to_date(spec, plan, deadline: Deadline, say: Callable[[str], None])
     if needs_evaluation(spec, plan):
         worked = True
         return _evaluate(spec, plan, deadline, say), worked
-    say(f"{spec.name}: already evaluated ({rows_lib.report_path(plan.runs_dir, spec, plan.budget)})")
+    say(f"{spec.name}: already evaluated "
+        f"({rows_lib.report_path(plan.runs_dir, spec, plan.budget)})")
     return FINISHED, worked
 
 

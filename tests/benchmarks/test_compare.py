@@ -1,0 +1,95 @@
+"""``python -m benchmarks.compare`` end to end on the smoke table (2 methods, 1 epoch, small_cnn
+x0.25, 128 CIFAR-10 images, a tiny sAA): the table, CSV and plot, and resuming after a stop
+between runs without retraining the finished run."""
+
+import csv
+import json
+
+import matplotlib.image
+import pytest
+
+SMOKE = "benchmarks/configs/smoke.flags"
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory, run_module, cifar10_dir):
+    out = tmp_path_factory.mktemp("compare")
+    args = [f"--flagfile={SMOKE}", f"--output_dir={out}", f"--runs_dir={out / 'runs'}"]
+    first = run_module("benchmarks.compare", *args, "--stop_after_runs=1")
+    summary = out / "runs" / "fast_ls_l0_t" / "summary.json"
+    stamp = summary.stat().st_mtime_ns if summary.exists() else None
+    second_trained = (out / "runs" / "sat_20step" / "summary.json").exists()
+    second = run_module("benchmarks.compare", *args)
+    return out, first, second, (stamp, second_trained)
+
+
+def test_a_stopped_table_exits_75_with_only_the_first_run_done(compared):
+    _, first, _, (stamp, second_trained) = compared
+    assert first.returncode == 75, first.stdout + first.stderr
+    assert stamp is not None and not second_trained
+    assert "stopping before sat_20step" in first.stdout
+
+
+def test_the_second_invocation_resumes_without_retraining(compared):
+    out, _, second, (stamp, _) = compared
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "fast_ls_l0_t: finished already" in second.stdout
+    assert "sat_20step: training" in second.stdout
+    assert "fast_ls_l0_t: training" not in second.stdout
+    assert (out / "runs" / "fast_ls_l0_t" / "summary.json").stat().st_mtime_ns == stamp
+    invocations = json.loads((out / "runs" / "fast_ls_l0_t" / "harness.json").read_text())
+    assert len(invocations["invocations"]["train"]) == 1
+
+
+def _reports(out):
+    return {name: json.loads(next((out / "runs" / name).glob("eval_*/report.json")).read_text())
+            for name in ("fast_ls_l0_t", "sat_20step")}
+
+
+def test_every_run_is_evaluated_on_the_same_images_with_the_same_budget(compared):
+    reports = _reports(compared[0])
+    first, second = reports.values()
+    assert first["images"]["indices"] == second["images"]["indices"]
+    assert len(first["images"]["indices"]) == 32
+    for key in ("eps", "iters", "rs_queries", "seed", "attacks"):
+        assert first["settings"][key] == second["settings"][key]
+
+
+def test_csv_rows_carry_the_evaluation_figures_and_the_paper_s(compared):
+    out = compared[0]
+    reports = _reports(out)
+    rows = {row["run"]: row for row in csv.DictReader((out / "table.csv").open())}
+    assert set(rows) == {"fast_ls_l0_t", "sat_20step"}
+    for name, row in rows.items():
+        assert row["status"] == "finished"
+        assert float(row["clean"]) == pytest.approx(reports[name]["clean_acc"])
+        assert float(row["saa"]) == pytest.approx(reports[name]["attacks"]["saa"]["robust_acc"])
+        stages = reports[name]["attacks"]["saa"]["stages"]
+        assert float(row["saa_after_spgd_unproj"]) == pytest.approx(
+            stages["spgd_unproj"]["robust_acc"])
+        assert float(row["saa_after_spgd_unproj"]) >= float(row["saa"])
+        assert float(row["train_seconds"]) > 0 and float(row["epoch_seconds"]) > 0
+        assert int(row["epochs"]) == 1 and int(row["train_examples"]) == 128
+    assert float(rows["fast_ls_l0_t"]["paper_saa"]) == 63.0  # SPEC §7, Table 4a
+    assert float(rows["sat_20step"]["paper_clean"]) == 84.5
+
+
+def test_markdown_table_and_plot_are_written(compared):
+    out = compared[0]
+    page = (out / "table.md").read_text()
+    assert "| Fast-LS-l0 (T) | finished |" in page and "| sAT, 20-step | finished |" in page
+    assert "paper sAA %" in page and "5 sPGD iterations per stage" in page
+    image = matplotlib.image.imread(out / "robust_vs_time.png")
+    assert image.ndim == 3 and image.shape[0] > 100
+    results = json.loads((out / "results.json").read_text())
+    assert [row["run"] for row in results["rows"]] == ["fast_ls_l0_t", "sat_20step"]
+    assert results["budget"]["n_examples"] == 32
+
+
+def test_a_failing_run_is_reported_and_the_table_still_written(tmp_path, run_module):
+    result = run_module("benchmarks.compare", f"--output_dir={tmp_path}",
+                        "--run=broken=configs/quickstart.flags:--no_such_flag=1")
+    assert result.returncode == 1
+    assert "broken: training failed" in result.stdout and "no_such_flag" in result.stdout
+    rows = list(csv.DictReader((tmp_path / "table.csv").open()))
+    assert [(row["run"], row["status"]) for row in rows] == [("broken", "failed")]
