@@ -106,10 +106,15 @@ def _wait_for_tags(url, deadline):
     ("--data_dir=/no/such/folder", "data folder /no/such/folder does not exist"),
     ("--batch_size=128", "--batch_size=128 is larger than the 100 training images"),
     ("positional_argument", "unexpected arguments"),
+    ("--train_eps=2000", "--train_eps=2000 is more than the 1024 pixels of a 32x32 image"),
+    ("--eval_eps=1025", "--eval_eps=1025 is more than the 1024 pixels"),
+    ("--sat_start_epoch=100", "--sat_start_epoch must be smaller than --epochs"),
+    ("--method=sat --attack_steps=0", "--attack_steps=0 leaves an adversarial --method"),
+    ("--nfgsm_noise", "--soft_labels and --nfgsm_noise need an adversarial --method"),
 ])
 def test_invalid_flags_stop_with_one_line_and_status_2(flag, message, run_module, tmp_path):
     output_dir = tmp_path / "out"
-    args = [flag, f"--output_dir={output_dir}"]
+    args = [*flag.split(), f"--output_dir={output_dir}"]
     if flag == "--batch_size=128":
         args.append("--max_train_examples=100")
     result = run_module("tf_fastls0.train", *args)
