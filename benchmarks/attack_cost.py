@@ -9,7 +9,10 @@ Figures (medians over repeats; the timed calls of (a) and (b) are interleaved wi
 (b) 1-step sPGD with the clean logits given / (one forward+backward + one forward), target <= 1.15;
     also without the clean logits, against forward+backward + two forwards;
 (c) Sparse-AutoAttack images per second at a quick budget, labels set to the model's predictions so
-    every image goes through the stages (an untrained model breaks fast: a lower bound on cost).
+    every image goes through the stages (an untrained model breaks fast: a lower bound on cost);
+(d) sAA one batch per call, as ``python -m tf_fastls0.evaluate`` calls it (it saves its state
+    between batches): seconds per call with a new cascade each call (traced afresh) over seconds
+    per call with one kept ``SparseAutoAttack`` (traced once).
 Also printed: forward+backward to the input next to forward+backward to the weights.
 """
 
@@ -18,13 +21,13 @@ import os
 import statistics
 import time
 
-from absl import app
 from absl import flags
 import numpy as np
 import tensorflow as tf
 
-from tf_fastls0.attacks import sparse_autoattack, sparse_pgd
+from tf_fastls0.attacks import SparseAutoAttack, sparse_autoattack, sparse_pgd
 from tf_fastls0.models import MODELS, build_model
+from tf_fastls0.utils.cli import run_main
 
 FLAGS = flags.FLAGS
 flags.DEFINE_enum("model", "preact_resnet18", sorted(MODELS), "Model to attack.")
@@ -70,6 +73,9 @@ def main(argv):
             medians["spgd_1_step_no_clean_logits"] / medians["forward_backward_2_forward"],
         "c_saa_images_per_second": _saa_images_per_second(model_fn, images, labels),
     }
+    fresh, kept = _saa_seconds_per_call(model_fn, images, labels)
+    figures.update({"d_saa_fresh_call_seconds": fresh, "d_saa_kept_call_seconds": kept,
+                    "d_fresh_over_kept": fresh / kept})
     _print_table(figures)
     if FLAGS.output:
         with open(FLAGS.output, "w") as f:
@@ -153,6 +159,22 @@ def _saa_images_per_second(model_fn, images, labels):
     return int(images.shape[0]) / statistics.median(per_batch)
 
 
+def _saa_seconds_per_call(model_fn, images, labels):
+    """(d): median seconds of a one-batch sAA call, fresh cascade and kept cascade, interleaved."""
+    budget = {"eps": FLAGS.eps, "iterations": FLAGS.saa_iterations, "queries": FLAGS.saa_queries}
+    kept = SparseAutoAttack(model_fn, **budget)
+    kept([(images, labels)], keep_adversarial=False)  # its one trace
+    fresh_seconds, kept_seconds = [], []
+    for _ in range(FLAGS.saa_batches):
+        start = time.perf_counter()
+        sparse_autoattack(model_fn, [(images, labels)], keep_adversarial=False, **budget)
+        fresh_seconds.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        kept([(images, labels)], keep_adversarial=False)
+        kept_seconds.append(time.perf_counter() - start)
+    return statistics.median(fresh_seconds), statistics.median(kept_seconds)
+
+
 def _device():
     gpus = tf.config.list_physical_devices("GPU")
     return f"{len(gpus)} GPU" if gpus else f"CPU, {os.cpu_count()} cores"
@@ -170,6 +192,9 @@ def _print_table(figures):
         ("(b') 1-step, no clean logits / (fwd+bwd + 2 fwd)",
          f"{figures['b_1_step_no_clean_logits_over_forward_backward_2_forward']:9.3f} x"),
         ("(c) sAA images/s", f"{figures['c_saa_images_per_second']:9.1f}"),
+        ("(d) sAA call, fresh cascade", f"{figures['d_saa_fresh_call_seconds']:9.2f} s"),
+        ("(d) sAA call, kept cascade", f"{figures['d_saa_kept_call_seconds']:9.2f} s"),
+        ("(d) fresh / kept", f"{figures['d_fresh_over_kept']:9.2f} x"),
     ]
     settings = figures["settings"]
     print(f"{settings['model']} width {settings['width']}, batch {settings['batch']}, "
@@ -181,4 +206,4 @@ def _print_table(figures):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    run_main(main)

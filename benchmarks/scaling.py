@@ -4,7 +4,7 @@ with the number of training images.
     python -m benchmarks.scaling                                   # PreAct ResNet-18, GPU
     python -m benchmarks.scaling --model=small_cnn --width=0.25 --rounds=3 --output_dir=/tmp/s
 
-What is timed: the trainer's own step (``_build_trainer`` + ``tf.function(trainer.train_step)``,
+What is timed: the trainer's own step (``build_trainer`` + ``tf.function(trainer.train_step)``,
 as ``benchmarks/step_cost.py`` does), every sweep's candidates interleaved round by round
 (``benchmarks/timing.py``), the median reported.
 
@@ -33,15 +33,15 @@ import os
 import keras
 import numpy as np
 import tensorflow as tf
-from absl import app, flags, logging
+from absl import flags, logging
 
 from benchmarks.timing import interleaved_medians, markdown_table
 from tf_fastls0 import data as data_lib
 from tf_fastls0.data.image_set import DataSplits, ImageSet
 from tf_fastls0.training.config import TrainConfig
-from tf_fastls0.training.run import _build_trainer
+from tf_fastls0.training.run import build_trainer
 from tf_fastls0.utils.atomic import write_json
-from tf_fastls0.utils.cli import parse_flags
+from tf_fastls0.utils.cli import run_main
 
 PRESETS = {
     "standard": dict(method="standard"),
@@ -178,7 +178,7 @@ def _measure(field, timed, rounds, calls_per_round, images_per_call):
 
 def _timed_step(config, images):
     """A warmed-up zero-argument call of one training step, and a probe of its unfooled share."""
-    trainer, _ = _build_trainer(config, _splits(images))
+    trainer, _ = build_trainer(config, _splits(images))
     step = tf.function(trainer.train_step, jit_compile=config.jit_compile or None)
     batch = _own_batch(trainer, step, images)
 
@@ -227,7 +227,7 @@ def _unfooled_percent(trainer, batch):
 
 
 def _timed_epoch(config, images):
-    trainer, _ = _build_trainer(config, _splits(images))
+    trainer, _ = build_trainer(config, _splits(images))
     step = tf.function(trainer.train_step, jit_compile=config.jit_compile or None)
     first_batch = _own_batch(trainer, step, images[:config.batch_size])
     labelled = ImageSet(images, _own_predictions(trainer, images),
@@ -296,4 +296,4 @@ def _plot(sweeps, path):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags)
+    run_main(main)

@@ -16,14 +16,14 @@ import platform
 
 import numpy as np
 import tensorflow as tf
-from absl import app, flags, logging
+from absl import flags, logging
 
 from tf_fastls0.data.image_set import ImageSet
 from tf_fastls0.training.config import TrainConfig
-from tf_fastls0.training.run import _build_trainer
+from tf_fastls0.training.run import build_trainer
 from tf_fastls0.data.image_set import DataSplits
 from tf_fastls0.utils.atomic import write_json
-from tf_fastls0.utils.cli import parse_flags
+from tf_fastls0.utils.cli import run_main
 from benchmarks.timing import interleaved_medians, markdown_table
 
 METHODS = {
@@ -73,7 +73,7 @@ def compiled_step(name, splits):
     config = TrainConfig(model=FLAGS.model, width=FLAGS.width, batch_size=FLAGS.batch_size,
                          epochs=10, train_eps=FLAGS.train_eps, sat_start_epoch=0,
                          jit_compile=FLAGS.jit_compile, **METHODS[name])
-    trainer, _ = _build_trainer(config, splits)
+    trainer, _ = build_trainer(config, splits)
     images = tf.constant(splits.train.images[:FLAGS.batch_size], tf.float32) / 255.0
     own_predictions = tf.argmax(trainer.network(images, training=False), -1, output_type=tf.int32)
     batch = (images, own_predictions, tf.range(FLAGS.batch_size, dtype=tf.int64))
@@ -138,4 +138,4 @@ def _fmt(value):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags)
+    run_main(main)

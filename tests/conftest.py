@@ -19,6 +19,28 @@ def cifar10_dir():
     return CIFAR10_JPEG
 
 
+# One finished trainer run serves the training, evaluation and analysis tests: 1-step sAT on 256
+# built-in shapes10 images, 2 epochs of 8 steps, robust validation on 16 images.
+TINY_RUN = ("--model=small_cnn", "--width=0.25", "--epochs=2", "--batch_size=32",
+            "--max_train_examples=256", "--max_eval_examples=64", "--method=sat",
+            "--val_robust_examples=16", "--val_attack_steps=2", "--log_every_steps=2")
+
+
+@pytest.fixture(scope="session")
+def tiny_run_args():
+    return TINY_RUN
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, run_module):
+    """The folder of a finished ``python -m tf_fastls0.train`` run with ``TINY_RUN``'s flags
+    (saved_model/, model.keras, summary.json, config.json, checkpoints/, logs/)."""
+    output_dir = tmp_path_factory.mktemp("tiny_run")
+    result = run_module("tf_fastls0.train", *TINY_RUN, f"--output_dir={output_dir}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return output_dir
+
+
 @pytest.fixture(scope="session")
 def repo():
     return REPO

@@ -4,12 +4,12 @@
 (comma-separated for several); ``--helpfull`` lists every flag.
 """
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 import tf_fastls0.data.flags as data_flags
 import tf_fastls0.analysis.flags as analysis_flags
 from tf_fastls0.analysis.flags import config_from_flags, define_flags
-from tf_fastls0.utils.cli import fail, parse_flags
+from tf_fastls0.utils.cli import fail, refuse_positional_arguments, run_main
 
 define_flags()
 flags.adopt_module_key_flags(analysis_flags)  # --helpshort lists them
@@ -18,22 +18,21 @@ flags.adopt_module_key_flags(data_flags)
 
 def main(argv):
     logging.set_verbosity(logging.WARNING)
-    if len(argv) > 1:
-        fail(f"unexpected arguments {' '.join(argv[1:])!r}; every setting is a --flag")
+    refuse_positional_arguments(argv)
     from tf_fastls0.analysis.context import AnalysisError
-    from tf_fastls0.analysis.model_loading import ModelLoadError
     from tf_fastls0.analysis.report import report_lines
     from tf_fastls0.analysis.runner import run_analyses
+    from tf_fastls0.models.loading import ModelError
 
     try:
         outcome = run_analyses(config_from_flags())
-    except (AnalysisError, ModelLoadError) as error:
+    except (AnalysisError, ModelError) as error:
         fail(str(error))
     print("\n".join(report_lines(outcome)))
 
 
 def run():
-    app.run(main, flags_parser=parse_flags)
+    run_main(main)
 
 
 if __name__ == "__main__":

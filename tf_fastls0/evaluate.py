@@ -3,13 +3,13 @@
 
 import os
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 import tf_fastls0.data.flags as data_flags
 import tf_fastls0.evaluation.flags as evaluation_flags
 from tf_fastls0.data import DataError
 from tf_fastls0.evaluation.flags import define_flags, options_from_flags
-from tf_fastls0.utils.cli import UsageError, fail, parse_flags
+from tf_fastls0.utils.cli import UsageError, fail, refuse_positional_arguments, run_main
 
 define_flags()
 flags.adopt_module_key_flags(evaluation_flags)  # --helpshort lists them
@@ -18,14 +18,13 @@ flags.adopt_module_key_flags(data_flags)
 
 def main(argv):
     logging.set_verbosity(logging.WARNING)
-    if len(argv) > 1:
-        fail(f"unexpected arguments {' '.join(argv[1:])!r}; every setting is a --flag")
+    refuse_positional_arguments(argv)
     import tensorflow as tf
 
     from tf_fastls0.evaluation import REPORT_FILE, evaluate_model, markdown_table
 
-    # Each batch traces the attacks afresh (sparse_autoattack compiles per call); TF's retracing
-    # warnings would drown the progress bar and the sanity-check warnings.
+    # TF's tracing warnings (the sanity checks call the model on odd inputs on purpose) would
+    # drown the progress bar and our own warnings.
     tf.get_logger().setLevel("ERROR")
 
     try:
@@ -41,7 +40,7 @@ def main(argv):
 
 
 def run():
-    app.run(main, flags_parser=parse_flags)
+    run_main(main)
 
 
 if __name__ == "__main__":

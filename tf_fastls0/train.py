@@ -1,12 +1,12 @@
 """Train a classifier: ``python -m tf_fastls0.train --flagfile=configs/quickstart.flags``."""
 
-from absl import app, flags, logging
+from absl import flags, logging
 
 import tf_fastls0.data.flags as data_flags
 import tf_fastls0.training.flags as training_flags
 from tf_fastls0.data import DataError
 from tf_fastls0.training.flags import config_from_flags, define_flags
-from tf_fastls0.utils.cli import UsageError, fail, parse_flags
+from tf_fastls0.utils.cli import UsageError, fail, refuse_positional_arguments, run_main
 
 define_flags()
 flags.adopt_module_key_flags(training_flags)  # --helpshort lists them
@@ -15,8 +15,7 @@ flags.adopt_module_key_flags(data_flags)
 
 def main(argv):
     logging.set_verbosity(logging.WARNING)  # TF's saver and exporter are chatty at INFO
-    if len(argv) > 1:
-        fail(f"unexpected arguments {' '.join(argv[1:])!r}; every setting is a --flag")
+    refuse_positional_arguments(argv)
     from tf_fastls0.training.run import TrainingDiverged, train_and_evaluate  # keeps --help fast
 
     try:
@@ -29,7 +28,7 @@ def main(argv):
 
 
 def run():
-    app.run(main, flags_parser=parse_flags)
+    run_main(main)
 
 
 if __name__ == "__main__":

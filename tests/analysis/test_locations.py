@@ -35,3 +35,11 @@ def test_partial_overlap_and_empty_images():
     stats = locations.location_stats(clean, first, second)
     np.testing.assert_allclose([stats.distance, stats.overlap], [(0.5 + 1 / 3) / 2, 0.5])
     assert stats.counted == 2
+
+
+def test_no_images_give_empty_measures():
+    none = np.zeros((0, 4, 4), bool)
+    assert locations.normalised_l0_distance(none, none).shape == (0,)
+    assert locations.overlap_rate(none, none).shape == (0,)
+    clean = np.zeros((0, 4, 4, 3), np.float32)
+    assert locations.location_stats(clean, clean, clean).counted == 0

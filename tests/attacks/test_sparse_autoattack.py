@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tf_fastls0.attacks import (ATTACKS, CLEAN_MISTAKE, STAGE_CODES, STAGES, SURVIVED,
-                                resolve_stages, sparse_autoattack)
+                                SparseAutoAttack, resolve_stages, sparse_autoattack)
 
 CLASSES = 4
 
@@ -129,6 +129,29 @@ def test_splitting_the_stream_differently_changes_nothing(mlp):
     three = sparse_autoattack(model_fn, _batches(images, labels, 8), **BUDGET)
     np.testing.assert_array_equal(one.broken_by, three.broken_by)
     np.testing.assert_allclose(one.adversarial, three.adversarial, atol=1e-6)
+
+
+def test_a_kept_cascade_traces_once_and_attacks_as_a_fresh_one(mlp):
+    model_fn, images, labels = _attackable(mlp)
+    python_calls = []
+
+    def counted_model_fn(batch):
+        python_calls.append(1)  # a compiled function calls it only while tracing
+        return model_fn(batch)
+
+    cascade = SparseAutoAttack(counted_model_fn, **BUDGET)
+    first = cascade(_batches(images, labels, 10), attacks="saa")
+    traced = len(python_calls)
+    # Other attack subsets, batch sizes and images afterwards: no new trace, the same answers.
+    second = [cascade(_batches(images[i:i + 8], labels[i:i + 8], 5), attacks=name)
+              for i, name in zip((0, 8, 16), STAGES)]
+    assert len(python_calls) == traced
+    for i, name, result in zip((0, 8, 16), STAGES, second):
+        fresh = sparse_autoattack(model_fn, [(images[i:i + 8], labels[i:i + 8])], attacks=name,
+                                  **BUDGET)
+        np.testing.assert_array_equal(result.broken_by, fresh.broken_by)
+    np.testing.assert_array_equal(
+        first.broken_by, sparse_autoattack(model_fn, [(images, labels)], **BUDGET).broken_by)
 
 
 def test_report_records_the_settings_and_progress_is_reported(mlp):

@@ -38,18 +38,18 @@ def test_paths_that_hold_no_model_are_refused(name, message, tmp_path):
     ({"shard_index": 2, "num_shards": 2}, "--shard_index=2 must be in 0 .. --num_shards-1"),
     ({"num_shards": 3}, "--num_shards=3 is more than the 1 batches"),
 ])
-def test_bad_settings_are_refused(overrides, message, trained_run, splits, tmp_path):
+def test_bad_settings_are_refused(overrides, message, tiny_run, splits, tmp_path):
     with pytest.raises(UsageError, match=message):
-        evaluate_model(str(trained_run), splits, output_dir=str(tmp_path),
+        evaluate_model(str(tiny_run), splits, output_dir=str(tmp_path),
                        **{**VALID, **overrides})
     assert not (tmp_path / "report.json").exists()
 
 
-def test_a_model_for_other_images_is_refused(trained_run, tmp_path):
+def test_a_model_for_other_images_is_refused(tiny_run, tmp_path):
     from tf_fastls0.data import DataSplits, ImageSet
     import numpy as np
 
     small = ImageSet(np.zeros([4, 8, 8, 3], np.uint8), np.zeros([4], np.int32), ("a",))
     with pytest.raises(UsageError, match="takes 32x32x3 images but tiny has 8x8x3"):
-        evaluate_model(str(trained_run), DataSplits("tiny", small, small),
+        evaluate_model(str(tiny_run), DataSplits("tiny", small, small),
                        output_dir=str(tmp_path), **VALID)

@@ -18,11 +18,11 @@ N_EXAMPLES = 16
 
 
 @pytest.fixture(scope="module")
-def evaluated(trained_run, run_module, tmp_path_factory):
+def evaluated(tiny_run, run_module, tmp_path_factory):
     """One CLI evaluation of the run's SavedModel with two attacks and saved adversarial images;
     no data flags, so the run's own data settings apply (its 64-image test split)."""
     output_dir = tmp_path_factory.mktemp("evaluated")
-    result = run_module("tf_fastls0.evaluate", f"--model={trained_run / 'saved_model'}",
+    result = run_module("tf_fastls0.evaluate", f"--model={tiny_run / 'saved_model'}",
                         "--attacks=rs,saa", "--eps=10", "--iters=5",
                         "--rs_queries=20", f"--n_examples={N_EXAMPLES}", "--batch_size=16",
                         f"--output_dir={output_dir}", "--noprogress",
@@ -33,12 +33,12 @@ def evaluated(trained_run, run_module, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def served(trained_run):
+def served(tiny_run):
     """The run's SavedModel (kept referenced: a restored function needs its object alive)."""
-    return tf.saved_model.load(str(trained_run / "saved_model"))
+    return tf.saved_model.load(str(tiny_run / "saved_model"))
 
 
-def test_report_has_every_field(evaluated, trained_run):
+def test_report_has_every_field(evaluated, tiny_run):
     _, report, _ = evaluated
     assert ROBUSTBENCH_FIELDS | OTHER_FIELDS <= set(report)
     assert report["threat_model"] == "L0" and report["k"] == 10 and report["k_unit"] == "pixels"
@@ -50,7 +50,7 @@ def test_report_has_every_field(evaluated, trained_run):
     assert report["budget_name"] == "custom" and report["complete"]
     assert report["settings"]["attacks"] == ["rs", "saa"] and report["settings"]["seed"] == 0
     assert report["model"]["format"] == "saved_model"
-    assert report["model"]["run_dir"] == str(trained_run)
+    assert report["model"]["run_dir"] == str(tiny_run)
     assert len(report["model"]["sha256"]) == 64
     assert report["environment"]["tensorflow_version"] == tf.__version__
     assert report["warnings"] == []
@@ -108,9 +108,9 @@ def test_prints_a_table_row(evaluated):
     (["--model={corrupt}"], "cannot load the Keras model"),
     (["--model={run}", "--iters=0"], "--iters"),
 ])
-def test_bad_inputs_exit_2_with_one_line(arguments, message, trained_run, run_module, tmp_path):
+def test_bad_inputs_exit_2_with_one_line(arguments, message, tiny_run, run_module, tmp_path):
     (tmp_path / "broken.keras").write_bytes(b"not a zip archive")
-    paths = {"corrupt": tmp_path / "broken.keras", "run": trained_run}
+    paths = {"corrupt": tmp_path / "broken.keras", "run": tiny_run}
     result = run_module("tf_fastls0.evaluate", *(a.format(**paths) for a in arguments),
                         f"--output_dir={tmp_path / 'out'}")
     assert result.returncode == 2, result.stderr[-2000:]

@@ -9,19 +9,19 @@ import pytest
 from tf_fastls0.attacks import CLEAN_MISTAKE
 from tf_fastls0.evaluation import evaluate_model, load_model
 from tf_fastls0.evaluation.fingerprint import weights_sha256
-from tf_fastls0.evaluation.loading import locate
+from tf_fastls0.models.loading import ModelSource, locate
 
 
-def test_a_run_folder_resolves_to_its_saved_model(trained_run):
-    assert locate(str(trained_run)) == (str(trained_run / "saved_model"), "saved_model",
-                                        str(trained_run))
-    assert locate(str(trained_run / "saved_model"))[2] == str(trained_run)
-    assert locate(str(trained_run / "model.keras")) == (str(trained_run / "model.keras"), "keras",
-                                                        str(trained_run))
+def test_a_run_folder_resolves_to_its_saved_model(tiny_run):
+    assert locate(str(tiny_run)) == ModelSource(str(tiny_run / "saved_model"), "saved_model",
+                                                   str(tiny_run))
+    assert locate(str(tiny_run / "saved_model")).run_dir == str(tiny_run)
+    assert locate(str(tiny_run / "model.keras")) == ModelSource(
+        str(tiny_run / "model.keras"), "keras", str(tiny_run))
 
 
-def test_both_formats_of_a_run_hash_alike_and_other_weights_do_not(trained_run):
-    served, stored = load_model(str(trained_run)), load_model(str(trained_run / "model.keras"))
+def test_both_formats_of_a_run_hash_alike_and_other_weights_do_not(tiny_run):
+    served, stored = load_model(str(tiny_run)), load_model(str(tiny_run / "model.keras"))
     assert weights_sha256(served.variables) == weights_sha256(stored.variables)
     assert weights_sha256(stored.variables[::-1]) == weights_sha256(stored.variables)
     variable = stored.variables[0]
@@ -29,9 +29,9 @@ def test_both_formats_of_a_run_hash_alike_and_other_weights_do_not(trained_run):
     assert weights_sha256(stored.variables) != weights_sha256(served.variables)
 
 
-def test_a_keras_file_outside_a_run_is_evaluated(trained_run, splits, tmp_path):
+def test_a_keras_file_outside_a_run_is_evaluated(tiny_run, splits, tmp_path):
     copied = tmp_path / "copy.keras"
-    shutil.copy(trained_run / "model.keras", copied)
+    shutil.copy(tiny_run / "model.keras", copied)
     loaded = load_model(str(copied))
     assert loaded.run_dir is None and loaded.architecture == "small_cnn"
     report = evaluate_model(str(copied), splits, output_dir=str(tmp_path / "out"), eps=10,

@@ -21,8 +21,8 @@ def _evaluate(run, splits, output_dir, **overrides):
 
 
 @pytest.fixture(scope="module")
-def unsharded(trained_run, splits, tmp_path_factory):
-    return _evaluate(trained_run, splits, tmp_path_factory.mktemp("unsharded"))
+def unsharded(tiny_run, splits, tmp_path_factory):
+    return _evaluate(tiny_run, splits, tmp_path_factory.mktemp("unsharded"))
 
 
 def test_the_evaluation_has_something_to_compare(unsharded):
@@ -30,9 +30,9 @@ def test_the_evaluation_has_something_to_compare(unsharded):
     assert len(codes) == 16 and np.any(codes != 0)  # some images are classified correctly
 
 
-def test_two_shards_merge_into_the_unsharded_report(unsharded, trained_run, splits, tmp_path,
+def test_two_shards_merge_into_the_unsharded_report(unsharded, tiny_run, splits, tmp_path,
                                                     run_module):
-    shards = [_evaluate(trained_run, splits, tmp_path / f"shard{i}", shard_index=i, num_shards=2)
+    shards = [_evaluate(tiny_run, splits, tmp_path / f"shard{i}", shard_index=i, num_shards=2)
               for i in range(2)]
     assert [len(s["images"]["indices"]) for s in shards] == [8, 8]
     assert not set(shards[0]["images"]["indices"]) & set(shards[1]["images"]["indices"])
@@ -49,14 +49,14 @@ def test_two_shards_merge_into_the_unsharded_report(unsharded, trained_run, spli
     assert comparable(json.loads(output.read_text())) == comparable(json.loads(json.dumps(merged)))
 
 
-def test_a_resumed_run_ends_with_the_uninterrupted_report(unsharded, trained_run, splits,
+def test_a_resumed_run_ends_with_the_uninterrupted_report(unsharded, tiny_run, splits,
                                                           tmp_path):
-    partial = _evaluate(trained_run, splits, tmp_path, max_batches=1)
+    partial = _evaluate(tiny_run, splits, tmp_path, max_batches=1)
     assert not partial["complete"] and partial["n_examples"] == 8
     assert (tmp_path / STATE_FILE).exists()
     with pytest.raises(UsageError, match="other settings .*eps"):
-        _evaluate(trained_run, splits, tmp_path, resume=True, eps=SETTINGS["eps"] + 1)
+        _evaluate(tiny_run, splits, tmp_path, resume=True, eps=SETTINGS["eps"] + 1)
 
-    resumed = _evaluate(trained_run, splits, tmp_path, resume=True)
+    resumed = _evaluate(tiny_run, splits, tmp_path, resume=True)
     assert resumed["complete"]
     assert comparable(resumed) == comparable(unsharded)

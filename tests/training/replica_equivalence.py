@@ -16,14 +16,14 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 
 from tf_fastls0 import data as data_lib  # noqa: E402
 from tf_fastls0.training.config import TrainConfig  # noqa: E402
-from tf_fastls0.training.run import _build_trainer  # noqa: E402
+from tf_fastls0.training.run import build_trainer  # noqa: E402
 
 STEPS = 3
 
 
 def train(strategy, config, splits):
     with strategy.scope():
-        trainer, _ = _build_trainer(config, splits)
+        trainer, _ = build_trainer(config, splits)
     dataset = data_lib.training_dataset(splits.train, config.batch_size, config.epochs,
                                         config.seed, augment=False)
     trainer.fit(dataset, epochs=1, steps_per_epoch=STEPS, verbose=0, shuffle=False)
@@ -40,7 +40,7 @@ def main(method, overrides):
     one_weights, one_buffer = train(tf.distribute.OneDeviceStrategy("/cpu:0"), config, splits)
     two_weights, two_buffer = train(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), config,
                                     splits)
-    initial = [np.asarray(w) for w in _build_trainer(config, splits)[0].network.get_weights()]
+    initial = [np.asarray(w) for w in build_trainer(config, splits)[0].network.get_weights()]
     report = {
         "weight_difference": max(float(np.max(np.abs(a - b))) for a, b in zip(one_weights, two_weights)),
         "weight_change": max(float(np.max(np.abs(a - b))) for a, b in zip(one_weights, initial)),

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from tf_fastls0 import data as data_lib
 from tf_fastls0.training.config import TrainConfig
-from tf_fastls0.training.run import _build_trainer, train_and_evaluate
+from tf_fastls0.training.run import build_trainer, train_and_evaluate
 
 SMALL = dict(model="small_cnn", width=0.25, epochs=1, batch_size=16, train_eps=4, eval_eps=4,
              val_robust_examples=8, val_attack_steps=2, verbose=0,
@@ -41,7 +41,7 @@ def sat_trainer(sat_start_epoch):
     splits = data_lib.load_data(data_lib.DataConfig(max_train_examples=32, max_eval_examples=8))
     config = TrainConfig(**{**SMALL, "data": None}, method="tradeoff", soft_labels="sat",
                          sat_start_epoch=sat_start_epoch, sat_momentum=0.9)
-    trainer, _ = _build_trainer(config, splits)
+    trainer, _ = build_trainer(config, splits)
     return trainer, splits, config
 
 

@@ -13,47 +13,36 @@ import tensorflow as tf
 
 from tf_fastls0.data import DataConfig, load_data
 
-TINY_RUN = ["--model=small_cnn", "--width=0.25", "--epochs=2", "--batch_size=32",
-            "--max_train_examples=256", "--max_eval_examples=64", "--log_every_steps=2"]
 
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory, run_module):
-    output_dir = tmp_path_factory.mktemp("run")
-    result = run_module("tf_fastls0.train", *TINY_RUN, f"--output_dir={output_dir}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return output_dir
-
-
-def test_run_writes_summary_checkpoints_and_events(finished_run):
-    summary = json.loads((finished_run / "summary.json").read_text())
+def test_run_writes_summary_checkpoints_and_events(tiny_run):
+    summary = json.loads((tiny_run / "summary.json").read_text())
     assert summary["config"]["epochs"] == 2
     assert 0.0 <= summary["clean_accuracy"] <= 1.0
     assert len(summary["epoch_seconds"]) == 2
     assert summary["tensorflow_version"] == tf.__version__
-    assert tf.train.latest_checkpoint(str(finished_run / "checkpoints")).endswith("ckpt-16")  # numbered by step: 8 steps x 2 epochs
-    assert list((finished_run / "logs" / "train").glob("events.out.tfevents.*"))
-    assert list((finished_run / "logs" / "validation").glob("events.out.tfevents.*"))
-    assert json.loads((finished_run / "config.json").read_text())["model"] == "small_cnn"
+    assert tf.train.latest_checkpoint(str(tiny_run / "checkpoints")).endswith("ckpt-16")  # numbered by step: 8 steps x 2 epochs
+    assert list((tiny_run / "logs" / "train").glob("events.out.tfevents.*"))
+    assert list((tiny_run / "logs" / "validation").glob("events.out.tfevents.*"))
+    assert json.loads((tiny_run / "config.json").read_text())["model"] == "small_cnn"
 
 
-def test_saved_model_and_keras_file_give_the_same_logits(finished_run):
+def test_saved_model_and_keras_file_give_the_same_logits(tiny_run):
     import keras
 
     images = load_data(DataConfig(max_eval_examples=16)).test.images.astype(np.float32) / 255
-    loaded = tf.saved_model.load(str(finished_run / "saved_model"))
+    loaded = tf.saved_model.load(str(tiny_run / "saved_model"))
     served = loaded.serve(tf.constant(images)).numpy()
-    network = keras.saving.load_model(finished_run / "model.keras", safe_mode=True)
+    network = keras.saving.load_model(tiny_run / "model.keras", safe_mode=True)
     np.testing.assert_allclose(network(images, training=False).numpy(), served, rtol=1e-4, atol=1e-4)
     assert served.shape == (16, 10)
 
 
-def test_a_finished_run_resumes_without_training_again(finished_run, run_module):
-    before = (finished_run / "summary.json").read_text()
-    result = run_module("tf_fastls0.train", *TINY_RUN, f"--output_dir={finished_run}")
+def test_a_finished_run_resumes_without_training_again(tiny_run, run_module, tiny_run_args):
+    before = (tiny_run / "summary.json").read_text()
+    result = run_module("tf_fastls0.train", *tiny_run_args, f"--output_dir={tiny_run}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(before)["clean_accuracy"] == pytest.approx(
-        json.loads((finished_run / "summary.json").read_text())["clean_accuracy"])
+        json.loads((tiny_run / "summary.json").read_text())["clean_accuracy"])
 
 
 def free_port():
@@ -62,10 +51,10 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def test_tensorboard_serves_the_logged_scalars(finished_run):
+def test_tensorboard_serves_the_logged_scalars(tiny_run):
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "tensorboard.main", f"--logdir={finished_run / 'logs'}",
+        [sys.executable, "-m", "tensorboard.main", f"--logdir={tiny_run / 'logs'}",
          "--host=127.0.0.1", f"--port={port}", "--load_fast=false"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -11,7 +11,7 @@ from tqdm import tqdm
 from tf_fastls0 import data as data_lib
 from tf_fastls0.analysis import adversarial_inputs
 from tf_fastls0.analysis import training_objective
-from tf_fastls0.analysis.model_loading import LoadedModel, load_model, read_run_config
+from tf_fastls0.models.loading import LoadedModel, load_model, read_run_files
 from tf_fastls0.attacks import STAGES
 from tf_fastls0.losses import objectives
 
@@ -73,12 +73,12 @@ class AnalysisContext:
 
     @classmethod
     def create(cls, config, sources, labels):
-        data = data_config(config, read_run_config(sources[0].run_dir))
+        data = data_config(config, read_run_files(sources[0].run_dir).get("config"))
         try:
             splits = data_lib.load_data(data)
         except data_lib.DataError as error:
             raise AnalysisError(str(error)) from error
-        models = [load_model(source, label) for source, label in zip(sources, labels)]
+        models = [load_model(source, label=label) for source, label in zip(sources, labels)]
         for model in models:
             _check_fits(model, splits.image_shape, splits.name)
         _check_budgets(config, splits.image_shape)

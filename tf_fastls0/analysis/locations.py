@@ -26,9 +26,14 @@ def perturbed_positions(clean, perturbed):
 
 
 def _sizes(positions_a, positions_b):
-    a = np.asarray(positions_a).reshape(len(positions_a), -1)
-    b = np.asarray(positions_b).reshape(len(positions_b), -1)
+    a, b = (_flat(positions) for positions in (positions_a, positions_b))
     return a.sum(1), b.sum(1), (a & b).sum(1), (a ^ b).sum(1)
+
+
+def _flat(positions):
+    """``[N, H, W] -> [N, H*W]``, also for N = 0 (no image counted), where -1 cannot be inferred."""
+    positions = np.asarray(positions, bool)
+    return positions.reshape(positions.shape[0], int(np.prod(positions.shape[1:])))
 
 
 def normalised_l0_distance(positions_a, positions_b):

@@ -10,7 +10,7 @@ import os
 from tf_fastls0.analysis import steps
 from tf_fastls0.analysis.context import AnalysisContext, AnalysisError
 from tf_fastls0.analysis.figure_summaries import write_summaries
-from tf_fastls0.analysis.model_loading import default_label, find_model
+from tf_fastls0.models.loading import locate
 from tf_fastls0.utils.atomic import write_json
 
 TENSORBOARD_DIR = "tensorboard"
@@ -27,10 +27,10 @@ def output_dir_of(config, sources):
 
 def run_analyses(config):
     """Runs ``config.analyses``; returns ``{"output_dir", "results": {analysis: summary},
-    "texts": {tag: markdown}}``. Raises ``AnalysisError`` or ``ModelLoadError`` for paths or
+    "texts": {tag: markdown}}``. Raises ``AnalysisError`` or ``ModelError`` for paths or
     settings that cannot work."""
-    sources = [find_model(path) for path in config.models]
-    labels = list(config.labels or [default_label(source) for source in sources])
+    sources = [locate(path, prefer="keras") for path in config.models]
+    labels = list(config.labels or [source.default_label for source in sources])
     if len(set(labels)) != len(labels):
         raise AnalysisError(f"models need different names, got {labels}: pass --labels")
     output_dir = output_dir_of(config, sources)

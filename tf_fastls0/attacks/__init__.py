@@ -5,8 +5,8 @@ budget ``eps`` counts pixels.
 """
 
 from tf_fastls0.attacks.sparse_autoattack import (CLEAN_MISTAKE, STAGE_CODES, STAGES, SURVIVED,
-                                                  SparseAutoAttackResult, resolve_stages,
-                                                  sparse_autoattack)
+                                                  SparseAutoAttack, SparseAutoAttackResult,
+                                                  resolve_stages, sparse_autoattack)
 from tf_fastls0.attacks.sparse_pgd import LOSSES, SparsePGDResult, random_variant, sparse_pgd
 from tf_fastls0.attacks.sparse_rs import SparseRSResult, sparse_rs
 from tf_fastls0.attacks.topk_mask import sparse_perturbation, topk_mask

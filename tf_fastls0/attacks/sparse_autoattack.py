@@ -66,49 +66,81 @@ def sparse_autoattack(model_fn, batches, *, eps, iterations=10_000, queries=10_0
       compiled: run the model and the stages as tf.functions (one trace each); False runs them
         eagerly (tiny tests, debugging).
 
-    Returns a ``SparseAutoAttackResult``.
+    Returns a ``SparseAutoAttackResult``. To attack one model in many calls (an evaluation that
+    saves its state between batches), keep a ``SparseAutoAttack`` instead: it traces once.
     """
-    stages = resolve_stages(attacks)
-    seconds = dict.fromkeys(stages, 0.0)
-    survivors = dict.fromkeys(("clean",) + stages, 0)
-    records, adversarial = [], []
-    clean_fn = stage_fns = None
-    for batch_index, batch in enumerate(batches):
-        images, labels, keys = _unpack(batch, sum(map(len, records)))
-        if clean_fn is None:
-            clean_fn, stage_fns = _compile(model_fn, images, stages, compiled, eps=eps,
-                                           iterations=iterations, queries=queries, seed=seed,
-                                           patience=patience)
-        clean_logits = tf.cast(clean_fn(images), tf.float32)
-        correct = np.argmax(clean_logits.numpy(), axis=-1) == labels.numpy()
-        record = np.where(correct, SURVIVED, CLEAN_MISTAKE).astype(np.int32)
-        batch_adversarial = images.numpy() if keep_adversarial else None
-        alive = np.flatnonzero(correct)
-        survivors["clean"] += alive.size
-        for name in stages:
-            start = time.perf_counter()
-            broken = _run_stage(stage_fns[name], alive, (images, labels, keys, clean_logits),
-                                batch_adversarial)
-            elapsed = time.perf_counter() - start
-            record[broken] = STAGE_CODES[name]
-            attacked, alive = alive.size, np.setdiff1d(alive, broken)
-            seconds[name] += elapsed
-            survivors[name] += alive.size
-            if progress is not None:
-                progress({"batch": batch_index, "stage": name, "attacked": attacked,
-                          "broken": broken.size, "seconds": elapsed,
-                          "images_done": sum(map(len, records)) + len(record)})
-        records.append(record)
-        if keep_adversarial:
-            adversarial.append(batch_adversarial)
+    cascade = SparseAutoAttack(model_fn, eps=eps, iterations=iterations, queries=queries,
+                               seed=seed, patience=patience, compiled=compiled)
+    return cascade(batches, attacks=attacks, keep_adversarial=keep_adversarial, progress=progress)
 
-    broken_by = np.concatenate(records) if records else np.zeros([0], np.int32)
-    settings = {"eps": int(eps), "iterations": int(iterations), "queries": int(queries),
-                "n_images": len(broken_by), "seed": int(seed), "attacks": list(stages),
-                "patience": patience}
-    adversarial = np.concatenate(adversarial) if keep_adversarial and adversarial else None
-    return SparseAutoAttackResult(adversarial, broken_by,
-                                  _report(broken_by, survivors, seconds, settings))
+
+class SparseAutoAttack:
+    """The sAA cascade on one model at one budget, keeping its traced functions across calls.
+
+    ``SparseAutoAttack(model_fn, eps=..., iterations=..., queries=...)(batches, attacks=...)``
+    takes the arguments of ``sparse_autoattack`` split the same way; every call with any subset of
+    ``STAGES`` and any batch size reuses the stage functions already traced.
+    """
+
+    def __init__(self, model_fn, *, eps, iterations=10_000, queries=10_000, seed=0, patience=3,
+                 compiled=True):
+        self._model_fn = model_fn
+        self._compiled = compiled
+        self._settings = {"eps": int(eps), "iterations": int(iterations),
+                          "queries": int(queries), "seed": int(seed), "patience": patience}
+        self._clean_fn = self._classes = None
+        self._stage_fns = {}
+
+    def __call__(self, batches, *, attacks="saa", keep_adversarial=True, progress=None):
+        stages = resolve_stages(attacks)
+        seconds = dict.fromkeys(stages, 0.0)
+        survivors = dict.fromkeys(("clean",) + stages, 0)
+        records, adversarial = [], []
+        for batch_index, batch in enumerate(batches):
+            images, labels, keys = _unpack(batch, sum(map(len, records)))
+            clean_fn, stage_fns = self._functions(images, stages)
+            clean_logits = tf.cast(clean_fn(images), tf.float32)
+            correct = np.argmax(clean_logits.numpy(), axis=-1) == labels.numpy()
+            record = np.where(correct, SURVIVED, CLEAN_MISTAKE).astype(np.int32)
+            batch_adversarial = images.numpy() if keep_adversarial else None
+            alive = np.flatnonzero(correct)
+            survivors["clean"] += alive.size
+            for name in stages:
+                start = time.perf_counter()
+                broken = _run_stage(stage_fns[name], alive, (images, labels, keys, clean_logits),
+                                    batch_adversarial)
+                elapsed = time.perf_counter() - start
+                record[broken] = STAGE_CODES[name]
+                attacked, alive = alive.size, np.setdiff1d(alive, broken)
+                seconds[name] += elapsed
+                survivors[name] += alive.size
+                if progress is not None:
+                    progress({"batch": batch_index, "stage": name, "attacked": attacked,
+                              "broken": broken.size, "seconds": elapsed,
+                              "images_done": sum(map(len, records)) + len(record)})
+            records.append(record)
+            if keep_adversarial:
+                adversarial.append(batch_adversarial)
+
+        broken_by = np.concatenate(records) if records else np.zeros([0], np.int32)
+        settings = {**self._settings, "n_images": len(broken_by), "attacks": list(stages)}
+        adversarial = np.concatenate(adversarial) if keep_adversarial and adversarial else None
+        return SparseAutoAttackResult(adversarial, broken_by,
+                                      _report(broken_by, survivors, seconds, settings))
+
+    def _functions(self, images, stages):
+        """The clean forward and the functions of ``stages``, each traced once for any batch
+        size (the first batch fixes the image shape)."""
+        image_spec = tf.TensorSpec([None, *images.shape[1:]], images.dtype)
+        if self._clean_fn is None:
+            self._classes = self._model_fn(images[:1]).shape[-1]
+            self._clean_fn = (tf.function(self._model_fn, input_signature=[image_spec])
+                              if self._compiled else self._model_fn)
+        for name in stages:
+            if name not in self._stage_fns:
+                self._stage_fns[name] = _stage(name, self._model_fn, image_spec, self._classes,
+                                               self._compiled, **self._settings)
+        return self._clean_fn, self._stage_fns
 
 
 def _report(broken_by, survivors, seconds, settings):
@@ -132,16 +164,6 @@ def _run_stage(stage_fn, alive, batch, batch_adversarial):
     if batch_adversarial is not None:
         batch_adversarial[alive[fooled]] = adversarial.numpy()[fooled]
     return alive[fooled]
-
-
-def _compile(model_fn, images, stages, compiled, **settings):
-    """The clean forward and one function per stage, traced once for any batch size."""
-    image_spec = tf.TensorSpec([None, *images.shape[1:]], images.dtype)
-    classes = model_fn(images[:1]).shape[-1]
-    clean_fn = tf.function(model_fn, input_signature=[image_spec]) if compiled else model_fn
-    stage_fns = {name: _stage(name, model_fn, image_spec, classes, compiled, **settings)
-                 for name in stages}
-    return clean_fn, stage_fns
 
 
 def _stage(name, model_fn, image_spec, classes, compiled, *, eps, iterations, queries, seed,

@@ -8,7 +8,7 @@ from absl import flags, logging
 from tf_fastls0.data import DataConfig
 from tf_fastls0.data.flags import data_config_from_flags, define_data_flags
 from tf_fastls0.evaluation.budgets import budget_name
-from tf_fastls0.evaluation.loading import locate, read_run_files
+from tf_fastls0.models.loading import locate, read_run_files
 from tf_fastls0.evaluation.runner import ATTACK_NAMES
 from tf_fastls0.utils.cli import UsageError
 
@@ -62,7 +62,7 @@ def options_from_flags(values=flags.FLAGS):
     """``evaluate_model``'s arguments from the flags."""
     if not values.model:
         raise UsageError("--model is required: a SavedModel folder, a .keras file or a run folder")
-    _, _, run_dir = locate(values.model)
+    run_dir = locate(values.model).run_dir
     return {
         "model_path": values.model, "data": _data_config(values, run_dir),
         "output_dir": values.output_dir or default_output_dir(values, run_dir),

@@ -4,13 +4,13 @@
 import json
 import os
 
-from absl import app, flags
+from absl import flags
 
 from tf_fastls0.evaluation.merging import merge_reports
 from tf_fastls0.evaluation.report import markdown_table
 from tf_fastls0.evaluation.runner import REPORT_FILE
 from tf_fastls0.utils.atomic import write_json
-from tf_fastls0.utils.cli import UsageError, fail, parse_flags
+from tf_fastls0.utils.cli import UsageError, fail, refuse_positional_arguments, run_main
 
 flags.DEFINE_list("reports", None, "Shard reports (report.json files or their folders), "
                   "comma-separated: every shard of one evaluation.")
@@ -19,8 +19,7 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    if len(argv) > 1:
-        fail(f"unexpected arguments {' '.join(argv[1:])!r}; every setting is a --flag")
+    refuse_positional_arguments(argv)
     if not FLAGS.reports or not FLAGS.output:
         fail("--reports and --output are required")
     try:
@@ -51,4 +50,4 @@ def _read(path):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags)
+    run_main(main)

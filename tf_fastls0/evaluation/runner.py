@@ -23,14 +23,14 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tf_fastls0.attacks import STAGE_CODES, STAGES, resolve_stages, sparse_autoattack
+from tf_fastls0.attacks import STAGE_CODES, STAGES, SparseAutoAttack, resolve_stages
 from tf_fastls0.data import DataConfig, DataSplits, load_data
 from tf_fastls0.evaluation import report as report_lib
 from tf_fastls0.evaluation.adversarial_files import save_adversarial as write_adversarial
 from tf_fastls0.evaluation.budgets import budget_name
 from tf_fastls0.evaluation.checks import sanity_warnings
 from tf_fastls0.evaluation.fingerprint import weights_sha256
-from tf_fastls0.evaluation.loading import load_model
+from tf_fastls0.models.loading import load_model
 from tf_fastls0.evaluation.records import Records
 from tf_fastls0.evaluation.selection import plan
 from tf_fastls0.evaluation.state import EvalState, load_state
@@ -165,22 +165,22 @@ def _attack_pending(model_fn, test, chosen, state, settings, output_dir, progres
     pending = [b for b in chosen.batches if b not in state.done_batches]
     if settings["max_batches"] is not None:
         pending = pending[:settings["max_batches"]]
-    attack_settings = {"eps": settings["eps"], "iterations": settings["iters"],
-                       "queries": settings["rs_queries"], "seed": settings["seed"],
-                       "patience": settings["patience"]}
+    cascade = SparseAutoAttack(model_fn, eps=settings["eps"], iterations=settings["iters"],
+                               queries=settings["rs_queries"], seed=settings["seed"],
+                               patience=settings["patience"])
     with _progress_bar(len(chosen.shard_indices), state, progress) as bar:
         for batch in pending:
             start, stop = chosen.bounds[batch]
-            _attack_batch(model_fn, test, chosen.indices[start:stop],
+            _attack_batch(cascade, test, chosen.indices[start:stop],
                           slice(start - chosen.start, stop - chosen.start), state,
-                          settings["attacks"], attack_settings, bar)
+                          settings["attacks"], bar)
             state.done_batches.add(batch)
             bar.update(stop - start)
             state.save_if_due(output_dir)
     state.save(output_dir)
 
 
-def _attack_batch(model_fn, test, indices, positions, state, attacks, settings, bar):
+def _attack_batch(cascade, test, indices, positions, state, attacks, bar):
     """Runs every attack on one batch and records, per image, which stage broke it."""
     images = test.images[indices].astype(np.float32) / 255.0
     labels = test.labels[indices].astype(np.int32)
@@ -190,9 +190,8 @@ def _attack_batch(model_fn, test, indices, positions, state, attacks, settings, 
             bar.set_postfix_str(f"{name}/{info['stage']}: broke {info['broken']} of "
                                 f"{info['attacked']}", refresh=False)
 
-        result = sparse_autoattack(model_fn, [(images, labels, indices.astype(np.int64))],
-                                   attacks=name, keep_adversarial=state.adversarial is not None,
-                                   progress=show, **settings)
+        result = cascade([(images, labels, indices.astype(np.int64))], attacks=name,
+                         keep_adversarial=state.adversarial is not None, progress=show)
         state.records.broken_by[name][positions] = result.broken_by
         for stage, seconds in result.report["seconds"].items():
             state.records.seconds[name][stage] += seconds

@@ -2,10 +2,9 @@
 
 import os
 
+from tf_fastls0.models.loading import RUN_KERAS_FILE as KERAS_FILE
+from tf_fastls0.models.loading import RUN_SAVED_MODEL as SAVED_MODEL_DIR
 from tf_fastls0.utils.atomic import atomic_path
-
-SAVED_MODEL_DIR = "saved_model"
-KERAS_FILE = "model.keras"
 
 
 def export_network(network, output_dir):

@@ -47,7 +47,7 @@ def train_and_evaluate(config):
         _prepare_output_dir(config)
 
     with strategy.scope():
-        trainer, optimizer = _build_trainer(config, splits)
+        trainer, optimizer = build_trainer(config, splits)
         checkpoint = tf.train.Checkpoint(network=trainer.network, optimizer=optimizer,
                                          **trainer.method.checkpoint_items())
     manager = tf.train.CheckpointManager(checkpoint, _checkpoint_dir(config, chief), max_to_keep=3)
@@ -180,7 +180,9 @@ def _robustness_callbacks(config, splits, logs_dir):
     return [validation, monitor]
 
 
-def _build_trainer(config, splits):
+def build_trainer(config, splits):
+    """The compiled ``AdversarialTrainer`` and its optimizer for ``config`` (not yet trained);
+    benchmarks and tests time or step it directly."""
     keras.utils.set_random_seed(config.seed)  # the same initial weights for the same seed
     network = build_model(config.model, splits.image_shape, splits.num_classes, config.width,
                           config.sync_batchnorm)

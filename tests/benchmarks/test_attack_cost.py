@@ -1,0 +1,19 @@
+"""``python -m benchmarks.attack_cost`` on a tiny model: every figure is written and printed."""
+
+import json
+
+FIGURES = ("a_iteration_over_forward_backward", "b_1_step_over_forward_backward_forward",
+           "c_saa_images_per_second", "d_saa_fresh_call_seconds", "d_saa_kept_call_seconds",
+           "d_fresh_over_kept")
+
+
+def test_every_figure_is_measured(run_module, tmp_path):
+    output = tmp_path / "attack_cost.json"
+    result = run_module("benchmarks.attack_cost", "--model=small_cnn", "--width=0.25",
+                        "--batch=8", "--image_size=8", "--steps=2", "--repeats=1",
+                        "--saa_iterations=2", "--saa_queries=2", "--saa_batches=1",
+                        f"--output={output}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(output.read_text())
+    assert all(figures[name] > 0 for name in FIGURES), figures
+    assert "(d) fresh / kept" in result.stdout and "(a) iteration / fwd+bwd" in result.stdout

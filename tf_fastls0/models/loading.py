@@ -1,0 +1,206 @@
+"""Loads a classifier the trainer exported, for evaluation and for the analyses.
+
+A model path may be a trainer's run folder (``<run>/saved_model``, ``<run>/model.keras``,
+``<run>/summary.json``), a SavedModel folder, or a ``.keras`` file. In a run folder the caller
+chooses the format it prefers: evaluation serves logits through the SavedModel's ``serve``
+signature (no Python code needed to load it), the analyses prefer the ``.keras`` file (a Keras
+model with its weights by name); either falls back to the other. ``.keras`` files load with
+``safe_mode=True``. Every problem becomes a ``ModelError`` with one line naming the path.
+"""
+
+import dataclasses
+import json
+import os
+from typing import Any, Optional
+
+from tf_fastls0.utils.cli import UsageError
+
+SAVED_MODEL_FILE = "saved_model.pb"
+RUN_SAVED_MODEL = "saved_model"
+RUN_KERAS_FILE = "model.keras"
+RUN_FILES = ("summary.json", "config.json")
+SERVING_SIGNATURE = "serve"
+FORMATS = ("saved_model", "keras")
+
+
+class ModelError(UsageError):
+    """A model path that cannot be loaded; the message names the path and the reason."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSource:
+    """Where a model is: the file or folder to load, its format, and its run folder if any."""
+    path: str
+    format: str  # one of FORMATS
+    run_dir: Optional[str]
+
+    @property
+    def default_label(self):
+        """The run folder's name, else the model file's name without its suffix."""
+        if self.run_dir:
+            return os.path.basename(self.run_dir)
+        return os.path.splitext(os.path.basename(self.path))[0]
+
+
+class ServedNetwork:
+    """A loaded SavedModel seen as a network: ``serve`` always runs in inference mode."""
+
+    def __init__(self, loaded, serve):
+        self._loaded = loaded  # owns every variable ``serve`` reads (BatchNorm statistics too)
+        self._serve = serve
+        self.trainable_variables = list(loaded.trainable_variables)
+        self.weights = list(loaded.variables)
+        self.input_shape = tuple(serve.input_signature[0].shape)
+        self.name = ""
+
+    def __call__(self, images, training=False):
+        del training  # the exported function is the inference-mode forward pass
+        return self._serve(images)
+
+
+@dataclasses.dataclass
+class LoadedModel:
+    """``network(images, training=False) -> logits`` with its weights, its source, and its label
+    in reports and plots."""
+    network: Any  # a keras.Model or a ServedNetwork
+    source: ModelSource
+    label: str
+
+    def model_fn(self, images):
+        return self.network(images, training=False)
+
+    @property
+    def variables(self):
+        """Every weight, BatchNorm statistics included (what the weights hash covers)."""
+        return list(self.network.weights)
+
+    @property
+    def image_shape(self):
+        """(H, W, C); None where the model leaves a dimension open."""
+        return tuple(self.network.input_shape[1:])
+
+    @property
+    def path(self):
+        return self.source.path
+
+    @property
+    def format(self):
+        return self.source.format
+
+    @property
+    def run_dir(self):
+        return self.source.run_dir
+
+    @property
+    def run_config(self):
+        """The run's training config (``summary.json``'s ``config``, else ``config.json``)."""
+        return read_run_files(self.run_dir).get("config")
+
+    @property
+    def run_summary(self):
+        return read_run_files(self.run_dir).get("summary")
+
+    @property
+    def architecture(self):
+        """The registry name of the run's model with its width, else the Keras model's name."""
+        config = self.run_config or {}
+        if config.get("model"):
+            width = config.get("width", 1.0)
+            return config["model"] if width == 1.0 else f"{config['model']} (width {width:g})"
+        return self.network.name or "unknown"
+
+
+def load_model(path, prefer="saved_model", label=None):
+    """Loads the model at ``path`` (a path or a ``ModelSource``); raises ``ModelError``."""
+    source = path if isinstance(path, ModelSource) else locate(path, prefer)
+    if source.format == "saved_model":
+        network = _load_saved_model(source.path)
+    else:
+        network = _load_keras(source.path)
+    return LoadedModel(network, source, label or source.default_label)
+
+
+def locate(path, prefer="saved_model"):
+    """The ``ModelSource`` for a user's model path; in a run folder, ``prefer`` picks the format."""
+    if prefer not in FORMATS:
+        raise ValueError(f"prefer must be one of {FORMATS}, got {prefer!r}")
+    path = os.path.normpath(os.path.abspath(os.path.expanduser(path)))
+    if not os.path.exists(path):
+        raise ModelError(f"--model {path}: no such file or folder")
+    if os.path.isdir(path):
+        if os.path.isfile(os.path.join(path, SAVED_MODEL_FILE)):
+            return ModelSource(path, "saved_model", _run_dir_of(os.path.dirname(path)))
+        in_run = {"saved_model": os.path.join(path, RUN_SAVED_MODEL),
+                  "keras": os.path.join(path, RUN_KERAS_FILE)}
+        for fmt in (prefer, *[other for other in FORMATS if other != prefer]):
+            if _holds(fmt, in_run[fmt]):
+                return ModelSource(in_run[fmt], fmt, path)
+        raise ModelError(f"not a tf_fastls0 model: folder {path} holds no {SAVED_MODEL_FILE}, "
+                         f"{RUN_SAVED_MODEL}/ or {RUN_KERAS_FILE}")
+    if path.endswith(".keras"):
+        return ModelSource(path, "keras", _run_dir_of(os.path.dirname(path)))
+    raise ModelError(f"not a tf_fastls0 model: {path} is neither a .keras file nor a SavedModel "
+                     "or run folder")
+
+
+def _holds(fmt, path):
+    if fmt == "saved_model":
+        return os.path.isfile(os.path.join(path, SAVED_MODEL_FILE))
+    return os.path.isfile(path)
+
+
+def read_run_files(run_dir):
+    """``{"summary": ..., "config": ...}`` from a run folder's JSON files (missing keys absent)."""
+    if not run_dir:
+        return {}
+    found = {}
+    for name in RUN_FILES:
+        try:
+            with open(os.path.join(run_dir, name)) as handle:
+                found[name.removesuffix(".json")] = json.load(handle)
+        except (OSError, ValueError):
+            continue
+    if "config" not in found and "summary" in found:
+        found["config"] = found["summary"].get("config")
+    return found
+
+
+def _run_dir_of(folder):
+    """The run folder a model sits in, recognised by its summary.json or config.json."""
+    return folder if any(os.path.isfile(os.path.join(folder, f)) for f in RUN_FILES) else None
+
+
+def _load_saved_model(path):
+    import tensorflow as tf
+
+    try:
+        loaded = tf.saved_model.load(path)
+    except Exception as error:  # noqa: BLE001  (any loader failure is one clear line)
+        raise ModelError(f"cannot load the SavedModel at {path}: {_first_line(error)}") from None
+    serve = getattr(loaded, SERVING_SIGNATURE, None)
+    signature = getattr(serve, "input_signature", None)
+    if serve is None or not signature or len(signature) != 1 or len(signature[0].shape) != 4:
+        raise ModelError(f"not a tf_fastls0 model: the SavedModel at {path} has no "
+                         f"'{SERVING_SIGNATURE}' function taking one [N, H, W, C] image batch")
+    return ServedNetwork(loaded, serve)
+
+
+def _load_keras(path):
+    import keras
+
+    import tf_fastls0.models  # noqa: F401  (the project's layers, should a model need them)
+
+    try:
+        network = keras.saving.load_model(path, safe_mode=True)
+    except Exception as error:  # noqa: BLE001
+        raise ModelError(f"cannot load the Keras model at {path}: {_first_line(error)}") from None
+    shape = getattr(network, "input_shape", None)
+    if not isinstance(network, keras.Model) or not isinstance(shape, tuple) or len(shape) != 4:
+        raise ModelError(f"not a tf_fastls0 model: {path} is not a Keras model taking one "
+                         "[N, H, W, C] image batch")
+    return network
+
+
+def _first_line(error):
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
