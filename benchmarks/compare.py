@@ -18,7 +18,7 @@ import shlex
 import subprocess
 import sys
 
-from absl import app, flags
+from absl import flags
 
 from benchmarks.harness import plot, table
 from benchmarks.harness.processes import Deadline
@@ -27,7 +27,7 @@ from benchmarks.harness.specs import EvalBudget, as_flags, evaluator_argv, parse
     run_dir, trainer_argv
 from benchmarks.harness.steps import FAILED, FINISHED, STOPPED, Plan, bring_up_to_date, needs_work
 from tf_fastls0.utils.atomic import write_json
-from tf_fastls0.utils.cli import UsageError, fail, parse_flags
+from tf_fastls0.utils.cli import UsageError, fail, refuse_positional_arguments, run_main
 
 EXIT_UNFINISHED = 75  # EX_TEMPFAIL: stopped early on purpose; the same command continues
 
@@ -66,8 +66,7 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    if len(argv) > 1:
-        fail(f"unexpected arguments {' '.join(argv[1:])!r}; every setting is a --flag")
+    refuse_positional_arguments(argv)
     try:
         specs, plan = _specs_and_plan()
     except UsageError as error:
@@ -143,6 +142,7 @@ def _write_outputs(rows, plan):
         handle.write(table.csv_text(rows))
     write_json(os.path.join(FLAGS.output_dir, "results.json"), {**context, "rows": rows})
     plot.robust_vs_time(rows, os.path.join(FLAGS.output_dir, "robust_vs_time.png"), title)
+    plot.robust_by_epoch(rows, os.path.join(FLAGS.output_dir, "robust_by_epoch.png"), title)
 
 
 def _context(rows, plan):
@@ -178,7 +178,11 @@ def _markdown_page(title, rows, context):
         table.markdown(rows), "",
         "Train time: wall time of every trainer invocation of the run (start-up, per-epoch "
         "validation and export included); s/epoch: median epoch time (training and per-epoch "
-        "validation).",
+        "validation). vs training attack: accuracy on the last epoch's training batches against "
+        "the method's own training attack (far above sAA means the attack stopped working). "
+        "val robust: the trainer's per-epoch sPGD robust accuracy on its few "
+        "validation images (--val_robust_examples), best epoch and last epoch; a last far below "
+        "the best is catastrophic overfitting (robust_by_epoch.png shows the curves).",
     ]
     if any(key.startswith("paper_") for row in rows for key in row):
         lines += ["", "Paper columns: Zhong et al. 2025 (SPEC §7), CIFAR-10, PreAct ResNet-18, "
@@ -216,4 +220,4 @@ def _say(message):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=parse_flags)
+    run_main(main)

@@ -34,3 +34,32 @@ def robust_vs_time(rows, path, title):
     figure.savefig(path, dpi=120)
     plt.close(figure)
     return bool(ours)
+
+
+def robust_by_epoch(rows, path, title):
+    """Writes each run's per-epoch robust validation accuracy to ``path`` (the view in which
+    catastrophic overfitting shows: a curve that drops towards 0 and stays there); returns
+    whether any run had such a curve."""
+    curves = [(row["label"], row["val_robust_by_epoch"]) for row in rows
+              if row.get("val_robust_by_epoch")]
+    figure, axis = plt.subplots(figsize=(7.5, 4.8))
+    styles = ["-", "--", ":", "-."]
+    for i, (label, accuracies) in enumerate(curves):
+        axis.plot(range(1, len(accuracies) + 1), accuracies, marker="o", markersize=3,
+                  linestyle=styles[(i // 10) % len(styles)], color=plt.get_cmap("tab10")(i % 10),
+                  label=label)
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("robust validation accuracy (%)")
+    axis.set_ylim(bottom=0)
+    axis.grid(alpha=0.3)
+    if curves:
+        axis.legend(fontsize=7, ncol=2 if len(curves) > 8 else 1, loc="best")
+    else:
+        axis.text(0.5, 0.5, "no run logged robust validation", ha="center",
+                  transform=axis.transAxes)
+    axis.set_title(f"{title}\nper-epoch sPGD robust accuracy on the validation images",
+                   fontsize=10)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    return bool(curves)

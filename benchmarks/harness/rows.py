@@ -5,6 +5,10 @@ harness made for the run (start-up, tracing, per-epoch validation and export inc
 trained in pieces adds its pieces up), or the trainer's own ``wall_seconds`` for a run trained
 outside the harness. ``epoch_seconds`` is the median epoch time (training plus the per-epoch
 validation), over every epoch, also those of earlier pieces (read from TensorBoard then).
+``val_robust_by_epoch`` is the trainer's per-epoch robust validation accuracy (sPGD on a few
+validation images, from TensorBoard); ``val_robust_best`` and ``val_robust_last`` summarise it: a
+last value far below the best is catastrophic overfitting, as is a ``train_attack_accuracy``
+(accuracy against the method's own training attack in the last epoch) far above sAA's.
 """
 
 import json
@@ -51,6 +55,7 @@ def collect_row(spec, runs_dir, budget, table, status):
     row = {"run": spec.name, "label": paper.label if paper else spec.name, "status": status}
     if summary is not None:
         row.update(_training_columns(directory, summary, ledger))
+        row.update(_robust_validation_columns(directory))
     if report is not None:
         row.update(_evaluation_columns(report))
         eval_seconds = ledger_lib.invocation_seconds(ledger, budget.folder_name)
@@ -68,14 +73,28 @@ def _training_columns(directory, summary, ledger):
     train_seconds = ledger_lib.invocation_seconds(ledger, "train")
     if train_seconds is None:  # trained outside the harness: the trainer's own figure
         train_seconds = summary.get("wall_seconds")
+    attack_accuracy = (summary.get("final_metrics") or {}).get("adversarial_accuracy")
     return {
         "epochs": config.get("epochs"),
+        "train_attack_accuracy": None if attack_accuracy is None else 100 * attack_accuracy,
         "train_seconds": train_seconds,
         "epoch_seconds": statistics.median(epochs) if epochs else None,
         "train_examples": summary.get("num_train_examples"),
         "model": f"{config.get('model')} x{config.get('width')}",
         "devices": ",".join(d.split("device:")[-1] for d in summary.get("devices", [])),
     }
+
+
+def _robust_validation_columns(directory):
+    try:
+        from tf_fastls0.analysis.tensorboard_logs import robust_accuracy_curve
+        by_epoch = [100 * float(v) for v in robust_accuracy_curve(directory).values]
+    except Exception:  # noqa: BLE001  (a missing or unreadable log only costs the columns)
+        return {}
+    if not by_epoch:
+        return {}
+    return {"val_robust_by_epoch": by_epoch, "val_robust_best": max(by_epoch),
+            "val_robust_last": by_epoch[-1]}
 
 
 def _all_epoch_seconds(directory, summary):

@@ -16,6 +16,9 @@ COLUMNS = (
     ("saa_after_spgd_unproj", "sAA: after sPGD-unproj %"),
     ("saa_after_spgd_proj", "sAA: after +sPGD-proj %"),
     ("saa", "sAA %"),
+    ("train_attack_accuracy", "vs training attack %"),
+    ("val_robust_best", "val robust: best %"),
+    ("val_robust_last", "val robust: last %"),
     ("train_seconds", "train time"),
     ("epoch_seconds", "s/epoch"),
     ("epochs", "epochs"),
@@ -25,6 +28,7 @@ TIME_KEYS = ("train_seconds", "eval_seconds", "paper_train_seconds")
 PAPER_ONLY = {"cs": "CornerSearch", "saif": "SAIF"}
 CSV_KEYS = ("run", "label", "status", "model", "train_examples", "epochs", "clean", "spgd_unproj",
             "spgd_proj", "rs", "saa_after_spgd_unproj", "saa_after_spgd_proj", "saa", "robust",
+            "train_attack_accuracy", "val_robust_best", "val_robust_last",
             "n_examples", "train_seconds", "epoch_seconds", "eval_seconds", "devices") + tuple(
                 f"paper_{name}" for name in FIGURES)
 

@@ -70,6 +70,13 @@ def test_csv_rows_carry_the_evaluation_figures_and_the_paper_s(compared):
         assert float(row["saa_after_spgd_unproj"]) >= float(row["saa"])
         assert float(row["train_seconds"]) > 0 and float(row["epoch_seconds"]) > 0
         assert int(row["epochs"]) == 1 and int(row["train_examples"]) == 128
+        summary = json.loads((out / "runs" / name / "summary.json").read_text())
+        assert float(row["train_attack_accuracy"]) == pytest.approx(
+            100 * summary["final_metrics"]["adversarial_accuracy"])
+        # One epoch of robust validation on 16 images: best = last, a multiple of 1/16.
+        assert row["val_robust_best"] == row["val_robust_last"]
+        assert (float(row["val_robust_last"]) * 16 / 100) == pytest.approx(
+            round(float(row["val_robust_last"]) * 16 / 100))
     assert float(rows["fast_ls_l0_t"]["paper_saa"]) == 63.0  # SPEC §7, Table 4a
     assert float(rows["sat_20step"]["paper_clean"]) == 84.5
 
@@ -79,10 +86,13 @@ def test_markdown_table_and_plot_are_written(compared):
     page = (out / "table.md").read_text()
     assert "| Fast-LS-l0 (T) | finished |" in page and "| sAT, 20-step | finished |" in page
     assert "paper sAA %" in page and "5 sPGD iterations per stage" in page
-    image = matplotlib.image.imread(out / "robust_vs_time.png")
-    assert image.ndim == 3 and image.shape[0] > 100
+    for name in ("robust_vs_time.png", "robust_by_epoch.png"):
+        image = matplotlib.image.imread(out / name)
+        assert image.ndim == 3 and image.shape[0] > 100
+    assert "val robust: last %" in page
     results = json.loads((out / "results.json").read_text())
     assert [row["run"] for row in results["rows"]] == ["fast_ls_l0_t", "sat_20step"]
+    assert all(len(row["val_robust_by_epoch"]) == 1 for row in results["rows"])
     assert results["budget"]["n_examples"] == 32
 
 

@@ -111,3 +111,17 @@ def test_table_configs_start_with_their_command_and_name_known_rows(path):
     assert sorted(spec.name for spec in specs) == sorted(paper_results.TABLES[table])
     for spec in specs:
         assert (REPO / spec.flagfile).is_file()
+
+
+def test_the_overfitting_config_trains_its_runs_longer_with_a_larger_network(run_module, tmp_path):
+    result = run_module("benchmarks.compare", "--flagfile=benchmarks/configs/co_cpu.flags",
+                        f"--runs_dir={tmp_path}", "--dry_run")
+    assert result.returncode == 0, result.stderr[-2000:]
+    trainers = [line for line in result.stdout.splitlines()
+                if line.startswith("python -m tf_fastls0.train")]
+    assert len(trainers) == 2 and "# sat_1step (needs work)" in result.stdout
+    for command in trainers:
+        assert "--model=preact_resnet18" in command and "--epochs=20" in command
+    specs = parse_runs([line.split("=", 1)[1] for line in _expanded(CONFIGS / "co_cpu.flags")
+                        if line.startswith("--run=")])
+    assert {spec.name for spec in specs} <= set(paper_results.TABLES["table3"])
