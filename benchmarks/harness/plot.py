@@ -24,7 +24,8 @@ def robust_vs_time(rows, path, title):
         axis.set_xlabel("training wall time (minutes)")
         axis.set_ylabel("sAA robust accuracy (%)")
         axis.set_ylim(bottom=0)
-        axis.set_xlim(left=0)
+        # Room on the right for the labels of the slowest runs.
+        axis.set_xlim(left=0, right=1.4 * max((m for m, _, _ in points), default=1.0))
         axis.set_title(name, fontsize=10)
         axis.grid(alpha=0.3)
         if not points:
