@@ -1,10 +1,13 @@
 """Robust accuracy against training time, one point per run (and the paper's, where it gives
 both figures), as a PNG."""
 
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")  # no display: files only
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 
 def robust_vs_time(rows, path, title):
@@ -30,7 +33,7 @@ def robust_vs_time(rows, path, title):
         axis.grid(alpha=0.3)
         if not points:
             axis.text(0.5, 0.5, "no finished runs yet", ha="center", transform=axis.transAxes)
-    figure.suptitle(title, fontsize=11)
+    figure.suptitle(textwrap.fill(title, 90), fontsize=11)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
@@ -50,6 +53,7 @@ def robust_by_epoch(rows, path, title):
                   linestyle=styles[(i // 10) % len(styles)], color=plt.get_cmap("tab10")(i % 10),
                   label=label)
     axis.set_xlabel("epoch")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set_ylabel("robust validation accuracy (%)")
     axis.set_ylim(bottom=0)
     axis.grid(alpha=0.3)
@@ -58,8 +62,8 @@ def robust_by_epoch(rows, path, title):
     else:
         axis.text(0.5, 0.5, "no run logged robust validation", ha="center",
                   transform=axis.transAxes)
-    axis.set_title(f"{title}\nper-epoch sPGD robust accuracy on the validation images",
-                   fontsize=10)
+    axis.set_title(textwrap.fill(title, 80) + "\nper-epoch sPGD robust accuracy on the validation "
+                   "images", fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)

@@ -88,7 +88,7 @@ def _training_columns(directory, summary, ledger):
 def _robust_validation_columns(directory):
     try:
         from tf_fastls0.analysis.tensorboard_logs import robust_accuracy_curve
-        by_epoch = [100 * float(v) for v in robust_accuracy_curve(directory).values]
+        by_epoch = [round(100 * float(v), 4) for v in robust_accuracy_curve(directory).values]
     except Exception:  # noqa: BLE001  (a missing or unreadable log only costs the columns)
         return {}
     if not by_epoch:
