@@ -177,8 +177,8 @@ def _markdown_page(title, rows, context):
         "cascade's survivors after that stage; \"alone\" columns run one attack by itself.", "",
         table.markdown(rows), "",
         "Train time: wall time of every trainer invocation of the run (start-up, per-epoch "
-        "validation and export included); s/epoch: median epoch time (training and per-epoch "
-        "validation). vs training attack: accuracy on the last epoch's training batches against "
+        "validation and export included); s/epoch: median epoch time (training and clean "
+        "validation; the robust validation runs after it is taken). vs training attack: accuracy on the last epoch's training batches against "
         "the method's own training attack (far above sAA means the attack stopped working). "
         "val robust: the trainer's per-epoch sPGD robust accuracy on its few "
         "validation images (--val_robust_examples), best epoch and last epoch; a last far below "

@@ -3,8 +3,8 @@
 Accuracies are in percent. ``train_seconds`` is the wall time of every trainer invocation the
 harness made for the run (start-up, tracing, per-epoch validation and export included; a run
 trained in pieces adds its pieces up), or the trainer's own ``wall_seconds`` for a run trained
-outside the harness. ``epoch_seconds`` is the median epoch time (training plus the per-epoch
-validation), over every epoch, also those of earlier pieces (read from TensorBoard then).
+outside the harness. ``epoch_seconds`` is the median epoch time (training plus the clean
+validation; the robust validation callback runs after the epoch timer), over every epoch, also those of earlier pieces (read from TensorBoard then).
 ``val_robust_by_epoch`` is the trainer's per-epoch robust validation accuracy (sPGD on a few
 validation images, from TensorBoard); ``val_robust_best`` and ``val_robust_last`` summarise it: a
 last value far below the best is catastrophic overfitting, as is a ``train_attack_accuracy``
