@@ -15,13 +15,13 @@ import datetime
 import os
 import platform
 import shlex
-import subprocess
 import sys
 
 from absl import flags
 
 from benchmarks.harness import plot, table
 from benchmarks.harness.processes import Deadline
+from benchmarks.harness.provenance import git_commit
 from benchmarks.harness.rows import collect_row
 from benchmarks.harness.specs import EvalBudget, as_flags, evaluator_argv, parse_runs, \
     run_dir, trainer_argv
@@ -157,7 +157,7 @@ def _context(rows, plan):
         "runs_dir": plan.runs_dir,
         "machine": f"{platform.node()}: {platform.processor() or platform.machine()}, "
                    f"{os.cpu_count()} CPU cores; TF devices {', '.join(devices) or '?'}",
-        "commit": _git_commit(),
+        "commit": git_commit(),
         "written_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
 
@@ -189,19 +189,6 @@ def _markdown_page(title, rows, context):
                   "100 epochs, sAA with 10,000 iterations/queries, time on one RTX 6000 Ada. "
                   "They compare in absolute terms only with runs at the paper's settings."]
     return "\n".join(lines) + "\n"
-
-
-def _git_commit():
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, check=True).stdout.strip()
-        # Results files are outputs, not code: rewriting them does not make the commit dirty.
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
-                                ".", ":(exclude)benchmarks/results"],
-                               capture_output=True, text=True, check=True).stdout.strip()
-        return commit + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def _print_commands(specs, plan):

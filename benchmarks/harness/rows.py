@@ -3,8 +3,10 @@
 Accuracies are in percent. ``train_seconds`` is the wall time of every trainer invocation the
 harness made for the run (start-up, tracing, per-epoch validation and export included; a run
 trained in pieces adds its pieces up), or the trainer's own ``wall_seconds`` for a run trained
-outside the harness. ``epoch_seconds`` is the median epoch time (training plus the clean
-validation; the robust validation callback runs after the epoch timer), over every epoch, also those of earlier pieces (read from TensorBoard then).
+outside the harness; ``train_commit`` and ``eval_commit`` are the commits those invocations ran
+at. ``epoch_seconds`` is the median epoch time (training plus the clean validation; the robust
+validation callback runs after the epoch timer), over every epoch, also those of earlier pieces
+(read from TensorBoard then).
 ``val_robust_by_epoch`` is the trainer's per-epoch robust validation accuracy (sPGD on a few
 validation images, from TensorBoard); ``val_robust_best`` and ``val_robust_last`` summarise it: a
 last value far below the best is catastrophic overfitting, as is a ``train_attack_accuracy``
@@ -61,6 +63,7 @@ def collect_row(spec, runs_dir, budget, table, status):
         eval_seconds = ledger_lib.invocation_seconds(ledger, budget.folder_name)
         if eval_seconds is not None:  # every piece of a resumed evaluation
             row["eval_seconds"] = eval_seconds
+        row["eval_commit"] = ledger_lib.invocation_commits(ledger, budget.folder_name)
     if paper is not None:
         row.update({f"paper_{name}": getattr(paper, name) for name in paper_results.FIGURES
                     if getattr(paper, name) is not None})
@@ -75,6 +78,7 @@ def _training_columns(directory, summary, ledger):
         train_seconds = summary.get("wall_seconds")
     attack_accuracy = (summary.get("final_metrics") or {}).get("adversarial_accuracy")
     return {
+        "train_commit": ledger_lib.invocation_commits(ledger, "train"),
         "epochs": config.get("epochs"),
         "train_attack_accuracy": None if attack_accuracy is None else 100 * attack_accuracy,
         "train_seconds": train_seconds,

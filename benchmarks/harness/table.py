@@ -29,7 +29,8 @@ PAPER_ONLY = {"cs": "CornerSearch", "saif": "SAIF"}
 CSV_KEYS = ("run", "label", "status", "model", "train_examples", "epochs", "clean", "spgd_unproj",
             "spgd_proj", "rs", "saa_after_spgd_unproj", "saa_after_spgd_proj", "saa", "robust",
             "train_attack_accuracy", "val_robust_best", "val_robust_last",
-            "n_examples", "train_seconds", "epoch_seconds", "eval_seconds", "devices") + tuple(
+            "n_examples", "train_seconds", "epoch_seconds", "eval_seconds", "devices",
+            "train_commit", "eval_commit") + tuple(
                 f"paper_{name}" for name in FIGURES)
 
 

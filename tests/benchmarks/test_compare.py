@@ -4,6 +4,7 @@ between runs without retraining the finished run."""
 
 import csv
 import json
+import subprocess
 
 import matplotlib.image
 import pytest
@@ -77,6 +78,11 @@ def test_csv_rows_carry_the_evaluation_figures_and_the_paper_s(compared):
         assert row["val_robust_best"] == row["val_robust_last"]
         assert (float(row["val_robust_last"]) * 16 / 100) == pytest.approx(
             round(float(row["val_robust_last"]) * 16 / 100))
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    for row in rows.values():  # the code that trained and evaluated each run
+        assert row["train_commit"].removesuffix("-dirty") == head
+        assert row["eval_commit"].removesuffix("-dirty") == head
     assert float(rows["fast_ls_l0_t"]["paper_saa"]) == 63.0  # SPEC §7, Table 4a
     assert float(rows["sat_20step"]["paper_clean"]) == 84.5
 

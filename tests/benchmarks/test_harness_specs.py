@@ -65,6 +65,15 @@ def test_ledger_counts_pieces_until_the_first_success(tmp_path):
     assert ledger.read_ledger(str(tmp_path))["train_argv"] == ["--x"]
 
 
+def test_ledger_names_the_commits_of_the_pieces_that_did_the_work():
+    pieces = [{"seconds": 1.0, "returncode": None, "commit": "aaa"},
+              {"seconds": 1.0, "returncode": 0, "commit": "bbb-dirty"},
+              {"seconds": 1.0, "returncode": 0, "commit": "ccc"}]  # a no-op rerun: not counted
+    assert ledger.invocation_commits({"invocations": {"train": pieces}}, "train") == "aaa+bbb-dirty"
+    older = [{"seconds": 1.0, "returncode": 0}]  # written before commits were recorded
+    assert ledger.invocation_commits({"invocations": {"train": older}}, "train") is None
+
+
 def test_ledger_is_not_written_outside_a_run_folder(tmp_path):
     ledger.record(str(tmp_path), "train", _Outcome(0, 1.0))
     assert ledger.read_ledger(str(tmp_path)) == {}
