@@ -178,11 +178,12 @@ def _markdown_page(title, rows, context):
         table.markdown(rows), "",
         "Train time: wall time of every trainer invocation of the run (start-up, per-epoch "
         "validation and export included); s/epoch: median epoch time (training and clean "
-        "validation; the robust validation runs after it is taken). vs training attack: accuracy on the last epoch's training batches against "
-        "the method's own training attack (far above sAA means the attack stopped working). "
-        "val robust: the trainer's per-epoch sPGD robust accuracy on its few "
-        "validation images (--val_robust_examples), best epoch and last epoch; a last far below "
-        "the best is catastrophic overfitting (robust_by_epoch.png shows the curves).",
+        "validation; the robust validation runs after it is taken). vs training attack: "
+        "accuracy on the last epoch's training batches against the method's own training attack "
+        "(far above sAA means the attack stopped working). val robust: the trainer's per-epoch "
+        "sPGD robust accuracy on its few validation images (--val_robust_examples), best epoch "
+        "and last epoch; a last far below the best is catastrophic overfitting "
+        "(robust_by_epoch.png shows the curves).",
     ]
     if any(key.startswith("paper_") for row in rows for key in row):
         lines += ["", "Paper columns: Zhong et al. 2025 (SPEC §7), CIFAR-10, PreAct ResNet-18, "
