@@ -26,12 +26,13 @@ import numpy as np
 import tensorflow as tf
 
 from tf_fastls0.attacks import SparseAutoAttack, sparse_autoattack, sparse_pgd
-from tf_fastls0.models import MODELS, build_model
+from tf_fastls0.models import build_model
+from tf_fastls0.training.config import TrainConfig
+from tf_fastls0.utils import settings
 from tf_fastls0.utils.cli import run_main
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("model", "preact_resnet18", sorted(MODELS), "Model to attack.")
-flags.DEFINE_float("width", 1.0, "Channel width multiplier of the model.")
+settings.define_flags(TrainConfig, only=("model", "width"))
 flags.DEFINE_integer("batch", 128, "Batch size.")
 flags.DEFINE_integer("image_size", 32, "Height and width of the (random) images.")
 flags.DEFINE_integer("num_classes", 10, "Number of classes.")

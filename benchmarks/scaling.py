@@ -40,12 +40,14 @@ from tf_fastls0 import data as data_lib
 from tf_fastls0.data.image_set import DataSplits, ImageSet
 from tf_fastls0.training.config import TrainConfig
 from tf_fastls0.training.run import build_trainer
+from tf_fastls0.training import recipe as recipe_lib
+from tf_fastls0.utils import settings
 from tf_fastls0.utils.atomic import write_json
 from tf_fastls0.utils.cli import run_main
 
 PRESETS = {
     "standard": dict(method="standard"),
-    "sat": dict(method="sat"),
+    "sparse_at": dict(method="sparse_at"),
     "tradeoff": dict(method="tradeoff"),
     "strades_t": dict(method="strades", trades_mode="T"),
     "strades_f": dict(method="strades", trades_mode="F"),
@@ -54,15 +56,12 @@ PRESETS = {
 }
 WARMUP_CALLS = 2  # the first traces the step
 
-flags.DEFINE_enum("method", "sat", sorted(PRESETS), "Training method timed in every sweep.")
-flags.DEFINE_string("model", "preact_resnet18", "Model name (tf_fastls0.models).")
-flags.DEFINE_float("width", 1.0, "Model width multiplier.", lower_bound=0.01)
+flags.DEFINE_enum("method", "sparse_at", sorted(PRESETS), "Training method timed in every sweep.")
+settings.define_flags(TrainConfig, only=("model", "width", "batch_size", "jit_compile"))
 flags.DEFINE_integer("image_size", 32, "Square size of the synthetic images.", lower_bound=4)
 flags.DEFINE_integer("num_classes", 10, "Classes of the synthetic data.", lower_bound=2)
 flags.DEFINE_string("data_dir", None, "Time on these real images (an image folder) instead of "
                     "synthetic ones.")
-flags.DEFINE_integer("batch_size", 128, "Batch size of the steps, eps and epoch sweeps.",
-                     lower_bound=1)
 flags.DEFINE_integer("attack_steps", 1, "sPGD steps of the batch-size and epoch sweeps.",
                      lower_bound=1)
 flags.DEFINE_integer("eps", 1, "l0 budget (pixels) of the steps, batch-size and epoch sweeps; "
@@ -77,7 +76,6 @@ flags.DEFINE_integer("rounds", 5, "Interleaved rounds of the step sweeps (median
                      lower_bound=1)
 flags.DEFINE_integer("steps_per_round", 2, "Steps per candidate per round.", lower_bound=1)
 flags.DEFINE_integer("epoch_rounds", 1, "Interleaved rounds of the epoch sweep.", lower_bound=1)
-flags.DEFINE_boolean("jit_compile", False, "Compile the step with XLA.")
 flags.DEFINE_string("output_dir", None, "Also write scaling.md, scaling.json and scaling.png here.")
 FLAGS = flags.FLAGS
 
@@ -218,9 +216,11 @@ def _hold_batchnorm_statistics(network, pixels):
 def _unfooled_percent(trainer, batch):
     """The share of the batch the method's attack leaves classified as labelled (inference
     mode, as the attack sees it); None for standard training."""
-    prepared = trainer.method.prepare(trainer, *batch)
-    if "adversarial" not in prepared:
+    if not trainer.recipe.adversarial:
         return None
+    step = tf.convert_to_tensor(trainer.optimizer.iterations)
+    prepared = recipe_lib.prepare(trainer.recipe, trainer.network, trainer.buffer, *batch, step,
+                                  trainer.steps_per_epoch)
     predictions = tf.argmax(trainer.network(prepared["adversarial"], training=False), -1,
                             output_type=tf.int32)
     return 100.0 * float(tf.reduce_mean(tf.cast(predictions == batch[1], tf.float32)))

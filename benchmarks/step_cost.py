@@ -22,26 +22,25 @@ from tf_fastls0.data.image_set import ImageSet
 from tf_fastls0.training.config import TrainConfig
 from tf_fastls0.training.run import build_trainer
 from tf_fastls0.data.image_set import DataSplits
+from tf_fastls0.utils import settings
 from tf_fastls0.utils.atomic import write_json
 from tf_fastls0.utils.cli import run_main
 from benchmarks.timing import interleaved_medians, markdown_table
 
 METHODS = {
     "standard": dict(method="standard"),
-    "sat_1step": dict(method="sat", attack_steps=1),
+    "sat_1step": dict(method="sparse_at", attack_steps=1),
     "tradeoff_1step": dict(method="tradeoff", attack_steps=1),
     "strades_t_1step": dict(method="strades", trades_mode="T", attack_steps=1),
     "strades_f_1step": dict(method="strades", trades_mode="F", attack_steps=1),
     "fast_ls_l0_t": dict(method="fast_ls_l0", trades_mode="T", attack_steps=1),
     "fast_ls_l0_f": dict(method="fast_ls_l0", trades_mode="F", attack_steps=1),
-    "sat_20step": dict(method="sat", attack_steps=20),
+    "sat_20step": dict(method="sparse_at", attack_steps=20),
     "strades_20step": dict(method="strades", trades_mode="T", attack_steps=20),
 }
 
 flags.DEFINE_list("methods", list(METHODS), f"Methods to time, from {', '.join(METHODS)}.")
-flags.DEFINE_string("model", "preact_resnet18", "Model name (tf_fastls0.models).")
-flags.DEFINE_float("width", 1.0, "Model width multiplier.", lower_bound=0.01)
-flags.DEFINE_integer("batch_size", 128, "Global batch size.", lower_bound=1)
+settings.define_flags(TrainConfig, only=("model", "width", "batch_size", "jit_compile"))
 flags.DEFINE_integer("image_size", 32, "Square image size.", lower_bound=4)
 flags.DEFINE_integer("num_classes", 10, "Number of classes.", lower_bound=2)
 flags.DEFINE_integer("train_eps", 1, "Training l0 budget (pixels). The default of 1 pixel, with "
@@ -51,7 +50,6 @@ flags.DEFINE_integer("train_eps", 1, "Training l0 budget (pixels). The default o
                      lower_bound=1)
 flags.DEFINE_integer("rounds", 5, "Interleaved rounds; the median is reported.", lower_bound=1)
 flags.DEFINE_integer("steps_per_round", 2, "Steps timed per method in each round.", lower_bound=1)
-flags.DEFINE_boolean("jit_compile", False, "Compile the training step with XLA.")
 flags.DEFINE_enum("mixed_precision", "off", ["off", "mixed_float16", "mixed_bfloat16"],
                   "Keras mixed-precision policy (logits stay float32).")
 flags.DEFINE_string("output", None, "Write the results as JSON here as well.")

@@ -1,32 +1,30 @@
 """Analyse trained models (SPEC section 8): ``python -m tf_fastls0.analyze --model=runs/x``.
 
 ``--analysis=hessian|landscape|gradient_norm|locations|interpolation|gradient_distance|all``
-(comma-separated for several); ``--helpfull`` lists every flag.
+(comma-separated for several); ``--helpfull`` lists every flag. Every flag is a field of
+``AnalysisConfig`` (``analysis/config.py``).
 """
 
 from absl import flags, logging
 
-import tf_fastls0.data.flags as data_flags
-import tf_fastls0.analysis.flags as analysis_flags
-from tf_fastls0.analysis.flags import config_from_flags, define_flags
-from tf_fastls0.utils.cli import fail, refuse_positional_arguments, run_main
+from tf_fastls0.analysis.config import AnalysisConfig
+from tf_fastls0.utils import settings
+from tf_fastls0.utils.cli import UsageError, fail, refuse_positional_arguments, run_main
 
-define_flags()
-flags.adopt_module_key_flags(analysis_flags)  # --helpshort lists them
-flags.adopt_module_key_flags(data_flags)
+settings.define_flags(AnalysisConfig)
+flags.adopt_module_key_flags(settings)  # --helpshort lists them
 
 
 def main(argv):
     logging.set_verbosity(logging.WARNING)
     refuse_positional_arguments(argv)
-    from tf_fastls0.analysis.context import AnalysisError
     from tf_fastls0.analysis.report import report_lines
     from tf_fastls0.analysis.runner import run_analyses
     from tf_fastls0.models.loading import ModelError
 
     try:
-        outcome = run_analyses(config_from_flags())
-    except (AnalysisError, ModelError) as error:
+        outcome = run_analyses(settings.from_flags(AnalysisConfig))
+    except (UsageError, ModelError) as error:
         fail(str(error))
     print("\n".join(report_lines(outcome)))
 

@@ -1,19 +1,21 @@
 """Evaluate l0 robustness: ``python -m tf_fastls0.evaluate --flagfile=configs/eval_quick.flags
---model=runs/<run>``; writes ``report.json`` and prints a Table-4-style row."""
+--model=runs/<run>``; writes ``report.json`` and prints a Table-4-style row.
+
+Every flag is a field of ``EvalConfig`` (``evaluation/config.py``); the data flags are those of
+``DataConfig`` and default to the data settings of the model's run folder.
+"""
 
 import os
 
 from absl import flags, logging
 
-import tf_fastls0.data.flags as data_flags
-import tf_fastls0.evaluation.flags as evaluation_flags
 from tf_fastls0.data import DataError
-from tf_fastls0.evaluation.flags import define_flags, options_from_flags
+from tf_fastls0.evaluation.config import EvalConfig
+from tf_fastls0.utils import settings
 from tf_fastls0.utils.cli import UsageError, fail, refuse_positional_arguments, run_main
 
-define_flags()
-flags.adopt_module_key_flags(evaluation_flags)  # --helpshort lists them
-flags.adopt_module_key_flags(data_flags)
+settings.define_flags(EvalConfig)
+flags.adopt_module_key_flags(settings)  # --helpshort lists them
 
 
 def main(argv):
@@ -28,14 +30,14 @@ def main(argv):
     tf.get_logger().setLevel("ERROR")
 
     try:
-        options = options_from_flags()
-        report = evaluate_model(**options)
+        config = settings.from_flags(EvalConfig)
+        report = evaluate_model(config)
     except (DataError, UsageError) as error:
         fail(str(error))
     print(markdown_table(report))
-    print(f"report: {os.path.join(options['output_dir'], REPORT_FILE)}")
+    print(f"report: {os.path.join(report['settings']['output_dir'], REPORT_FILE)}")
     if not report["complete"]:
-        print(f"stopped after --max_batches={options['max_batches']}: {report['n_examples']} "
+        print(f"stopped after --max_batches={config.max_batches}: {report['n_examples']} "
               "images done; continue with --resume")
 
 

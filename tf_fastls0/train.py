@@ -1,16 +1,18 @@
-"""Train a classifier: ``python -m tf_fastls0.train --flagfile=configs/quickstart.flags``."""
+"""Train a classifier: ``python -m tf_fastls0.train --flagfile=configs/quickstart.flags``.
+
+Every flag is a field of ``TrainConfig`` (``training/config.py``), where its default, help text
+and checks live.
+"""
 
 from absl import flags, logging
 
-import tf_fastls0.data.flags as data_flags
-import tf_fastls0.training.flags as training_flags
 from tf_fastls0.data import DataError
-from tf_fastls0.training.flags import config_from_flags, define_flags
+from tf_fastls0.training.config import TrainConfig
+from tf_fastls0.utils import settings
 from tf_fastls0.utils.cli import UsageError, fail, refuse_positional_arguments, run_main
 
-define_flags()
-flags.adopt_module_key_flags(training_flags)  # --helpshort lists them
-flags.adopt_module_key_flags(data_flags)
+settings.define_flags(TrainConfig)
+flags.adopt_module_key_flags(settings)  # --helpshort lists them
 
 
 def main(argv):
@@ -19,12 +21,16 @@ def main(argv):
     from tf_fastls0.training.run import TrainingDiverged, train_and_evaluate  # keeps --help fast
 
     try:
-        summary = train_and_evaluate(config_from_flags())
+        summary = train_and_evaluate(settings.from_flags(TrainConfig))
     except (DataError, UsageError) as error:
         fail(str(error))
     except TrainingDiverged as error:
         fail(str(error), status=1)
     print(f"clean accuracy {summary['clean_accuracy']:.4f}; outputs in {summary['config']['output_dir']}")
+    if "final_eval" in summary:
+        final = summary["final_eval"]
+        print(f"Sparse-AutoAttack ({final['budget']}, k = {final['k']}): clean "
+              f"{final['clean_acc']:.1f} %, robust {final['robust_acc']:.1f} %")
 
 
 def run():

@@ -12,19 +12,19 @@ RUN = {"method": "sat", "data": {"dataset": "shapes10", "data_dir": "/data/cifar
 
 
 def test_the_run_data_is_used_and_capped_at_n_examples():
-    resolved = data_config(AnalysisConfig(models=("run",), n_examples=16), RUN)
+    resolved = data_config(AnalysisConfig(model=("run",), n_examples=16), RUN)
     assert resolved == DataConfig(dataset="shapes10", data_dir="/data/cifar", image_size=32,
                                   max_train_examples=16, max_eval_examples=16, seed=3)
-    small_run = data_config(AnalysisConfig(models=("run",), n_examples=1000), RUN)
+    small_run = data_config(AnalysisConfig(model=("run",), n_examples=1000), RUN)
     assert (small_run.max_train_examples, small_run.max_eval_examples) == (256, 1000)
 
 
 def test_flags_override_and_an_explicit_dataset_drops_the_run_image_folder():
-    config = AnalysisConfig(models=("run",), n_examples=8,
+    config = AnalysisConfig(model=("run",), n_examples=8,
                             data_overrides=(("dataset", "cifar10"), ("max_eval_examples", 4)))
     resolved = data_config(config, RUN)
     assert (resolved.dataset, resolved.data_dir, resolved.max_eval_examples) == ("cifar10", None, 4)
-    assert data_config(AnalysisConfig(models=("m",), n_examples=8), None) == DataConfig(
+    assert data_config(AnalysisConfig(model=("m",), n_examples=8), None) == DataConfig(
         max_train_examples=8, max_eval_examples=8)
 
 
@@ -32,7 +32,7 @@ def test_a_smaller_subset_is_inside_the_run_subset():
     ids = np.arange(1000)  # labels as example ids
     data = ImageSet(np.zeros((1000, 1, 1, 1), np.uint8), ids, ("only",))
     run_subset = set(data.subset(256, seed=3).labels.tolist())
-    analysed = data.subset(data_config(AnalysisConfig(models=("m",), n_examples=16),
+    analysed = data.subset(data_config(AnalysisConfig(model=("m",), n_examples=16),
                                        RUN).max_train_examples, seed=3)
     assert len(analysed) == 16 and set(analysed.labels.tolist()) <= run_subset
 

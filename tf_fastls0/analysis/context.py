@@ -13,10 +13,13 @@ from tf_fastls0.analysis import adversarial_inputs
 from tf_fastls0.analysis import training_objective
 from tf_fastls0.models.loading import LoadedModel, load_model, read_run_files
 from tf_fastls0.attacks import STAGES
-from tf_fastls0.losses import objectives
+from tf_fastls0.attacks.budget import check_eps_fits
+from tf_fastls0.training.config import TrainConfig
+from tf_fastls0.utils import settings
+from tf_fastls0.utils.cli import UsageError
 
 
-class AnalysisError(ValueError):
+class AnalysisError(UsageError):
     """Settings that do not fit the models or data; reported in one line, exit status 2."""
 
 
@@ -59,7 +62,7 @@ def data_config(config, run_config):
 
 
 def _examples(image_set):
-    return Examples(image_set.images.astype(np.float32) / 255.0, image_set.labels.astype(np.int32))
+    return Examples(image_set.float_images(), image_set.labels.astype(np.int32))
 
 
 @dataclasses.dataclass
@@ -89,10 +92,11 @@ class AnalysisContext:
         run = model.run_config or {}
         name = self.config.loss
         if name == "auto":
-            name = training_objective.objective_for_method(run.get("method", "sat"))
+            name = training_objective.objective_for_method(run.get("method", "sparse_at"))
         alpha = _first_set(self.config.tradeoff_alpha, run.get("tradeoff_alpha"),
-                           objectives.TRADEOFF_ALPHA)
-        beta = _first_set(self.config.trades_beta, run.get("trades_beta"), objectives.TRADES_BETA)
+                           settings.default_of(TrainConfig, "tradeoff_alpha"))
+        beta = _first_set(self.config.trades_beta, run.get("trades_beta"),
+                          settings.default_of(TrainConfig, "trades_beta"))
         return Objective(name, float(alpha), float(beta))
 
     def adversarial(self, model, split, steps=1):
@@ -169,8 +173,4 @@ def _check_fits(model, image_shape, data_name):
 
 
 def _check_budgets(config, image_shape):
-    pixels = image_shape[0] * image_shape[1]
-    for name in ("train_eps", "eval_eps"):
-        if getattr(config, name) > pixels:
-            raise AnalysisError(f"--{name}={getattr(config, name)} is more than the {pixels} pixels "
-                                f"of a {image_shape[0]}x{image_shape[1]} image")
+    check_eps_fits(image_shape, train_eps=config.train_eps, eval_eps=config.eval_eps)

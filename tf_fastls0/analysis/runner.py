@@ -26,10 +26,10 @@ def output_dir_of(config, sources):
 
 
 def run_analyses(config):
-    """Runs ``config.analyses``; returns ``{"output_dir", "results": {analysis: summary},
+    """Runs ``config.analysis``; returns ``{"output_dir", "results": {analysis: summary},
     "texts": {tag: markdown}}``. Raises ``AnalysisError`` or ``ModelError`` for paths or
     settings that cannot work."""
-    sources = [locate(path, prefer="keras") for path in config.models]
+    sources = [locate(path, prefer="keras") for path in config.model]
     labels = list(config.labels or [source.default_label for source in sources])
     if len(set(labels)) != len(labels):
         raise AnalysisError(f"models need different names, got {labels}: pass --labels")
@@ -39,7 +39,7 @@ def run_analyses(config):
 
     results, figures, texts = {}, {}, {}
     context = None
-    for name in config.analyses:
+    for name in config.analysis:
         if name == "gradient_norm":
             output = steps.gradient_norm(sources, labels, output_dir)
         else:

@@ -1,8 +1,9 @@
 """The adversarial training loss as a function of the weights, for Hessians and landscapes
 (SPEC sections 5 and 8), given as loss parts (see ``loss_parts``).
 
-Objectives: ``"sat"`` (sAT: CE on the adversarial examples), ``"tradeoff"`` (paper Eq. 8),
-``"strades"`` (CE + beta KL) and ``"clean"`` (CE on the clean images). The adversarial examples
+Objectives: those of ``losses.objectives.OBJECTIVES``: ``"sparse_at"`` (sAT: CE on the adversarial
+examples), ``"tradeoff"`` (paper Eq. 8), ``"strades"`` (CE + beta KL) and ``"clean"`` (CE on the
+clean images). The adversarial examples
 are held fixed (made once, before) unless an ``attack`` is given, in which case each part makes
 its batch's examples afresh at the current weights (the landscape's "reattack" mode). Hard labels
 throughout: the trainer's SAT soft targets are not part of an exported model.
@@ -13,38 +14,26 @@ import functools
 import tensorflow as tf
 
 from tf_fastls0.losses import objectives
-from tf_fastls0.losses import per_example
+from tf_fastls0.training.methods import method_named
 
-NAMES = ("sat", "tradeoff", "strades", "clean")
-DISPLAY_NAMES = {"sat": "sAT", "tradeoff": "Tradeoff", "strades": "sTRADES", "clean": "clean CE"}
-METHOD_OBJECTIVES = {"standard": "clean", "sat": "sat", "tradeoff": "tradeoff",
-                     "strades": "strades", "fast_ls_l0": "strades"}
+NAMES = tuple(objectives.OBJECTIVES)
+DISPLAY_NAMES = {"clean": "clean CE", "sparse_at": "sAT", "tradeoff": "Tradeoff",
+                 "strades": "sTRADES"}
 
 
 def objective_for_method(method):
     """The analysis objective of a training method (``config.json``'s ``method``)."""
-    return METHOD_OBJECTIVES[method]
+    return method_named(method).objective
 
 
-def batch_objective(name, alpha=objectives.TRADEOFF_ALPHA, beta=objectives.TRADES_BETA):
+def batch_objective(name, alpha, beta):
     """``(clean_logits, adv_logits, labels) -> batch mean loss``; unused logits may be None."""
-    if name == "clean":
-        return lambda clean, adversarial, labels: tf.reduce_mean(
-            per_example.cross_entropy(labels, clean))
-    if name == "sat":
-        return lambda clean, adversarial, labels: objectives.sparse_at_loss(
-            None, adversarial, labels).total
-    if name == "tradeoff":
-        return lambda clean, adversarial, labels: objectives.tradeoff_loss(
-            clean, adversarial, labels, alpha).total
-    if name == "strades":
-        return lambda clean, adversarial, labels: objectives.trades_loss(
-            clean, adversarial, labels, beta).total
-    raise ValueError(f"unknown objective {name!r}: choose one of {', '.join(NAMES)}")
+    objective = objectives.with_coefficients(name, alpha, beta)
+    return lambda clean, adversarial, labels: objective(clean, adversarial, labels).total
 
 
 def needs_adversarial(name):
-    return name != "clean"
+    return objectives.USES_ADVERSARIAL[name]
 
 
 def _part(model, *, objective, uses_clean, images, labels, keys, adversarial, attack, share):
@@ -59,7 +48,7 @@ def _part(model, *, objective, uses_clean, images, labels, keys, adversarial, at
 
 
 def objective_parts(name, images, labels, adversarial=None, *, attack=None, batch_size=128,
-                    alpha=objectives.TRADEOFF_ALPHA, beta=objectives.TRADES_BETA):
+                    alpha, beta):
     """Parts ``part(model) -> scalar`` summing to the mean objective over all examples.
 
     Args:
@@ -88,7 +77,7 @@ def objective_parts(name, images, labels, adversarial=None, *, attack=None, batc
         batch_attack = (functools.partial(attack, batch_index=batch_index)
                         if uses_adversarial and attack is not None else None)
         parts.append(functools.partial(
-            _part, objective=objective, uses_clean=name != "sat", images=images[start:stop],
+            _part, objective=objective, uses_clean=objectives.USES_CLEAN[name], images=images[start:stop],
             labels=labels[start:stop], keys=tf.range(start, stop, dtype=tf.int64),
             adversarial=fixed, attack=batch_attack, share=(stop - start) / total))
     return parts

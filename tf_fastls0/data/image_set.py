@@ -36,6 +36,12 @@ class ImageSet:
     def num_classes(self):
         return len(self.class_names)
 
+    def float_images(self, indices=None):
+        """The images (those at ``indices`` if given) as float32 in [0, 1], as models and
+        attacks take them."""
+        images = self.images if indices is None else self.images[indices]
+        return images.astype(np.float32) / 255.0
+
     def subset(self, max_examples, seed=0):
         """A fixed random subset of at most ``max_examples`` (all classes represented), in a stable order."""
         if max_examples is None or max_examples >= len(self):

@@ -50,8 +50,8 @@ def random_crop_and_flip(image, example_index, seed, epoch):
     height, width = image.shape[0], image.shape[1]
     keys = tf.reshape(example_index, [1])
     offsets = keyed_random.integers(keys, [2], 2 * CROP_PADDING + 1, seed, epoch,
-                                    keyed_random.STREAM_AUGMENT)[0]
-    flip = keyed_random.uniform(keys, [], seed, epoch, keyed_random.STREAM_AUGMENT + 1000)[0] < 0.5
+                                    keyed_random.STREAM_CROP)[0]
+    flip = keyed_random.uniform(keys, [], seed, epoch, keyed_random.STREAM_FLIP)[0] < 0.5
     padded = tf.pad(image, [[CROP_PADDING, CROP_PADDING], [CROP_PADDING, CROP_PADDING], [0, 0]])
     cropped = tf.slice(padded, [offsets[0], offsets[1], 0], [height, width, -1])
     return tf.cond(flip, lambda: tf.reverse(cropped, axis=[1]), lambda: cropped)

@@ -1,29 +1,10 @@
 """Picks the data source a run asked for: the built-in shapes, an image folder, or TFDS."""
 
-import dataclasses
-from typing import Optional
-
+from tf_fastls0.data.config import BUILTIN, TFDS_NAMES, DataConfig
 from tf_fastls0.data.image_folder import load_image_folder
 from tf_fastls0.data.image_set import DataError, DataSplits
 from tf_fastls0.data.shapes import load_shapes
 from tf_fastls0.data.tfds_source import load_tfds
-
-BUILTIN = "shapes10"
-TFDS_NAMES = ("cifar10", "cifar100", "svhn_cropped", "mnist", "fashion_mnist")
-
-
-@dataclasses.dataclass(frozen=True)
-class DataConfig:
-    """Where a run's images come from. ``data_dir`` wins over ``dataset`` when given."""
-
-    dataset: str = BUILTIN
-    data_dir: Optional[str] = None
-    tfds_data_dir: Optional[str] = None
-    tfds_download: bool = True
-    image_size: Optional[int] = None
-    max_train_examples: Optional[int] = None
-    max_eval_examples: Optional[int] = None
-    seed: int = 0
 
 
 def load_data(config: DataConfig) -> DataSplits:

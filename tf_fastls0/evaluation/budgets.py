@@ -7,8 +7,8 @@ PAPER_ITERS = 10_000
 PAPER_RS_QUERIES = 10_000
 
 BUDGETS = {
-    "saa_quick": {"attacks": "saa", "iters": 100, "rs_queries": 300, "n_examples": 500},
-    "saa_paper": {"attacks": "saa", "iters": PAPER_ITERS, "rs_queries": PAPER_RS_QUERIES,
+    "saa_quick": {"attacks": ("saa",), "iters": 100, "rs_queries": 300, "n_examples": 500},
+    "saa_paper": {"attacks": ("saa",), "iters": PAPER_ITERS, "rs_queries": PAPER_RS_QUERIES,
                   "n_examples": 10_000},
 }
 

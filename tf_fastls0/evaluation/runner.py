@@ -23,108 +23,78 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tf_fastls0.attacks import STAGE_CODES, STAGES, SparseAutoAttack, resolve_stages
-from tf_fastls0.data import DataConfig, DataSplits, load_data
+from tf_fastls0.attacks import STAGE_CODES, SparseAutoAttack, resolve_stages
+from tf_fastls0.attacks.budget import check_eps_fits
+from tf_fastls0.data import load_data
 from tf_fastls0.evaluation import report as report_lib
 from tf_fastls0.evaluation.adversarial_files import save_adversarial as write_adversarial
 from tf_fastls0.evaluation.budgets import budget_name
 from tf_fastls0.evaluation.checks import sanity_warnings
+from tf_fastls0.evaluation.config import data_config_for, default_output_dir
 from tf_fastls0.evaluation.fingerprint import weights_sha256
-from tf_fastls0.models.loading import load_model
 from tf_fastls0.evaluation.records import Records
 from tf_fastls0.evaluation.selection import plan
 from tf_fastls0.evaluation.state import EvalState, load_state
+from tf_fastls0.models.loading import load_model, locate
 from tf_fastls0.utils.atomic import write_json
+from tf_fastls0.utils.settings import result_settings
 from tf_fastls0.utils.cli import UsageError
 
 REPORT_FILE = "report.json"
-ATTACK_NAMES = ("saa",) + STAGES
 PROBE_IMAGES = 64  # the first chosen images, checked before attacking (the same for every shard)
 
 
-def evaluate_model(model_path, data, *, output_dir, eps=20, attacks="saa", iters=10_000,
-                   rs_queries=10_000, n_examples=10_000, batch_size=500, seed=0, patience=3,
-                   shard_index=0, num_shards=1, resume=False, save_adversarial=None,
-                   max_batches=None, progress=True):
-    """Evaluates the model at ``model_path`` and writes ``<output_dir>/report.json``.
+def evaluate_model(config, splits=None):
+    """Evaluates the model ``config.model`` as ``config`` (an ``EvalConfig``) says and writes
+    ``report.json`` into its output folder.
 
-    Args:
-      model_path: a SavedModel folder, a ``.keras`` file, or a trainer run folder.
-      data: the ``DataSplits`` to use (its test split is attacked) or a ``DataConfig`` to load.
-      output_dir: where ``report.json`` and the resumable ``eval_state.npz`` go.
-      eps: l0 budget k in pixels; attacks: ``"saa"``, a stage name, or a list/comma list of them.
-      iters: sPGD iterations per sPGD stage; rs_queries: Sparse-RS queries; patience: sPGD restart
-        patience (SPEC §2.6: 3 in evaluation). Paper budget: 10,000 and 10,000.
-      n_examples: test images to attack (capped at the split), ``ImageSet.subset(n, seed)``.
-      batch_size: images per attack batch; seed: seed of the subset and of every attack draw.
-      shard_index, num_shards: evaluate only this contiguous share of the batches.
-      resume: continue from ``eval_state.npz`` in ``output_dir`` (skips finished batches).
-      save_adversarial: a ``.npz`` path for the adversarial images (and a ``.png`` grid beside it).
-      max_batches: stop after this many batches in this call (state saved; resume later).
-      progress: show a progress bar on stderr.
-
-    Returns the report (a dict, also written to ``report.json``); ``UsageError`` on bad input.
+    ``splits``: the ``DataSplits`` to attack (its test split), if already loaded; else the data
+    of ``config.data``, or, when that is None, the data the model's run was trained on.
+    Every attack draw is keyed by the image's index in the test split, so shards and resumed
+    runs attack each image as one uninterrupted run would. Returns the report (also written to
+    ``report.json``); ``UsageError`` on bad input.
     """
     started, started_at = time.perf_counter(), _now()
-    attacks = parse_attacks(attacks)
-    _check_budget(eps=eps, iters=iters, rs_queries=rs_queries, n_examples=n_examples,
-                  batch_size=batch_size, patience=patience)
-    splits = data if isinstance(data, DataSplits) else load_data(data)
-    model = load_model(model_path)
-    _check_fits(model, splits, eps)
-    chosen = plan(len(splits.test), n_examples=n_examples, seed=seed, batch_size=batch_size,
-                  shard_index=shard_index, num_shards=num_shards)
-    settings = {
-        "model": str(model_path), "eps": eps, "attacks": attacks, "iters": iters,
-        "rs_queries": rs_queries, "patience": patience, "n_examples": len(chosen.indices),
-        "n_examples_requested": n_examples, "batch_size": batch_size, "seed": seed,
-        "shard_index": shard_index, "num_shards": num_shards, "output_dir": str(output_dir),
-        "resume": resume, "max_batches": max_batches,
-        "save_adversarial": save_adversarial and str(save_adversarial)}
+    run_dir = locate(config.model).run_dir
+    data = data_config_for(config, run_dir)
+    output_dir = config.output_dir or default_output_dir(config, run_dir)
+    splits = splits if splits is not None else load_data(data)
+    model = load_model(config.model)
+    _check_fits(model, splits, config.eps)
+    chosen = plan(len(splits.test), n_examples=config.n_examples, seed=config.seed,
+                  batch_size=config.batch_size, shard_index=config.shard_index,
+                  num_shards=config.num_shards)
+    settings = {**{key: value for key, value in config.to_dict().items()
+                   if key not in ("data", "progress")},
+                "attacks": list(config.attacks), "n_examples": len(chosen.indices),
+                "n_examples_requested": config.n_examples, "output_dir": str(output_dir)}
     sha256 = weights_sha256(model.variables)
 
     if os.path.exists(output_dir) and not os.path.isdir(output_dir):
         raise UsageError(f"--output_dir {output_dir} is a file, not a folder")
     os.makedirs(output_dir, exist_ok=True)
-    fingerprint = _fingerprint(settings, sha256, splits)
-    state = load_state(output_dir, fingerprint) if resume else None
+    fingerprint = _fingerprint(config, sha256, splits)
+    state = load_state(output_dir, fingerprint) if config.resume else None
     if state is None:
-        state = _fresh_state(fingerprint, splits.test, chosen.shard_indices, attacks,
-                             keep_adversarial=bool(save_adversarial), started_at=started_at)
+        state = _fresh_state(fingerprint, splits.test, chosen.shard_indices, config.attacks,
+                             keep_adversarial=bool(config.save_adversarial), started_at=started_at)
     warnings = _warnings(model, splits, chosen.indices[:PROBE_IMAGES])
-    _attack_pending(model.model_fn, splits.test, chosen, state, settings, output_dir, progress)
+    _attack_pending(model.model_fn, splits.test, chosen, state, config, output_dir)
 
     complete = state.done_batches.issuperset(chosen.batches)
     records = state.records.finished()
-    shard = {"index": shard_index, "count": num_shards,
+    shard = {"index": config.shard_index, "count": config.num_shards,
              "batches": [chosen.batches[0], chosen.batches[-1] + 1]}
     result = {**_header(model, sha256, splits, data, settings, shard),
               **report_lib.summarise(records), "warnings": warnings, "complete": complete,
               "started_at": state.started_at, "finished_at": _now(),
               "wall_seconds": time.perf_counter() - started}
     write_json(os.path.join(output_dir, REPORT_FILE), result)
-    if save_adversarial and complete:
-        write_adversarial(save_adversarial, splits.test.images[records.indices],
+    if config.save_adversarial and complete:
+        write_adversarial(config.save_adversarial, splits.test.images[records.indices],
                           state.adversarial, records, splits.test.class_names,
                           _predictor(model.model_fn))
     return result
-
-
-def parse_attacks(attacks):
-    """``"saa"``, ``"rs,saa"`` or ``["rs", "saa"]`` -> a list of distinct names, in order."""
-    names = attacks.split(",") if isinstance(attacks, str) else list(attacks)
-    names = list(dict.fromkeys(name.strip() for name in names if name.strip()))
-    unknown = [name for name in names if name not in ATTACK_NAMES]
-    if unknown or not names:
-        raise UsageError(f"unknown attacks {unknown or attacks!r}: choose from "
-                         f"{', '.join(ATTACK_NAMES)} (comma-separated)")
-    return names
-
-
-def _check_budget(**values):
-    for name, value in values.items():
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise UsageError(f"--{name}={value} must be a positive integer")
 
 
 def _check_fits(model, splits, eps):
@@ -133,47 +103,41 @@ def _check_fits(model, splits, eps):
     if any(want is not None and want != have for want, have in zip(expected, shape)):
         raise UsageError(f"the model takes {_shape(expected)} images but {splits.name} has "
                          f"{_shape(shape)}; pass the data flags the model was trained with")
-    pixels = shape[0] * shape[1]
-    if eps > pixels:
-        raise UsageError(f"--eps={eps} is more than the {pixels} pixels of a "
-                         f"{shape[0]}x{shape[1]} image")
+    check_eps_fits(shape, eps=eps)
 
 
 def _shape(shape):
     return "x".join("?" if size is None else str(size) for size in shape)
 
 
-def _fingerprint(settings, sha256, splits):
+def _fingerprint(config, sha256, splits):
     """Everything that changes what a run computes: a saved state must match it to be resumed."""
-    keys = ("eps", "attacks", "iters", "rs_queries", "patience", "n_examples", "batch_size",
-            "seed", "shard_index", "num_shards")
-    return {**{key: settings[key] for key in keys}, "model_sha256": sha256,
+    return {**result_settings(config), "attacks": list(config.attacks), "model_sha256": sha256,
             "dataset": splits.name, "test_images": len(splits.test),
-            "keep_adversarial": bool(settings["save_adversarial"])}
+            "keep_adversarial": bool(config.save_adversarial)}
 
 
 def _fresh_state(fingerprint, test, shard_indices, attacks, *, keep_adversarial, started_at):
     records = Records.empty(shard_indices, test.labels[shard_indices], attacks)
-    adversarial = (test.images[shard_indices].astype(np.float32) / 255.0
-                   if keep_adversarial else None)
+    adversarial = test.float_images(shard_indices) if keep_adversarial else None
     return EvalState(fingerprint, records, set(), adversarial, started_at)
 
 
-def _attack_pending(model_fn, test, chosen, state, settings, output_dir, progress):
+def _attack_pending(model_fn, test, chosen, state, config, output_dir):
     """Attacks this shard's unfinished batches (at most ``max_batches``), saving the state at
     most once a minute and once at the end."""
     pending = [b for b in chosen.batches if b not in state.done_batches]
-    if settings["max_batches"] is not None:
-        pending = pending[:settings["max_batches"]]
-    cascade = SparseAutoAttack(model_fn, eps=settings["eps"], iterations=settings["iters"],
-                               queries=settings["rs_queries"], seed=settings["seed"],
-                               patience=settings["patience"])
-    with _progress_bar(len(chosen.shard_indices), state, progress) as bar:
+    if config.max_batches is not None:
+        pending = pending[:config.max_batches]
+    cascade = SparseAutoAttack(model_fn, eps=config.eps, iterations=config.iters,
+                               queries=config.rs_queries, seed=config.seed,
+                               patience=config.patience)
+    with _progress_bar(len(chosen.shard_indices), state, config.progress) as bar:
         for batch in pending:
             start, stop = chosen.bounds[batch]
             _attack_batch(cascade, test, chosen.indices[start:stop],
                           slice(start - chosen.start, stop - chosen.start), state,
-                          settings["attacks"], bar)
+                          config.attacks, bar)
             state.done_batches.add(batch)
             bar.update(stop - start)
             state.save_if_due(output_dir)
@@ -182,7 +146,7 @@ def _attack_pending(model_fn, test, chosen, state, settings, output_dir, progres
 
 def _attack_batch(cascade, test, indices, positions, state, attacks, bar):
     """Runs every attack on one batch and records, per image, which stage broke it."""
-    images = test.images[indices].astype(np.float32) / 255.0
+    images = test.float_images(indices)
     labels = test.labels[indices].astype(np.int32)
     taken = np.zeros(len(indices), bool)  # images whose saved adversarial is already chosen
     for name in attacks:
@@ -205,7 +169,7 @@ def _attack_batch(cascade, test, indices, positions, state, attacks, bar):
 def _warnings(model, splits, probe):
     """Sanity checks on the probe images, plus a data set the run was not trained on."""
     test = splits.test
-    found = sanity_warnings(model.model_fn, test.images[probe].astype(np.float32) / 255.0,
+    found = sanity_warnings(model.model_fn, test.float_images(probe),
                             test.labels[probe])
     trained_on = (model.run_summary or {}).get("dataset")
     if trained_on and trained_on != splits.name:
@@ -237,7 +201,7 @@ def _header(model, sha256, splits, data, settings, shard):
         "data": {"name": splits.name, "test_images": len(splits.test),
                  "image_shape": list(splits.test.image_shape),
                  "num_classes": splits.test.num_classes,
-                 "config": dataclasses.asdict(data) if isinstance(data, DataConfig) else None},
+                 "config": dataclasses.asdict(data)},
         "shard": shard,
         "environment": {"tensorflow_version": tf.__version__, "keras_version": keras.__version__,
                         "numpy_version": np.__version__,

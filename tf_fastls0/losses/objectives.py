@@ -1,7 +1,10 @@
-"""Training objectives of SPEC section 5: sAT, Tradeoff (paper Eq. 8), sTRADES, and their SAT forms.
+"""Training objectives of SPEC section 5: clean CE, sAT, Tradeoff (paper Eq. 8), sTRADES, and
+their self-adaptive (SAT) forms.
 
-``OBJECTIVES`` maps "sparse_at" (sAT), "tradeoff" and "strades" to the functions below; SAT
-(self-adaptive training) is not a separate objective but the soft-target form of each.
+``OBJECTIVES`` maps "clean", "sparse_at" (sAT), "tradeoff" and "strades" to the functions below,
+the one vocabulary of objectives that training (``training/methods.py`` names one per method) and
+the analysis (``--loss``) read. Self-adaptive training is not a separate objective but the
+soft-target form of each.
 
 Every objective takes ``(clean_logits, adv_logits, targets)`` and returns ``ObjectiveTerms`` of this
 replica's shares (see ``distributed``: summed over replicas they give the global-batch values).
@@ -17,6 +20,7 @@ one included, takes this SAT-weighted form with the same t_i and w_i, as the cle
 does. The KL term of sTRADES is always a plain global-batch mean (Eq. 10: beta / batch size).
 """
 
+import functools
 from typing import NamedTuple
 
 import tensorflow as tf
@@ -24,9 +28,6 @@ import tensorflow as tf
 from tf_fastls0.losses import distributed
 from tf_fastls0.losses import per_example
 from tf_fastls0.losses import soft_targets
-
-TRADEOFF_ALPHA = 0.75
-TRADES_BETA = 6.0
 
 
 class ObjectiveTerms(NamedTuple):
@@ -49,6 +50,13 @@ def classification_term(logits, targets):
                                             soft_targets.target_weights(targets))
 
 
+def clean_loss(clean_logits, adv_logits, targets):
+    """Standard training: ``CE(f(x), y)``; ``adv_logits`` is unused (may be None)."""
+    del adv_logits
+    clean = classification_term(clean_logits, targets)
+    return ObjectiveTerms(clean, clean, tf.zeros_like(clean))
+
+
 def sparse_at_loss(clean_logits, adv_logits, targets):
     """sAT: ``CE(f(x_adv), y)``; ``clean_logits`` is unused (may be None)."""
     del clean_logits
@@ -56,15 +64,16 @@ def sparse_at_loss(clean_logits, adv_logits, targets):
     return ObjectiveTerms(adversarial, tf.zeros_like(adversarial), adversarial)
 
 
-def tradeoff_loss(clean_logits, adv_logits, targets, alpha=TRADEOFF_ALPHA):
-    """Tradeoff, paper Eq. 8: ``(1 - a) CE(f(x), y) + a CE(f(x_adv), y)``, a = 0.75."""
+def tradeoff_loss(clean_logits, adv_logits, targets, alpha):
+    """Tradeoff, paper Eq. 8: ``(1 - a) CE(f(x), y) + a CE(f(x_adv), y)`` (paper: a = 0.75)."""
     clean = classification_term(clean_logits, targets)
     adversarial = classification_term(adv_logits, targets)
     return ObjectiveTerms((1.0 - alpha) * clean + alpha * adversarial, clean, adversarial)
 
 
-def trades_loss(clean_logits, adv_logits, targets, beta=TRADES_BETA):
-    """sTRADES: ``CE(f(x), y) + beta * mean_i KL(softmax f(x_i) || softmax f(x_adv_i))``, beta = 6.
+def trades_loss(clean_logits, adv_logits, targets, beta):
+    """sTRADES: ``CE(f(x), y) + beta * mean_i KL(softmax f(x_i) || softmax f(x_adv_i))`` (paper:
+    beta = 6).
 
     With SAT rows as ``targets`` this is paper Eq. 10. As in TRADES, gradients flow through both
     arguments of the KL, the clean prediction included.
@@ -74,8 +83,20 @@ def trades_loss(clean_logits, adv_logits, targets, beta=TRADES_BETA):
     return ObjectiveTerms(clean + beta * adversarial, clean, adversarial)
 
 
+# What each objective reads besides the labels: the clean logits, the adversarial logits.
+USES_CLEAN = {"clean": True, "sparse_at": False, "tradeoff": True, "strades": True}
+USES_ADVERSARIAL = {"clean": False, "sparse_at": True, "tradeoff": True, "strades": True}
+
 OBJECTIVES = {
+    "clean": clean_loss,
     "sparse_at": sparse_at_loss,
     "tradeoff": tradeoff_loss,
     "strades": trades_loss,
 }
+
+
+def with_coefficients(name, tradeoff_alpha, trades_beta):
+    """The objective ``name`` with its coefficient bound (the others take none):
+    ``(clean_logits, adv_logits, targets) -> ObjectiveTerms``."""
+    coefficients = {"tradeoff": {"alpha": tradeoff_alpha}, "strades": {"beta": trades_beta}}
+    return functools.partial(OBJECTIVES[name], **coefficients.get(name, {}))

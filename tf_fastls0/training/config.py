@@ -1,53 +1,158 @@
-"""A training run's settings, resolved from flags and written beside its outputs."""
+"""A training run's settings: each one's name, default, help text and checks, in one place.
+
+The flags of ``python -m tf_fastls0.train`` are generated from ``TrainConfig``
+(``utils/settings.py``); tests and library users make a ``TrainConfig`` directly and get the same
+checks. The resolved config (derived defaults filled in) is written to the run folder's
+``config.json`` and to TensorBoard's HParams dashboard.
+"""
 
 import dataclasses
 from typing import Optional
 
-from tf_fastls0.data import DataConfig
+from tf_fastls0.data.config import DataConfig
+from tf_fastls0.evaluation.budgets import BUDGETS
+from tf_fastls0.models import MODELS
+from tf_fastls0.training.methods import (METHOD_ALIASES, METHODS, SOFT_LABEL_ALIASES, SOFT_LABELS,
+                                         methods_help)
+from tf_fastls0.training.strategies import STRATEGIES
+from tf_fastls0.utils import settings
+from tf_fastls0.utils.cli import UsageError
+from tf_fastls0.utils.settings import setting
+
+TRAIN_EPS_PER_EVAL_EPS = 6  # the paper's multi-eps rule (SPEC §5)
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     data: DataConfig = DataConfig()
-    output_dir: str = "runs/default"
-    model: str = "preact_resnet18"
-    width: float = 1.0
-    sync_batchnorm: bool = False
-    method: str = "standard"
-    trades_mode: str = "T"
-    trades_beta: float = 6.0
-    tradeoff_alpha: float = 0.75
-    soft_labels: str = "none"
-    sat_start_epoch: int = 50
-    sat_momentum: float = 0.9
-    sat_attack_target: str = "soft"
-    nfgsm_noise: bool = False
-    attack_steps: int = 1
-    attack_variant: str = "random"
-    attack_patience: int = 10
-    train_eps: int = 20
-    eval_eps: int = 20
-    val_robust_examples: int = 200
-    val_attack_steps: int = 20
-    co_robust_drop: float = 0.5
-    co_train_margin: float = 0.1
-    stop_on_co: bool = False
-    final_eval: str = "none"
-    epochs: int = 100
-    batch_size: int = 128
-    learning_rate: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    augment: bool = True
-    seed: int = 0
-    strategy: str = "default"
-    log_every_steps: int = 10
-    jit_compile: bool = False
-    resume: bool = True
-    overwrite: bool = False
-    deterministic: bool = False
-    checkpoint_every_steps: int = 0
-    verbose: Optional[int] = None
+    output_dir: str = setting(
+        "runs/default", "Run folder: TensorBoard logs, checkpoints, SavedModel, summary.json.", changes_results=False)
+    # The model
+    model: str = setting("preact_resnet18", "Classifier architecture.", choices=tuple(MODELS))
+    width: float = setting(1.0, "Channel-width multiplier of the model (1 = the paper's).",
+                           lower=0.01, upper=64)
+    sync_batchnorm: Optional[bool] = setting(
+        None, "Synchronise BatchNorm statistics across replicas; default on whenever there is more "
+        "than one replica, so several replicas give the same update as one.")
+    # The method
+    method: str = setting("standard", methods_help(), choices=tuple(METHODS),
+                          aliases=METHOD_ALIASES)
+    trades_mode: str = setting(
+        "T", "sTRADES attack loss: T = CE to the label, F = the KL term itself.", choices=("T", "F"))
+    trades_beta: float = setting(6.0, "sTRADES KL weight beta.", lower=0.0, upper=1e4)
+    tradeoff_alpha: float = setting(0.75, "Tradeoff weight a of the adversarial CE (paper Eq. 8).",
+                                    lower=0.0, upper=1.0)
+    soft_labels: str = setting(
+        "none", "self_adaptive: self-adaptive training's soft labels (always on for fast_ls_l0).",
+        choices=SOFT_LABELS, aliases=SOFT_LABEL_ALIASES)
+    sat_start_epoch: Optional[int] = setting(
+        None, "Epoch (0-based) from which the self-adaptive soft labels move; default half the "
+        "epochs.", lower=0)
+    sat_momentum: float = setting(0.9, "Self-adaptive soft labels' moving-average momentum m.",
+                                  lower=0.0, upper=1.0)
+    sat_attack_target: str = setting(
+        "soft", "With self-adaptive soft labels, attack CE to the soft target (soft) or to the "
+        "label (hard).", choices=("soft", "hard"))
+    nfgsm_noise: bool = setting(False, "Add N-FGSM sparse noise (0..2*train_eps pixels) before "
+                                "the attack (always on for fast_ls_l0).")
+    # The training attack
+    attack_steps: int = setting(1, "sPGD iterations of the training attack (1 = fast training, "
+                                "20 = the multi-step baselines).", lower=0)
+    attack_variant: str = setting(
+        "random", "sPGD gradient variant in training; random draws one per batch (p = 1/2).",
+        choices=("random", "projected", "unprojected"))
+    attack_patience: int = setting(10, "sPGD mask restart after this many unchanged steps "
+                                   "(training).", lower=1)
+    train_eps: Optional[int] = setting(
+        None, f"l0 budget (pixels) of the training attack; default {TRAIN_EPS_PER_EVAL_EPS}x "
+        "--eval_eps (the paper's multi-eps rule).", lower=0)
+    eval_eps: int = setting(20, "l0 budget (pixels) of validation and final evaluation.", lower=0)
+    # Robust validation and catastrophic overfitting
+    val_robust_examples: int = setting(200, "Test images of the per-epoch robust validation (0 "
+                                       "turns it off).", lower=0)
+    val_attack_steps: int = setting(20, "sPGD iterations per variant (unprojected, then "
+                                    "projected) of the per-epoch robust validation.", lower=1)
+    co_robust_drop: float = setting(
+        0.5, "Catastrophic overfitting is flagged when validation robust accuracy falls below "
+        "(1 - this) x its best so far ...", lower=0.0, upper=1.0)
+    co_train_margin: float = setting(
+        0.1, "... while the training-attack accuracy stays within this of its best so far.",
+        lower=0.0, upper=1.0)
+    stop_on_co: bool = setting(False, "Stop training when catastrophic overfitting is flagged.")
+    final_eval: str = setting("none", "Run Sparse-AutoAttack at --eval_eps on the exported model "
+                              "at the end.", choices=("none",) + tuple(BUDGETS), changes_results=False)
+    # Optimisation
+    epochs: int = setting(100, "Number of training epochs.", lower=1)
+    batch_size: int = setting(128, "Global batch size (over all replicas).", lower=1)
+    learning_rate: float = setting(
+        0.05, "Initial learning rate; divided by 10 at 1/4 and 3/4 of training.",
+        lower=0.0, upper=100.0)
+    momentum: float = setting(0.9, "SGD momentum.", lower=0.0, upper=1.0)
+    weight_decay: float = setting(
+        5e-4, "L2 weight decay added to the gradient before momentum (PyTorch's rule).",
+        lower=0.0, upper=1.0)
+    augment: bool = setting(True, "Random crop (4-pixel padding) and horizontal flip.")
+    seed: int = setting(0, "Seed of the initial weights, data order, augmentation and attacks.",
+                        lower=0)
+    # How the run is carried out
+    strategy: str = setting(
+        "default", "tf.distribute strategy: default (one device), mirrored (all local GPUs), "
+        "multi_worker (MultiWorkerMirroredStrategy from TF_CONFIG).", choices=STRATEGIES)
+    log_every_steps: int = setting(10, "Write per-step TensorBoard scalars this often.", lower=1, changes_results=False)
+    jit_compile: bool = setting(False, "Compile the training step with XLA.")
+    resume: bool = setting(True, "Continue from the last checkpoint in --output_dir if there is "
+                           "one.", changes_results=False)
+    overwrite: bool = setting(False, "Replace an --output_dir that holds a run with other "
+                              "settings.", changes_results=False)
+    deterministic: bool = setting(
+        False, "Deterministic ops (tf.config.experimental.enable_op_determinism): a resumed run "
+        "ends with the same weights.")
+    checkpoint_every_steps: int = setting(
+        0, "Also checkpoint every this many steps (0: only at the end of each epoch).", lower=0, changes_results=False)
+    verbose: Optional[int] = setting(
+        None, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch; default 1 on a "
+        "terminal, else 2.", lower=0, upper=2, changes_results=False)
+
+    def __post_init__(self):
+        settings.normalise(self)
+        if self.train_eps is None:
+            object.__setattr__(self, "train_eps", TRAIN_EPS_PER_EVAL_EPS * self.eval_eps)
+        if self.sat_start_epoch is None:
+            object.__setattr__(self, "sat_start_epoch", self.epochs // 2)
+        if self.data.seed != self.seed:
+            object.__setattr__(self, "data", dataclasses.replace(self.data, seed=self.seed))
+        _check_combinations(self)
+
+    @property
+    def method_entry(self):
+        """The method's entry in ``METHODS``."""
+        return METHODS[self.method]
+
+    @property
+    def self_adaptive(self):
+        return self.method_entry.self_adaptive or self.soft_labels == "self_adaptive"
+
+    @property
+    def nfgsm(self):
+        return self.method_entry.nfgsm_noise or self.nfgsm_noise
 
     def to_dict(self):
-        return dataclasses.asdict(self)
+        return settings.to_dict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        return settings.from_dict(cls, values)
+
+
+def _check_combinations(config):
+    if config.sat_start_epoch >= config.epochs:
+        raise UsageError(f"--sat_start_epoch={config.sat_start_epoch} must be smaller than "
+                         f"--epochs={config.epochs}")
+    if not config.method_entry.adversarial:
+        if config.soft_labels != "none" or config.nfgsm_noise:
+            raise UsageError("--soft_labels and --nfgsm_noise need an adversarial --method")
+        return
+    if config.attack_steps < 1:
+        raise UsageError(f"--attack_steps=0 leaves --method={config.method} without an attack")
+    if config.train_eps < 1:
+        raise UsageError(f"--train_eps=0 leaves --method={config.method} without an attack budget")

@@ -1,5 +1,6 @@
 """One training run, start to end: data, model, fit, checkpoints, export, summary."""
 
+import dataclasses
 import functools
 import json
 import math
@@ -14,15 +15,18 @@ import keras
 import tensorflow as tf
 
 from tf_fastls0 import data as data_lib
+from tf_fastls0.attacks.budget import check_eps_fits
 from tf_fastls0.models import build_model
 from tf_fastls0.training import callbacks as callbacks_lib
+from tf_fastls0.training.config import TrainConfig
 from tf_fastls0.training.export import export_network
-from tf_fastls0.training.methods import METHODS
 from tf_fastls0.training.optimizer import SGDWithL2
+from tf_fastls0.training.recipe import recipe_for
 from tf_fastls0.training.schedule import step_decay
 from tf_fastls0.training.strategies import is_chief, make_strategy
 from tf_fastls0.training.strategy_loop import fit_with_strategy
 from tf_fastls0.training.trainer import AdversarialTrainer
+from tf_fastls0.utils import settings
 from tf_fastls0.utils.atomic import write_json
 from tf_fastls0.utils.cli import UsageError
 
@@ -40,16 +44,18 @@ def train_and_evaluate(config):
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     strategy = make_strategy(config.strategy)
+    config = resolve_for_strategy(config, strategy)
     splits = data_lib.load_data(config.data)
     _check_fits(config, splits)
     chief = is_chief(strategy)
     if chief:
         _prepare_output_dir(config)
+        write_hparams(config)
 
     with strategy.scope():
         trainer, optimizer = build_trainer(config, splits)
         checkpoint = tf.train.Checkpoint(network=trainer.network, optimizer=optimizer,
-                                         **trainer.method.checkpoint_items())
+                                         **trainer.checkpoint_items())
     manager = tf.train.CheckpointManager(checkpoint, _checkpoint_dir(config, chief), max_to_keep=3)
     latest = tf.train.latest_checkpoint(os.path.join(config.output_dir, "checkpoints"))
     if config.resume and latest:
@@ -88,12 +94,13 @@ def train_and_evaluate(config):
 
 def _final_evaluation(config, splits):
     """Sparse-AutoAttack on the exported model at ``--eval_eps`` with the named budget."""
-    from tf_fastls0.evaluation import BUDGETS, evaluate_model
+    from tf_fastls0.evaluation import BUDGETS, EvalConfig, evaluate_model
 
     output_dir = os.path.join(config.output_dir, f"final_eval_{config.final_eval}")
-    report = evaluate_model(config.output_dir, splits, output_dir=output_dir, eps=config.eval_eps,
-                            batch_size=config.batch_size, seed=config.seed,
+    evaluation = EvalConfig(model=config.output_dir, data=config.data, output_dir=output_dir,
+                            eps=config.eval_eps, batch_size=config.batch_size, seed=config.seed,
                             progress=_verbosity(config) == 1, **BUDGETS[config.final_eval])
+    report = evaluate_model(evaluation, splits)
     return {"report": os.path.join(output_dir, "report.json"), "budget": config.final_eval,
             "k": config.eval_eps, "clean_acc": report["clean_acc"],
             "robust_acc": report["robust_acc"], "units": "percent"}
@@ -109,19 +116,14 @@ def _checkpoint_dir(config, chief):
     return tempfile.mkdtemp(prefix="tf_fastls0_worker_ckpt_")
 
 
-# Settings that may change between a run and its resumption without changing what it computes.
-RESUMABLE_CHANGES = {"output_dir", "resume", "overwrite", "verbose", "log_every_steps",
-                     "checkpoint_every_steps", "final_eval"}
-
-
 def _prepare_output_dir(config):
     """Refuses a folder that holds a different run (unless ``overwrite``), then writes config.json."""
     config_path = os.path.join(config.output_dir, CONFIG_FILE)
     if os.path.exists(config_path):
         with open(config_path) as handle:
-            previous = json.load(handle)
-        changed = sorted(key for key, value in config.to_dict().items()
-                         if key not in RESUMABLE_CHANGES and previous.get(key) != _jsonable(value))
+            previous = settings.result_settings(TrainConfig.from_dict(json.load(handle)))
+        changed = sorted(key for key, value in settings.result_settings(config).items()
+                         if previous.get(key) != value)
         if changed and not config.overwrite:
             raise UsageError(f"{config.output_dir} holds a run with other settings "
                              f"({', '.join(changed)}); pass --overwrite to replace it or choose "
@@ -133,10 +135,6 @@ def _prepare_output_dir(config):
                          "--overwrite to replace it or choose another --output_dir")
     os.makedirs(config.output_dir, exist_ok=True)
     write_json(config_path, config.to_dict())
-
-
-def _jsonable(value):
-    return json.loads(json.dumps(value, default=str))
 
 
 def _fit(trainer, strategy, config, splits, eval_data, manager, timer):
@@ -168,11 +166,11 @@ def _fit(trainer, strategy, config, splits, eval_data, manager, timer):
 
 def _robustness_callbacks(config, splits, logs_dir):
     """Per-epoch robust validation and the catastrophic-overfitting monitor (adversarial methods)."""
-    if config.method == "standard" or not config.val_robust_examples:
+    if not config.method_entry.adversarial or not config.val_robust_examples:
         return []
     subset = splits.test.subset(config.val_robust_examples, seed=config.seed)
     validation = callbacks_lib.RobustValidation(
-        subset.images.astype("float32") / 255.0, subset.labels, config.eval_eps,
+        subset.float_images(), subset.labels, config.eval_eps,
         config.val_attack_steps, config.batch_size, config.seed)
     monitor = callbacks_lib.CatastrophicOverfittingMonitor(
         os.path.join(logs_dir, "validation"), config.co_robust_drop, config.co_train_margin,
@@ -185,13 +183,13 @@ def build_trainer(config, splits):
     benchmarks and tests time or step it directly."""
     keras.utils.set_random_seed(config.seed)  # the same initial weights for the same seed
     network = build_model(config.model, splits.image_shape, splits.num_classes, config.width,
-                          config.sync_batchnorm)
-    method = METHODS[config.method](config, train_labels=splits.train.labels,
-                                    num_classes=splits.num_classes,
-                                    steps_per_epoch=data_lib.steps_per_epoch(splits.train,
-                                                                             config.batch_size))
-    trainer = AdversarialTrainer(network, method, seed=config.seed)
-    total_steps = config.epochs * data_lib.steps_per_epoch(splits.train, config.batch_size)
+                          bool(config.sync_batchnorm))
+    steps = data_lib.steps_per_epoch(splits.train, config.batch_size)
+    trainer = AdversarialTrainer(
+        network, recipe_for(config), steps,
+        soft_labels={"train_labels": splits.train.labels, "num_classes": splits.num_classes,
+                     "momentum": config.sat_momentum, "start_epoch": config.sat_start_epoch})
+    total_steps = config.epochs * steps
     optimizer = SGDWithL2(step_decay(config.learning_rate, total_steps), config.momentum,
                           config.weight_decay)
     trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile)
@@ -203,11 +201,25 @@ def _check_fits(config, splits):
     if config.batch_size > len(splits.train):
         raise UsageError(f"--batch_size={config.batch_size} is larger than the "
                          f"{len(splits.train)} training images")
-    pixels = splits.image_shape[0] * splits.image_shape[1]
-    for name in ("train_eps", "eval_eps"):
-        if getattr(config, name) > pixels:
-            raise UsageError(f"--{name}={getattr(config, name)} is more than the {pixels} pixels "
-                             f"of a {splits.image_shape[0]}x{splits.image_shape[1]} image")
+    check_eps_fits(splits.image_shape, train_eps=config.train_eps, eval_eps=config.eval_eps)
+
+
+def resolve_for_strategy(config, strategy):
+    """The config with ``sync_batchnorm`` decided: on whenever there is more than one replica
+    (unless the user said otherwise), so several replicas give the same update as one."""
+    if config.sync_batchnorm is not None:
+        return config
+    return dataclasses.replace(config, sync_batchnorm=strategy.num_replicas_in_sync > 1)
+
+
+def write_hparams(config):
+    """The resolved config on TensorBoard's HParams dashboard (``logs/``)."""
+    from tensorboard.plugins.hparams import api as hparams_api
+
+    values = {name: value if isinstance(value, (bool, int, float, str)) else str(value)
+              for name, value in settings.flat_dict(config).items()}
+    with tf.summary.create_file_writer(os.path.join(config.output_dir, "logs")).as_default():
+        hparams_api.hparams(values, trial_id=os.path.basename(os.path.normpath(config.output_dir)))
 
 
 def _verbosity(config):

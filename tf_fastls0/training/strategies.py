@@ -1,16 +1,16 @@
 """tf.distribute strategies by name."""
 
-import tensorflow as tf
-
-STRATEGIES = {
-    "default": tf.distribute.get_strategy,
-    "mirrored": tf.distribute.MirroredStrategy,
-    "multi_worker": tf.distribute.MultiWorkerMirroredStrategy,
-}
+STRATEGIES = ("default", "mirrored", "multi_worker")
 
 
 def make_strategy(name):
-    return STRATEGIES[name]()
+    """``default``: one device; ``mirrored``: every local GPU; ``multi_worker``: the cluster
+    in TF_CONFIG."""
+    import tensorflow as tf  # here, so that reading the names (the flags) needs no TensorFlow
+
+    return {"default": tf.distribute.get_strategy,
+            "mirrored": tf.distribute.MirroredStrategy,
+            "multi_worker": tf.distribute.MultiWorkerMirroredStrategy}[name]()
 
 
 def is_chief(strategy):

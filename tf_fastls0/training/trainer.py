@@ -1,25 +1,32 @@
-"""The training model: a ``keras.Model`` whose ``train_step`` runs a method's attack and loss.
+"""The training model: a ``keras.Model`` whose ``train_step`` runs a recipe's attack and loss.
 
 It wraps the classifier (``network``) so that what is exported is the plain classifier, and the
-training machinery (method, trackers, SAT buffer) stays out of the SavedModel.
+training machinery (recipe, trackers, soft-label buffer) stays out of the SavedModel.
 """
 
 import keras
 import tensorflow as tf
 
+from tf_fastls0.training import recipe as recipe_lib
 from tf_fastls0.training.gradients import global_gradients
+from tf_fastls0.training.soft_label_buffer import SoftLabelBuffer
 
 
 class AdversarialTrainer(keras.Model):
-    def __init__(self, network, method, seed=0, **kwargs):
+    """``network`` trained as ``recipe`` says; ``buffer`` holds the self-adaptive soft labels
+    (a ``SoftLabelBuffer``, made here when the recipe uses them, so it lives in the strategy's
+    scope)."""
+
+    def __init__(self, network, recipe, steps_per_epoch, soft_labels=None, **kwargs):
         super().__init__(**kwargs)
         self.network = network
-        self.method = method
-        self.seed = seed
-        self.means = {name: keras.metrics.Mean(name=name) for name in ("loss",) + method.logged_means}
+        self.recipe = recipe
+        self.steps_per_epoch = steps_per_epoch
+        self.buffer = SoftLabelBuffer(**soft_labels) if recipe.self_adaptive else None
+        self.means = {name: keras.metrics.Mean(name=name)
+                      for name in ("loss",) + recipe.logged_means}
         self.accuracies = {name: keras.metrics.SparseCategoricalAccuracy(name=name)
-                           for name in ("accuracy",) + method.logged_accuracies}
-        method.build(self)
+                           for name in ("accuracy",) + recipe.logged_accuracies}
 
     def call(self, images, training=False):
         return self.network(images, training=training)
@@ -28,18 +35,26 @@ class AdversarialTrainer(keras.Model):
     def metrics(self):
         return list(self.means.values()) + list(self.accuracies.values())
 
+    def checkpoint_items(self):
+        """What a checkpoint holds besides the network and the optimizer."""
+        return {"soft_labels": self.buffer.rows} if self.buffer is not None else {}
+
     def track_accuracy(self, name, labels, logits):
         self.accuracies[name].update_state(labels, logits)
 
     def train_step(self, data):
         images, labels, indices = data
-        batch = self.method.prepare(self, images, labels, indices)
+        step = tf.convert_to_tensor(self.optimizer.iterations)
+        batch = recipe_lib.prepare(self.recipe, self.network, self.buffer, images, labels,
+                                   indices, step, self.steps_per_epoch)
         with tf.GradientTape() as tape:
-            terms = self.method.loss(self, batch)
+            terms, new_rows = recipe_lib.loss(self.recipe, self.network, self.buffer, batch,
+                                              self.track_accuracy)
         gradients = tape.gradient(terms.total, self.network.trainable_variables)
         gradients, gradient_norm = global_gradients(gradients)
         self.optimizer.apply(gradients, self.network.trainable_variables)
-        self.method.after_update(self, batch, terms)
+        if new_rows is not None:
+            self.buffer.store(indices, new_rows)
         for name, tracker in self.means.items():
             tracker.update_state(terms[name])
         logs = {tracker.name: tracker.result() for tracker in self.metrics}

@@ -1,0 +1,95 @@
+"""An evaluation's settings: each one's name, default, help text and checks, in one place.
+
+The flags of ``python -m tf_fastls0.evaluate`` are generated from ``EvalConfig``;
+``evaluate_model(EvalConfig(...))`` takes the same settings in code.
+"""
+
+import dataclasses
+import os
+from typing import Optional, Tuple
+
+from absl import logging
+
+from tf_fastls0.attacks import STAGES
+from tf_fastls0.data.config import DataConfig
+from tf_fastls0.evaluation.budgets import budget_name
+from tf_fastls0.models.loading import read_run_files
+from tf_fastls0.utils import settings
+from tf_fastls0.utils.cli import UsageError
+from tf_fastls0.utils.settings import setting
+
+ATTACK_NAMES = ("saa",) + STAGES
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalConfig:
+    model: str = setting(
+        help="The model to evaluate: a SavedModel folder, a .keras file or a tf_fastls0.train run "
+        "folder (its saved_model/, else model.keras).", changes_results=False)
+    data: Optional[DataConfig] = None  # None: the data settings of the model's run folder
+    eps: int = setting(20, "l0 budget k in PIXELS (positions; every channel of a pixel may "
+                       "change).", lower=1)
+    attacks: Tuple[str, ...] = setting(
+        ("saa",), "Comma-separated, each run over all chosen images: saa (the Sparse-AutoAttack "
+        "cascade), spgd_unproj, spgd_proj, rs (one attack alone, for the paper's per-attack "
+        "columns).", choices=ATTACK_NAMES)
+    iters: int = setting(10_000, "sPGD iterations per sPGD stage (paper: 10,000).", lower=1)
+    rs_queries: int = setting(10_000, "Sparse-RS queries per image (paper: 10,000).", lower=1)
+    patience: int = setting(3, "sPGD mask-restart patience (evaluation: 3).", lower=1)
+    n_examples: int = setting(
+        10_000, "Test images to attack (capped at the split): a fixed subset chosen by --seed, "
+        "the same for every model.", lower=1)
+    batch_size: int = setting(500, "Images per attack batch.", lower=1)
+    seed: int = setting(0, "Seed of the image subset and of every attack draw.", lower=0)
+    output_dir: Optional[str] = setting(
+        None, "Where report.json and eval_state.npz go (default: <run folder>/eval_<budget>_k<eps>"
+        "[_shard<i>of<n>]).", changes_results=False)
+    save_adversarial: Optional[str] = setting(
+        None, "Also write the adversarial images to this .npz file, and a PNG grid of a few "
+        "examples beside it.", changes_results=False)
+    shard_index: int = setting(0, "Evaluate this shard of --num_shards (0-based).", lower=0)
+    num_shards: int = setting(
+        1, "Split the chosen images into this many shards (contiguous whole batches); merge the "
+        "reports with python -m tf_fastls0.evaluation.merge.", lower=1)
+    resume: bool = setting(False, "Continue from <output_dir>/eval_state.npz, skipping finished "
+                           "batches.", changes_results=False)
+    max_batches: Optional[int] = setting(
+        None, "Stop after this many batches in this session (state saved; continue with "
+        "--resume). For tests and time-limited jobs.", lower=1, changes_results=False)
+    progress: bool = setting(True, "Show a progress bar on stderr.", changes_results=False)
+
+    def __post_init__(self):
+        attacks = self.attacks.split(",") if isinstance(self.attacks, str) else self.attacks
+        object.__setattr__(self, "attacks", tuple(dict.fromkeys(
+            name.strip() for name in attacks if name.strip())))
+        settings.normalise(self)
+        if not self.attacks:
+            raise UsageError(f"--attacks names no attack: choose from {', '.join(ATTACK_NAMES)}")
+        if self.shard_index >= self.num_shards:
+            raise UsageError(f"--shard_index={self.shard_index} must be smaller than "
+                             f"--num_shards={self.num_shards}")
+
+    def to_dict(self):
+        return settings.to_dict(self)
+
+
+def default_output_dir(config, run_dir):
+    """``<run folder>/eval_<budget>_k<eps>[_shard<i>of<n>]`` (beside a bare model file)."""
+    model_folder = run_dir or os.path.dirname(os.path.normpath(os.path.abspath(config.model)))
+    name = f"eval_{budget_name(config.iters, config.rs_queries)}_k{config.eps}"
+    if config.num_shards > 1:
+        name += f"_shard{config.shard_index}of{config.num_shards}"
+    return os.path.join(model_folder, name)
+
+
+def data_config_for(config, run_dir):
+    """The data to attack: ``config.data``, else the data settings of the model's run folder,
+    else the defaults. The training split is never used, so only one training image is loaded."""
+    data = config.data
+    run_config = read_run_files(run_dir).get("config") or {}
+    if data is None and run_config.get("data"):
+        data = settings.from_dict(DataConfig, run_config["data"])
+        logging.warning("no data flags given: using the data settings of the run in %s (%s)",
+                        run_dir, data.data_dir or data.dataset)
+    data = data or DataConfig()
+    return dataclasses.replace(data, seed=config.seed, max_train_examples=1)

@@ -1,0 +1,133 @@
+"""What one training step does for a config: noise, attack, loss and the new soft labels.
+
+``Recipe`` is made once from a ``TrainConfig`` and the method table (``methods.py``);
+``AdversarialTrainer.train_step`` calls ``prepare`` outside the gradient tape (N-FGSM noise, the
+clean logits in inference mode, the attack: nothing that needs a gradient to the weights), then
+``loss`` inside it. ``loss`` returns the loss terms and, with self-adaptive soft labels, the rows
+moved toward this step's clean prediction, which the trainer stores after the update.
+"""
+
+import dataclasses
+from typing import Callable
+
+import tensorflow as tf
+
+from tf_fastls0.attacks import random_variant, sparse_pgd
+from tf_fastls0.losses import distributed, objectives, soft_targets
+from tf_fastls0.losses.sparse_noise import sparse_noise
+
+
+class LossTerms(dict):
+    """``total``: this replica's share of the global-batch loss (what is differentiated);
+    every other entry is a value to log, averaged over the epoch (``loss`` always present)."""
+
+    @property
+    def total(self):
+        return self["total"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Recipe:
+    objective_name: str
+    objective: Callable  # (clean_logits, adversarial_logits, targets) -> ObjectiveTerms
+    adversarial: bool
+    self_adaptive: bool
+    nfgsm_noise: bool
+    eps: int = 0
+    attack_steps: int = 1
+    attack_variant: str = "random"
+    attack_patience: int = 10
+    attack_loss: str = "ce"  # "ce", "kl" (sTRADES F) or "soft_ce" (to the soft labels)
+    seed: int = 0
+
+    @property
+    def logged_means(self):
+        return ("clean_loss", "adversarial_loss", "sat_weight") if self.adversarial else ()
+
+    @property
+    def logged_accuracies(self):
+        return ("adversarial_accuracy",) if self.adversarial else ()
+
+
+def recipe_for(config):
+    """The ``Recipe`` of a ``TrainConfig``."""
+    name = config.method_entry.objective
+    return Recipe(
+        objective_name=name,
+        objective=objectives.with_coefficients(name, config.tradeoff_alpha, config.trades_beta),
+        adversarial=config.method_entry.adversarial, self_adaptive=config.self_adaptive,
+        nfgsm_noise=config.nfgsm, eps=config.train_eps, attack_steps=config.attack_steps,
+        attack_variant=config.attack_variant, attack_patience=config.attack_patience,
+        attack_loss=_attack_loss(config, name), seed=config.seed)
+
+
+def _attack_loss(config, objective_name):
+    if objective_name == "strades" and config.trades_mode == "F":
+        return "kl"
+    if config.self_adaptive and config.sat_attack_target == "soft":
+        return "soft_ce"
+    return "ce"
+
+
+def prepare(recipe, network, buffer, images, labels, indices, step, steps_per_epoch):
+    """The step's inputs to the loss: images (noisy with N-FGSM), their adversarial examples,
+    the soft-label rows and the clean inference logits."""
+    batch = {"images": images, "labels": labels, "indices": indices, "rows": None,
+             "clean_logits": None, "adversarial": None, "epoch": step // steps_per_epoch}
+    if not recipe.adversarial:
+        return batch
+    if recipe.nfgsm_noise:
+        images = sparse_noise(images, recipe.eps, indices, recipe.seed, step)
+    inference = lambda x: network(x, training=False)  # noqa: E731  (SPEC §2.9)
+    clean_logits = inference(images)
+    rows = buffer.lookup(indices) if buffer is not None else None
+    loss = {"loss": recipe.attack_loss}
+    if recipe.attack_loss == "soft_ce":
+        loss["soft_targets"] = rows
+    attack = sparse_pgd(
+        inference, images, labels, eps=recipe.eps, steps=recipe.attack_steps,
+        projected=_projected(recipe, step), patience=recipe.attack_patience,
+        clean_logits=clean_logits, keys=indices, seed=recipe.seed, counter=step, **loss)
+    batch.update(images=images, adversarial=tf.stop_gradient(attack.adversarial), rows=rows,
+                 clean_logits=clean_logits)
+    return batch
+
+
+def _projected(recipe, step):
+    if recipe.attack_variant != "random":
+        return recipe.attack_variant == "projected"
+    return random_variant(recipe.seed, step)
+
+
+def loss(recipe, network, buffer, batch, track_accuracy):
+    """``(LossTerms, new soft-label rows or None)``, inside the gradient tape.
+
+    The clean training-mode forward runs before the adversarial one, as in the reference code,
+    so BatchNorm's moving statistics are weighted as there. sAT has no clean term and trains on
+    the adversarial forward alone; its soft labels move toward the clean inference logits.
+    """
+    clean_logits = batch["clean_logits"]
+    if objectives.USES_CLEAN[recipe.objective_name]:
+        clean_logits = network(batch["images"], training=True)
+    adversarial_logits = (network(batch["adversarial"], training=True)
+                          if objectives.USES_ADVERSARIAL[recipe.objective_name] else None)
+    targets, new_rows = batch["labels"], None
+    if buffer is not None:
+        # Self-adaptive training's rule: the rows move toward this step's clean prediction
+        # first, and the loss uses the moved rows (Huang et al. 2020).
+        new_rows = buffer.moved(batch["rows"], clean_logits, batch["epoch"])
+        targets = new_rows
+    terms = recipe.objective(clean_logits, adversarial_logits, targets)
+    track_accuracy("accuracy", batch["labels"], clean_logits)
+    replicas = distributed.num_replicas_in_sync()
+    logged = LossTerms(total=terms.total, loss=terms.total * replicas)
+    if recipe.adversarial:
+        track_accuracy("adversarial_accuracy", batch["labels"], adversarial_logits)
+        weights = soft_targets.target_weights(targets) if buffer is not None else \
+            tf.ones_like(batch["labels"], tf.float32)
+        logged.update(clean_loss=terms.clean * replicas,
+                      adversarial_loss=terms.adversarial * replicas,
+                      sat_weight=tf.reduce_mean(weights))
+    return logged, new_rows
+
+

@@ -1,0 +1,284 @@
+"""Settings defined once: a config dataclass's fields carry their default, help text and checks,
+and the absl flags of every command are generated from them.
+
+A field is declared with ``setting(default, help, ...)``. From it come the flag
+(``define_flags``), the config built from parsed flags (``from_flags``), the check of every value
+a config is made with (``check_fields``, called by the dataclass's ``__post_init__``, so tests and
+library users who build configs without flags get the same checks as the command line), and the
+config read back from a run folder's JSON (``from_dict``). A flag may only be defined once per
+process, so configs that share fields (the data settings) share their flags.
+"""
+
+import dataclasses
+import math
+import typing
+
+from absl import flags
+
+from tf_fastls0.utils.cli import UsageError
+
+_KEY = "tf_fastls0"
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """How a field becomes a flag and which values it takes."""
+
+    help: str
+    choices: tuple = ()
+    aliases: dict = dataclasses.field(default_factory=dict)  # old name -> name
+    lower: typing.Optional[float] = None
+    upper: typing.Optional[float] = None
+    flag: bool = True  # False: set by the program, not by a flag
+    overrides_of: typing.Optional[type] = None  # the field holds (name, value) pairs of given flags
+    changes_results: bool = True  # False: where output goes, how it is shown, how long a session runs
+
+
+def setting(default=dataclasses.MISSING, help="", **rule):
+    """A config field with its default, its help text and its checks (see ``Rule``)."""
+    kwargs = {"metadata": {_KEY: Rule(help=help, **rule)}}
+    if isinstance(default, (list, dict, set)):
+        raise TypeError("use a tuple for a sequence default")
+    if default is not dataclasses.MISSING:
+        kwargs["default"] = default
+    return dataclasses.field(**kwargs)
+
+
+def rule_of(field):
+    return field.metadata.get(_KEY)
+
+
+def _nested_config(field):
+    """The dataclass type a field holds (``DataConfig``, ``Optional[DataConfig]``), else None."""
+    kind = _unwrap_optional(field.type)
+    return kind if dataclasses.is_dataclass(kind) else None
+
+
+def _unwrap_optional(kind):
+    if typing.get_origin(kind) is typing.Union:
+        kinds = [k for k in typing.get_args(kind) if k is not type(None)]
+        return kinds[0]
+    return kind
+
+
+def _is_sequence(kind):
+    return typing.get_origin(_unwrap_optional(kind)) in (tuple, list)
+
+
+def flag_fields(config_class, only=None):
+    """The fields of ``config_class`` (and of configs nested in it) that are flags, in order."""
+    for field in dataclasses.fields(config_class):
+        nested = _nested_config(field)
+        rule = rule_of(field)
+        if nested is not None:
+            yield from flag_fields(nested, only)
+        elif rule is not None and rule.overrides_of is not None:
+            yield from flag_fields(rule.overrides_of, only)
+        elif rule is not None and rule.flag and (only is None or field.name in only):
+            yield field
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks
+
+
+def check_value(name, rule, kind, value):
+    """Raises ``UsageError`` naming ``--name`` when ``value`` breaks its rule."""
+    problem = value_problem(rule, kind, value)
+    if problem:
+        raise UsageError(f"--{name}={_shown(value)}: {problem}")
+
+
+def value_problem(rule, kind, value):
+    """What is wrong with ``value`` under ``rule``, or None."""
+    if value is None:
+        return None
+    for item in value if _is_sequence(kind) else (value,):
+        problem = _item_problem(rule, item)
+        if problem:
+            return problem
+    return None
+
+
+def _item_problem(rule, value):
+    if rule.choices and value not in rule.choices and value not in rule.aliases:
+        return f"choose one of {', '.join(map(str, rule.choices))}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must be a finite number"
+    if rule.lower is not None and value < rule.lower:
+        return f"must be at least {rule.lower:g}"
+    if rule.upper is not None and value > rule.upper:
+        return f"must be at most {rule.upper:g}"
+    return None
+
+
+def _shown(value):
+    return ",".join(map(str, value)) if isinstance(value, (tuple, list)) else value
+
+
+def check_fields(config):
+    """Checks every field of ``config`` against its rule; returns the value of each renamed
+    choice under its current name (``{"method": "sparse_at"}`` for ``method="sat"``)."""
+    renamed = {}
+    for field in dataclasses.fields(config):
+        rule, value = rule_of(field), getattr(config, field.name)
+        if rule is None or _nested_config(field) is not None or rule.overrides_of:
+            continue
+        check_value(field.name, rule, field.type, value)
+        if rule.aliases and value in rule.aliases:
+            renamed[field.name] = rule.aliases[value]
+    return renamed
+
+
+def normalise(config):
+    """``__post_init__`` helper of a frozen config: checks it and renames old choice names."""
+    for name, value in check_fields(config).items():
+        object.__setattr__(config, name, value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Flags
+
+
+def define_flags(config_class, only=None, flag_values=flags.FLAGS):
+    """Defines an absl flag for every flag field of ``config_class`` (``only``: these names).
+
+    Flags already defined (the data flags, shared by configs) are left as they are. Returns the
+    names of the flags of ``config_class``. The flags count as this module's key flags: a command
+    adopts them (``flags.adopt_module_key_flags(settings)``) so that ``--helpshort`` lists them.
+    """
+    names = []
+    for field in flag_fields(config_class, only):
+        names.append(field.name)
+        if field.name not in flag_values:
+            _define_flag(field, flag_values)
+    return names
+
+
+def _define_flag(field, flag_values):
+    rule = rule_of(field)
+    default = None if field.default is dataclasses.MISSING else field.default
+    kind = _unwrap_optional(field.type)
+    help_text = rule.help + _alias_note(rule)
+    common = {"flag_values": flag_values}
+    if _is_sequence(field.type):
+        flags.DEFINE_list(field.name, list(default) if default is not None else None, help_text,
+                          **common)
+    elif kind is bool:
+        flags.DEFINE_boolean(field.name, default, help_text, **common)
+    elif rule.choices:
+        choices = tuple(rule.choices) + tuple(rule.aliases)
+        flags.DEFINE_enum(field.name, default, choices, help_text, **common)
+    elif kind is int:
+        flags.DEFINE_integer(field.name, default, help_text, **common)
+    elif kind is float:
+        flags.DEFINE_float(field.name, default, help_text, **common)
+    else:
+        flags.DEFINE_string(field.name, default, help_text, **common)
+    flags.register_validator(field.name, lambda value, f=field: _valid(f, value),
+                             flag_values=flag_values)
+    if field.default is dataclasses.MISSING:
+        flags.mark_flag_as_required(field.name, flag_values=flag_values)
+
+
+def _valid(field, value):
+    problem = value_problem(rule_of(field), field.type, value)
+    if problem:
+        raise flags.ValidationError(problem)
+    return True
+
+
+def _alias_note(rule):
+    if not rule.aliases:
+        return ""
+    old = ", ".join(f"{alias} = {name}" for alias, name in rule.aliases.items())
+    return f" (old names still accepted: {old})"
+
+
+def from_flags(config_class, flag_values=flags.FLAGS, **given):
+    """The config ``config_class`` made from parsed flags; ``given`` fields are set directly.
+
+    A nested config that is ``Optional`` is None unless one of its flags was given on the command
+    line (the command then uses, say, the data settings of the run it reads); a field with
+    ``overrides_of`` holds the (name, value) pairs of the given flags of that config.
+    """
+    values = {}
+    for field in dataclasses.fields(config_class):
+        rule = rule_of(field)
+        if field.name in given:
+            values[field.name] = given[field.name]
+        elif _nested_config(field) is not None:
+            values[field.name] = _nested_from_flags(field, flag_values)
+        elif rule is not None and rule.overrides_of is not None:
+            values[field.name] = tuple(
+                (f.name, flag_values[f.name].value) for f in flag_fields(rule.overrides_of)
+                if flag_values[f.name].present)
+        elif rule is not None and rule.flag:
+            value = flag_values[field.name].value
+            values[field.name] = tuple(value) if _is_sequence(field.type) and value is not None \
+                else value
+    return config_class(**values)
+
+
+def _nested_from_flags(field, flag_values):
+    nested = _nested_config(field)
+    optional = _unwrap_optional(field.type) is not field.type
+    if optional and not any(flag_values[f.name].present for f in flag_fields(nested)):
+        return None
+    return from_flags(nested, flag_values)
+
+
+# ---------------------------------------------------------------------------------------------
+# JSON
+
+
+def to_dict(config):
+    return dataclasses.asdict(config)
+
+
+def from_dict(config_class, values):
+    """The config written as ``values`` (a run folder's ``config.json``); unknown keys, from
+    older or newer versions, are ignored, and missing ones take today's defaults."""
+    known = {}
+    for field in dataclasses.fields(config_class):
+        if field.name not in values:
+            continue
+        value, nested = values[field.name], _nested_config(field)
+        if nested is not None and value is not None:
+            value = from_dict(nested, value)
+        elif _is_sequence(field.type) and value is not None:
+            value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        known[field.name] = value
+    return config_class(**known)
+
+
+def default_of(config_class, name):
+    """The default of field ``name``: where another command falls back on a trainer setting."""
+    return next(f.default for f in dataclasses.fields(config_class) if f.name == name)
+
+
+def result_settings(config):
+    """The fields that change what a run computes (a resumed run must match them), nested
+    configs as dicts of theirs."""
+    found = {}
+    for field in dataclasses.fields(config):
+        value, rule = getattr(config, field.name), rule_of(field)
+        if _nested_config(field) is not None:
+            found[field.name] = result_settings(value) if value is not None else None
+        elif rule is not None and rule.changes_results:
+            found[field.name] = value
+    return found
+
+
+def flat_dict(config, prefix=""):
+    """``{"data.dataset": ..., "epochs": ...}``: every leaf value, for TensorBoard's HParams."""
+    flat = {}
+    for name, value in to_dict(config).items() if dataclasses.is_dataclass(config) else \
+            config.items():
+        if isinstance(value, dict):
+            flat.update(flat_dict(value, prefix=f"{prefix}{name}."))
+        else:
+            flat[f"{prefix}{name}"] = value
+    return flat
