@@ -48,7 +48,7 @@ def test_hessian_and_landscape_agree_between_the_two_formats(analysed):
     hessian = read_json(output_dir, "hessian.json")["models"]
     for label in ("keras", "served"):
         assert len(hessian[label]["eigenvalues"]) == 2
-        assert hessian[label]["objective"]["name"] == "sat"  # --loss=auto reads method=sat
+        assert hessian[label]["objective"]["name"] == "sparse_at"  # --loss=auto: the run's
     grids = {label: np.load(output_dir / f"landscape_{label}.npz") for label in ("keras", "served")}
     for grid in grids.values():
         assert grid["losses"].shape == (3, 3)
@@ -98,7 +98,7 @@ def test_figures_are_in_tensorboard(analysed):
 
 @pytest.mark.parametrize("arguments, message", [
     (["--model=/nonexistent/run"], "--model /nonexistent/run: no such file or folder"),
-    (["--model=/nonexistent/run", "--grid_size=4"], "--grid_size must be odd"),
+    (["--model=/nonexistent/run", "--grid_size=4"], "--grid_size=4 must be odd"),
 ])
 def test_bad_settings_exit_2_with_one_line(run_module, tmp_path, arguments, message):
     result = run_module("tf_fastls0.analyze", *arguments, f"--output_dir={tmp_path}")

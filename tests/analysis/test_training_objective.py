@@ -41,7 +41,7 @@ def expected(name, clean, adversarial, labels, alpha, beta):
     """SPEC section 5, as data-set means over all examples."""
     if name == "clean":
         return cross_entropy(clean, labels).mean()
-    if name == "sat":
+    if name == "sparse_at":
         return cross_entropy(adversarial, labels).mean()
     if name == "tradeoff":
         return ((1 - alpha) * cross_entropy(clean, labels)
@@ -65,7 +65,7 @@ def test_parts_sum_to_the_objective_over_uneven_batches(problem, name):
 def test_adversarial_objectives_refuse_missing_examples(problem):
     _, images, _, labels = problem
     with pytest.raises(ValueError, match="needs adversarial examples"):
-        training_objective.objective_parts("sat", images, labels)
+        training_objective.objective_parts("sparse_at", images, labels, alpha=0.75, beta=6.0)
     assert training_objective.objective_for_method("fast_ls_l0") == "strades"
 
 
@@ -84,9 +84,11 @@ def test_reattack_at_the_trained_weights_equals_the_fixed_examples(problem):
     variables = model.trainable_variables
     directions = [landscape.filter_normalised_direction(variables, seed=1, index=i) for i in (0, 1)]
     held = landscape.loss_grid(model, training_objective.objective_parts(
-        "sat", images, labels, fixed, batch_size=4), directions, steps=3, extent=0.5)
+        "sparse_at", images, labels, fixed, batch_size=4, alpha=0.75, beta=6.0), directions,
+        steps=3, extent=0.5)
     recomputed = landscape.loss_grid(model, training_objective.objective_parts(
-        "sat", images, labels, attack=attack, batch_size=4), directions, steps=3, extent=0.5)
+        "sparse_at", images, labels, attack=attack, batch_size=4, alpha=0.75, beta=6.0),
+        directions, steps=3, extent=0.5)
     assert recomputed.losses[1, 1] == pytest.approx(held.losses[1, 1], rel=1e-5)
     # Away from the centre the examples are made afresh for the moved weights.
     assert not np.allclose(recomputed.losses, held.losses)

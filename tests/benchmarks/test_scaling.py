@@ -22,5 +22,5 @@ def test_scaling_prints_and_writes_every_sweep(tmp_path, run_module):
     # labels are the model's own predictions and the model is held fixed: at a 1-pixel budget
     # the 1-step attack leaves most images as they were classified (so none is skipped)
     assert sweeps["attack steps"]["rows"][0]["unfooled_percent"] >= 50.0
-    assert (tmp_path / "scaling.md").read_text().startswith("# Scaling of sat")
+    assert (tmp_path / "scaling.md").read_text().startswith("# Scaling of sparse_at")
     assert (tmp_path / "scaling.png").stat().st_size > 0

@@ -3,7 +3,7 @@
 
 import pytest
 
-from tf_fastls0.evaluation import ModelError, evaluate_model, load_model
+from tf_fastls0.evaluation import EvalConfig, ModelError, evaluate_model, load_model
 from tf_fastls0.utils.cli import UsageError
 
 VALID = {"eps": 10, "iters": 2, "rs_queries": 2, "n_examples": 4, "batch_size": 4,
@@ -30,18 +30,19 @@ def test_paths_that_hold_no_model_are_refused(name, message, tmp_path):
 
 @pytest.mark.parametrize("overrides, message", [
     ({"eps": 1025}, "--eps=1025 is more than the 1024 pixels of a 32x32 image"),
-    ({"iters": 0}, "--iters=0 must be a positive integer"),
-    ({"rs_queries": -5}, "--rs_queries=-5 must be a positive integer"),
-    ({"n_examples": 0}, "--n_examples=0 must be a positive integer"),
-    ({"eps": 0}, "--eps=0 must be a positive integer"),
-    ({"attacks": "saa,cornersearch"}, "unknown attacks \\['cornersearch'\\]"),
-    ({"shard_index": 2, "num_shards": 2}, "--shard_index=2 must be in 0 .. --num_shards-1"),
+    ({"iters": 0}, "--iters=0: must be at least 1"),
+    ({"rs_queries": -5}, "--rs_queries=-5: must be at least 1"),
+    ({"n_examples": 0}, "--n_examples=0: must be at least 1"),
+    ({"eps": 0}, "--eps=0: must be at least 1"),
+    ({"attacks": "saa,cornersearch"}, "--attacks=saa,cornersearch: choose one of saa"),
+    ({"attacks": ","}, "--attacks names no attack"),
+    ({"shard_index": 2, "num_shards": 2}, "--shard_index=2 must be smaller than --num_shards=2"),
     ({"num_shards": 3}, "--num_shards=3 is more than the 1 batches"),
 ])
 def test_bad_settings_are_refused(overrides, message, tiny_run, splits, tmp_path):
     with pytest.raises(UsageError, match=message):
-        evaluate_model(str(tiny_run), splits, output_dir=str(tmp_path),
-                       **{**VALID, **overrides})
+        evaluate_model(EvalConfig(model=str(tiny_run), output_dir=str(tmp_path),
+                                  **{**VALID, **overrides}), splits)
     assert not (tmp_path / "report.json").exists()
 
 
@@ -51,5 +52,5 @@ def test_a_model_for_other_images_is_refused(tiny_run, tmp_path):
 
     small = ImageSet(np.zeros([4, 8, 8, 3], np.uint8), np.zeros([4], np.int32), ("a",))
     with pytest.raises(UsageError, match="takes 32x32x3 images but tiny has 8x8x3"):
-        evaluate_model(str(tiny_run), DataSplits("tiny", small, small),
-                       output_dir=str(tmp_path), **VALID)
+        evaluate_model(EvalConfig(model=str(tiny_run), output_dir=str(tmp_path), **VALID),
+                       DataSplits("tiny", small, small))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from tf_fastls0.attacks import CLEAN_MISTAKE
-from tf_fastls0.evaluation import evaluate_model, load_model
+from tf_fastls0.evaluation import EvalConfig, evaluate_model, load_model
 from tf_fastls0.evaluation.fingerprint import weights_sha256
 from tf_fastls0.models.loading import ModelSource, locate
 
@@ -34,9 +34,9 @@ def test_a_keras_file_outside_a_run_is_evaluated(tiny_run, splits, tmp_path):
     shutil.copy(tiny_run / "model.keras", copied)
     loaded = load_model(str(copied))
     assert loaded.run_dir is None and loaded.architecture == "small_cnn"
-    report = evaluate_model(str(copied), splits, output_dir=str(tmp_path / "out"), eps=10,
-                            attacks="spgd_proj", iters=3, rs_queries=1, n_examples=8,
-                            batch_size=8, progress=False)
+    report = evaluate_model(EvalConfig(model=str(copied), output_dir=str(tmp_path / "out"),
+                                       eps=10, attacks=("spgd_proj",), iters=3, rs_queries=1,
+                                       n_examples=8, batch_size=8, progress=False), splits)
     assert report["model"]["format"] == "keras" and report["architecture"] == "small_cnn"
     network = keras.saving.load_model(copied, safe_mode=True)
     chosen = splits.test.subset(8, seed=0)

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from tf_fastls0.evaluation import REPORT_FILE, comparable, evaluate_model, merge_reports
+from tf_fastls0.evaluation import REPORT_FILE, EvalConfig, comparable, evaluate_model, merge_reports
 from tf_fastls0.evaluation.state import STATE_FILE
 from tf_fastls0.utils.cli import UsageError
 
@@ -16,8 +16,9 @@ SETTINGS = {"eps": 10, "iters": 5, "rs_queries": 20, "n_examples": 16, "batch_si
 
 
 def _evaluate(run, splits, output_dir, **overrides):
-    return evaluate_model(str(run / "saved_model"), splits, output_dir=str(output_dir),
-                          **{**SETTINGS, **overrides})
+    config = EvalConfig(model=str(run / "saved_model"), output_dir=str(output_dir),
+                        **{**SETTINGS, **overrides})
+    return evaluate_model(config, splits)
 
 
 @pytest.fixture(scope="module")

@@ -28,14 +28,14 @@ def train(strategy, config, splits):
                                         config.seed, augment=False)
     trainer.fit(dataset, epochs=1, steps_per_epoch=STEPS, verbose=0, shuffle=False)
     weights = [np.asarray(w) for w in trainer.network.get_weights()]
-    buffer = trainer.method.checkpoint_items().get("soft_labels")
+    buffer = trainer.checkpoint_items().get("soft_labels")
     return weights, None if buffer is None else np.asarray(buffer.read_value())
 
 
 def main(method, overrides):
     splits = data_lib.load_data(data_lib.DataConfig(max_train_examples=64, max_eval_examples=16))
     config = dataclasses.replace(
-        TrainConfig(), model="small_cnn_nobn", width=0.25, method=method, epochs=2, batch_size=16,
+        TrainConfig(), model="small_cnn", width=0.25, method=method, epochs=2, batch_size=16,
         train_eps=6, sat_start_epoch=0, learning_rate=0.05, **overrides)
     one_weights, one_buffer = train(tf.distribute.OneDeviceStrategy("/cpu:0"), config, splits)
     two_weights, two_buffer = train(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), config,

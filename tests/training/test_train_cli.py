@@ -17,7 +17,6 @@ from tf_fastls0.data import DataConfig, load_data
 def test_run_writes_summary_checkpoints_and_events(tiny_run):
     summary = json.loads((tiny_run / "summary.json").read_text())
     assert summary["config"]["epochs"] == 2
-    assert 0.0 <= summary["clean_accuracy"] <= 1.0
     assert len(summary["epoch_seconds"]) == 2
     assert summary["tensorflow_version"] == tf.__version__
     assert tf.train.latest_checkpoint(str(tiny_run / "checkpoints")).endswith("ckpt-16")  # numbered by step: 8 steps x 2 epochs
@@ -29,7 +28,7 @@ def test_run_writes_summary_checkpoints_and_events(tiny_run):
 def test_saved_model_and_keras_file_give_the_same_logits(tiny_run):
     import keras
 
-    images = load_data(DataConfig(max_eval_examples=16)).test.images.astype(np.float32) / 255
+    images = load_data(DataConfig(max_eval_examples=16)).test.float_images()
     loaded = tf.saved_model.load(str(tiny_run / "saved_model"))
     served = loaded.serve(tf.constant(images)).numpy()
     network = keras.saving.load_model(tiny_run / "model.keras", safe_mode=True)
@@ -86,27 +85,15 @@ def _wait_for_tags(url, deadline):
 
 
 @pytest.mark.parametrize("flag, message", [
-    ("--epochs=0", "--epochs"),
-    ("--batch_size=-4", "--batch_size"),
-    ("--model=resnet9000", "--model"),
-    ("--dataset=imagenet9", "--dataset"),
-    ("--width=0", "--width"),
-    ("--strategy=tpu", "--strategy"),
-    ("--data_dir=/no/such/folder", "data folder /no/such/folder does not exist"),
-    ("--batch_size=128", "--batch_size=128 is larger than the 100 training images"),
+    ("--learning_rate=nan", "--learning_rate=nan: must be a finite number"),
     ("positional_argument", "unexpected arguments"),
-    ("--train_eps=2000", "--train_eps=2000 is more than the 1024 pixels of a 32x32 image"),
-    ("--eval_eps=1025", "--eval_eps=1025 is more than the 1024 pixels"),
-    ("--sat_start_epoch=100", "--sat_start_epoch must be smaller than --epochs"),
-    ("--method=sat --attack_steps=0", "--attack_steps=0 leaves an adversarial --method"),
-    ("--nfgsm_noise", "--soft_labels and --nfgsm_noise need an adversarial --method"),
+    ("--data_dir=/no/such/folder", "data folder /no/such/folder does not exist"),
 ])
 def test_invalid_flags_stop_with_one_line_and_status_2(flag, message, run_module, tmp_path):
+    # The command-line plumbing; every other refused value is checked in-process in
+    # tests/training/test_config.py.
     output_dir = tmp_path / "out"
-    args = [*flag.split(), f"--output_dir={output_dir}"]
-    if flag == "--batch_size=128":
-        args.append("--max_train_examples=100")
-    result = run_module("tf_fastls0.train", *args)
+    result = run_module("tf_fastls0.train", flag, f"--output_dir={output_dir}")
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and message in errors[0], result.stderr[-2000:]

@@ -179,11 +179,12 @@ def _robustness_callbacks(config, splits, logs_dir):
 
 
 def build_trainer(config, splits):
-    """The compiled ``AdversarialTrainer`` and its optimizer for ``config`` (not yet trained);
-    benchmarks and tests time or step it directly."""
+    """The compiled ``AdversarialTrainer`` and its optimizer for ``config`` (not yet trained),
+    in the current strategy's scope; benchmarks and tests time or step it directly."""
+    config = resolve_for_strategy(config, tf.distribute.get_strategy())
     keras.utils.set_random_seed(config.seed)  # the same initial weights for the same seed
     network = build_model(config.model, splits.image_shape, splits.num_classes, config.width,
-                          bool(config.sync_batchnorm))
+                          config.sync_batchnorm)
     steps = data_lib.steps_per_epoch(splits.train, config.batch_size)
     trainer = AdversarialTrainer(
         network, recipe_for(config), steps,

@@ -1,0 +1,38 @@
+"""The catastrophic-overfitting monitor on histories whose answer is known."""
+
+import types
+
+import pytest
+
+from tf_fastls0.training.callbacks import CatastrophicOverfittingMonitor
+
+# (validation robust accuracy, accuracy against the training attack) per epoch.
+COLLAPSE = [(0.10, 0.20), (0.18, 0.30), (0.22, 0.38), (0.08, 0.55), (0.01, 0.80), (0.00, 0.85)]
+STEADY = [(0.10, 0.20), (0.18, 0.30), (0.22, 0.38), (0.21, 0.41), (0.24, 0.43), (0.23, 0.44)]
+# Robust accuracy falls, but so does the training-attack accuracy: the model got worse at both,
+# which is not catastrophic overfitting (the 1-step attack did not become weak).
+BOTH_FALL = [(0.10, 0.20), (0.22, 0.40), (0.05, 0.15), (0.04, 0.12)]
+
+
+def monitor_flags(history, tmp_path, stop=False):
+    monitor = CatastrophicOverfittingMonitor(str(tmp_path), robust_drop=0.5, train_margin=0.1,
+                                             stop=stop)
+    monitor.set_model(types.SimpleNamespace(stop_training=False))
+    for epoch, (robust, train) in enumerate(history):
+        logs = {"val_robust_accuracy": robust, "adversarial_accuracy": train}
+        monitor.on_epoch_end(epoch, logs)
+        assert logs["catastrophic_overfitting"] == float(epoch in monitor.flagged_epochs)
+        if monitor.model.stop_training:
+            break
+    return monitor
+
+
+@pytest.mark.parametrize("history, flagged", [(COLLAPSE, [3, 4, 5]), (STEADY, []),
+                                              (BOTH_FALL, [])])
+def test_the_monitor_flags_a_collapse_and_only_a_collapse(history, flagged, tmp_path):
+    assert monitor_flags(history, tmp_path).flagged_epochs == flagged
+
+
+def test_the_monitor_stops_training_at_the_first_flag_when_asked(tmp_path):
+    monitor = monitor_flags(COLLAPSE, tmp_path, stop=True)
+    assert monitor.flagged_epochs == [3] and monitor.model.stop_training

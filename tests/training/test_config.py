@@ -1,0 +1,122 @@
+"""Training settings as a user gives them: each flag comes from ``TrainConfig``, and a value the
+run cannot use is refused before any work, in one line naming the flag."""
+
+import dataclasses
+import json
+
+import pytest
+from absl import flags
+
+from tf_fastls0.analysis.config import AnalysisConfig
+from tf_fastls0.data import DataError
+from tf_fastls0.evaluation.config import EvalConfig
+from tf_fastls0.training.config import TrainConfig
+from tf_fastls0.training.run import train_and_evaluate
+from tf_fastls0.utils import settings
+from tf_fastls0.utils.cli import UsageError
+
+CONFIGS = (TrainConfig, EvalConfig, AnalysisConfig)
+
+
+def refusal(output_dir, *argv):
+    """What the trainer says when it refuses ``argv`` (flag parsing, the config's checks, or the
+    checks against the data that come before any training), or None if it accepts them."""
+    flag_values = flags.FlagValues()
+    settings.define_flags(TrainConfig, flag_values=flag_values)
+    try:
+        flag_values(["train", "--epochs=1", f"--output_dir={output_dir}", *argv])
+        settings.from_flags(TrainConfig, flag_values)
+    except flags.Error as error:
+        return str(error).splitlines()[0]
+    except UsageError as error:
+        return str(error)
+    return None
+
+
+@pytest.mark.parametrize("flag, message", [
+    ("--epochs=0", "--epochs=0: must be at least 1"),
+    ("--batch_size=-4", "--batch_size=-4: must be at least 1"),
+    ("--model=resnet9000", "--model"),
+    ("--dataset=imagenet9", "--dataset"),
+    ("--width=0", "--width=0.0: must be at least 0.01"),
+    ("--strategy=tpu", "--strategy"),
+    ("--learning_rate=inf", "--learning_rate=inf: must be a finite number"),
+    ("--momentum=-nan", "must be a finite number"),
+    ("--sat_start_epoch=1", "--sat_start_epoch=1 must be smaller than --epochs=1"),
+    ("--method=sparse_at --attack_steps=0", "--attack_steps=0 leaves --method=sparse_at without"),
+    ("--method=fast_ls_l0 --eval_eps=0", "--train_eps=0 leaves --method=fast_ls_l0 without an"),
+    ("--nfgsm_noise", "--soft_labels and --nfgsm_noise need an adversarial --method"),
+])
+def test_values_no_run_can_use_are_refused_in_one_line(flag, message, tmp_path):
+    said = refusal(tmp_path / "out", *flag.split())
+    assert said is not None and message in said and "\n" not in said
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("changes, message, error", [
+    ({"batch_size": 128, "data": {"max_train_examples": 100}},
+     "--batch_size=128 is larger than the 100 training images", UsageError),
+    ({"train_eps": 2000}, "--train_eps=2000 is more than the 1024 pixels of a 32x32 image",
+     UsageError),
+    ({"eval_eps": 1025, "train_eps": 20}, "--eval_eps=1025 is more than the 1024 pixels",
+     UsageError),
+    ({"data": {"data_dir": "/no/such/folder"}}, "data folder /no/such/folder does not exist",
+     DataError),
+])
+def test_values_that_do_not_fit_the_data_are_refused_before_training(changes, message, error,
+                                                                     tmp_path):
+    data = settings.from_dict(type(TrainConfig().data), changes.pop("data", {}))
+    config = TrainConfig(output_dir=str(tmp_path / "out"), model="small_cnn", data=data,
+                         **changes)
+    with pytest.raises(error, match=message):
+        train_and_evaluate(config)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("config_class", CONFIGS)
+def test_no_float_setting_takes_nan_or_infinity(config_class):
+    required = {"model": "m"} if config_class is EvalConfig else \
+        {"model": ("m",)} if config_class is AnalysisConfig else {}
+    floats = [f.name for f in dataclasses.fields(config_class)
+              if settings.rule_of(f) and "float" in str(f.type)]
+    assert floats or config_class is EvalConfig
+    for name in floats:
+        for bad in (float("nan"), float("inf"), float("-inf")):
+            with pytest.raises(UsageError, match=f"--{name}=.*finite"):
+                config_class(**required, **{name: bad})
+
+
+def test_train_eps_defaults_to_six_times_eval_eps_and_sat_start_to_half_the_epochs():
+    config = TrainConfig(eval_eps=10, epochs=40)
+    assert (config.train_eps, config.sat_start_epoch) == (60, 20)
+    assert TrainConfig(eval_eps=10, train_eps=15).train_eps == 15
+
+
+def test_old_names_still_work_and_mean_what_they_meant():
+    config = TrainConfig(method="sat", soft_labels="sat")
+    assert (config.method, config.soft_labels) == ("sparse_at", "self_adaptive")
+    assert config.self_adaptive and config.method_entry.objective == "sparse_at"
+    assert AnalysisConfig(model=("m",), loss="sat").loss == "sparse_at"
+
+
+def test_a_run_folder_of_the_old_names_resumes_as_the_same_run():
+    old = json.loads(json.dumps(TrainConfig(method="sparse_at").to_dict()))
+    old["method"] = "sat"
+    assert settings.result_settings(TrainConfig.from_dict(old)) == \
+        settings.result_settings(TrainConfig(method="sparse_at"))
+
+
+@pytest.mark.parametrize("config_class", CONFIGS)
+def test_each_flag_has_help_and_one_definition(config_class):
+    flag_values = flags.FlagValues()
+    names = settings.define_flags(config_class, flag_values=flag_values)
+    assert len(names) == len(set(names))
+    for name in names:
+        assert flag_values[name].help.strip(), name
+
+
+def test_flags_and_config_agree_on_every_default():
+    flag_values = flags.FlagValues()
+    settings.define_flags(TrainConfig, flag_values=flag_values)
+    flag_values(["train"])
+    assert settings.from_flags(TrainConfig, flag_values) == TrainConfig()
