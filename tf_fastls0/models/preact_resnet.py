@@ -7,12 +7,15 @@ block's first activation. Head: BN -> ReLU -> global average pool -> dense. Batc
 0.9 and epsilon 1e-5 match PyTorch's defaults (momentum 0.1 there counts the other way).
 
 Only built-in layers are used, so the ``.keras`` file loads in Keras' safe mode with no custom
-objects. ``width`` scales every channel count, for small tests and quick CPU runs.
+objects. ``width`` scales every channel count, for small tests and quick CPU runs. Weights start
+from PyTorch's defaults (``initializers.py``), as in the reference code.
 """
 
 import functools
 
 import keras
+
+from tf_fastls0.models.initializers import conv_kwargs, dense_kwargs
 
 BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
@@ -26,7 +29,7 @@ def preact_resnet(input_shape, num_classes, blocks_per_stage, width=1.0, sync_ba
     batch_norm = functools.partial(keras.layers.BatchNormalization, momentum=BN_MOMENTUM,
                                    epsilon=BN_EPSILON, synchronized=sync_batchnorm)
     images = keras.Input(shape=input_shape, name="images")
-    x = _conv(_channels(STAGE_CHANNELS[0], width), 3, 1, "stem_conv")(images)
+    x = _conv(_channels(STAGE_CHANNELS[0], width), 3, 1, "stem_conv", input_shape[-1])(images)
     for stage, (channels, stride) in enumerate(zip(STAGE_CHANNELS, STAGE_STRIDES)):
         for block in range(blocks_per_stage[stage]):
             x = _preact_block(x, _channels(channels, width), stride if block == 0 else 1,
@@ -35,25 +38,26 @@ def preact_resnet(input_shape, num_classes, blocks_per_stage, width=1.0, sync_ba
     x = keras.layers.ReLU(name="head_relu")(x)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     # float32 logits even under a mixed-precision policy: losses and attacks compare them finely.
-    logits = keras.layers.Dense(num_classes, dtype="float32", name="logits")(x)
+    logits = keras.layers.Dense(num_classes, dtype="float32", name="logits",
+                                **dense_kwargs(x.shape[-1]))(x)
     return keras.Model(images, logits, name=name)
 
 
 def _preact_block(x, channels, stride, batch_norm, name):
     first = keras.layers.Activation("softplus", name=f"{name}_act1")(batch_norm(name=f"{name}_bn1")(x))
     if stride != 1 or x.shape[-1] != channels:
-        shortcut = _conv(channels, 1, stride, f"{name}_shortcut")(first)
+        shortcut = _conv(channels, 1, stride, f"{name}_shortcut", x.shape[-1])(first)
     else:
         shortcut = x
-    y = _conv(channels, 3, stride, f"{name}_conv1")(first)
+    y = _conv(channels, 3, stride, f"{name}_conv1", x.shape[-1])(first)
     y = keras.layers.Activation("softplus", name=f"{name}_act2")(batch_norm(name=f"{name}_bn2")(y))
-    y = _conv(channels, 3, 1, f"{name}_conv2")(y)
+    y = _conv(channels, 3, 1, f"{name}_conv2", channels)(y)
     return keras.layers.Add(name=f"{name}_add")([y, shortcut])
 
 
-def _conv(channels, kernel, stride, name):
+def _conv(channels, kernel, stride, name, in_channels):
     return keras.layers.Conv2D(channels, kernel, strides=stride, padding="same", use_bias=False,
-                               kernel_initializer="he_normal", name=name)
+                               name=name, **conv_kwargs(kernel, in_channels, use_bias=False))
 
 
 def _channels(channels, width):

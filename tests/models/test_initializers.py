@@ -1,0 +1,47 @@
+"""Every model starts from PyTorch's default initialisation, as the reference code does: conv and
+dense kernels and biases uniform on +-1/sqrt(fan_in), BatchNorm gamma 1 and beta 0."""
+
+import math
+
+import numpy as np
+import pytest
+
+from tf_fastls0.models import MODELS, build_model
+
+# A uniform draw's sample standard deviation is within ~0.45/sqrt(n) of bound/sqrt(3) (relative);
+# from MIN_SIZE values on, STD_TOLERANCE is over four of those, and he_normal (2.45x) fails it.
+MIN_SIZE = 144
+STD_TOLERANCE = 0.15
+
+
+def kernel_fan_in(kernel):
+    return int(np.prod(kernel.shape[:-1]))
+
+
+def weighted_layers(model):
+    return [layer for layer in model.layers
+            if layer.__class__.__name__ in ("Conv2D", "Dense")]
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_kernels_and_biases_are_uniform_on_the_pytorch_interval(name):
+    model = build_model(name, (16, 16, 3), 10, width=0.25)
+    layers = weighted_layers(model)
+    assert layers
+    for layer in layers:
+        bound = 1.0 / math.sqrt(kernel_fan_in(layer.kernel))
+        for weight in [layer.kernel] + ([layer.bias] if layer.use_bias else []):
+            values = np.asarray(weight.numpy())
+            assert np.abs(values).max() <= bound, weight.path
+            if values.size >= MIN_SIZE:
+                assert values.std() == pytest.approx(bound / math.sqrt(3), rel=STD_TOLERANCE), \
+                    weight.path
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_batchnorm_starts_as_the_identity_scale_and_shift(name):
+    model = build_model(name, (16, 16, 3), 10, width=0.25)
+    for layer in model.layers:
+        if layer.__class__.__name__ == "BatchNormalization":
+            np.testing.assert_array_equal(layer.gamma.numpy(), 1.0)
+            np.testing.assert_array_equal(layer.beta.numpy(), 0.0)
