@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from tf_fastls0.data import DataConfig, DataError, load_data
 from tf_fastls0.data.image_folder import load_image_folder
+from tf_fastls0.utils.cli import UsageError
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
@@ -84,5 +85,5 @@ def test_differing_class_sets_are_named(tmp_path):
 
 
 def test_unknown_dataset_name_is_refused():
-    with pytest.raises(DataError, match="unknown data set 'imagenet9'"):
+    with pytest.raises(UsageError, match="--dataset=imagenet9: choose one of shapes10, cifar10"):
         load_data(DataConfig(dataset="imagenet9"))

@@ -12,8 +12,8 @@ from typing import Optional
 from tf_fastls0.data.config import DataConfig
 from tf_fastls0.evaluation.budgets import BUDGETS
 from tf_fastls0.models import MODELS
-from tf_fastls0.training.methods import (METHOD_ALIASES, METHODS, SOFT_LABEL_ALIASES, SOFT_LABELS,
-                                         methods_help)
+from tf_fastls0.training.methods import (METHOD_ALIASES, METHODS, SOFT_LABEL_ALIASES,
+                                         SOFT_LABELS, methods_help)
 from tf_fastls0.training.strategies import STRATEGIES
 from tf_fastls0.utils import settings
 from tf_fastls0.utils.cli import UsageError
@@ -26,7 +26,8 @@ TRAIN_EPS_PER_EVAL_EPS = 6  # the paper's multi-eps rule (SPEC §5)
 class TrainConfig:
     data: DataConfig = DataConfig()
     output_dir: str = setting(
-        "runs/default", "Run folder: TensorBoard logs, checkpoints, SavedModel, summary.json.", changes_results=False)
+        "runs/default", "Run folder: TensorBoard logs, checkpoints, SavedModel, summary.json.",
+        changes_results=False)
     # The model
     model: str = setting("preact_resnet18", "Classifier architecture.", choices=tuple(MODELS))
     width: float = setting(1.0, "Channel-width multiplier of the model (1 = the paper's).",
@@ -38,7 +39,8 @@ class TrainConfig:
     method: str = setting("standard", methods_help(), choices=tuple(METHODS),
                           aliases=METHOD_ALIASES)
     trades_mode: str = setting(
-        "T", "sTRADES attack loss: T = CE to the label, F = the KL term itself.", choices=("T", "F"))
+        "T", "sTRADES attack loss: T = CE to the label, F = the KL term itself.",
+        choices=("T", "F"))
     trades_beta: float = setting(6.0, "sTRADES KL weight beta.", lower=0.0, upper=1e4)
     tradeoff_alpha: float = setting(0.75, "Tradeoff weight a of the adversarial CE (paper Eq. 8).",
                                     lower=0.0, upper=1.0)
@@ -80,7 +82,8 @@ class TrainConfig:
         lower=0.0, upper=1.0)
     stop_on_co: bool = setting(False, "Stop training when catastrophic overfitting is flagged.")
     final_eval: str = setting("none", "Run Sparse-AutoAttack at --eval_eps on the exported model "
-                              "at the end.", choices=("none",) + tuple(BUDGETS), changes_results=False)
+                              "at the end.", choices=("none",) + tuple(BUDGETS),
+                              changes_results=False)
     # Optimisation
     epochs: int = setting(100, "Number of training epochs.", lower=1)
     batch_size: int = setting(128, "Global batch size (over all replicas).", lower=1)
@@ -98,7 +101,8 @@ class TrainConfig:
     strategy: str = setting(
         "default", "tf.distribute strategy: default (one device), mirrored (all local GPUs), "
         "multi_worker (MultiWorkerMirroredStrategy from TF_CONFIG).", choices=STRATEGIES)
-    log_every_steps: int = setting(10, "Write per-step TensorBoard scalars this often.", lower=1, changes_results=False)
+    log_every_steps: int = setting(10, "Write per-step TensorBoard scalars this often.", lower=1,
+                                   changes_results=False)
     jit_compile: bool = setting(False, "Compile the training step with XLA.")
     resume: bool = setting(True, "Continue from the last checkpoint in --output_dir if there is "
                            "one.", changes_results=False)
@@ -108,7 +112,8 @@ class TrainConfig:
         False, "Deterministic ops (tf.config.experimental.enable_op_determinism): a resumed run "
         "ends with the same weights.")
     checkpoint_every_steps: int = setting(
-        0, "Also checkpoint every this many steps (0: only at the end of each epoch).", lower=0, changes_results=False)
+        0, "Also checkpoint every this many steps (0: only at the end of each epoch).", lower=0,
+        changes_results=False)
     verbose: Optional[int] = setting(
         None, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch; default 1 on a "
         "terminal, else 2.", lower=0, upper=2, changes_results=False)

@@ -30,8 +30,8 @@ class Rule:
     lower: typing.Optional[float] = None
     upper: typing.Optional[float] = None
     flag: bool = True  # False: set by the program, not by a flag
-    overrides_of: typing.Optional[type] = None  # the field holds (name, value) pairs of given flags
-    changes_results: bool = True  # False: where output goes, how it is shown, how long a session runs
+    overrides_of: typing.Optional[type] = None  # holds (name, value) pairs of the given flags
+    changes_results: bool = True  # False: where output goes, how it shows, how long a session runs
 
 
 def setting(default=dataclasses.MISSING, help="", **rule):
