@@ -72,7 +72,7 @@ def compiled_step(name, splits):
                          epochs=10, train_eps=FLAGS.train_eps, sat_start_epoch=0,
                          jit_compile=FLAGS.jit_compile, **METHODS[name])
     trainer, _ = build_trainer(config, splits)
-    images = tf.constant(splits.train.images[:FLAGS.batch_size], tf.float32) / 255.0
+    images = tf.constant(splits.train.float_images(slice(0, FLAGS.batch_size)))
     own_predictions = tf.argmax(trainer.network(images, training=False), -1, output_type=tf.int32)
     batch = (images, own_predictions, tf.range(FLAGS.batch_size, dtype=tf.int64))
     step = tf.function(trainer.train_step, jit_compile=FLAGS.jit_compile or None)

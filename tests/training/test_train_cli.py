@@ -25,6 +25,23 @@ def test_run_writes_summary_checkpoints_and_events(tiny_run):
     assert json.loads((tiny_run / "config.json").read_text())["model"] == "small_cnn"
 
 
+def test_the_resolved_settings_reach_tensorboards_hparams_dashboard(tiny_run):
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    written = {}
+    for path in (tiny_run / "logs").glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name == "hparams":
+                    data = plugin_data_pb2.HParamsPluginData.FromString(
+                        value.metadata.plugin_data.content)
+                    if data.HasField("session_start_info"):
+                        written = dict(data.session_start_info.hparams)
+    assert written["method"].string_value == "sparse_at"
+    assert written["train_eps"].number_value == 120  # 6x the default --eval_eps
+    assert written["data.max_train_examples"].number_value == 256
+
+
 def test_saved_model_and_keras_file_give_the_same_logits(tiny_run):
     import keras
 
