@@ -49,7 +49,8 @@ def resolve_stages(attacks):
 
 
 def sparse_autoattack(model_fn, batches, *, eps, iterations=10_000, queries=10_000, attacks="saa",
-                      seed=0, patience=3, keep_adversarial=True, progress=None, compiled=True):
+                      seed=0, patience=3, keep_adversarial=True, progress=None, compiled=True,
+                      compact=True):
     """Runs the sAA cascade over a stream of batches.
 
     Args:
@@ -65,12 +66,15 @@ def sparse_autoattack(model_fn, batches, *, eps, iterations=10_000, queries=10_0
         stage, attacked, broken, seconds, images_done).
       compiled: run the model and the stages as tf.functions (one trace each); False runs them
         eagerly (tiny tests, debugging).
+      compact: drop broken images from a stage's working batch while it runs (the same result;
+        False only to check that).
 
     Returns a ``SparseAutoAttackResult``. To attack one model in many calls (an evaluation that
     saves its state between batches), keep a ``SparseAutoAttack`` instead: it traces once.
     """
     cascade = SparseAutoAttack(model_fn, eps=eps, iterations=iterations, queries=queries,
-                               seed=seed, patience=patience, compiled=compiled)
+                               seed=seed, patience=patience, compiled=compiled,
+                               compact=compact)
     return cascade(batches, attacks=attacks, keep_adversarial=keep_adversarial, progress=progress)
 
 
@@ -83,9 +87,10 @@ class SparseAutoAttack:
     """
 
     def __init__(self, model_fn, *, eps, iterations=10_000, queries=10_000, seed=0, patience=3,
-                 compiled=True):
+                 compiled=True, compact=True):
         self._model_fn = model_fn
         self._compiled = compiled
+        self._compact = compact
         self._settings = {"eps": int(eps), "iterations": int(iterations),
                           "queries": int(queries), "seed": int(seed), "patience": patience}
         self._clean_fn = self._classes = None
@@ -139,7 +144,7 @@ class SparseAutoAttack:
         for name in stages:
             if name not in self._stage_fns:
                 self._stage_fns[name] = _stage(name, self._model_fn, image_spec, self._classes,
-                                               self._compiled, **self._settings)
+                                               self._compiled, self._compact, **self._settings)
         return self._clean_fn, self._stage_fns
 
 
@@ -166,18 +171,18 @@ def _run_stage(stage_fn, alive, batch, batch_adversarial):
     return alive[fooled]
 
 
-def _stage(name, model_fn, image_spec, classes, compiled, *, eps, iterations, queries, seed,
-           patience):
+def _stage(name, model_fn, image_spec, classes, compiled, compact, *, eps, iterations, queries,
+           seed, patience):
     """``(images, labels, keys, clean_logits) -> (adversarial, is_adversarial)``, a tf.function
     whose signature leaves the batch size open, so the shrinking survivor batches share one trace.
     """
     if name == "rs":
         attack = functools.partial(sparse_rs, model_fn, eps=eps, queries=queries, seed=seed,
-                                   counter=STAGE_CODES[name])
+                                   counter=STAGE_CODES[name], compact=compact)
     else:
         attack = functools.partial(sparse_pgd, model_fn, eps=eps, steps=iterations,
                                    projected=name == "spgd_proj", loss="ce", patience=patience,
-                                   seed=seed, counter=STAGE_CODES[name])
+                                   seed=seed, counter=STAGE_CODES[name], compact=compact)
 
     def stage(images, labels, keys, clean_logits):
         result = attack(images, labels, keys=keys, clean_logits=clean_logits)
