@@ -112,8 +112,8 @@ class SparseAutoAttack:
             survivors["clean"] += alive.size
             for name in stages:
                 start = time.perf_counter()
-                broken = _run_stage(stage_fns[name], alive, (images, labels, keys, clean_logits),
-                                    batch_adversarial)
+                broken = _run_stage(stage_fns[name], clean_fn, alive,
+                                    (images, labels, keys, clean_logits), batch_adversarial)
                 elapsed = time.perf_counter() - start
                 record[broken] = STAGE_CODES[name]
                 attacked, alive = alive.size, np.setdiff1d(alive, broken)
@@ -159,13 +159,18 @@ def _report(broken_by, survivors, seconds, settings):
     }
 
 
-def _run_stage(stage_fn, alive, batch, batch_adversarial):
+def _run_stage(stage_fn, model_fn, alive, batch, batch_adversarial):
     """Attacks the ``alive`` rows of ``batch`` only; returns the row indices it broke and writes
-    their adversarial images into ``batch_adversarial`` (if kept)."""
+    their adversarial images into ``batch_adversarial`` (if kept).
+
+    An image is broken when one fresh forward pass on the image the stage returns misclassifies
+    it (the stage's own verdict may differ: Sparse-RS stops at a tie, as its reference does)."""
     if not alive.size:
         return alive
-    adversarial, is_adversarial = stage_fn(*(tf.gather(t, alive) for t in batch))
-    fooled = is_adversarial.numpy()
+    attacked = [tf.gather(t, alive) for t in batch]
+    adversarial, _ = stage_fn(*attacked)
+    predictions = np.argmax(tf.cast(model_fn(adversarial), tf.float32).numpy(), axis=-1)
+    fooled = predictions != attacked[1].numpy()
     if batch_adversarial is not None:
         batch_adversarial[alive[fooled]] = adversarial.numpy()[fooled]
     return alive[fooled]

@@ -7,8 +7,10 @@ colours; keep the candidate if it raises the cross-entropy of the true class or 
 image. ``n(it) = max(floor(p(it) * eps), 1)`` with ``p(it) = p_init / d``, ``d`` = 1, 2, 4, 5, 6, 8,
 10, 12, 15, 20 on the iteration intervals {0}, (0, 50], (50, 200], (200, 500], (500, 1000],
 (1000, 2000], (2000, 4000], (4000, 6000], (6000, 8000], (8000, ...) of a 10,000-query budget; for
-another budget the iteration is rescaled to 10,000. An image stops once misclassified (margin =
-true logit minus the largest other logit < 0); images misclassified clean are returned unchanged.
+another budget the iteration is rescaled to 10,000. An image counts as fooled, and stops, once its margin (true logit minus the largest other
+logit) is <= 0, as in the reference code (a tie counts); images misclassified clean (margin < 0)
+are returned unchanged. ``is_adversarial`` is that in-search verdict: a caller that needs the
+model's argmax on the returned image (the cascade does) runs one fresh forward pass.
 
 The whole batch moves in lock-step (one forward per query for all still-running images); each
 query costs one forward pass, including the first (the random start).
@@ -82,14 +84,13 @@ def sparse_rs(model_fn, images, labels, *, eps, queries, p_init=0.8, keys=None, 
                  keys)
 
     def draws(it, rows):
-        step_counter = tf.cast(counter, tf.int64) * (2 ** 32) + tf.cast(it, tf.int64)
         return keyed_random.uniform(rows.keys, tf.stack([tf.shape(rows.pixels)[1], 2 + channels]),
-                                    seed, step_counter, keyed_random.STREAM_RS)
+                                    seed, _step_counter(counter, it), keyed_random.STREAM_RS)
 
     def score(rows, perturbed, colours):
         candidate = _compose(rows.pixels, perturbed, colours, image_shape)
         logits = tf.cast(model_fn(candidate), tf.float32)
-        return per_example.cross_entropy(rows.labels, logits), _margin(logits, rows.labels) < 0
+        return per_example.cross_entropy(rows.labels, logits), _margin(logits, rows.labels) <= 0
 
     first = draws(0, rows)
     perturbed = _top(first[..., 1], eps, tf.constant(eps))
@@ -111,7 +112,9 @@ def sparse_rs(model_fn, images, labels, *, eps, queries, p_init=0.8, keys=None, 
         restore = _top(tf.where(search.perturbed, u[..., 0], -1.0), eps, n)
         add = _top(tf.where(search.perturbed, -1.0, u[..., 1]), eps, n)
         perturbed = tf.logical_or(tf.logical_and(search.perturbed, tf.logical_not(restore)), add)
-        colours = tf.where(add[..., tf.newaxis], _corners(u[..., 2:]), search.colours)
+        fresh = tf.cond(tf.equal(n, 1), lambda: _new_colours(u, rows, seed, _step_counter(counter, it)),
+                        lambda: _corners(u[..., 2:]))
+        colours = tf.where(add[..., tf.newaxis], fresh, search.colours)
         loss, fooled = score(rows, perturbed, colours)
         accept = tf.logical_and(running, tf.logical_or(loss > search.loss, fooled))
         kept = (tf.where(expand_like(accept, old), new, old)
@@ -189,6 +192,26 @@ def _top(scores, eps, n):
 
 def _corners(uniforms):
     return tf.cast(uniforms < 0.5, tf.float32)
+
+
+def _step_counter(counter, it):
+    return tf.cast(counter, tf.int64) * (2 ** 32) + tf.cast(it, tf.int64)
+
+
+def _new_colours(u, rows, seed, step_counter):
+    """Corner colours ``[B, H*W, C]`` that differ from the clean pixels: the drawn corner where it
+    differs, else the clean corner with a uniformly drawn non-empty set of channels flipped (the
+    reference's redraw-until-different, uniform over the other corners)."""
+    drawn = _corners(u[..., 2:])
+    channels = tf.shape(rows.pixels)[2]
+    flips = keyed_random.integers(rows.keys, tf.shape(rows.pixels)[1:2],
+                                  2 ** channels - 1, seed, step_counter,
+                                  keyed_random.STREAM_RS_RECOLOUR) + 1
+    flipped = tf.bitwise.bitwise_and(
+        tf.bitwise.right_shift(flips[..., tf.newaxis], tf.range(channels)), 1) > 0
+    other = tf.where(flipped, 1.0 - rows.pixels, rows.pixels)
+    same = tf.reduce_all(tf.equal(drawn, rows.pixels), axis=-1, keepdims=True)
+    return tf.where(same, other, drawn)
 
 
 def _compose(pixels, perturbed, colours, image_shape):
