@@ -10,7 +10,8 @@ import copy
 
 import numpy as np
 
-from tf_fastls0.attacks import CLEAN_MISTAKE, STAGE_CODES, SURVIVED, resolve_stages
+from tf_fastls0.attacks import (CASCADES, CLEAN_MISTAKE, DISPLAY_NAMES, STAGE_CODES, SURVIVED,
+                                resolve_stages)
 from tf_fastls0.evaluation.records import Records
 
 UNITS = {"clean_acc": "percent", "robust_acc": "percent", "k": "pixels",
@@ -20,7 +21,6 @@ UNITS = {"clean_acc": "percent", "robust_acc": "percent", "k": "pixels",
 K_NOTE = ("k counts pixels (positions h, w): every channel of a chosen pixel may change. Other "
           "libraries often count l0 over channel entries (H*W*C), where the same k is a smaller "
           "budget.")
-DISPLAY_NAMES = {"spgd_unproj": "sPGD-unproj", "spgd_proj": "sPGD-proj", "rs": "RS", "saa": "sAA"}
 # Fields that differ between runs of the same evaluation (time, where it wrote, how it was split
 # into sessions); ``comparable`` drops them.
 RUN_SPECIFIC = ("started_at", "finished_at", "wall_seconds", "merged_from")
@@ -56,8 +56,8 @@ def _attack_summary(name, codes, seconds):
     summary = {"robust_acc": _percent(np.sum(codes == SURVIVED), count),
                "survivors": int(np.sum(codes == SURVIVED)),
                "seconds": float(sum(seconds.values())),
-               "cumulative": name == "saa"}
-    if name == "saa":
+               "cumulative": name in CASCADES}
+    if name in CASCADES:
         summary["stages"] = {}
         for position, stage in enumerate(stages):
             later = [STAGE_CODES[s] for s in stages[position + 1:]]

@@ -7,8 +7,9 @@ of the attacks is keyed by the image's index in the test split, so a shard (``sh
 
 ``attacks`` names what to run, each over all chosen images: ``"saa"`` (the cascade
 sPGD-unproj -> sPGD-proj -> Sparse-RS, each stage only on the survivors of the stages before) or a
-single stage alone (``"spgd_unproj"``, ``"spgd_proj"``, ``"rs"``), for the paper's per-attack
-columns. The report's ``robust_acc`` counts images that survive every attack run.
+single attack of the stage table (``tf_fastls0.attacks.stages``: ``"spgd_unproj"``, ``"spgd_proj"``,
+``"rs"``, ``"cornersearch"``, ``"saif"``, ``"sigma_zero"``), for the paper's per-attack columns.
+The report's ``robust_acc`` counts images that survive every attack run.
 """
 
 import dataclasses
@@ -23,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tf_fastls0.attacks import STAGE_CODES, STAGES, SparseAutoAttack, resolve_stages
+from tf_fastls0.attacks import ATTACK_NAMES, STAGE_CODES, SparseAutoAttack, resolve_stages
 from tf_fastls0.data import DataConfig, DataSplits, load_data
 from tf_fastls0.evaluation import report as report_lib
 from tf_fastls0.evaluation.adversarial_files import save_adversarial as write_adversarial
@@ -38,7 +39,6 @@ from tf_fastls0.utils.atomic import write_json
 from tf_fastls0.utils.cli import UsageError
 
 REPORT_FILE = "report.json"
-ATTACK_NAMES = ("saa",) + STAGES
 PROBE_IMAGES = 64  # the first chosen images, checked before attacking (the same for every shard)
 
 
