@@ -28,11 +28,11 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from tf_fastls0.attacks.sigma_zero import NOT_FOUND
 from tf_fastls0.attacks.stages import BY_NAME, STAGE_CODES, Budget, resolve_stages
 
 CLEAN_MISTAKE = 0
 SURVIVED = -1
-NOT_FOUND = -1
 
 
 class SparseAutoAttackResult(NamedTuple):

@@ -30,6 +30,7 @@ from tf_fastls0.evaluation import report as report_lib
 from tf_fastls0.evaluation.adversarial_files import save_adversarial as write_adversarial
 from tf_fastls0.evaluation.budgets import budget_name
 from tf_fastls0.evaluation.checks import sanity_warnings
+from tf_fastls0.evaluation.robust_curve import ROBUST_VS_K_FILE, plot_robust_vs_k
 from tf_fastls0.evaluation.fingerprint import weights_sha256
 from tf_fastls0.models.loading import load_model
 from tf_fastls0.evaluation.records import Records
@@ -103,6 +104,8 @@ def evaluate_model(model_path, data, *, output_dir, eps=20, attacks="saa", iters
               "started_at": state.started_at, "finished_at": _now(),
               "wall_seconds": time.perf_counter() - started}
     write_json(os.path.join(output_dir, REPORT_FILE), result)
+    if result.get("robust_acc_by_k"):
+        plot_robust_vs_k(os.path.join(output_dir, ROBUST_VS_K_FILE), result)
     if save_adversarial and complete:
         write_adversarial(save_adversarial, splits.test.images[records.indices],
                           state.adversarial, records, splits.test.class_names,
@@ -193,6 +196,8 @@ def _attack_batch(cascade, test, indices, positions, state, attacks, bar):
         result = cascade([(images, labels, indices.astype(np.int64))], attacks=name,
                          keep_adversarial=state.adversarial is not None, progress=show)
         state.records.broken_by[name][positions] = result.broken_by
+        if result.min_pixels is not None:
+            state.records.min_pixels[name][positions] = result.min_pixels
         for stage, seconds in result.report["seconds"].items():
             state.records.seconds[name][stage] += seconds
         if state.adversarial is not None:  # the first attack that broke an image supplies it
