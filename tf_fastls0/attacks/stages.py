@@ -14,6 +14,7 @@ pixels and keeps the count for the robust-accuracy-by-k curve.
 
 from typing import Callable, NamedTuple
 
+from tf_fastls0.attacks.saif import saif
 from tf_fastls0.attacks.sigma_zero import sigma_zero
 from tf_fastls0.attacks.sparse_pgd import sparse_pgd
 from tf_fastls0.attacks.sparse_rs import sparse_rs
@@ -58,6 +59,14 @@ def _rs(model_fn, budget):
     return stage
 
 
+def _saif(model_fn, budget):
+    def stage(images, labels, keys, clean_logits):
+        return saif(model_fn, images, labels, eps=budget.eps, steps=budget.iterations, keys=keys,
+                    seed=budget.seed, counter=5, clean_logits=clean_logits,
+                    compact=budget.compact).adversarial
+    return stage
+
+
 def _sigma_zero(model_fn, budget):
     def stage(images, labels, keys, clean_logits):
         return sigma_zero(model_fn, images, labels, steps=budget.iterations).adversarial
@@ -68,6 +77,7 @@ TABLE = (
     EvaluationAttack("spgd_unproj", 1, "sPGD-unproj", _spgd(projected=False)),
     EvaluationAttack("spgd_proj", 2, "sPGD-proj", _spgd(projected=True)),
     EvaluationAttack("rs", 3, "RS", _rs),
+    EvaluationAttack("saif", 5, "SAIF", _saif),
     EvaluationAttack("sigma_zero", 6, "sigma-zero", _sigma_zero, minimum_norm=True),
 )
 BY_NAME = {attack.name: attack for attack in TABLE}
