@@ -14,6 +14,7 @@ pixels and keeps the count for the robust-accuracy-by-k curve.
 
 from typing import Callable, NamedTuple
 
+from tf_fastls0.attacks.cornersearch import N_ITER, cornersearch
 from tf_fastls0.attacks.saif import saif
 from tf_fastls0.attacks.sigma_zero import sigma_zero
 from tf_fastls0.attacks.sparse_pgd import sparse_pgd
@@ -59,6 +60,17 @@ def _rs(model_fn, budget):
     return stage
 
 
+def _cornersearch(model_fn, budget):
+    """CornerSearch with its paper defaults; ``n_iter`` (candidates per sparsity and class) is
+    the paper's 1,000 capped at the query budget, so a quick evaluation stays quick."""
+    def stage(images, labels, keys, clean_logits):
+        return cornersearch(model_fn, images, labels, eps=budget.eps,
+                            n_iter=min(budget.queries, N_ITER), keys=keys, seed=budget.seed,
+                            counter=4, clean_logits=clean_logits,
+                            compact=budget.compact).adversarial
+    return stage
+
+
 def _saif(model_fn, budget):
     def stage(images, labels, keys, clean_logits):
         return saif(model_fn, images, labels, eps=budget.eps, steps=budget.iterations, keys=keys,
@@ -77,6 +89,7 @@ TABLE = (
     EvaluationAttack("spgd_unproj", 1, "sPGD-unproj", _spgd(projected=False)),
     EvaluationAttack("spgd_proj", 2, "sPGD-proj", _spgd(projected=True)),
     EvaluationAttack("rs", 3, "RS", _rs),
+    EvaluationAttack("cornersearch", 4, "CS", _cornersearch),
     EvaluationAttack("saif", 5, "SAIF", _saif),
     EvaluationAttack("sigma_zero", 6, "sigma-zero", _sigma_zero, minimum_norm=True),
 )
