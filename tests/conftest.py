@@ -10,7 +10,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest  # noqa: E402
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
-CIFAR10_JPEG = REPO.parent / "shared" / "data" / "cifar10-jpeg"
+# A git worktree sits one folder deeper than the main checkout: CIFAR10_JPEG_DIR points there.
+CIFAR10_JPEG = pathlib.Path(os.environ.get("CIFAR10_JPEG_DIR",
+                                           REPO.parent / "shared" / "data" / "cifar10-jpeg"))
 
 
 @pytest.fixture(scope="session")

@@ -112,3 +112,47 @@ def test_randomness_is_keyed_per_example(mlp):
     whole = sparse_rs(model_fn, images, labels, eps=2, queries=30, keys=keys)
     half = sparse_rs(model_fn, images[2:], labels[2:], eps=2, queries=30, keys=keys[2:])
     np.testing.assert_array_equal(half.adversarial.numpy(), whole.adversarial.numpy()[2:])
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_a_single_pixel_query_always_changes_its_pixel(channels):
+    # The reference redraws a 1-pixel update's colour until it differs from the pixel's own. On
+    # black-and-white images a free draw would repeat the clean colour (1 in 2**C): over 40
+    # queries the candidate would then equal the clean image.
+    rng = np.random.default_rng(channels)
+    images = rng.integers(0, 2, size=(3, 4, 4, channels)).astype(np.float32)
+    candidates = []
+
+    def blind(batch):  # never fooled, so every query is spent; records what it is shown
+        candidates.append(np.asarray(batch))
+        return tf.zeros([tf.shape(batch)[0], 2]) + tf.constant([1.0, 0.0])
+
+    sparse_rs(blind, images, np.zeros(3, np.int32), eps=1, queries=40, compact=False)
+    queried = np.stack(candidates[2:])  # after the clean pass and the random start
+    changed = np.any(queried != images, axis=-1).reshape(len(queried), 3, -1).sum(-1)
+    np.testing.assert_array_equal(changed, 1)
+
+
+def _tie_model(batch):
+    """Logits (1, brightest pixel): a black image is class 0; one white pixel makes a tie."""
+    brightest = tf.reduce_max(tf.reshape(batch, [tf.shape(batch)[0], -1]), axis=-1)
+    return tf.stack([tf.ones_like(brightest), brightest], axis=-1)
+
+
+def test_a_tie_counts_as_fooled():
+    # Reference Sparse-RS stops an image once its margin is <= 0.
+    images = np.zeros((2, 3, 3, 1), np.float32)
+    result = sparse_rs(_tie_model, images, np.zeros(2, np.int32), eps=1, queries=20)
+    assert np.all(result.is_adversarial.numpy())
+    assert np.all(result.queries.numpy() <= 2)  # the start or the first query shows white
+    assert np.all(result.adversarial.numpy().max(axis=(1, 2, 3)) == 1.0)
+
+
+def test_the_cascade_judges_by_a_fresh_forward_pass():
+    # Sparse-RS stops at the tie, but argmax picks class 0, the true one: the image survives.
+    from tf_fastls0.attacks import SURVIVED, sparse_autoattack
+
+    images = np.zeros((2, 3, 3, 1), np.float32)
+    result = sparse_autoattack(_tie_model, [(images, np.zeros(2, np.int32))], eps=1,
+                               queries=20, attacks="rs", compiled=False)
+    np.testing.assert_array_equal(result.broken_by, SURVIVED)

@@ -29,7 +29,8 @@ def spgd_batch(model_fn, images, labels, keys, *, eps, steps, projected, seed=0,
                patience=TRAINING_PATIENCE):
     """One batch's sPGD adversarial images (a tensor like ``images``); tf.function-safe."""
     return sparse_pgd(model_fn, images, labels, eps=eps, steps=steps, projected=projected,
-                      loss="ce", patience=patience, keys=keys, seed=seed).adversarial
+                      loss="ce", patience=patience, keys=keys, seed=seed,
+                      compact=True).adversarial
 
 
 def spgd_adversarial(model_fn, images, labels, *, eps, steps=1, variant="random", batch_size=128,

@@ -8,25 +8,29 @@ gathered into a smaller batch, so a broken image is never attacked again):
 3. ``"rs"``: Sparse-RS, ``queries`` queries.
 
 Paper budget: 10,000 iterations and 10,000 queries. ``attacks`` picks a subset (``"saa"`` = all
-three), which gives each attack alone for the paper's per-attack columns.
+three) or any stages of the stage table (``stages.TABLE``: also CornerSearch, SAIF, sigma-zero),
+which gives each attack alone for the paper's per-attack columns.
+
+Inside a stage, sPGD and Sparse-RS drop broken images from their working batch as they fall
+(``compaction``), so a stage's cost follows the images still attacked. Every image's verdict is
+one fresh forward pass on the image a stage returns.
 
 ``broken_by`` records per image which stage broke it: ``CLEAN_MISTAKE`` (0) = misclassified before
 any attack, ``STAGE_CODES[name]`` (1, 2, 3 as above, whatever subset runs) = broken by that stage,
 ``SURVIVED`` (-1) = correct after every stage run. Robust accuracy = mean(broken_by == SURVIVED).
+A minimum-norm stage (sigma-zero) also gives ``min_pixels``: per image the fewest changed pixels
+of a fooling image it found (0 for clean mistakes, ``NOT_FOUND`` (-1) if none), at any budget.
 """
 
-import functools
 import time
 from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
-from tf_fastls0.attacks.sparse_pgd import sparse_pgd
-from tf_fastls0.attacks.sparse_rs import sparse_rs
+from tf_fastls0.attacks.sigma_zero import NOT_FOUND
+from tf_fastls0.attacks.stages import BY_NAME, STAGE_CODES, Budget, resolve_stages
 
-STAGES = ("spgd_unproj", "spgd_proj", "rs")
-STAGE_CODES = {"spgd_unproj": 1, "spgd_proj": 2, "rs": 3}
 CLEAN_MISTAKE = 0
 SURVIVED = -1
 
@@ -35,21 +39,12 @@ class SparseAutoAttackResult(NamedTuple):
     adversarial: np.ndarray  # [N, H, W, C] (None if keep_adversarial=False); clean where unbroken
     broken_by: np.ndarray  # [N] int32, see the module docstring
     report: dict  # accuracies, survivors per stage, seconds per stage, settings
-
-
-def resolve_stages(attacks):
-    """``"saa"`` -> all stages; a stage name or a sequence of them -> that tuple (validated)."""
-    if attacks == "saa":
-        return STAGES
-    names = (attacks,) if isinstance(attacks, str) else tuple(attacks)
-    unknown = [name for name in names if name not in STAGE_CODES]
-    if unknown or not names:
-        raise ValueError(f"unknown attacks {unknown or attacks!r}: use 'saa' or names of {STAGES}")
-    return names
+    min_pixels: np.ndarray = None  # [N] int32 when a minimum-norm stage ran, see the docstring
 
 
 def sparse_autoattack(model_fn, batches, *, eps, iterations=10_000, queries=10_000, attacks="saa",
-                      seed=0, patience=3, keep_adversarial=True, progress=None, compiled=True):
+                      seed=0, patience=3, keep_adversarial=True, progress=None, compiled=True,
+                      compact=True):
     """Runs the sAA cascade over a stream of batches.
 
     Args:
@@ -58,19 +53,23 @@ def sparse_autoattack(model_fn, batches, *, eps, iterations=10_000, queries=10_0
         ``images``, ``labels`` and optionally ``indices``; keys (an image's index in the data set,
         for keyed randomness) default to the running image count.
       eps: l0 budget in pixels; iterations: sPGD steps per stage; queries: Sparse-RS queries.
-      attacks: ``"saa"``, one name of ``STAGES`` or a sequence of them (run in the given order).
+      attacks: ``"saa"``, one stage name of ``stages.TABLE`` or a sequence of them (run in the
+        given order).
       seed: seed of every random draw; patience: sPGD restart patience.
       keep_adversarial: also return the adversarial images (host memory ``N*H*W*C`` floats).
       progress: optional callable receiving a dict after each stage of each batch (keys: batch,
         stage, attacked, broken, seconds, images_done).
       compiled: run the model and the stages as tf.functions (one trace each); False runs them
         eagerly (tiny tests, debugging).
+      compact: drop broken images from a stage's working batch while it runs (the same result;
+        False only to check that).
 
     Returns a ``SparseAutoAttackResult``. To attack one model in many calls (an evaluation that
     saves its state between batches), keep a ``SparseAutoAttack`` instead: it traces once.
     """
     cascade = SparseAutoAttack(model_fn, eps=eps, iterations=iterations, queries=queries,
-                               seed=seed, patience=patience, compiled=compiled)
+                               seed=seed, patience=patience, compiled=compiled,
+                               compact=compact)
     return cascade(batches, attacks=attacks, keep_adversarial=keep_adversarial, progress=progress)
 
 
@@ -83,11 +82,13 @@ class SparseAutoAttack:
     """
 
     def __init__(self, model_fn, *, eps, iterations=10_000, queries=10_000, seed=0, patience=3,
-                 compiled=True):
+                 compiled=True, compact=True):
         self._model_fn = model_fn
         self._compiled = compiled
+        self._compact = compact
         self._settings = {"eps": int(eps), "iterations": int(iterations),
                           "queries": int(queries), "seed": int(seed), "patience": patience}
+        self._budget = Budget(compact=compact, **self._settings)
         self._clean_fn = self._classes = None
         self._stage_fns = {}
 
@@ -95,7 +96,8 @@ class SparseAutoAttack:
         stages = resolve_stages(attacks)
         seconds = dict.fromkeys(stages, 0.0)
         survivors = dict.fromkeys(("clean",) + stages, 0)
-        records, adversarial = [], []
+        records, adversarial, pixel_counts = [], [], []
+        minimum_norm = any(BY_NAME[name].minimum_norm for name in stages)
         for batch_index, batch in enumerate(batches):
             images, labels, keys = _unpack(batch, sum(map(len, records)))
             clean_fn, stage_fns = self._functions(images, stages)
@@ -103,12 +105,15 @@ class SparseAutoAttack:
             correct = np.argmax(clean_logits.numpy(), axis=-1) == labels.numpy()
             record = np.where(correct, SURVIVED, CLEAN_MISTAKE).astype(np.int32)
             batch_adversarial = images.numpy() if keep_adversarial else None
+            min_pixels = np.where(correct, NOT_FOUND, 0).astype(np.int32)
             alive = np.flatnonzero(correct)
             survivors["clean"] += alive.size
             for name in stages:
                 start = time.perf_counter()
-                broken = _run_stage(stage_fns[name], alive, (images, labels, keys, clean_logits),
-                                    batch_adversarial)
+                broken = _run_stage(stage_fns[name], clean_fn, alive,
+                                    (images, labels, keys, clean_logits), batch_adversarial,
+                                    min_pixels if BY_NAME[name].minimum_norm else None,
+                                    self._settings["eps"])
                 elapsed = time.perf_counter() - start
                 record[broken] = STAGE_CODES[name]
                 attacked, alive = alive.size, np.setdiff1d(alive, broken)
@@ -119,14 +124,18 @@ class SparseAutoAttack:
                               "broken": broken.size, "seconds": elapsed,
                               "images_done": sum(map(len, records)) + len(record)})
             records.append(record)
+            pixel_counts.append(min_pixels)
             if keep_adversarial:
                 adversarial.append(batch_adversarial)
 
         broken_by = np.concatenate(records) if records else np.zeros([0], np.int32)
         settings = {**self._settings, "n_images": len(broken_by), "attacks": list(stages)}
         adversarial = np.concatenate(adversarial) if keep_adversarial and adversarial else None
+        min_pixels = (np.concatenate(pixel_counts) if pixel_counts else np.zeros([0], np.int32)
+                      ) if minimum_norm else None
         return SparseAutoAttackResult(adversarial, broken_by,
-                                      _report(broken_by, survivors, seconds, settings))
+                                      _report(broken_by, survivors, seconds, settings),
+                                      min_pixels)
 
     def _functions(self, images, stages):
         """The clean forward and the functions of ``stages``, each traced once for any batch
@@ -138,8 +147,8 @@ class SparseAutoAttack:
                               if self._compiled else self._model_fn)
         for name in stages:
             if name not in self._stage_fns:
-                self._stage_fns[name] = _stage(name, self._model_fn, image_spec, self._classes,
-                                               self._compiled, **self._settings)
+                self._stage_fns[name] = _stage(BY_NAME[name].build(self._model_fn, self._budget),
+                                               image_spec, self._classes, self._compiled)
         return self._clean_fn, self._stage_fns
 
 
@@ -154,35 +163,34 @@ def _report(broken_by, survivors, seconds, settings):
     }
 
 
-def _run_stage(stage_fn, alive, batch, batch_adversarial):
+def _run_stage(stage_fn, model_fn, alive, batch, batch_adversarial, min_pixels, eps):
     """Attacks the ``alive`` rows of ``batch`` only; returns the row indices it broke and writes
-    their adversarial images into ``batch_adversarial`` (if kept)."""
+    their adversarial images into ``batch_adversarial`` (if kept).
+
+    An image is broken when one fresh forward pass on the image the stage returns misclassifies
+    it (the stage's own verdict may differ: Sparse-RS stops at a tie, as its reference does). For
+    a minimum-norm stage (``min_pixels`` given) it must also change at most ``eps`` pixels, and
+    ``min_pixels`` gets the pixel count of every fooling image found."""
     if not alive.size:
         return alive
-    adversarial, is_adversarial = stage_fn(*(tf.gather(t, alive) for t in batch))
-    fooled = is_adversarial.numpy()
+    attacked = [tf.gather(t, alive) for t in batch]
+    adversarial = stage_fn(*attacked)
+    predictions = np.argmax(tf.cast(model_fn(adversarial), tf.float32).numpy(), axis=-1)
+    fooled = predictions != attacked[1].numpy()
+    adversarial = adversarial.numpy()
+    if min_pixels is not None:
+        changed = np.any(adversarial != attacked[0].numpy(), axis=-1)
+        pixels = changed.reshape(len(alive), -1).sum(axis=1)
+        min_pixels[alive[fooled]] = pixels[fooled]
+        fooled &= pixels <= eps
     if batch_adversarial is not None:
-        batch_adversarial[alive[fooled]] = adversarial.numpy()[fooled]
+        batch_adversarial[alive[fooled]] = adversarial[fooled]
     return alive[fooled]
 
 
-def _stage(name, model_fn, image_spec, classes, compiled, *, eps, iterations, queries, seed,
-           patience):
-    """``(images, labels, keys, clean_logits) -> (adversarial, is_adversarial)``, a tf.function
-    whose signature leaves the batch size open, so the shrinking survivor batches share one trace.
-    """
-    if name == "rs":
-        attack = functools.partial(sparse_rs, model_fn, eps=eps, queries=queries, seed=seed,
-                                   counter=STAGE_CODES[name])
-    else:
-        attack = functools.partial(sparse_pgd, model_fn, eps=eps, steps=iterations,
-                                   projected=name == "spgd_proj", loss="ce", patience=patience,
-                                   seed=seed, counter=STAGE_CODES[name])
-
-    def stage(images, labels, keys, clean_logits):
-        result = attack(images, labels, keys=keys, clean_logits=clean_logits)
-        return result.adversarial, result.is_adversarial
-
+def _stage(stage, image_spec, classes, compiled):
+    """``stage`` as a tf.function whose signature leaves the batch size open, so the shrinking
+    survivor batches share one trace."""
     if not compiled:
         return stage
     return tf.function(stage, input_signature=[

@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
+from tf_fastls0.attacks import compaction
 from tf_fastls0.attacks.outputs import expand_like, in_input_dtype
 from tf_fastls0.attacks.topk_mask import sparse_perturbation, topk_mask
 from tf_fastls0.losses import per_example
@@ -65,7 +66,7 @@ class _Iterate(NamedTuple):
 
 def sparse_pgd(model_fn, images, labels, *, eps, steps, projected=False, loss="ce",
                soft_targets=None, clean_logits=None, target_labels=None, patience=3, alpha=0.25,
-               beta=0.25, keys=None, seed=0, counter=0):
+               beta=0.25, keys=None, seed=0, counter=0, compact=False):
     """Runs sPGD on a batch; defaults are the paper's evaluation settings.
 
     Args:
@@ -84,6 +85,9 @@ def sparse_pgd(model_fn, images, labels, *, eps, steps, projected=False, loss="c
       alpha, beta: magnitude and mask step sizes.
       keys: int ``[B]`` per-example random keys (default ``range(B)``).
       seed, counter: the draws' seed and counter (see keyed_random).
+      compact: drop stopped images from the working batch while the loop runs (``compaction``):
+        the same result at a cost that follows the images still attacked. Off by default because
+        training may compile its attack with XLA, which needs static shapes.
 
     Returns a ``SparsePGDResult``.
     """
@@ -98,42 +102,44 @@ def sparse_pgd(model_fn, images, labels, *, eps, steps, projected=False, loss="c
     clean_logits = tf.stop_gradient(tf.cast(clean_logits, tf.float32))
     if labels is None:
         labels = tf.argmax(clean_logits, axis=-1, output_type=tf.int32)
-    objective = _objective(loss, labels, soft_targets, target_labels, clean_logits)
-    succeeded = _success_test(loss, labels, target_labels)
+    rows = _rows(x, keys, labels, soft_targets, target_labels, clean_logits)
+    objective = _objective(loss)
+    succeeded = _success_test(loss)
 
-    clean_fooled = succeeded(clean_logits)
-    best = _Best(x, objective(clean_logits), clean_logits, clean_fooled)
+    clean_fooled = succeeded(clean_logits, rows)
+    best = _Best(x, objective(clean_logits, rows), clean_logits, clean_fooled)
     if eps == 0 or steps == 0:
         return _result(best, images, x)
     active = tf.ones_like(clean_fooled) if loss == "kl" else tf.logical_not(clean_fooled)
 
-    def evaluate(magnitude, mask_logits, mask):
+    def evaluate(rows, magnitude, mask_logits, mask):
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch([magnitude, mask_logits])
-            perturbed = sparse_perturbation(x, magnitude, mask_logits, eps, projected, mask=mask)
+            perturbed = sparse_perturbation(rows.x, magnitude, mask_logits, eps, projected,
+                                            mask=mask)
             logits = tf.cast(model_fn(perturbed), tf.float32)
-            losses = objective(logits)
+            losses = objective(logits, rows)
         magnitude_grad, mask_grad = tape.gradient(losses, [magnitude, mask_logits])
         return perturbed, logits, losses, magnitude_grad, mask_grad
 
-    def step(i, state):
+    def step(i, rows, state):
         """Updates (p, m) from the last gradients; restarts masks stuck for ``patience`` steps."""
-        magnitude, mask_logits = _update(x, state, alpha, beta)
+        magnitude, mask_logits = _update(rows.x, state, alpha, beta)
         mask = topk_mask(tf.sigmoid(mask_logits), eps)
         unchanged = tf.where(_same_mask(mask, state.mask), state.unchanged + 1, 0)
         if patience is not None:
             restart = tf.logical_and(unchanged >= patience, state.active)
             mask_logits, mask = tf.cond(
                 tf.reduce_any(restart),
-                lambda: _restart(mask_logits, mask, restart, keys, eps, seed, counter, i),
+                lambda: _restart(mask_logits, mask, restart, rows.keys, eps, seed, counter, i),
                 lambda: (mask_logits, mask))
             unchanged = tf.where(restart, 0, unchanged)
         return state._replace(magnitude=magnitude, mask_logits=mask_logits, mask=mask,
                               unchanged=unchanged)
 
-    def track(best, state, perturbed, logits, losses):
+    def track(best, state, perturbed, logits, losses, rows):
         """The iterate replaces the best where its loss is >= the best's or it is fooled."""
-        fooled = succeeded(logits)
+        fooled = succeeded(logits, rows)
         better = losses >= best.loss
         active = state.active
         if loss != "kl":
@@ -144,31 +150,76 @@ def sparse_pgd(model_fn, images, labels, *, eps, steps, projected=False, loss="c
                        for old, new in zip(best, (perturbed, losses, logits, fooled))))
         return best, state._replace(active=active)
 
-    def body(i, state, best):
-        state = step(i, state)
+    def body(i, work, finished):
+        if compact:
+            work, finished = tf.cond(compaction.is_due(work.state.active),
+                                     lambda: _compacted(work, finished),
+                                     lambda: (work, finished))
+        state = step(i, work.rows, work.state)
         perturbed, logits, losses, magnitude_grad, mask_grad = evaluate(
-            state.magnitude, state.mask_logits, state.mask)
-        best, state = track(best, state, perturbed, logits, losses)
-        return i + 1, state._replace(magnitude_grad=magnitude_grad, mask_grad=mask_grad), best
+            work.rows, state.magnitude, state.mask_logits, state.mask)
+        best, state = track(work.best, state, perturbed, logits, losses, work.rows)
+        state = state._replace(magnitude_grad=magnitude_grad, mask_grad=mask_grad)
+        return i + 1, _Work(work.rows, state, best), finished
 
-    def keep_going(i, state, best):
-        return tf.logical_and(i < steps, tf.reduce_any(state.active))
+    def keep_going(i, work, finished):
+        return tf.logical_and(i < steps, tf.reduce_any(work.state.active))
 
     magnitude, mask_logits = _random_start(x, keys, seed, counter)
     mask = topk_mask(tf.sigmoid(mask_logits), eps)
-    _, _, _, magnitude_grad, mask_grad = evaluate(magnitude, mask_logits, mask)
+    _, _, _, magnitude_grad, mask_grad = evaluate(rows, magnitude, mask_logits, mask)
     state = _Iterate(magnitude, mask_logits, mask, magnitude_grad, mask_grad,
                      unchanged=tf.zeros([batch], tf.int32), active=active)
-    i = tf.constant(1)
+    work, finished, i = _Work(rows, state, best), best, tf.constant(1)
     if steps > 1:
-        i, state, best = tf.while_loop(keep_going, body, (i, state, best))
+        invariants = (i.shape, compaction.open_batch_shapes(work),
+                      tf.nest.map_structure(lambda t: t.shape, finished))
+        i, work, finished = tf.while_loop(keep_going, body, (i, work, finished),
+                                          shape_invariants=invariants if compact else None)
 
     # The last step needs only a forward pass: its gradient would never be used.
-    state = step(i, state)
-    perturbed = x + state.magnitude * state.mask
+    state = step(i, work.rows, work.state)
+    perturbed = work.rows.x + state.magnitude * state.mask
     logits = tf.cast(model_fn(perturbed), tf.float32)
-    best, _ = track(best, state, perturbed, logits, objective(logits))
+    best, _ = track(work.best, state, perturbed, logits, objective(logits, work.rows), work.rows)
+    if compact:
+        best = compaction.scatter_rows(finished, work.rows.index, best)
     return _result(best, images, x)
+
+
+class _Rows(NamedTuple):
+    """What each working row carries about its image: its position in the caller's batch, the
+    clean image, its random key and the loss's per-image inputs."""
+    index: tf.Tensor  # [B] int32
+    x: tf.Tensor
+    keys: tf.Tensor
+    labels: tf.Tensor
+    soft_targets: tf.Tensor  # [B, K] ([B, 0] when unused)
+    target_labels: tf.Tensor
+    clean_logits: tf.Tensor
+
+
+class _Work(NamedTuple):
+    """The working batch: its rows, their attack state and their best inputs so far."""
+    rows: _Rows
+    state: _Iterate
+    best: _Best
+
+
+def _rows(x, keys, labels, soft_targets, target_labels, clean_logits):
+    batch = tf.shape(x)[0]
+    labels = tf.cast(labels, tf.int32)
+    soft_targets = (tf.zeros([batch, 0]) if soft_targets is None
+                    else tf.cast(soft_targets, tf.float32))
+    target_labels = labels if target_labels is None else tf.cast(target_labels, tf.int32)
+    return _Rows(tf.range(batch), x, keys, labels, soft_targets, target_labels, clean_logits)
+
+
+def _compacted(work, finished):
+    """``work`` cut to its active rows (padded to a bucket); the rows it drops are finished, so
+    their best inputs go into ``finished`` (the full batch's)."""
+    finished = compaction.scatter_rows(finished, work.rows.index, work.best)
+    return compaction.gather_rows(work, compaction.survivors_first(work.state.active)), finished
 
 
 def random_variant(seed=0, counter=0):
@@ -223,26 +274,24 @@ def _same_mask(mask, previous):
     return tf.reduce_all(tf.equal(mask, previous), axis=[1, 2, 3])
 
 
-def _objective(loss, labels, soft_targets, target_labels, clean_logits):
-    """The per-example loss the attack ascends, as a function of the attacked logits."""
+def _objective(loss):
+    """The per-example loss the attack ascends, as a function of the attacked logits and the
+    rows' per-image inputs."""
     if loss == "ce":
-        return lambda logits: per_example.cross_entropy(labels, logits)
+        return lambda logits, rows: per_example.cross_entropy(rows.labels, logits)
     if loss == "soft_ce":
-        targets = tf.cast(soft_targets, tf.float32)
-        return lambda logits: per_example.soft_cross_entropy(targets, logits)
+        return lambda logits, rows: per_example.soft_cross_entropy(rows.soft_targets, logits)
     if loss == "kl":
-        return lambda logits: per_example.kl_divergence(clean_logits, logits)
-    return lambda logits: -per_example.cross_entropy(target_labels, logits)
+        return lambda logits, rows: per_example.kl_divergence(rows.clean_logits, logits)
+    return lambda logits, rows: -per_example.cross_entropy(rows.target_labels, logits)
 
 
-def _success_test(loss, labels, target_labels):
-    """logits -> [B] bool: has the attack succeeded on this image."""
-    if loss == "targeted_ce":
-        target = tf.cast(target_labels, tf.int32)
-        return lambda logits: tf.equal(tf.argmax(logits, axis=-1, output_type=tf.int32), target)
-    truth = tf.cast(labels, tf.int32)
-    return lambda logits: tf.not_equal(tf.argmax(logits, axis=-1, output_type=tf.int32), truth)
-
+def _success_test(loss):
+    """(logits, rows) -> [B] bool: has the attack succeeded on this image."""
+    truth = "target_labels" if loss == "targeted_ce" else "labels"
+    compare = tf.equal if loss == "targeted_ce" else tf.not_equal
+    return lambda logits, rows: compare(tf.argmax(logits, axis=-1, output_type=tf.int32),
+                                        getattr(rows, truth))
 
 
 def _result(best, images, x):

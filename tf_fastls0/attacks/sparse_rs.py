@@ -7,8 +7,10 @@ colours; keep the candidate if it raises the cross-entropy of the true class or 
 image. ``n(it) = max(floor(p(it) * eps), 1)`` with ``p(it) = p_init / d``, ``d`` = 1, 2, 4, 5, 6, 8,
 10, 12, 15, 20 on the iteration intervals {0}, (0, 50], (50, 200], (200, 500], (500, 1000],
 (1000, 2000], (2000, 4000], (4000, 6000], (6000, 8000], (8000, ...) of a 10,000-query budget; for
-another budget the iteration is rescaled to 10,000. An image stops once misclassified (margin =
-true logit minus the largest other logit < 0); images misclassified clean are returned unchanged.
+another budget the iteration is rescaled to 10,000. An image counts as fooled, and stops, once its margin (true logit minus the largest other
+logit) is <= 0, as in the reference code (a tie counts); images misclassified clean (margin < 0)
+are returned unchanged. ``is_adversarial`` is that in-search verdict: a caller that needs the
+model's argmax on the returned image (the cascade does) runs one fresh forward pass.
 
 The whole batch moves in lock-step (one forward per query for all still-running images); each
 query costs one forward pass, including the first (the random start).
@@ -18,6 +20,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
+from tf_fastls0.attacks import compaction
 from tf_fastls0.attacks.outputs import expand_like, in_input_dtype
 from tf_fastls0.losses import per_example
 from tf_fastls0.utils import keyed_random
@@ -43,7 +46,7 @@ class _Search(NamedTuple):
 
 
 def sparse_rs(model_fn, images, labels, *, eps, queries, p_init=0.8, keys=None, seed=0,
-              counter=0, clean_logits=None):
+              counter=0, clean_logits=None, compact=True):
     """Runs Sparse-RS on a batch.
 
     Args:
@@ -54,6 +57,8 @@ def sparse_rs(model_fn, images, labels, *, eps, queries, p_init=0.8, keys=None, 
       keys, seed, counter: per-example random keys (default ``range(B)``) and the draw's seed and
         counter (see keyed_random).
       clean_logits: logits of ``images`` if already known (saves a forward).
+      compact: drop fooled images from the working batch while the search runs
+        (``compaction``): the same result at a cost that follows the images still searched.
 
     Returns a ``SparseRSResult``.
     """
@@ -64,7 +69,7 @@ def sparse_rs(model_fn, images, labels, *, eps, queries, p_init=0.8, keys=None, 
     x = tf.cast(images, tf.float32)
     shape = tf.shape(x)
     batch, channels = shape[0], shape[3]
-    pixels = tf.reshape(x, [batch, shape[1] * shape[2], channels])
+    image_shape = shape[1:]
     labels = tf.cast(labels, tf.int32)
     keys = tf.range(batch) if keys is None else keys
     if clean_logits is None:
@@ -75,51 +80,86 @@ def sparse_rs(model_fn, images, labels, *, eps, queries, p_init=0.8, keys=None, 
     eps = _clamp_to_positions(eps, x)
     if eps == 0 or queries == 0:
         return SparseRSResult(images, clean_fooled, clean_loss, tf.zeros([batch], tf.int32))
+    rows = _Rows(tf.range(batch), tf.reshape(x, [batch, shape[1] * shape[2], channels]), labels,
+                 keys)
 
-    def draws(it):
-        step_counter = tf.cast(counter, tf.int64) * (2 ** 32) + tf.cast(it, tf.int64)
-        return keyed_random.uniform(keys, tf.stack([tf.shape(pixels)[1], 2 + channels]), seed,
-                                    step_counter, keyed_random.STREAM_RS)
+    def draws(it, rows):
+        return keyed_random.uniform(rows.keys, tf.stack([tf.shape(rows.pixels)[1], 2 + channels]),
+                                    seed, _step_counter(counter, it), keyed_random.STREAM_RS)
 
-    def score(perturbed, colours):
-        candidate = _compose(pixels, perturbed, colours, shape)
+    def score(rows, perturbed, colours):
+        candidate = _compose(rows.pixels, perturbed, colours, image_shape)
         logits = tf.cast(model_fn(candidate), tf.float32)
-        return per_example.cross_entropy(labels, logits), _margin(logits, labels) < 0
+        return per_example.cross_entropy(rows.labels, logits), _margin(logits, rows.labels) <= 0
 
-    first = draws(0)
+    first = draws(0, rows)
     perturbed = _top(first[..., 1], eps, tf.constant(eps))
     colours = _corners(first[..., 2:])
-    loss, fooled = score(perturbed, colours)
+    loss, fooled = score(rows, perturbed, colours)
     running = tf.logical_not(clean_fooled)
     search = _Search(perturbed, colours, loss, fooled, tf.cast(running, tf.int32))
     running = tf.logical_and(running, tf.logical_not(fooled))
     resampled = _schedule(eps, queries, p_init)
 
-    def body(it, search, running):
-        u = draws(it)
+    def body(it, work, finished):
+        if compact:
+            work, finished = tf.cond(compaction.is_due(work.running),
+                                     lambda: _compacted(work, finished),
+                                     lambda: (work, finished))
+        rows, search, running = work
+        u = draws(it, rows)
         n = resampled(it)
         restore = _top(tf.where(search.perturbed, u[..., 0], -1.0), eps, n)
         add = _top(tf.where(search.perturbed, -1.0, u[..., 1]), eps, n)
         perturbed = tf.logical_or(tf.logical_and(search.perturbed, tf.logical_not(restore)), add)
-        colours = tf.where(add[..., tf.newaxis], _corners(u[..., 2:]), search.colours)
-        loss, fooled = score(perturbed, colours)
+        fresh = tf.cond(tf.equal(n, 1), lambda: _new_colours(u, rows, seed, _step_counter(counter, it)),
+                        lambda: _corners(u[..., 2:]))
+        colours = tf.where(add[..., tf.newaxis], fresh, search.colours)
+        loss, fooled = score(rows, perturbed, colours)
         accept = tf.logical_and(running, tf.logical_or(loss > search.loss, fooled))
         kept = (tf.where(expand_like(accept, old), new, old)
                 for old, new in zip(search[:4], (perturbed, colours, loss, fooled)))
         search = _Search(*kept, queries=search.queries + tf.cast(running, tf.int32))
-        return it + 1, search, tf.logical_and(running, tf.logical_not(search.fooled))
+        running = tf.logical_and(running, tf.logical_not(search.fooled))
+        return it + 1, _Work(rows, search, running), finished
 
-    def keep_going(it, search, running):
-        return tf.logical_and(it < queries, tf.reduce_any(running))
+    def keep_going(it, work, finished):
+        return tf.logical_and(it < queries, tf.reduce_any(work.running))
 
-    _, search, _ = tf.while_loop(keep_going, body, (tf.constant(1), search, running))
+    work, finished = _Work(rows, search, running), search
+    invariants = (tf.TensorShape([]), compaction.open_batch_shapes(work),
+                  tf.nest.map_structure(lambda t: t.shape, finished))
+    _, work, finished = tf.while_loop(keep_going, body, (tf.constant(1), work, finished),
+                                      shape_invariants=invariants if compact else None)
+    search = compaction.scatter_rows(finished, work.rows.index, work.search)
     adversarial = tf.where(tf.reshape(clean_fooled, [-1, 1, 1, 1]), x,
-                           _compose(pixels, search.perturbed, search.colours, shape))
+                           _compose(rows.pixels, search.perturbed, search.colours, image_shape))
     return SparseRSResult(
         adversarial=in_input_dtype(images, x, adversarial),
         is_adversarial=tf.logical_or(clean_fooled, search.fooled),
         loss=tf.where(clean_fooled, clean_loss, search.loss),
         queries=search.queries)
+
+
+class _Rows(NamedTuple):
+    """Per working row: its position in the caller's batch, its clean pixels, label and key."""
+    index: tf.Tensor  # [B] int32
+    pixels: tf.Tensor  # [B, H*W, C]
+    labels: tf.Tensor
+    keys: tf.Tensor
+
+
+class _Work(NamedTuple):
+    rows: _Rows
+    search: _Search
+    running: tf.Tensor  # [B] bool
+
+
+def _compacted(work, finished):
+    """``work`` cut to its running rows (padded to a bucket); the dropped rows' searches are
+    finished, so they go into ``finished`` (the full batch's)."""
+    finished = compaction.scatter_rows(finished, work.rows.index, work.search)
+    return compaction.gather_rows(work, compaction.survivors_first(work.running)), finished
 
 
 def resampled_count(it, eps, queries, p_init=0.8):
@@ -154,8 +194,30 @@ def _corners(uniforms):
     return tf.cast(uniforms < 0.5, tf.float32)
 
 
-def _compose(pixels, perturbed, colours, shape):
-    return tf.reshape(tf.where(perturbed[..., tf.newaxis], colours, pixels), shape)
+def _step_counter(counter, it):
+    return tf.cast(counter, tf.int64) * (2 ** 32) + tf.cast(it, tf.int64)
+
+
+def _new_colours(u, rows, seed, step_counter):
+    """Corner colours ``[B, H*W, C]`` that differ from the clean pixels: the drawn corner where it
+    differs, else the clean corner with a uniformly drawn non-empty set of channels flipped (the
+    reference's redraw-until-different, uniform over the other corners)."""
+    drawn = _corners(u[..., 2:])
+    channels = tf.shape(rows.pixels)[2]
+    flips = keyed_random.integers(rows.keys, tf.shape(rows.pixels)[1:2],
+                                  2 ** channels - 1, seed, step_counter,
+                                  keyed_random.STREAM_RS_RECOLOUR) + 1
+    flipped = tf.bitwise.bitwise_and(
+        tf.bitwise.right_shift(flips[..., tf.newaxis], tf.range(channels)), 1) > 0
+    other = tf.where(flipped, 1.0 - rows.pixels, rows.pixels)
+    same = tf.reduce_all(tf.equal(drawn, rows.pixels), axis=-1, keepdims=True)
+    return tf.where(same, other, drawn)
+
+
+def _compose(pixels, perturbed, colours, image_shape):
+    """Images ``[B, *image_shape]`` from flat pixels with the ``perturbed`` ones recoloured."""
+    composed = tf.where(perturbed[..., tf.newaxis], colours, pixels)
+    return tf.reshape(composed, tf.concat([[-1], image_shape], 0))
 
 
 def _margin(logits, labels):

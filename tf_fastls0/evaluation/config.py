@@ -10,7 +10,7 @@ from typing import Optional, Tuple
 
 from absl import logging
 
-from tf_fastls0.attacks import STAGES
+from tf_fastls0.attacks import ATTACK_NAMES
 from tf_fastls0.data.config import DataConfig
 from tf_fastls0.evaluation.budgets import budget_name
 from tf_fastls0.models.loading import read_run_files
@@ -18,7 +18,6 @@ from tf_fastls0.utils import settings
 from tf_fastls0.utils.cli import UsageError
 from tf_fastls0.utils.settings import setting
 
-ATTACK_NAMES = ("saa",) + STAGES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,8 +30,9 @@ class EvalConfig:
                        "change).", lower=1)
     attacks: Tuple[str, ...] = setting(
         ("saa",), "Comma-separated, each run over all chosen images: saa (the Sparse-AutoAttack "
-        "cascade), spgd_unproj, spgd_proj, rs (one attack alone, for the paper's per-attack "
-        "columns).", choices=ATTACK_NAMES)
+        "cascade) or one attack alone, for the paper's per-attack columns: "
+        f"{', '.join(name for name in ATTACK_NAMES if name != 'saa')} (sigma_zero also gives "
+        "robust accuracy at every k).", choices=ATTACK_NAMES)
     iters: int = setting(10_000, "sPGD iterations per sPGD stage (paper: 10,000).", lower=1)
     rs_queries: int = setting(10_000, "Sparse-RS queries per image (paper: 10,000).", lower=1)
     patience: int = setting(3, "sPGD mask-restart patience (evaluation: 3).", lower=1)

@@ -4,15 +4,19 @@
 ``CLEAN_MISTAKE`` (0) misclassified before any attack, a stage's code (1 ``spgd_unproj``,
 2 ``spgd_proj``, 3 ``rs``) broken by that stage, ``SURVIVED`` (-1) correct after every stage of
 that attack; ``NOT_DONE`` (-2) marks images not attacked yet (a run stopped early).
+
+``min_pixels[name][i]``, for minimum-norm attacks (sigma-zero) only: the fewest changed pixels of a
+fooling image the attack found (0 for clean mistakes, ``NOT_FOUND`` (-1) if none, ``NOT_DONE``).
 """
 
 import dataclasses
 
 import numpy as np
 
-from tf_fastls0.attacks import resolve_stages
+from tf_fastls0.attacks import TABLE, resolve_stages
 
 NOT_DONE = -2
+MINIMUM_NORM = {attack.name for attack in TABLE if attack.minimum_norm}
 
 
 @dataclasses.dataclass
@@ -24,12 +28,15 @@ class Records:
     labels: np.ndarray  # [N] int32
     broken_by: dict  # attack name -> [N] int32
     seconds: dict  # attack name -> {stage: seconds}
+    min_pixels: dict = dataclasses.field(default_factory=dict)  # minimum-norm attack -> [N] int32
 
     @classmethod
     def empty(cls, indices, labels, attacks):
         return cls(np.asarray(indices, np.int64), np.asarray(labels, np.int32),
                    {name: np.full(len(indices), NOT_DONE, np.int32) for name in attacks},
-                   {name: dict.fromkeys(resolve_stages(name), 0.0) for name in attacks})
+                   {name: dict.fromkeys(resolve_stages(name), 0.0) for name in attacks},
+                   {name: np.full(len(indices), NOT_DONE, np.int32)
+                    for name in attacks if name in MINIMUM_NORM})
 
     @property
     def attacks(self):
@@ -45,7 +52,8 @@ class Records:
         keep = self.done
         return Records(self.indices[keep], self.labels[keep],
                        {name: codes[keep] for name, codes in self.broken_by.items()},
-                       self.seconds)
+                       self.seconds,
+                       {name: counts[keep] for name, counts in self.min_pixels.items()})
 
     @classmethod
     def concatenate(cls, parts):
@@ -57,4 +65,6 @@ class Records:
                    {name: np.concatenate([part.broken_by[name] for part in parts])[order]
                     for name in attacks},
                    {name: {stage: sum(part.seconds[name][stage] for part in parts)
-                           for stage in parts[0].seconds[name]} for name in attacks})
+                           for stage in parts[0].seconds[name]} for name in attacks},
+                   {name: np.concatenate([part.min_pixels[name] for part in parts])[order]
+                    for name in parts[0].min_pixels})

@@ -10,8 +10,10 @@ import copy
 
 import numpy as np
 
-from tf_fastls0.attacks import CLEAN_MISTAKE, STAGE_CODES, SURVIVED, resolve_stages
+from tf_fastls0.attacks import (CASCADES, CLEAN_MISTAKE, DISPLAY_NAMES, STAGE_CODES, SURVIVED,
+                                resolve_stages)
 from tf_fastls0.evaluation.records import Records
+from tf_fastls0.evaluation.robust_curve import robust_acc_by_k
 
 UNITS = {"clean_acc": "percent", "robust_acc": "percent", "k": "pixels",
          "seconds": "wall-clock seconds per attack stage, over all sessions (each batch's include "
@@ -20,7 +22,6 @@ UNITS = {"clean_acc": "percent", "robust_acc": "percent", "k": "pixels",
 K_NOTE = ("k counts pixels (positions h, w): every channel of a chosen pixel may change. Other "
           "libraries often count l0 over channel entries (H*W*C), where the same k is a smaller "
           "budget.")
-DISPLAY_NAMES = {"spgd_unproj": "sPGD-unproj", "spgd_proj": "sPGD-proj", "rs": "RS", "saa": "sAA"}
 # Fields that differ between runs of the same evaluation (time, where it wrote, how it was split
 # into sessions); ``comparable`` drops them.
 RUN_SPECIFIC = ("started_at", "finished_at", "wall_seconds", "merged_from")
@@ -32,6 +33,8 @@ def summarise(records):
     count = len(records.indices)
     first = records.broken_by[records.attacks[0]]
     robust = np.all([codes == SURVIVED for codes in records.broken_by.values()], axis=0)
+    curves = {name: robust_acc_by_k(counts) for name, counts in records.min_pixels.items()}
+    extra = {"robust_acc_by_k": curves} if curves else {}
     return {
         "n_examples": count,
         "n_clean_correct": int(np.sum(first != CLEAN_MISTAKE)),
@@ -45,7 +48,11 @@ def summarise(records):
             "labels": [int(label) for label in records.labels],
             "broken_by": {name: [int(code) for code in codes]
                           for name, codes in records.broken_by.items()},
+            **({"min_pixels": {name: [int(count) for count in counts]
+                               for name, counts in records.min_pixels.items()}}
+               if records.min_pixels else {}),
         },
+        **extra,
     }
 
 
@@ -56,8 +63,8 @@ def _attack_summary(name, codes, seconds):
     summary = {"robust_acc": _percent(np.sum(codes == SURVIVED), count),
                "survivors": int(np.sum(codes == SURVIVED)),
                "seconds": float(sum(seconds.values())),
-               "cumulative": name == "saa"}
-    if name == "saa":
+               "cumulative": name in CASCADES}
+    if name in CASCADES:
         summary["stages"] = {}
         for position, stage in enumerate(stages):
             later = [STAGE_CODES[s] for s in stages[position + 1:]]
@@ -82,7 +89,9 @@ def records_from_report(report):
             seconds[name] = {resolve_stages(name)[0]: summary["seconds"]}
     return Records(np.asarray(images["indices"], np.int64), np.asarray(images["labels"], np.int32),
                    {name: np.asarray(codes, np.int32)
-                    for name, codes in images["broken_by"].items()}, seconds)
+                    for name, codes in images["broken_by"].items()}, seconds,
+                   {name: np.asarray(counts, np.int32)
+                    for name, counts in images.get("min_pixels", {}).items()})
 
 
 def comparable(report):

@@ -7,8 +7,9 @@ of the attacks is keyed by the image's index in the test split, so a shard (``sh
 
 ``attacks`` names what to run, each over all chosen images: ``"saa"`` (the cascade
 sPGD-unproj -> sPGD-proj -> Sparse-RS, each stage only on the survivors of the stages before) or a
-single stage alone (``"spgd_unproj"``, ``"spgd_proj"``, ``"rs"``), for the paper's per-attack
-columns. The report's ``robust_acc`` counts images that survive every attack run.
+single attack of the stage table (``tf_fastls0.attacks.stages``: ``"spgd_unproj"``, ``"spgd_proj"``,
+``"rs"``, ``"cornersearch"``, ``"saif"``, ``"sigma_zero"``), for the paper's per-attack columns.
+The report's ``robust_acc`` counts images that survive every attack run.
 """
 
 import dataclasses
@@ -33,6 +34,7 @@ from tf_fastls0.evaluation.checks import sanity_warnings
 from tf_fastls0.evaluation.config import data_config_for, default_output_dir
 from tf_fastls0.evaluation.fingerprint import weights_sha256
 from tf_fastls0.evaluation.records import Records
+from tf_fastls0.evaluation.robust_curve import ROBUST_VS_K_FILE, plot_robust_vs_k
 from tf_fastls0.evaluation.selection import plan
 from tf_fastls0.evaluation.state import EvalState, load_state
 from tf_fastls0.models.loading import load_model, locate
@@ -90,6 +92,8 @@ def evaluate_model(config, splits=None):
               "started_at": state.started_at, "finished_at": _now(),
               "wall_seconds": time.perf_counter() - started}
     write_json(os.path.join(output_dir, REPORT_FILE), result)
+    if result.get("robust_acc_by_k"):
+        plot_robust_vs_k(os.path.join(output_dir, ROBUST_VS_K_FILE), result)
     if config.save_adversarial and complete:
         write_adversarial(config.save_adversarial, splits.test.images[records.indices],
                           state.adversarial, records, splits.test.class_names,
@@ -157,6 +161,8 @@ def _attack_batch(cascade, test, indices, positions, state, attacks, bar):
         result = cascade([(images, labels, indices.astype(np.int64))], attacks=name,
                          keep_adversarial=state.adversarial is not None, progress=show)
         state.records.broken_by[name][positions] = result.broken_by
+        if result.min_pixels is not None:
+            state.records.min_pixels[name][positions] = result.min_pixels
         for stage, seconds in result.report["seconds"].items():
             state.records.seconds[name][stage] += seconds
         if state.adversarial is not None:  # the first attack that broke an image supplies it

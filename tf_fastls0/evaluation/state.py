@@ -43,6 +43,8 @@ class EvalState:
                       "attacks": self.records.attacks}))}
         arrays.update({f"broken_by.{name}": codes
                        for name, codes in self.records.broken_by.items()})
+        arrays.update({f"min_pixels.{name}": counts
+                       for name, counts in self.records.min_pixels.items()})
         if self.adversarial is not None:
             arrays["adversarial"] = self.adversarial
         with atomic_path(os.path.join(output_dir, STATE_FILE)) as temporary:
@@ -71,6 +73,8 @@ def load_state(output_dir, fingerprint):
                          "--output_dir")
     records = Records(arrays["indices"], arrays["labels"],
                       {name: arrays[f"broken_by.{name}"] for name in meta["attacks"]},
-                      meta["seconds"])
+                      meta["seconds"],
+                      {key.split(".", 1)[1]: arrays[key] for key in arrays
+                       if key.startswith("min_pixels.")})
     return EvalState(fingerprint, records, set(meta["done_batches"]), arrays.get("adversarial"),
                      meta["started_at"])

@@ -1,0 +1,78 @@
+"""Compaction: dropping broken images from a running attack changes its cost, never its result."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_fastls0.attacks import SparseAutoAttack, sparse_pgd, sparse_rs
+from tf_fastls0.attacks.compaction import bucket, survivors_first
+
+SHAPE = (6, 6, 3)
+
+
+@pytest.fixture(scope="module")
+def counted(mlp):
+    """An MLP whose labels are its own clean predictions (every image starts correct), and a
+    ``model_fn`` that counts the rows it is run on (in eager mode)."""
+    model_fn = mlp(SHAPE, 4, seed=3)
+    rng = np.random.default_rng(3)
+    images = rng.uniform(size=(48, *SHAPE)).astype(np.float32)
+    labels = np.argmax(model_fn(images).numpy(), axis=-1).astype(np.int32)
+    rows = []
+
+    def counting(batch):
+        if tf.executing_eagerly():
+            rows.append(int(batch.shape[0]))
+        return model_fn(batch)
+
+    return counting, images, labels, rows
+
+
+def _run(attack, counted, compact, compiled):
+    model_fn, images, labels, rows = counted
+    rows.clear()
+    run = lambda x, y: attack(model_fn, x, y, compact=compact)  # noqa: E731
+    result = (tf.function(run) if compiled else run)(images, labels)
+    return result, sum(rows)
+
+
+ATTACKS = {
+    "spgd_unproj": lambda model_fn, x, y, compact: sparse_pgd(model_fn, x, y, eps=3, steps=40,
+                                                              seed=2, compact=compact),
+    "spgd_proj": lambda model_fn, x, y, compact: sparse_pgd(model_fn, x, y, eps=3, steps=40,
+                                                            projected=True, seed=2,
+                                                            compact=compact),
+    "rs": lambda model_fn, x, y, compact: sparse_rs(model_fn, x, y, eps=3, queries=80, seed=2,
+                                                    compact=compact),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ATTACKS))
+@pytest.mark.parametrize("compiled", [False, True])
+def test_compacted_and_full_batches_agree(counted, name, compiled):
+    full, full_rows = _run(ATTACKS[name], counted, compact=False, compiled=compiled)
+    compacted, compacted_rows = _run(ATTACKS[name], counted, compact=True, compiled=compiled)
+    fooled = full.is_adversarial.numpy()
+    assert 0.3 * len(fooled) < fooled.sum() < len(fooled)  # many fall, some survive
+    for one, other in zip(full, compacted):
+        np.testing.assert_array_equal(one.numpy(), other.numpy())
+    if not compiled:  # eager runs show the rows the model saw
+        assert compacted_rows < full_rows
+
+
+def test_the_cascade_agrees_compacted_or_not(counted):
+    model_fn, images, labels, _ = counted
+    batches = [(images, labels)]
+    first, second = (SparseAutoAttack(model_fn, eps=3, iterations=40, queries=80, seed=2,
+                                      compact=compact)(batches) for compact in (True, False))
+    np.testing.assert_array_equal(first.broken_by, second.broken_by)
+    np.testing.assert_array_equal(first.adversarial, second.adversarial)
+    assert first.report["survivors"] == second.report["survivors"]
+
+
+def test_buckets_are_powers_of_two_holding_every_active_row():
+    assert [int(bucket(n)) for n in (1, 2, 3, 4, 5, 250, 256, 257)] == [1, 2, 4, 4, 8, 256, 256,
+                                                                         512]
+    active = tf.constant([False, True, False, False, True, True, False])
+    rows = survivors_first(active).numpy()
+    assert list(rows[:3]) == [1, 4, 5] and len(rows) == 4 and not active.numpy()[rows[3]]

@@ -1,0 +1,36 @@
+"""``--attacks=sigma_zero``: robust accuracy at every k in ``report.json`` and ``robust_vs_k.png``,
+kept across a resumed run."""
+
+import numpy as np
+
+from tf_fastls0.attacks import STAGE_CODES, SURVIVED
+from tf_fastls0.evaluation import comparable, evaluate_model
+from tf_fastls0.evaluation.robust_curve import ROBUST_VS_K_FILE
+
+SETTINGS = {"eps": 3, "attacks": "sigma_zero,rs", "iters": 30, "rs_queries": 10,
+            "n_examples": 16, "batch_size": 8, "seed": 1, "progress": False}
+
+
+def _evaluate(run, splits, output_dir, **overrides):
+    return evaluate_model(str(run / "saved_model"), splits, output_dir=str(output_dir),
+                          **{**SETTINGS, **overrides})
+
+
+def test_the_report_has_robust_accuracy_at_every_k(tiny_run, splits, tmp_path):
+    report = _evaluate(tiny_run, splits, tmp_path / "whole")
+    curve = report["robust_acc_by_k"]["sigma_zero"]
+    values = np.array(list(curve.values()))
+    assert [int(k) for k in curve] == list(range(len(curve)))
+    assert np.all(np.diff(values) <= 0) and values[0] == report["clean_acc"]
+    assert curve[str(SETTINGS["eps"])] == report["attacks"]["sigma_zero"]["robust_acc"]
+    counts = np.array(report["images"]["min_pixels"]["sigma_zero"])
+    codes = np.array(report["images"]["broken_by"]["sigma_zero"])
+    assert np.any(counts >= 1)  # sigma-zero fooled some correctly classified images
+    np.testing.assert_array_equal(codes == STAGE_CODES["sigma_zero"],
+                                  (counts >= 1) & (counts <= SETTINGS["eps"]))
+    assert np.all(codes[counts > SETTINGS["eps"]] == SURVIVED)
+    assert (tmp_path / "whole" / ROBUST_VS_K_FILE).stat().st_size > 0
+
+    _evaluate(tiny_run, splits, tmp_path / "resumed", max_batches=1)
+    resumed = _evaluate(tiny_run, splits, tmp_path / "resumed", resume=True)
+    assert comparable(resumed) == comparable(report)

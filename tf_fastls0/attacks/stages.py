@@ -1,0 +1,117 @@
+"""The stage table: every attack the evaluation can run, named once.
+
+Each entry gives an attack's name (what ``--attacks`` takes), its code in ``broken_by`` records,
+its display name (report tables, the benchmark harness) and the function that builds it for one
+model and budget. The cascade (``sparse_autoattack``), the evaluation runner, the report and the
+benchmark harness all read this table, so a new evaluation attack is one entry here.
+
+A built stage maps ``(images, labels, keys, clean_logits)`` to the adversarial images, one per
+input image; the cascade judges every image by one fresh forward pass on what the stage returns.
+A minimum-norm stage (``minimum_norm=True``) returns, per image, the fooling image with the fewest
+changed pixels it found, whatever the budget: the cascade counts it broken only within ``eps``
+pixels and keeps the count for the robust-accuracy-by-k curve.
+"""
+
+from typing import Callable, NamedTuple
+
+from tf_fastls0.attacks.cornersearch import N_ITER, cornersearch
+from tf_fastls0.attacks.saif import saif
+from tf_fastls0.attacks.sigma_zero import sigma_zero
+from tf_fastls0.attacks.sparse_pgd import sparse_pgd
+from tf_fastls0.attacks.sparse_rs import sparse_rs
+
+
+class Budget(NamedTuple):
+    """What every stage of one evaluation shares: the l0 budget in pixels, the iteration budget of
+    the white-box stages, the query budget of the black-box ones, the seed, sPGD's patience and
+    whether stages drop broken images from their working batch."""
+    eps: int
+    iterations: int
+    queries: int
+    seed: int = 0
+    patience: int = 3
+    compact: bool = True
+
+
+class EvaluationAttack(NamedTuple):
+    name: str
+    code: int
+    display: str
+    build: Callable  # (model_fn, Budget) -> stage function (see the module docstring)
+    minimum_norm: bool = False
+
+
+def _spgd(projected):
+    def build(model_fn, budget):
+        def stage(images, labels, keys, clean_logits):
+            return sparse_pgd(model_fn, images, labels, eps=budget.eps, steps=budget.iterations,
+                              projected=projected, loss="ce", patience=budget.patience,
+                              keys=keys, seed=budget.seed, counter=1 + int(projected),
+                              clean_logits=clean_logits, compact=budget.compact).adversarial
+        return stage
+    return build
+
+
+def _rs(model_fn, budget):
+    def stage(images, labels, keys, clean_logits):
+        return sparse_rs(model_fn, images, labels, eps=budget.eps, queries=budget.queries,
+                         keys=keys, seed=budget.seed, counter=3, clean_logits=clean_logits,
+                         compact=budget.compact).adversarial
+    return stage
+
+
+def _cornersearch(model_fn, budget):
+    """CornerSearch with its paper defaults; ``n_iter`` (candidates per sparsity and class) is
+    the paper's 1,000 capped at the query budget, so a quick evaluation stays quick."""
+    def stage(images, labels, keys, clean_logits):
+        return cornersearch(model_fn, images, labels, eps=budget.eps,
+                            n_iter=min(budget.queries, N_ITER), keys=keys, seed=budget.seed,
+                            counter=4, clean_logits=clean_logits,
+                            compact=budget.compact).adversarial
+    return stage
+
+
+def _saif(model_fn, budget):
+    def stage(images, labels, keys, clean_logits):
+        return saif(model_fn, images, labels, eps=budget.eps, steps=budget.iterations, keys=keys,
+                    seed=budget.seed, counter=5, clean_logits=clean_logits,
+                    compact=budget.compact).adversarial
+    return stage
+
+
+def _sigma_zero(model_fn, budget):
+    def stage(images, labels, keys, clean_logits):
+        return sigma_zero(model_fn, images, labels, steps=budget.iterations).adversarial
+    return stage
+
+
+TABLE = (
+    EvaluationAttack("spgd_unproj", 1, "sPGD-unproj", _spgd(projected=False)),
+    EvaluationAttack("spgd_proj", 2, "sPGD-proj", _spgd(projected=True)),
+    EvaluationAttack("rs", 3, "RS", _rs),
+    EvaluationAttack("cornersearch", 4, "CS", _cornersearch),
+    EvaluationAttack("saif", 5, "SAIF", _saif),
+    EvaluationAttack("sigma_zero", 6, "sigma-zero", _sigma_zero, minimum_norm=True),
+)
+BY_NAME = {attack.name: attack for attack in TABLE}
+
+# Named sequences of stages, each stage run only on the images the ones before it left unbroken.
+CASCADES = {"saa": ("spgd_unproj", "spgd_proj", "rs")}
+CASCADE_DISPLAY = {"saa": "sAA"}
+
+STAGES = CASCADES["saa"]
+STAGE_CODES = {attack.name: attack.code for attack in TABLE}
+ATTACK_NAMES = tuple(CASCADES) + tuple(BY_NAME)  # what ``--attacks`` accepts
+DISPLAY_NAMES = {**{attack.name: attack.display for attack in TABLE}, **CASCADE_DISPLAY}
+
+
+def resolve_stages(attacks):
+    """A cascade's name -> its stages; a stage name or a sequence of them -> that tuple."""
+    if isinstance(attacks, str) and attacks in CASCADES:
+        return CASCADES[attacks]
+    names = (attacks,) if isinstance(attacks, str) else tuple(attacks)
+    unknown = [name for name in names if name not in BY_NAME]
+    if unknown or not names:
+        raise ValueError(f"unknown attacks {unknown or attacks!r}: use "
+                         f"{', '.join(ATTACK_NAMES)}")
+    return names
