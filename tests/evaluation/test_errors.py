@@ -34,7 +34,7 @@ def test_paths_that_hold_no_model_are_refused(name, message, tmp_path):
     ({"rs_queries": -5}, "--rs_queries=-5: must be at least 1"),
     ({"n_examples": 0}, "--n_examples=0: must be at least 1"),
     ({"eps": 0}, "--eps=0: must be at least 1"),
-    ({"attacks": "saa,cornersearch"}, "--attacks=saa,cornersearch: choose one of saa"),
+    ({"attacks": "saa,deepfool"}, "--attacks=saa,deepfool: choose one of saa"),
     ({"attacks": ","}, "--attacks names no attack"),
     ({"shard_index": 2, "num_shards": 2}, "--shard_index=2 must be smaller than --num_shards=2"),
     ({"num_shards": 3}, "--num_shards=3 is more than the 1 batches"),

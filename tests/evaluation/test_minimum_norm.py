@@ -4,7 +4,7 @@ kept across a resumed run."""
 import numpy as np
 
 from tf_fastls0.attacks import STAGE_CODES, SURVIVED
-from tf_fastls0.evaluation import comparable, evaluate_model
+from tf_fastls0.evaluation import EvalConfig, comparable, evaluate_model
 from tf_fastls0.evaluation.robust_curve import ROBUST_VS_K_FILE
 
 SETTINGS = {"eps": 3, "attacks": "sigma_zero,rs", "iters": 30, "rs_queries": 10,
@@ -12,8 +12,9 @@ SETTINGS = {"eps": 3, "attacks": "sigma_zero,rs", "iters": 30, "rs_queries": 10,
 
 
 def _evaluate(run, splits, output_dir, **overrides):
-    return evaluate_model(str(run / "saved_model"), splits, output_dir=str(output_dir),
-                          **{**SETTINGS, **overrides})
+    config = EvalConfig(model=str(run / "saved_model"), output_dir=str(output_dir),
+                        **{**SETTINGS, **overrides})
+    return evaluate_model(config, splits)
 
 
 def test_the_report_has_robust_accuracy_at_every_k(tiny_run, splits, tmp_path):
