@@ -14,6 +14,8 @@ from tf_fastls0.utils import settings
 # of commit 409ec6b wrote it. What changed since, on purpose: --train_eps defaults to 6x --eval_eps,
 # --sync_batchnorm to "on with several replicas" (None until the strategy is known), and the
 # method and soft-label names that were both "sat" now say which they mean.
+# configs/quickstart.flags was rewritten on purpose (it now trains Fast-LS-l0 and evaluates it),
+# so it is not among them; tests/training/test_train_cli.py checks what it trains.
 RENAMED = {("method", "sat"): "sparse_at", ("soft_labels", "sat"): "self_adaptive"}
 
 
@@ -41,7 +43,8 @@ def trainer_flagfiles():
 def test_every_trainer_flagfile_gives_the_config_it_gave_before(repo, monkeypatch):
     monkeypatch.chdir(repo)
     before = json.loads((repo / "testdata" / "trainer_flagfile_configs.json").read_text())
-    assert sorted(before) == trainer_flagfiles()
+    assert sorted(before) == [path for path in trainer_flagfiles()
+                              if path != "configs/quickstart.flags"]
     for path, old in before.items():
         assert parse(path).to_dict() == expected_now(old), path
 

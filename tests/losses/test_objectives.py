@@ -67,9 +67,15 @@ def test_sparse_at_is_adversarial_ce(batch):
     assert float(terms.clean) == 0.0
 
 
+def paper_objectives():
+    """Every objective with the paper's coefficients (Tradeoff a = 0.75, sTRADES beta = 6)."""
+    return [objectives.with_coefficients(name, tradeoff_alpha=0.75, trades_beta=6.0)
+            for name in objectives.OBJECTIVES]
+
+
 def test_tradeoff_is_paper_eq8(batch):
     clean, adv, labels, _ = batch
-    terms = objectives.tradeoff_loss(clean, adv, labels)
+    terms = objectives.tradeoff_loss(clean, adv, labels, alpha=0.75)
     expected = 0.25 * np_ce(labels, clean).mean() + 0.75 * np_ce(labels, adv).mean()
     np.testing.assert_allclose(terms.total, expected, rtol=1e-5)
     np.testing.assert_allclose(terms.clean, np_ce(labels, clean).mean(), rtol=1e-5)
@@ -84,7 +90,7 @@ def test_trades_hand_example():
     # first, 0 for the second (adv == clean). beta = 6: total = log 2 + 6 * (1/2 log(4/3)) / 2.
     clean = tf.constant([[0.0, 0.0], [0.0, 0.0]])
     adv = tf.constant([[math.log(3.0), 0.0], [0.0, 0.0]])
-    terms = objectives.trades_loss(clean, adv, tf.constant([0, 1]))
+    terms = objectives.trades_loss(clean, adv, tf.constant([0, 1]), beta=6.0)
     np.testing.assert_allclose(terms.total, math.log(2.0) + 6.0 * 0.25 * math.log(4.0 / 3.0), rtol=1e-6)
 
 
@@ -129,7 +135,7 @@ def test_sat_weighted_ce_hand_example():
 def test_one_hot_rows_reduce_sat_to_plain_ce(batch):
     clean, adv, labels, _ = batch
     rows = tf.one_hot(labels, 4)
-    for objective in objectives.OBJECTIVES.values():
+    for objective in paper_objectives():
         with_rows = objective(clean, adv, rows)
         with_labels = objective(clean, adv, labels)
         for got, want in zip(with_rows, with_labels):
@@ -148,7 +154,7 @@ def test_sat_variants_weight_the_adversarial_ce(batch):
     np.testing.assert_allclose(objectives.sparse_at_loss(None, adv, rows).total,
                                np_sat_weighted_ce(rows, adv), rtol=1e-5)
     expected = 0.25 * np_sat_weighted_ce(rows, clean) + 0.75 * np_sat_weighted_ce(rows, adv)
-    np.testing.assert_allclose(objectives.tradeoff_loss(clean, adv, rows).total, expected, rtol=1e-5)
+    np.testing.assert_allclose(objectives.tradeoff_loss(clean, adv, rows, alpha=0.75).total, expected, rtol=1e-5)
 
 
 def test_no_gradient_reaches_soft_targets(batch):
@@ -156,13 +162,13 @@ def test_no_gradient_reaches_soft_targets(batch):
     rows = tf.constant(rows)
     with tf.GradientTape() as tape:
         tape.watch(rows)
-        total = objectives.trades_loss(clean, adv, rows).total
+        total = objectives.trades_loss(clean, adv, rows, beta=6.0).total
     assert tape.gradient(total, rows) is None
 
 
 def test_objectives_run_inside_tf_function(batch):
     clean, adv, labels, rows = batch
-    for objective in objectives.OBJECTIVES.values():
+    for objective in paper_objectives():
         for targets in (labels, rows):
             eager = objective(clean, adv, targets)
             graph = tf.function(objective)(clean, adv, targets)

@@ -91,16 +91,19 @@ def test_sat_rows_survive_a_checkpoint_round_trip(tmp_path):
 ])
 def test_one_replica_and_two_replicas_give_the_same_update(method, overrides):
     # small_cnn has BatchNorm: with two replicas --sync_batchnorm defaults to on, so batch
-    # statistics are those of the global batch, as on one device.
+    # statistics are those of the global batch, as on one device. What remains is float
+    # summation order (synchronised moments are all-reduced sums), which the attack's top-k
+    # choices can amplify: measured 1.1e-4 after 3 steps that move the weights by 0.47
+    # (fast_ls_l0), against 1.6e-2 with per-replica statistics (--nosync_batchnorm).
     script = "tests/training/replica_equivalence.py"
     result = subprocess.run([sys.executable, script, method, *overrides], capture_output=True,
                             text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["weight_change"] > 1e-3  # the steps did move the weights
-    assert report["weight_difference"] < 1e-5
+    assert report["weight_change"] > 1e-1  # the steps did move the weights
+    assert report["weight_difference"] < 1e-3
     assert report["buffer_rows_moved"] > 0
-    assert report["buffer_difference"] < 1e-6
+    assert report["buffer_difference"] < 1e-4
 
 
 def test_final_evaluation_runs_sparse_autoattack_on_the_export(tmp_path, monkeypatch):

@@ -88,8 +88,7 @@ class TrainConfig:
     epochs: int = setting(100, "Number of training epochs.", lower=1)
     batch_size: int = setting(128, "Global batch size (over all replicas).", lower=1)
     learning_rate: float = setting(
-        0.05, "Initial learning rate; divided by 10 at 1/4 and 3/4 of training.",
-        lower=0.0, upper=100.0)
+        0.05, "Initial learning rate; divided by 10 at 1/4 and 3/4 of training.", lower=0.0)
     momentum: float = setting(0.9, "SGD momentum.", lower=0.0, upper=1.0)
     weight_decay: float = setting(
         5e-4, "L2 weight decay added to the gradient before momentum (PyTorch's rule).",
