@@ -9,7 +9,7 @@ from absl import flags, logging
 import tf_fastls0.data.flags as data_flags
 import tf_fastls0.analysis.flags as analysis_flags
 from tf_fastls0.analysis.flags import config_from_flags, define_flags
-from tf_fastls0.utils.cli import fail, refuse_positional_arguments, run_main
+from tf_fastls0.utils.cli import UsageError, fail, refuse_positional_arguments, run_main
 
 define_flags()
 flags.adopt_module_key_flags(analysis_flags)  # --helpshort lists them
@@ -22,12 +22,14 @@ def main(argv):
     from tf_fastls0.analysis.context import AnalysisError
     from tf_fastls0.analysis.report import report_lines
     from tf_fastls0.analysis.runner import run_analyses
-    from tf_fastls0.models.loading import ModelError
+    from tf_fastls0.utils.output_paths import describe
 
     try:
         outcome = run_analyses(config_from_flags())
-    except (AnalysisError, ModelError) as error:
+    except (AnalysisError, UsageError) as error:  # UsageError: bad model or output paths
         fail(str(error))
+    except OSError as error:  # a write failing midway (a full disk); earlier outputs stay
+        fail(describe(error, "the output folder"), status=1)
     print("\n".join(report_lines(outcome)))
 
 

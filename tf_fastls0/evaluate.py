@@ -9,7 +9,8 @@ import tf_fastls0.data.flags as data_flags
 import tf_fastls0.evaluation.flags as evaluation_flags
 from tf_fastls0.data import DataError
 from tf_fastls0.evaluation.flags import define_flags, options_from_flags
-from tf_fastls0.utils.cli import UsageError, fail, refuse_positional_arguments, run_main
+from tf_fastls0.utils.cli import (RunFailed, UsageError, fail, refuse_positional_arguments,
+                                  run_main)
 
 define_flags()
 flags.adopt_module_key_flags(evaluation_flags)  # --helpshort lists them
@@ -32,6 +33,8 @@ def main(argv):
         report = evaluate_model(**options)
     except (DataError, UsageError) as error:
         fail(str(error))
+    except RunFailed as error:  # a full disk midway: the message names the state kept
+        fail(str(error), status=1)
     print(markdown_table(report))
     print(f"report: {os.path.join(options['output_dir'], REPORT_FILE)}")
     if not report["complete"]:
