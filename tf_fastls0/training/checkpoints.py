@@ -113,7 +113,8 @@ def _listed(directory):
     if not os.path.exists(index):
         return [], None
     try:
-        state = tf.train.get_checkpoint_state(directory)
+        with _quiet_tensorflow():  # it logs its own two lines about a damaged index
+            state = tf.train.get_checkpoint_state(directory)
     except (ValueError, tf.errors.OpError):
         state = None
     if state is None:
@@ -195,6 +196,17 @@ def _reason(error):
         return error.strerror
     text = (getattr(error, "message", None) or str(error)).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+@contextlib.contextmanager
+def _quiet_tensorflow():
+    logger = tf.get_logger()
+    level = logger.level
+    logger.setLevel("ERROR")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _warn(message):

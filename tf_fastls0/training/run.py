@@ -56,8 +56,7 @@ def train_and_evaluate(config):
 def _train(config, strategy, splits, chief, plan, started):
     with strategy.scope():
         trainer, optimizer = build_trainer(config, splits)
-        checkpoint = tf.train.Checkpoint(network=trainer.network, optimizer=optimizer,
-                                         **trainer.method.checkpoint_items())
+        checkpoint = make_checkpoint(trainer, optimizer)
     shared_checkpoints = os.path.join(config.output_dir, run_folder.CHECKPOINT_DIR)
     latest = None
     if plan == run_folder.RESUME:
@@ -221,6 +220,12 @@ def build_trainer(config, splits):
     trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile)
     optimizer.build(network.trainable_variables)  # so a checkpoint can restore its slots
     return trainer, optimizer
+
+
+def make_checkpoint(trainer, optimizer):
+    """What a checkpoint holds: the network, the optimizer (slots and step), the method's state."""
+    return tf.train.Checkpoint(network=trainer.network, optimizer=optimizer,
+                               **trainer.method.checkpoint_items())
 
 
 def _check_fits(config, splits):
