@@ -9,6 +9,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from tf_fastls0.utils.run_lock import LOCK_FILE
+
 RUN = ["--model=small_cnn", "--width=0.25", "--epochs=3", "--batch_size=32",
        "--max_train_examples=256", "--max_eval_examples=32", "--method=fast_ls_l0",
        "--train_eps=6", "--eval_eps=6", "--sat_start_epoch=0", "--val_robust_examples=0",
@@ -48,10 +50,12 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_weights_and_soft_labels(tmp_
     kill_when_checkpoint_appears(process, killed_dir / "checkpoints", step=12)  # epoch 2 of 3
     assert process.returncode == -signal.SIGKILL
     assert not (killed_dir / "summary.json").exists()
+    assert (killed_dir / LOCK_FILE).exists()  # the killed run's lock is stale, not in the way
 
     resumed = run_module("tf_fastls0.train", *RUN, f"--output_dir={killed_dir}")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resuming from" in resumed.stdout
+    assert not (killed_dir / LOCK_FILE).exists()
 
     path_a, weights_a, labels_a = final_state(tmp_path / "whole")
     path_b, weights_b, labels_b = final_state(killed_dir)
