@@ -53,3 +53,15 @@ def test_a_model_for_other_images_is_refused(tiny_run, tmp_path):
     with pytest.raises(UsageError, match="takes 32x32x3 images but tiny has 8x8x3"):
         evaluate_model(str(tiny_run), DataSplits("tiny", small, small),
                        output_dir=str(tmp_path), **VALID)
+
+
+def test_a_model_for_other_classes_is_refused_before_any_output(tiny_run, tmp_path):
+    from tf_fastls0.data import DataSplits, ImageSet
+    import numpy as np
+
+    three = ImageSet(np.zeros([4, 32, 32, 3], np.uint8), np.arange(4, dtype=np.int32) % 3,
+                     ("a", "b", "c"))
+    with pytest.raises(UsageError, match="the model gives 10 class scores but tiny has 3 classes"):
+        evaluate_model(str(tiny_run), DataSplits("tiny", three, three),
+                       output_dir=str(tmp_path / "out"), **VALID)
+    assert not (tmp_path / "out").exists()
