@@ -65,3 +65,30 @@ def test_a_model_for_other_classes_is_refused_before_any_output(tiny_run, tmp_pa
         evaluate_model(str(tiny_run), DataSplits("tiny", three, three),
                        output_dir=str(tmp_path / "out"), **VALID)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_disk_filling_midway_stops_keeping_the_last_saved_state(tiny_run, splits, tmp_path,
+                                                                 monkeypatch):
+    import errno
+    import os
+
+    from tf_fastls0.evaluation import state as state_lib
+    from tf_fastls0.utils.cli import RunFailed
+
+    save = state_lib.EvalState.save
+
+    def filling_save(state, output_dir):
+        if state.done_batches == {0}:
+            return save(state, output_dir)
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f"{output_dir}/eval_state.npz")
+
+    two_batches = {**VALID, "n_examples": 8}
+    monkeypatch.setattr(state_lib, "SAVE_EVERY_SECONDS", 0.0)  # after every batch
+    monkeypatch.setattr(state_lib.EvalState, "save", filling_save)
+    with pytest.raises(RunFailed, match="No space left on device; the state last saved in "
+                                        f"{tmp_path}/eval_state.npz is kept \\(1 batches done\\)"):
+        evaluate_model(str(tiny_run), splits, output_dir=str(tmp_path), **two_batches)
+    monkeypatch.setattr(state_lib.EvalState, "save", save)
+    report = evaluate_model(str(tiny_run), splits, output_dir=str(tmp_path), **two_batches,
+                            resume=True)
+    assert report["complete"] and report["n_examples"] == 8
