@@ -1,6 +1,8 @@
 """Inputs that cannot be evaluated stop with one clear ``UsageError`` before any attack runs
 (the command line turns it into one ``error:`` line and exit status 2)."""
 
+import re
+
 import pytest
 
 from tf_fastls0.evaluation import ModelError, evaluate_model, load_model
@@ -92,3 +94,22 @@ def test_a_disk_filling_midway_stops_keeping_the_last_saved_state(tiny_run, spli
     report = evaluate_model(str(tiny_run), splits, output_dir=str(tmp_path), **two_batches,
                             resume=True)
     assert report["complete"] and report["n_examples"] == 8
+
+
+@pytest.mark.parametrize("name, message", [
+    ("a_folder", "--save_adversarial {path} is a folder, not a file"),
+    ("grid.png", "--save_adversarial {path} would be overwritten by its own PNG grid"),
+    ("a_file/adversarial.npz", "--save_adversarial {path}: {tmp}/a_file is a file, not a folder"),
+])
+def test_a_bad_save_adversarial_path_is_refused_before_any_work(name, message, tmp_path,
+                                                                 monkeypatch):
+    from tf_fastls0.evaluation import runner
+
+    (tmp_path / "a_folder").mkdir()
+    (tmp_path / "a_file").write_text("x")
+    monkeypatch.setattr(runner, "load_model", pytest.fail)  # nothing is loaded, let alone attacked
+    path = tmp_path / name
+    with pytest.raises(UsageError, match=re.escape(message.format(path=path, tmp=tmp_path))):
+        evaluate_model("unused", None, output_dir=str(tmp_path / "out"),
+                       save_adversarial=str(path), **VALID)
+    assert not (tmp_path / "out").exists()
