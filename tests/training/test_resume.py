@@ -106,3 +106,18 @@ def test_a_diverging_loss_stops_with_the_step_and_keeps_a_loadable_checkpoint(tm
         value = reader.get_tensor(name)
         if name.startswith("network/") and np.issubdtype(np.asarray(value).dtype, np.floating):
             assert np.all(np.isfinite(value)), name
+
+
+def test_ctrl_c_stops_training_with_one_line_and_status_130(tmp_path, start_module, wait_for):
+    process = start_module("tf_fastls0.train", *RUN, f"--output_dir={tmp_path}")
+    wait_for(tmp_path / "checkpoints" / "ckpt-3.index", process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert "Traceback" not in stderr
+    interrupted = [line for line in stderr.splitlines() if line.startswith("interrupted:")]
+    assert len(interrupted) == 1 and stderr.strip().endswith(interrupted[0])
+    assert interrupted[0].startswith("interrupted: training stopped at step ")
+    latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+    assert f"the last checkpoint is {latest}; run the same command again to resume" in stderr
+    assert not (tmp_path / LOCK_FILE).exists()

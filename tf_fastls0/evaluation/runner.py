@@ -197,9 +197,9 @@ def _attack_pending(model_fn, test, chosen, state, settings, output_dir, progres
                 state.save_if_due(output_dir)
         except KeyboardInterrupt:
             state.save(output_dir)  # the batch it stopped in is not done: it is attacked again
-            raise Interrupted(f"evaluation stopped; {_batches_done(state, chosen)} saved in "
-                              f"{os.path.join(output_dir, STATE_FILE)}; continue with "
-                              "--resume") from None
+            raise Interrupted(f"evaluation stopped after {_batches_done(state, chosen)}; its "
+                              f"state is saved in {os.path.join(output_dir, STATE_FILE)}; "
+                              "continue with --resume") from None
         state.save(output_dir)
 
 
@@ -217,7 +217,7 @@ def _failing_midway(output_dir, state):
 
 def _batches_done(state, chosen):
     done = len(state.done_batches & set(chosen.batches))
-    return f"{done} of {len(chosen.batches)} batches done"
+    return f"{done} of {len(chosen.batches)} batches"
 
 
 def _attack_batch(cascade, test, indices, positions, state, attacks, bar):

@@ -88,6 +88,16 @@ def _undo_save(directory, step, previous, kept):
             _write_index(directory, previous, kept)
 
 
+def latest(directory):
+    """The checkpoint the index names as newest, if its files are there; else None. (After a
+    save undone by Ctrl-C this is the truth, not the manager's memory.)"""
+    listed, problem = _listed(directory)
+    if problem or not listed:
+        return None
+    newest = listed[-1]  # the index's model_checkpoint_path
+    return newest if os.path.exists(newest + ".index") else None
+
+
 def remove_checkpoint(directory, step):
     """Deletes every file of checkpoint ``step``, complete or not."""
     name = f"{CHECKPOINT_NAME}-{step}"

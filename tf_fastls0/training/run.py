@@ -121,7 +121,7 @@ def _export(network, config, splits, manager, summary):
 
 
 def _last_checkpoint(manager):
-    latest = manager.latest_checkpoint
+    latest = checkpoints.latest(manager.directory)
     return f"the last checkpoint is {latest}" if latest else "no checkpoint was written yet"
 
 
