@@ -61,3 +61,18 @@ def test_a_folder_of_another_command_is_refused(tmp_path, tiny_config):
     with pytest.raises(UsageError, match="holds a tf_fastls0 evaluation, not a training run"):
         train_and_evaluate(tiny_config(folder, overwrite=True))
     assert [path.name for path in folder.iterdir()] == [MARKER_FILE]
+
+
+def test_leftovers_of_an_export_killed_midway_are_cleaned_by_the_next_run(copy_run,
+                                                                          tiny_config):
+    run = copy_run()
+    (run / "summary.json").unlink()  # killed during the export: the summary comes last
+    (run / "saved_model.tmp-4242").mkdir()
+    (run / "saved_model.tmp-4242" / "saved_model.pb").write_bytes(b"half")
+    (run / "model.keras.tmp-4242.keras").write_bytes(b"half")
+    (run / "checkpoints" / "ckpt-5_temp").mkdir()  # a checkpoint save killed midway
+    train_and_evaluate(tiny_config(run))
+    assert sorted(path.name for path in run.iterdir()) == sorted(
+        [MARKER_FILE, "checkpoints", "config.json", "logs", "model.keras", "saved_model",
+         "summary.json"])
+    assert not (run / "checkpoints" / "ckpt-5_temp").exists()
