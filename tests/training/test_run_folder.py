@@ -25,13 +25,14 @@ def test_overwrite_refuses_a_folder_that_merely_holds_a_config_json(tmp_path, ti
     (folder / "logs" / "notes.txt").write_text("mine too")
     before = snapshot(folder)
     with pytest.raises(UsageError, match=f"{folder} is not empty and holds no tf_fastls0 run "
-                                         r"\(it holds thesis.tex\)"):
+                                         r"\(it holds config.json, logs, thesis.tex\)"):
         train_and_evaluate(tiny_config(folder, overwrite=True))
     assert snapshot(folder) == before
 
 
 def test_overwrite_replaces_only_what_the_run_wrote(copy_run, tiny_config):
     run = copy_run()
+    (run / "harness.json").write_text("{}")  # the benchmark harness's ledger of this run
     (run / "notes.txt").write_text("my notes on this run")
     (run / "eval_mine").mkdir()
     (run / "eval_mine" / "report.json").write_text("{}")
@@ -42,12 +43,14 @@ def test_overwrite_replaces_only_what_the_run_wrote(copy_run, tiny_config):
     assert json.loads((run / "config.json").read_text())["learning_rate"] == 0.01
     assert (run / "notes.txt").read_text() == "my notes on this run"
     assert (run / "eval_mine" / "report.json").read_text() == "{}"
+    assert not (run / "harness.json").exists()
     assert read_marker(run) == "training run"
 
 
 def test_a_run_made_before_the_marker_is_still_recognised(copy_run, tiny_config):
     run = copy_run()
     (run / MARKER_FILE).unlink()
+    (run / "eval_k20_saa").mkdir()  # an evaluation the benchmark harness put in the run folder
     before = json.loads((run / "summary.json").read_text())
     summary = train_and_evaluate(tiny_config(run))  # finished: nothing to train again
     assert summary["clean_accuracy"] == before["clean_accuracy"]

@@ -1,8 +1,8 @@
 """The folder of a training run: whether this run may use it, and what replacing a run removes.
 
 A folder is a training run if tf_fastls0 marked it so (``.tf_fastls0_run``), or, for runs made
-before the marker existed, if its ``config.json`` is a training config and it holds nothing but
-what a training writes. Replacing a run (``--overwrite`` with other settings, or ``--noresume``)
+before the marker existed, if its ``config.json`` is a training config beside the checkpoints or
+the summary of a run. Replacing a run (``--overwrite`` with other settings, or ``--noresume``)
 removes only what a training writes (``RUN_OUTPUTS`` and ``final_eval_*/``); anything else in the
 folder stays. A folder that is not empty and is not a training run is refused, ``--overwrite``
 or not: tf_fastls0 never deletes what it did not write.
@@ -25,8 +25,9 @@ CONFIG_FILE = "config.json"
 SUMMARY_FILE = "summary.json"
 CHECKPOINT_DIR = "checkpoints"
 LOGS_DIR = "logs"
+HARNESS_LEDGER = "harness.json"  # benchmarks/harness/ledger.py: it goes with the run it describes
 RUN_OUTPUTS = (CONFIG_FILE, SUMMARY_FILE, CHECKPOINT_DIR, LOGS_DIR, RUN_SAVED_MODEL,
-               RUN_KERAS_FILE, MARKER_FILE)
+               RUN_KERAS_FILE, MARKER_FILE, HARNESS_LEDGER)
 _FINAL_EVAL = re.compile(r"^final_eval_\w+$")
 _TEMPORARY = re.compile(r"^.+\.(tmp|old)-\d+(\.keras)?$")  # utils/atomic.py's names
 _CONFIG_KEYS = {"model", "method", "epochs", "data", "output_dir"}  # a training config has them
@@ -47,9 +48,8 @@ def plan(config):
     if not entries:
         return FRESH
     refuse_other_kind(folder, TRAINING)
-    if read_marker(folder) is None and not _legacy_run(folder, entries):
-        foreign = sorted(name for name in entries if not _ours(name))
-        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+    if read_marker(folder) is None and not _legacy_run(folder):
+        shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
         raise UsageError(f"{folder} is not empty and holds no tf_fastls0 run (it holds {shown}); "
                          "tf_fastls0 never deletes what it did not write, so choose another "
                          "--output_dir")
@@ -105,24 +105,23 @@ def _changed_settings(config):
                   if key not in RESUMABLE_CHANGES and previous.get(key) != _jsonable(value))
 
 
-def _legacy_run(folder, entries):
-    """A run made before the marker: a training config.json and only what a training writes."""
+def _legacy_run(folder):
+    """A run made before the marker: a training config.json beside checkpoints or a summary."""
     try:
         previous = read_config(folder)
     except ValueError:
         return False
-    return _CONFIG_KEYS <= set(previous) and all(_ours(name) for name in entries)
-
-
-def _ours(name):
-    return name in RUN_OUTPUTS or bool(_FINAL_EVAL.match(name) or _TEMPORARY.match(name))
+    has_checkpoints = any(name.endswith(".index") for name in
+                          _entries(os.path.join(folder, CHECKPOINT_DIR)))
+    return _CONFIG_KEYS <= set(previous) and (
+        has_checkpoints or os.path.isfile(os.path.join(folder, SUMMARY_FILE)))
 
 
 def _entries(folder):
     """The folder's entries, less the lock file; empty if there is no folder."""
     try:
         return sorted(set(os.listdir(folder)) - {LOCK_FILE})
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return []
 
 
