@@ -74,8 +74,9 @@ def test_leftovers_of_an_export_killed_midway_are_cleaned_by_the_next_run(copy_r
     (run / "saved_model.tmp-4242" / "saved_model.pb").write_bytes(b"half")
     (run / "model.keras.tmp-4242.keras").write_bytes(b"half")
     (run / "checkpoints" / "ckpt-5_temp").mkdir()  # a checkpoint save killed midway
+    (run / "draft.tex.tmp-2024").write_text("not a write of ours")
     train_and_evaluate(tiny_config(run))
     assert sorted(path.name for path in run.iterdir()) == sorted(
         [MARKER_FILE, "checkpoints", "config.json", "logs", "model.keras", "saved_model",
-         "summary.json"])
+         "summary.json", "draft.tex.tmp-2024"])
     assert not (run / "checkpoints" / "ckpt-5_temp").exists()

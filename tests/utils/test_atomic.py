@@ -32,3 +32,10 @@ def test_leftovers_of_killed_writes_are_removed_or_put_back(tmp_path):
     assert sorted(path.name for path in tmp_path.iterdir()) == ["logs", "notes.tmp-mine",
                                                                  "report.json"]
     assert (tmp_path / "logs" / "events").read_text() == "kept"
+
+
+def test_only_the_named_writes_are_cleaned_when_asked(tmp_path):
+    (tmp_path / "report.json.tmp-3").write_text("{")
+    (tmp_path / "draft.tex.tmp-2024").write_text("the user's")
+    assert clean_temporaries(tmp_path, finals=("report.json",)) == ["report.json.tmp-3"]
+    assert [path.name for path in tmp_path.iterdir()] == ["draft.tex.tmp-2024"]

@@ -40,7 +40,8 @@ from tf_fastls0.utils.atomic import clean_temporaries, write_json
 from tf_fastls0.utils.cli import Interrupted, RunFailed, UsageError
 from tf_fastls0.utils.output_paths import check_output_dir, describe, environment_errors
 from tf_fastls0.utils.run_lock import hold_run_lock
-from tf_fastls0.utils.run_marker import EVALUATION, refuse_other_kind, write_marker
+from tf_fastls0.utils.run_marker import (EVALUATION, MARKER_FILE, refuse_other_kind,
+                                         write_marker)
 
 REPORT_FILE = "report.json"
 ATTACK_NAMES = ("saa",) + STAGES
@@ -100,7 +101,7 @@ def evaluate_model(model_path, data, *, output_dir, eps=20, attacks="saa", iters
                                  keep_adversarial=bool(save_adversarial), started_at=started_at)
         warnings = _warnings(model, splits, chosen.indices[:PROBE_IMAGES])
         with environment_errors(output_dir):
-            clean_temporaries(output_dir)
+            clean_temporaries(output_dir, (REPORT_FILE, STATE_FILE, MARKER_FILE))
             write_marker(output_dir, EVALUATION)
         _attack_pending(model.model_fn, splits.test, chosen, state, settings, output_dir, progress)
 

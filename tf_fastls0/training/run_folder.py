@@ -15,7 +15,7 @@ import shutil
 
 from tf_fastls0.models.loading import RUN_KERAS_FILE, RUN_SAVED_MODEL
 from tf_fastls0.training.checkpoints import remove_temporaries
-from tf_fastls0.utils.atomic import clean_temporaries, write_json
+from tf_fastls0.utils.atomic import clean_temporaries, final_name, write_json
 from tf_fastls0.utils.cli import UsageError
 from tf_fastls0.utils.run_lock import LOCK_FILE
 from tf_fastls0.utils.run_marker import (MARKER_FILE, TRAINING, read_marker, refuse_other_kind,
@@ -29,7 +29,6 @@ HARNESS_LEDGER = "harness.json"  # benchmarks/harness/ledger.py: it goes with th
 RUN_OUTPUTS = (CONFIG_FILE, SUMMARY_FILE, CHECKPOINT_DIR, LOGS_DIR, RUN_SAVED_MODEL,
                RUN_KERAS_FILE, MARKER_FILE, HARNESS_LEDGER)
 _FINAL_EVAL = re.compile(r"^final_eval_\w+$")
-_TEMPORARY = re.compile(r"^.+\.(tmp|old)-\d+(\.keras)?$")  # utils/atomic.py's names
 _CONFIG_KEYS = {"model", "method", "epochs", "data", "output_dir"}  # a training config has them
 
 # Settings that may change between a run and its resumption without changing what it computes.
@@ -63,7 +62,7 @@ def plan(config):
 def clear(folder):
     """Removes what a training wrote into ``folder``, and nothing else."""
     for name in _entries(folder):
-        if name in RUN_OUTPUTS or _FINAL_EVAL.match(name) or _TEMPORARY.match(name):
+        if name in RUN_OUTPUTS or _FINAL_EVAL.match(name) or final_name(name) in RUN_OUTPUTS:
             path = os.path.join(folder, name)
             if os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path)
@@ -75,7 +74,7 @@ def claim(config):
     """Marks the folder as this training run: leftovers of killed writes cleaned, config.json
     written (first: a folder killed before its marker is still recognised by it), the marker."""
     folder = config.output_dir
-    clean_temporaries(folder)
+    clean_temporaries(folder, RUN_OUTPUTS)
     remove_temporaries(os.path.join(folder, CHECKPOINT_DIR))
     write_json(os.path.join(folder, CONFIG_FILE), config.to_dict())
     write_marker(folder, TRAINING)

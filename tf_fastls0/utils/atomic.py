@@ -47,13 +47,20 @@ def _remove(path):
         os.remove(path)
 
 
-def clean_temporaries(folder):
-    """Removes what killed writes left in ``folder`` (not below it); returns the names removed.
-    Call it only while holding the folder's lock, so no live writer is interrupted."""
+def final_name(name):
+    """The name ``atomic_path`` was writing if ``name`` is one of its temporaries, else None."""
+    match = _TEMPORARY.match(name)
+    return match["final"] if match else None
+
+
+def clean_temporaries(folder, finals=None):
+    """Removes what killed writes left in ``folder`` (not below it), only those of ``finals`` if
+    given; returns the names removed. Call it only while holding the folder's lock, so no live
+    writer is interrupted."""
     removed = []
     for name in sorted(os.listdir(folder)):
         match = _TEMPORARY.match(name)
-        if not match:
+        if not match or (finals is not None and match["final"] not in finals):
             continue
         path, final = os.path.join(folder, name), os.path.join(folder, match["final"])
         if match["kind"] == "old" and not os.path.exists(final):
