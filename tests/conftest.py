@@ -58,3 +58,35 @@ def run_module():
                               capture_output=True, text=True, timeout=timeout)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def start_module():
+    """Starts ``python -m module args`` from the repository root; returns the ``Popen`` (stderr
+    piped, as text). SIGINT reaches it as Ctrl-C would, even where the tests run as a background
+    job, which starts with SIGINT ignored."""
+    import signal
+
+    def start(module, *args):
+        return subprocess.Popen(
+            [sys.executable, "-m", module, *args], cwd=REPO, text=True,
+            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+    return start
+
+
+@pytest.fixture(scope="session")
+def wait_for():
+    """``wait_for(path, process)``: waits until ``path`` exists while ``process`` runs."""
+    return _wait_for
+
+
+def _wait_for(path, process, deadline=300):
+    import time
+
+    stop = time.monotonic() + deadline
+    while not path.exists():
+        assert process.poll() is None, f"the process ended before {path} appeared"
+        assert time.monotonic() < stop, f"{path} did not appear"
+        time.sleep(0.05)

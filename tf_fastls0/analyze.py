@@ -20,12 +20,14 @@ def main(argv):
     refuse_positional_arguments(argv)
     from tf_fastls0.analysis.report import report_lines
     from tf_fastls0.analysis.runner import run_analyses
-    from tf_fastls0.models.loading import ModelError
+    from tf_fastls0.utils.output_paths import describe
 
     try:
         outcome = run_analyses(settings.from_flags(AnalysisConfig))
-    except (UsageError, ModelError) as error:
+    except UsageError as error:  # bad settings, models or output paths
         fail(str(error))
+    except OSError as error:  # a write failing midway (a full disk); earlier outputs stay
+        fail(describe(error, "the output folder"), status=1)
     print("\n".join(report_lines(outcome)))
 
 

@@ -12,7 +12,8 @@ from absl import flags, logging
 from tf_fastls0.data import DataError
 from tf_fastls0.evaluation.config import EvalConfig
 from tf_fastls0.utils import settings
-from tf_fastls0.utils.cli import UsageError, fail, refuse_positional_arguments, run_main
+from tf_fastls0.utils.cli import (RunFailed, UsageError, fail, refuse_positional_arguments,
+                                  run_main)
 
 settings.define_flags(EvalConfig)
 flags.adopt_module_key_flags(settings)  # --helpshort lists them
@@ -34,6 +35,8 @@ def main(argv):
         report = evaluate_model(config)
     except (DataError, UsageError) as error:
         fail(str(error))
+    except RunFailed as error:  # a full disk midway: the message names the state kept
+        fail(str(error), status=1)
     print(markdown_table(report))
     print(f"report: {os.path.join(report['settings']['output_dir'], REPORT_FILE)}")
     if not report["complete"]:

@@ -87,3 +87,13 @@ def test_differing_class_sets_are_named(tmp_path):
 def test_unknown_dataset_name_is_refused():
     with pytest.raises(UsageError, match="--dataset=imagenet9: choose one of shapes10, cifar10"):
         load_data(DataConfig(dataset="imagenet9"))
+
+
+def test_a_folder_with_one_class_is_a_data_error(tmp_path):
+    image = tf.io.encode_png(np.zeros([8, 8, 3], np.uint8)).numpy()
+    for split in ("train", "test"):
+        (tmp_path / split / "only").mkdir(parents=True)
+        (tmp_path / split / "only" / "0.png").write_bytes(image)
+    with pytest.raises(DataError, match=f"{tmp_path} has 1 class \\('only'\\); a classifier needs "
+                                        "at least two"):
+        load_data(DataConfig(data_dir=str(tmp_path)))

@@ -1,6 +1,7 @@
 """`python -m tf_fastls0.evaluate` as a user runs it: the report, adversarial files, errors."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -116,3 +117,26 @@ def test_bad_inputs_exit_2_with_one_line(arguments, message, tiny_run, run_modul
     assert result.returncode == 2, result.stderr[-2000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error")]
     assert len(errors) == 1 and message in errors[0], result.stderr[-2000:]
+
+
+def test_ctrl_c_saves_the_state_and_stops_with_one_line_and_status_130(tiny_run, start_module,
+                                                                      wait_for, tmp_path):
+    import signal
+
+    from tf_fastls0.utils.run_marker import MARKER_FILE
+
+    process = start_module("tf_fastls0.evaluate", f"--model={tiny_run}", "--eps=4",
+                           "--iters=100", "--rs_queries=100", "--n_examples=32", "--batch_size=2",
+                           "--noprogress", f"--output_dir={tmp_path}")
+    wait_for(tmp_path / MARKER_FILE, process)  # written just before the first attack
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert "Traceback" not in stderr
+    last = stderr.strip().splitlines()[-1]
+    match = re.fullmatch(r"interrupted: evaluation stopped after (\d+) of 16 batches; its state "
+                         f"is saved in {tmp_path}/eval_state.npz; continue with --resume", last)
+    assert match, stderr[-2000:]
+    with np.load(tmp_path / "eval_state.npz") as saved:
+        assert len(json.loads(str(saved["meta"]))["done_batches"]) == int(match[1])
+    assert not (tmp_path / "report.json").exists()

@@ -9,6 +9,8 @@ import time
 import numpy as np
 import tensorflow as tf
 
+from tf_fastls0.utils.run_lock import LOCK_FILE
+
 RUN = ["--model=small_cnn", "--width=0.25", "--epochs=3", "--batch_size=32",
        "--max_train_examples=256", "--max_eval_examples=32", "--method=fast_ls_l0",
        "--train_eps=6", "--eval_eps=6", "--sat_start_epoch=0", "--val_robust_examples=0",
@@ -48,10 +50,12 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_weights_and_soft_labels(tmp_
     kill_when_checkpoint_appears(process, killed_dir / "checkpoints", step=12)  # epoch 2 of 3
     assert process.returncode == -signal.SIGKILL
     assert not (killed_dir / "summary.json").exists()
+    assert (killed_dir / LOCK_FILE).exists()  # the killed run's lock is stale, not in the way
 
     resumed = run_module("tf_fastls0.train", *RUN, f"--output_dir={killed_dir}")
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resuming from" in resumed.stdout
+    assert not (killed_dir / LOCK_FILE).exists()
 
     path_a, weights_a, labels_a = final_state(tmp_path / "whole")
     path_b, weights_b, labels_b = final_state(killed_dir)
@@ -102,3 +106,18 @@ def test_a_diverging_loss_stops_with_the_step_and_keeps_a_loadable_checkpoint(tm
         value = reader.get_tensor(name)
         if name.startswith("network/") and np.issubdtype(np.asarray(value).dtype, np.floating):
             assert np.all(np.isfinite(value)), name
+
+
+def test_ctrl_c_stops_training_with_one_line_and_status_130(tmp_path, start_module, wait_for):
+    process = start_module("tf_fastls0.train", *RUN, f"--output_dir={tmp_path}")
+    wait_for(tmp_path / "checkpoints" / "ckpt-3.index", process)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert "Traceback" not in stderr
+    interrupted = [line for line in stderr.splitlines() if line.startswith("interrupted:")]
+    assert len(interrupted) == 1 and stderr.strip().endswith(interrupted[0])
+    assert interrupted[0].startswith("interrupted: training stopped at step ")
+    latest = tf.train.latest_checkpoint(str(tmp_path / "checkpoints"))
+    assert f"the last checkpoint is {latest}; run the same command again to resume" in stderr
+    assert not (tmp_path / LOCK_FILE).exists()

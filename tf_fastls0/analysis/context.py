@@ -84,6 +84,7 @@ class AnalysisContext:
         models = [load_model(source, label=label) for source, label in zip(sources, labels)]
         for model in models:
             _check_fits(model, splits.image_shape, splits.name)
+            _check_classes(model, splits)
         _check_budgets(config, splits.image_shape)
         return cls(config, models, _examples(splits.train), _examples(splits.test), splits.name)
 
@@ -170,6 +171,14 @@ def _check_fits(model, image_shape, data_name):
         raise AnalysisError(f"model {model.label!r} takes images of shape {tuple(expected[1:])} but "
                             f"{data_name} has {tuple(image_shape)}; choose its data with --dataset "
                             "or --data_dir")
+
+
+def _check_classes(model, splits):
+    classes = model.num_classes(splits.image_shape)
+    if classes != splits.num_classes:
+        raise AnalysisError(f"model {model.label!r} gives {classes} class scores but {splits.name} "
+                            f"has {splits.num_classes} classes; choose its data with --dataset or "
+                            "--data_dir")
 
 
 def _check_budgets(config, image_shape):

@@ -53,8 +53,9 @@ def _save_npz(path, **arrays):
     return path
 
 
-def gradient_norm(sources, labels, output_dir):
-    """Each run's logged ``step/gradient_norm`` on one axis, epoch robust accuracy below if logged."""
+def gradient_norm_curves(sources, labels):
+    """Each run's logged ``step/gradient_norm`` and epoch robust accuracy (where logged), read
+    before any analysis runs; ``AnalysisError`` for a model without training logs."""
     curves, robust = {}, {}
     for source, label in zip(sources, labels):
         if not source.run_dir:
@@ -68,6 +69,12 @@ def gradient_norm(sources, labels, output_dir):
         robust_curve = tensorboard_logs.robust_accuracy_curve(source.run_dir)
         if len(robust_curve.steps):
             robust[label] = robust_curve
+    return curves, robust
+
+
+def gradient_norm(logged, output_dir):
+    """The ``gradient_norm_curves`` on one axis, epoch robust accuracy below if logged."""
+    curves, robust = logged
     path = save_figure(os.path.join(output_dir, "gradient_norm.png"), plots.plot_gradient_norms,
                        curves, robust_curves=robust)
     summary = {label: {"steps": curve.steps.tolist(), "gradient_norm": curve.values.tolist(),

@@ -8,7 +8,17 @@ from tf_fastls0.data.tfds_source import load_tfds
 
 
 def load_data(config: DataConfig) -> DataSplits:
-    """Loads both splits into memory, capped as the config says."""
+    """Loads both splits into memory, capped as the config says; ``DataError`` for a source that
+    cannot be used, one with fewer than two classes included."""
+    splits = _load(config)
+    if splits.num_classes < 2:
+        names = ", ".join(repr(name) for name in splits.train.class_names) or "none"
+        raise DataError(f"{config.data_dir or splits.name} has {splits.num_classes} class "
+                        f"({names}); a classifier needs at least two")
+    return splits
+
+
+def _load(config):
     if config.data_dir:
         return load_image_folder(config.data_dir, config.image_size,
                                  max_train=config.max_train_examples,

@@ -14,8 +14,26 @@ import numpy as np
 
 from tf_fastls0.attacks import CLEAN_MISTAKE, STAGE_CODES, SURVIVED
 from tf_fastls0.utils.atomic import atomic_path
+from tf_fastls0.utils.cli import UsageError
+from tf_fastls0.utils.output_paths import check_output_file
 
 GRID_EXAMPLES = 8
+FLAG = "--save_adversarial"
+
+
+def check_adversarial_path(path):
+    """``UsageError`` unless ``path`` and the PNG beside it can be written; checked before any
+    attack runs, so a bad path does not waste the evaluation."""
+    check_output_file(path, FLAG)
+    png = grid_path(path)
+    if os.path.abspath(png) == os.path.abspath(path):
+        raise UsageError(f"{FLAG} {path} would be overwritten by its own PNG grid; give the "
+                         "file the .npz suffix")
+    check_output_file(png, f"{FLAG}'s grid")
+
+
+def grid_path(path):
+    return os.path.splitext(path)[0] + ".png"
 
 
 def save_adversarial(path, clean, adversarial, records, class_names, predict):
@@ -28,7 +46,7 @@ def save_adversarial(path, clean, adversarial, records, class_names, predict):
                      labels=records.labels, indices=records.indices,
                      stage_codes=np.array(json.dumps(codes)),
                      **{f"broken_by_{name}": c for name, c in records.broken_by.items()})
-    png = os.path.splitext(path)[0] + ".png"
+    png = grid_path(path)
     shown = _examples_to_show(records)
     plot_grid(png, clean[shown], adversarial[shown], records.labels[shown],
               predict(adversarial[shown]), records.indices[shown], class_names)

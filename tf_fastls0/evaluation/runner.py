@@ -12,6 +12,7 @@ single attack of the stage table (``tf_fastls0.attacks.stages``: ``"spgd_unproj"
 The report's ``robust_acc`` counts images that survive every attack run.
 """
 
+import contextlib
 import dataclasses
 import datetime
 import os
@@ -28,6 +29,7 @@ from tf_fastls0.attacks import STAGE_CODES, SparseAutoAttack, resolve_stages
 from tf_fastls0.attacks.budget import check_eps_fits
 from tf_fastls0.data import load_data
 from tf_fastls0.evaluation import report as report_lib
+from tf_fastls0.evaluation.adversarial_files import check_adversarial_path
 from tf_fastls0.evaluation.adversarial_files import save_adversarial as write_adversarial
 from tf_fastls0.evaluation.budgets import budget_name
 from tf_fastls0.evaluation.checks import sanity_warnings
@@ -36,11 +38,15 @@ from tf_fastls0.evaluation.fingerprint import weights_sha256
 from tf_fastls0.evaluation.records import Records
 from tf_fastls0.evaluation.robust_curve import ROBUST_VS_K_FILE, plot_robust_vs_k
 from tf_fastls0.evaluation.selection import plan
-from tf_fastls0.evaluation.state import EvalState, load_state
+from tf_fastls0.evaluation.state import STATE_FILE, EvalState, load_state
 from tf_fastls0.models.loading import load_model, locate
-from tf_fastls0.utils.atomic import write_json
+from tf_fastls0.utils.atomic import clean_temporaries, write_json
+from tf_fastls0.utils.cli import Interrupted, RunFailed, UsageError
+from tf_fastls0.utils.output_paths import check_output_dir, describe, environment_errors
+from tf_fastls0.utils.run_lock import hold_run_lock
+from tf_fastls0.utils.run_marker import (EVALUATION, MARKER_FILE, refuse_other_kind,
+                                         write_marker)
 from tf_fastls0.utils.settings import result_settings
-from tf_fastls0.utils.cli import UsageError
 
 REPORT_FILE = "report.json"
 PROBE_IMAGES = 64  # the first chosen images, checked before attacking (the same for every shard)
@@ -57,9 +63,14 @@ def evaluate_model(config, splits=None):
     ``report.json``); ``UsageError`` on bad input.
     """
     started, started_at = time.perf_counter(), _now()
+    if config.save_adversarial:
+        check_adversarial_path(config.save_adversarial)
+    if config.output_dir:
+        check_output_dir(config.output_dir)
     run_dir = locate(config.model).run_dir
     data = data_config_for(config, run_dir)
     output_dir = config.output_dir or default_output_dir(config, run_dir)
+    check_output_dir(output_dir)
     splits = splits if splits is not None else load_data(data)
     model = load_model(config.model)
     _check_fits(model, splits, config.eps)
@@ -71,33 +82,38 @@ def evaluate_model(config, splits=None):
                 "attacks": list(config.attacks), "n_examples": len(chosen.indices),
                 "n_examples_requested": config.n_examples, "output_dir": str(output_dir)}
     sha256 = weights_sha256(model.variables)
-
-    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
-        raise UsageError(f"--output_dir {output_dir} is a file, not a folder")
-    os.makedirs(output_dir, exist_ok=True)
     fingerprint = _fingerprint(config, sha256, splits)
-    state = load_state(output_dir, fingerprint) if config.resume else None
-    if state is None:
-        state = _fresh_state(fingerprint, splits.test, chosen.shard_indices, config.attacks,
-                             keep_adversarial=bool(config.save_adversarial), started_at=started_at)
-    warnings = _warnings(model, splits, chosen.indices[:PROBE_IMAGES])
-    _attack_pending(model.model_fn, splits.test, chosen, state, config, output_dir)
 
-    complete = state.done_batches.issuperset(chosen.batches)
-    records = state.records.finished()
-    shard = {"index": config.shard_index, "count": config.num_shards,
-             "batches": [chosen.batches[0], chosen.batches[-1] + 1]}
-    result = {**_header(model, sha256, splits, data, settings, shard),
-              **report_lib.summarise(records), "warnings": warnings, "complete": complete,
-              "started_at": state.started_at, "finished_at": _now(),
-              "wall_seconds": time.perf_counter() - started}
-    write_json(os.path.join(output_dir, REPORT_FILE), result)
-    if result.get("robust_acc_by_k"):
-        plot_robust_vs_k(os.path.join(output_dir, ROBUST_VS_K_FILE), result)
-    if config.save_adversarial and complete:
-        write_adversarial(config.save_adversarial, splits.test.images[records.indices],
-                          state.adversarial, records, splits.test.class_names,
-                          _predictor(model.model_fn))
+    with hold_run_lock(output_dir):
+        refuse_other_kind(output_dir, EVALUATION)
+        state = load_state(output_dir, fingerprint, chosen.shard_indices) if config.resume \
+            else None
+        if state is None:
+            state = _fresh_state(fingerprint, splits.test, chosen.shard_indices, config.attacks,
+                                 keep_adversarial=bool(config.save_adversarial),
+                                 started_at=started_at)
+        warnings = _warnings(model, splits, chosen.indices[:PROBE_IMAGES])
+        with environment_errors(output_dir):
+            clean_temporaries(output_dir, (REPORT_FILE, STATE_FILE, MARKER_FILE))
+            write_marker(output_dir, EVALUATION)
+        _attack_pending(model.model_fn, splits.test, chosen, state, config, output_dir)
+
+        complete = state.done_batches.issuperset(chosen.batches)
+        records = state.records.finished()
+        shard = {"index": config.shard_index, "count": config.num_shards,
+                 "batches": [chosen.batches[0], chosen.batches[-1] + 1]}
+        result = {**_header(model, sha256, splits, data, settings, shard),
+                  **report_lib.summarise(records), "warnings": warnings, "complete": complete,
+                  "started_at": state.started_at, "finished_at": _now(),
+                  "wall_seconds": time.perf_counter() - started}
+        with _failing_midway(output_dir, state):
+            write_json(os.path.join(output_dir, REPORT_FILE), result)
+            if result.get("robust_acc_by_k"):
+                plot_robust_vs_k(os.path.join(output_dir, ROBUST_VS_K_FILE), result)
+            if config.save_adversarial and complete:
+                write_adversarial(config.save_adversarial, splits.test.images[records.indices],
+                                  state.adversarial, records, splits.test.class_names,
+                                  _predictor(model.model_fn))
     return result
 
 
@@ -107,6 +123,11 @@ def _check_fits(model, splits, eps):
     if any(want is not None and want != have for want, have in zip(expected, shape)):
         raise UsageError(f"the model takes {_shape(expected)} images but {splits.name} has "
                          f"{_shape(shape)}; pass the data flags the model was trained with")
+    classes = model.num_classes(shape)
+    if classes != splits.test.num_classes:
+        raise UsageError(f"the model gives {classes} class scores but {splits.name} has "
+                         f"{splits.test.num_classes} classes; pass the data flags the model was "
+                         "trained with")
     check_eps_fits(shape, eps=eps)
 
 
@@ -129,23 +150,47 @@ def _fresh_state(fingerprint, test, shard_indices, attacks, *, keep_adversarial,
 
 def _attack_pending(model_fn, test, chosen, state, config, output_dir):
     """Attacks this shard's unfinished batches (at most ``max_batches``), saving the state at
-    most once a minute and once at the end."""
+    most once a minute, once at the end, and when Ctrl-C stops the run."""
     pending = [b for b in chosen.batches if b not in state.done_batches]
     if config.max_batches is not None:
         pending = pending[:config.max_batches]
     cascade = SparseAutoAttack(model_fn, eps=config.eps, iterations=config.iters,
                                queries=config.rs_queries, seed=config.seed,
                                patience=config.patience)
-    with _progress_bar(len(chosen.shard_indices), state, config.progress) as bar:
-        for batch in pending:
-            start, stop = chosen.bounds[batch]
-            _attack_batch(cascade, test, chosen.indices[start:stop],
-                          slice(start - chosen.start, stop - chosen.start), state,
-                          config.attacks, bar)
-            state.done_batches.add(batch)
-            bar.update(stop - start)
-            state.save_if_due(output_dir)
-    state.save(output_dir)
+    with _failing_midway(output_dir, state), _progress_bar(len(chosen.shard_indices), state,
+                                                           config.progress) as bar:
+        try:
+            for batch in pending:
+                start, stop = chosen.bounds[batch]
+                _attack_batch(cascade, test, chosen.indices[start:stop],
+                              slice(start - chosen.start, stop - chosen.start), state,
+                              config.attacks, bar)
+                state.done_batches.add(batch)
+                bar.update(stop - start)
+                state.save_if_due(output_dir)
+        except KeyboardInterrupt:
+            state.save(output_dir)  # the batch it stopped in is not done: it is attacked again
+            raise Interrupted(f"evaluation stopped after {_batches_done(state, chosen)}; its "
+                              f"state is saved in {os.path.join(output_dir, STATE_FILE)}; "
+                              "continue with --resume") from None
+        state.save(output_dir)
+
+
+@contextlib.contextmanager
+def _failing_midway(output_dir, state):
+    """A write that fails once attacks have run (a full disk) stops with exit status 1, naming
+    the last state saved."""
+    try:
+        yield
+    except OSError as error:
+        raise RunFailed(f"{describe(error, output_dir)}; the state last saved in "
+                        f"{os.path.join(output_dir, STATE_FILE)} is kept ({state.saved_batches} "
+                        "batches done); fix that and continue with --resume") from None
+
+
+def _batches_done(state, chosen):
+    done = len(state.done_batches & set(chosen.batches))
+    return f"{done} of {len(chosen.batches)} batches"
 
 
 def _attack_batch(cascade, test, indices, positions, state, attacks, bar):

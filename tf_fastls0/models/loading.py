@@ -79,6 +79,13 @@ class LoadedModel:
         """(H, W, C); None where the model leaves a dimension open."""
         return tuple(self.network.input_shape[1:])
 
+    def num_classes(self, image_shape):
+        """The number of logits the model gives for one image of ``image_shape`` (H, W, C)."""
+        import numpy as np
+
+        logits = self.model_fn(np.zeros([1, *image_shape], np.float32))
+        return int(logits.shape[-1])
+
     @property
     def path(self):
         return self.source.path
@@ -157,11 +164,13 @@ def read_run_files(run_dir):
     for name in RUN_FILES:
         try:
             with open(os.path.join(run_dir, name)) as handle:
-                found[name.removesuffix(".json")] = json.load(handle)
+                content = json.load(handle)
         except (OSError, ValueError):
-            continue
-    if "config" not in found and "summary" in found:
-        found["config"] = found["summary"].get("config")
+            continue  # a damaged file is as good as a missing one: its settings stay unknown
+        if isinstance(content, dict):
+            found[name.removesuffix(".json")] = content
+    if "config" not in found and isinstance(found.get("summary", {}).get("config"), dict):
+        found["config"] = found["summary"]["config"]
     return found
 
 

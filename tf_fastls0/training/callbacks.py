@@ -7,6 +7,8 @@ import keras
 from absl import logging
 import tensorflow as tf
 
+from tf_fastls0.training import checkpoints
+
 
 class StepSummaries(keras.callbacks.Callback):
     """Writes every logged value to TensorBoard every ``every`` optimizer steps, under ``step/``.
@@ -37,8 +39,9 @@ class Checkpointing(keras.callbacks.Callback):
 
     Checkpoints are numbered by optimizer step, the one counter a resumed run needs. The
     ``tf.train.CheckpointManager`` writes the new files before it rewrites its index, so a run
-    killed while saving still finds the previous checkpoint intact; a state whose loss is not
-    finite is never saved over the last good one.
+    killed while saving still finds the previous checkpoint intact; a save that fails (a full
+    disk) leaves no partial files and stops the run; a state whose loss is not finite is never
+    saved over the last good one.
     """
 
     def __init__(self, manager, every_steps=0):
@@ -60,7 +63,7 @@ class Checkpointing(keras.callbacks.Callback):
             return
         if self.manager.latest_checkpoint and self.manager.latest_checkpoint.endswith(f"-{step}"):
             return
-        self.manager.save(checkpoint_number=step)
+        checkpoints.save(self.manager, step)
 
 
 def _finite_weights(model):

@@ -5,10 +5,9 @@ import functools
 import json
 import math
 import os
-import shutil
-import tempfile
 import platform
 import sys
+import tempfile
 import time
 
 import keras
@@ -18,7 +17,7 @@ from tf_fastls0 import data as data_lib
 from tf_fastls0.attacks.budget import check_eps_fits
 from tf_fastls0.models import build_model
 from tf_fastls0.training import callbacks as callbacks_lib
-from tf_fastls0.training.config import TrainConfig
+from tf_fastls0.training import checkpoints, run_folder
 from tf_fastls0.training.export import export_network
 from tf_fastls0.training.optimizer import SGDWithL2
 from tf_fastls0.training.recipe import recipe_for
@@ -27,14 +26,14 @@ from tf_fastls0.training.strategies import is_chief, make_strategy
 from tf_fastls0.training.strategy_loop import fit_with_strategy
 from tf_fastls0.training.trainer import AdversarialTrainer
 from tf_fastls0.utils import settings
+from tf_fastls0.training.run_folder import SUMMARY_FILE
 from tf_fastls0.utils.atomic import write_json
-from tf_fastls0.utils.cli import UsageError
+from tf_fastls0.utils.cli import Interrupted, RunFailed, UsageError
+from tf_fastls0.utils.output_paths import check_output_dir, describe, environment_errors
+from tf_fastls0.utils.run_lock import hold_run_lock
 
-CONFIG_FILE = "config.json"
-SUMMARY_FILE = "summary.json"
 
-
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(RunFailed):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
@@ -45,35 +44,57 @@ def train_and_evaluate(config):
         tf.config.experimental.enable_op_determinism()
     strategy = make_strategy(config.strategy)
     config = resolve_for_strategy(config, strategy)
-    splits = data_lib.load_data(config.data)
-    _check_fits(config, splits)
     chief = is_chief(strategy)
     if chief:
-        _prepare_output_dir(config)
-        write_hparams(config)
+        check_output_dir(config.output_dir)
+    splits = data_lib.load_data(config.data)
+    _check_fits(config, splits)
+    if not chief:
+        return _train(config, strategy, splits, chief, run_folder.RESUME if config.resume
+                      else run_folder.FRESH, started)
+    with hold_run_lock(config.output_dir):
+        plan = run_folder.plan(config)
+        return _train(config, strategy, splits, chief, plan, started)
 
+
+def _train(config, strategy, splits, chief, plan, started):
     with strategy.scope():
         trainer, optimizer = build_trainer(config, splits)
-        checkpoint = tf.train.Checkpoint(network=trainer.network, optimizer=optimizer,
-                                         **trainer.checkpoint_items())
-    manager = tf.train.CheckpointManager(checkpoint, _checkpoint_dir(config, chief), max_to_keep=3)
-    latest = tf.train.latest_checkpoint(os.path.join(config.output_dir, "checkpoints"))
-    if config.resume and latest:
-        checkpoint.restore(latest).expect_partial()
-        print(f"resuming from {latest} (step {int(optimizer.iterations.numpy())})")
+        checkpoint = make_checkpoint(trainer, optimizer)
+    shared_checkpoints = os.path.join(config.output_dir, run_folder.CHECKPOINT_DIR)
+    latest = None
+    if plan == run_folder.RESUME:
+        latest = checkpoints.restore_newest_complete(checkpoint, shared_checkpoints,
+                                                     repair_index=chief)
+    if chief:
+        with environment_errors(config.output_dir):
+            if plan == run_folder.REPLACE:
+                run_folder.clear(config.output_dir)
+            run_folder.claim(config)
+            write_hparams(config)
+    manager = tf.train.CheckpointManager(checkpoint, _checkpoint_dir(config, chief), max_to_keep=3,
+                                         checkpoint_name=checkpoints.CHECKPOINT_NAME)
+    step = int(optimizer.iterations.numpy())
+    if latest:
+        print(f"resuming from {latest} (step {step})")
     total_steps = config.epochs * data_lib.steps_per_epoch(splits.train, config.batch_size)
-    if int(optimizer.iterations.numpy()) >= total_steps and os.path.exists(
-            os.path.join(config.output_dir, SUMMARY_FILE)):
+    finished = _finished_summary(config.output_dir) if step >= total_steps else None
+    if finished:
         print(f"{config.output_dir} already holds a finished run of {config.epochs} epochs")
-        return read_summary(config.output_dir)
+        return finished
 
     eval_data = data_lib.evaluation_dataset(splits.test, config.batch_size)
     timer = callbacks_lib.EpochTimer()
-    if int(optimizer.iterations.numpy()) < total_steps:
-        final_metrics = _fit(trainer, strategy, config, splits, eval_data, manager, timer)
-    else:  # killed between the last checkpoint and the export: only the export is left to do
-        final_metrics = {f"val_{name}": float(value) for name, value in
-                         trainer.evaluate(eval_data, return_dict=True, verbose=0).items()}
+    try:
+        if step < total_steps:
+            final_metrics = _fit(trainer, strategy, config, splits, eval_data, manager, timer)
+        else:  # killed between the last checkpoint and the export: only the export is left to do
+            final_metrics = {f"val_{name}": float(value) for name, value in
+                             trainer.evaluate(eval_data, return_dict=True, verbose=0).items()}
+    except KeyboardInterrupt:
+        raise Interrupted(f"training stopped at step {int(optimizer.iterations.numpy())}; "
+                          f"{_last_checkpoint(manager)}; run the same command again to "
+                          "resume") from None
     if not all(math.isfinite(value) for value in final_metrics.values()):
         raise TrainingDiverged(
             f"the loss became NaN or infinite by step {int(optimizer.iterations.numpy())}; training stopped "
@@ -81,15 +102,46 @@ def train_and_evaluate(config):
 
     summary = _summary(config, splits, final_metrics, timer, time.perf_counter() - started)
     if chief:
-        summary["saved_model"], summary["keras_model"] = export_network(trainer.network,
-                                                                        config.output_dir)
-        if config.final_eval != "none":
-            summary["final_eval"] = _final_evaluation(config, splits)
-        write_json(os.path.join(config.output_dir, SUMMARY_FILE), summary)
+        _export(trainer.network, config, splits, manager, summary)
     else:  # other workers take part in the export's collectives, into a folder they then drop
         with tempfile.TemporaryDirectory() as scratch:
             export_network(trainer.network, scratch)
     return summary
+
+
+def _export(network, config, splits, manager, summary):
+    """Exports, runs the final evaluation and writes ``summary`` (adding their paths) to
+    summary.json; a write that fails (a full disk) stops the run naming the checkpoint to export
+    from when it is run again."""
+    try:
+        summary["saved_model"], summary["keras_model"] = export_network(network,
+                                                                        config.output_dir)
+        if config.final_eval != "none":
+            summary["final_eval"] = _final_evaluation(config, splits)
+        write_json(os.path.join(config.output_dir, SUMMARY_FILE), summary)
+    except (OSError, tf.errors.OpError) as error:
+        raise RunFailed(f"{describe(error, config.output_dir)}; training is done, "
+                        f"{_last_checkpoint(manager)}; fix that and run the same command again to "
+                        "export") from None
+
+
+def _last_checkpoint(manager):
+    latest = checkpoints.latest(manager.directory)
+    return f"the last checkpoint is {latest}" if latest else "no checkpoint was written yet"
+
+
+def _finished_summary(output_dir):
+    """The summary of a finished run, or None if there is none or it cannot be read (then the
+    export is done again)."""
+    path = os.path.join(output_dir, SUMMARY_FILE)
+    if not os.path.exists(path):
+        return None
+    try:
+        summary = read_summary(output_dir)
+    except (OSError, ValueError) as error:
+        print(f"warning: {path} cannot be read ({error}); exporting again", file=sys.stderr)
+        return None
+    return summary if isinstance(summary, dict) else None
 
 
 def _final_evaluation(config, splits):
@@ -114,27 +166,6 @@ def _checkpoint_dir(config, chief):
     if chief:
         return shared
     return tempfile.mkdtemp(prefix="tf_fastls0_worker_ckpt_")
-
-
-def _prepare_output_dir(config):
-    """Refuses a folder that holds a different run (unless ``overwrite``), then writes config.json."""
-    config_path = os.path.join(config.output_dir, CONFIG_FILE)
-    if os.path.exists(config_path):
-        with open(config_path) as handle:
-            previous = settings.result_settings(TrainConfig.from_dict(json.load(handle)))
-        changed = sorted(key for key, value in settings.result_settings(config).items()
-                         if previous.get(key) != value)
-        if changed and not config.overwrite:
-            raise UsageError(f"{config.output_dir} holds a run with other settings "
-                             f"({', '.join(changed)}); pass --overwrite to replace it or choose "
-                             "another --output_dir")
-        if changed or not config.resume:
-            shutil.rmtree(config.output_dir)
-    elif os.path.isdir(config.output_dir) and os.listdir(config.output_dir) and not config.overwrite:
-        raise UsageError(f"{config.output_dir} is not empty and holds no tf_fastls0 run; pass "
-                         "--overwrite to replace it or choose another --output_dir")
-    os.makedirs(config.output_dir, exist_ok=True)
-    write_json(config_path, config.to_dict())
 
 
 def _fit(trainer, strategy, config, splits, eval_data, manager, timer):
@@ -196,6 +227,12 @@ def build_trainer(config, splits):
     trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile)
     optimizer.build(network.trainable_variables)  # so a checkpoint can restore its slots
     return trainer, optimizer
+
+
+def make_checkpoint(trainer, optimizer):
+    """What a checkpoint holds: the network, the optimizer (slots and step), the method's state."""
+    return tf.train.Checkpoint(network=trainer.network, optimizer=optimizer,
+                               **trainer.method.checkpoint_items())
 
 
 def _check_fits(config, splits):

@@ -1,0 +1,124 @@
+"""The folder of a training run: whether this run may use it, and what replacing a run removes.
+
+A folder is a training run if tf_fastls0 marked it so (``.tf_fastls0_run``), or, for runs made
+before the marker existed, if its ``config.json`` is a training config beside the checkpoints or
+the summary of a run. Replacing a run (``--overwrite`` with other settings, or ``--noresume``)
+removes only what a training writes (``RUN_OUTPUTS`` and ``final_eval_*/``); anything else in the
+folder stays. A folder that is not empty and is not a training run is refused, ``--overwrite``
+or not: tf_fastls0 never deletes what it did not write.
+"""
+
+import json
+import os
+import re
+import shutil
+
+from tf_fastls0.models.loading import RUN_KERAS_FILE, RUN_SAVED_MODEL
+from tf_fastls0.training.checkpoints import remove_temporaries
+from tf_fastls0.training.config import TrainConfig
+from tf_fastls0.utils import settings
+from tf_fastls0.utils.atomic import clean_temporaries, final_name, write_json
+from tf_fastls0.utils.cli import UsageError
+from tf_fastls0.utils.run_lock import LOCK_FILE
+from tf_fastls0.utils.run_marker import (MARKER_FILE, TRAINING, read_marker, refuse_other_kind,
+                                         write_marker)
+
+CONFIG_FILE = "config.json"
+SUMMARY_FILE = "summary.json"
+CHECKPOINT_DIR = "checkpoints"
+LOGS_DIR = "logs"
+HARNESS_LEDGER = "harness.json"  # benchmarks/harness/ledger.py: it goes with the run it describes
+RUN_OUTPUTS = (CONFIG_FILE, SUMMARY_FILE, CHECKPOINT_DIR, LOGS_DIR, RUN_SAVED_MODEL,
+               RUN_KERAS_FILE, MARKER_FILE, HARNESS_LEDGER)
+_FINAL_EVAL = re.compile(r"^final_eval_\w+$")
+_CONFIG_KEYS = {"model", "method", "epochs", "data", "output_dir"}  # a training config has them
+
+FRESH, RESUME, REPLACE = "fresh", "resume", "replace"
+
+
+def plan(config):
+    """What this run does with its folder: FRESH (empty or absent), RESUME or REPLACE the run in
+    it. ``UsageError`` for a folder that is not a training run, or holds one with other settings
+    (without ``--overwrite``). Reads only; the caller holds the folder's lock."""
+    folder = config.output_dir
+    entries = _entries(folder)
+    if not entries:
+        return FRESH
+    refuse_other_kind(folder, TRAINING)
+    if read_marker(folder) is None and not _legacy_run(folder):
+        shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+        raise UsageError(f"{folder} is not empty and holds no tf_fastls0 run (it holds {shown}); "
+                         "tf_fastls0 never deletes what it did not write, so choose another "
+                         "--output_dir")
+    changed = _changed_settings(config)
+    if changed and not config.overwrite:
+        raise UsageError(f"{folder} holds a run with other settings ({', '.join(changed)}); pass "
+                         "--overwrite to replace it or choose another --output_dir")
+    return REPLACE if changed or not config.resume else RESUME
+
+
+def clear(folder):
+    """Removes what a training wrote into ``folder``, and nothing else."""
+    for name in _entries(folder):
+        if name in RUN_OUTPUTS or _FINAL_EVAL.match(name) or final_name(name) in RUN_OUTPUTS:
+            path = os.path.join(folder, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            else:
+                os.remove(path)
+
+
+def claim(config):
+    """Marks the folder as this training run: leftovers of killed writes cleaned, config.json
+    written (first: a folder killed before its marker is still recognised by it), the marker."""
+    folder = config.output_dir
+    clean_temporaries(folder, RUN_OUTPUTS)
+    remove_temporaries(os.path.join(folder, CHECKPOINT_DIR))
+    write_json(os.path.join(folder, CONFIG_FILE), config.to_dict())
+    write_marker(folder, TRAINING)
+
+
+def read_config(folder):
+    """The run's config.json as a dict; ``ValueError`` saying why it cannot be read."""
+    path = os.path.join(folder, CONFIG_FILE)
+    try:
+        with open(path) as handle:
+            previous = json.load(handle)
+    except FileNotFoundError:
+        raise ValueError(f"{CONFIG_FILE} is missing") from None
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{CONFIG_FILE} cannot be read: {error}") from None
+    if not isinstance(previous, dict):
+        raise ValueError(f"{CONFIG_FILE} holds no settings")
+    return previous
+
+
+def _changed_settings(config):
+    """The settings that change what the run computes and differ from the folder's run's (read
+    through ``TrainConfig``, so old names and missing new settings compare as they mean)."""
+    try:
+        previous = settings.result_settings(TrainConfig.from_dict(read_config(config.output_dir)))
+    except ValueError as error:  # UsageError too: a config.json no run of today could write
+        return [f"unknown: {error}"]
+    return sorted(key for key, value in settings.result_settings(config).items()
+                  if previous.get(key) != value)
+
+
+def _legacy_run(folder):
+    """A run made before the marker: a training config.json beside checkpoints or a summary."""
+    try:
+        previous = read_config(folder)
+    except ValueError:
+        return False
+    has_checkpoints = any(name.endswith(".index") for name in
+                          _entries(os.path.join(folder, CHECKPOINT_DIR)))
+    return _CONFIG_KEYS <= set(previous) and (
+        has_checkpoints or os.path.isfile(os.path.join(folder, SUMMARY_FILE)))
+
+
+def _entries(folder):
+    """The folder's entries, less the lock file; empty if there is no folder."""
+    try:
+        return sorted(set(os.listdir(folder)) - {LOCK_FILE})
+    except (FileNotFoundError, NotADirectoryError):
+        return []
