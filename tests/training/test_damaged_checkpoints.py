@@ -59,7 +59,7 @@ def test_restores_the_newest_checkpoint_that_reads_back(damage, copy_run, tiny_c
     reader = tf.train.load_checkpoint(restored)
     pairs = [(variable, f"optimizer/_trainable_variables/{i}")  # the order optimizer.build saw
              for i, variable in enumerate(trainer.network.trainable_variables)]
-    pairs.append((trainer.method.buffer.rows, "soft_labels"))
+    pairs.append((trainer.buffer.rows, "soft_labels"))
     for variable, key in pairs:
         np.testing.assert_array_equal(variable.numpy(),
                                       reader.get_tensor(f"{key}/.ATTRIBUTES/VARIABLE_VALUE"))

@@ -232,7 +232,7 @@ def build_trainer(config, splits):
 def make_checkpoint(trainer, optimizer):
     """What a checkpoint holds: the network, the optimizer (slots and step), the method's state."""
     return tf.train.Checkpoint(network=trainer.network, optimizer=optimizer,
-                               **trainer.method.checkpoint_items())
+                               **trainer.checkpoint_items())
 
 
 def _check_fits(config, splits):
