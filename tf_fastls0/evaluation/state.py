@@ -122,4 +122,3 @@ def _inconsistency(arrays, meta, indices):
 def _reason(error):
     text = str(error).strip().strip("'\"")
     return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
->>>>>>> runs17
