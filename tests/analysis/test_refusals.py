@@ -24,7 +24,7 @@ def three_class_folder(root):
 
 def test_a_model_for_other_classes_is_refused_leaving_no_output(tiny_run, tmp_path):
     data_dir = three_class_folder(tmp_path / "three")
-    config = AnalysisConfig(models=(str(tiny_run),), analyses=("gradient_norm", "hessian"),
+    config = AnalysisConfig(model=(str(tiny_run),), analysis=("gradient_norm", "hessian"),
                             output_dir=str(tmp_path / "analysis"),
                             data_overrides=(("data_dir", str(data_dir)),), n_examples=4)
     with pytest.raises(AnalysisError, match="model 'tiny_run.*' gives 10 class scores but three "
@@ -38,7 +38,7 @@ def test_a_run_without_logs_is_refused_before_the_settings_are_written(tiny_run,
     output_dir.mkdir()
     (output_dir / "mine.txt").write_text("kept")
     alone = shutil.copy(tiny_run / "model.keras", tmp_path / "alone.keras")  # no run folder
-    config = AnalysisConfig(models=(str(alone),), analyses=("gradient_norm", "hessian"),
+    config = AnalysisConfig(model=(str(alone),), analysis=("gradient_norm", "hessian"),
                             output_dir=str(output_dir))
     with pytest.raises(AnalysisError, match="has no training logs"):
         run_analyses(config)

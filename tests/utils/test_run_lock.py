@@ -72,7 +72,7 @@ def test_training_evaluation_and_analysis_take_the_lock(holder, tiny_run, run_mo
                                   output_dir=str(folder), eps=4, iters=1, rs_queries=1,
                                   n_examples=4, batch_size=4, progress=False))
     with pytest.raises(FolderBusy, match=busy):
-        run_analyses(AnalysisConfig(models=(str(tiny_run),), analyses=("gradient_norm",),
+        run_analyses(AnalysisConfig(model=(str(tiny_run),), analysis=("gradient_norm",),
                                     output_dir=str(folder)))
     trained = run_module("tf_fastls0.train", "--model=small_cnn", "--epochs=1",
                          f"--output_dir={folder}")

@@ -2,7 +2,7 @@
 
 from tf_fastls0.data.config import BUILTIN, TFDS_NAMES, DataConfig  # noqa: F401 (re-exported)
 from tf_fastls0.data.image_folder import load_image_folder
-from tf_fastls0.data.image_set import DataSplits
+from tf_fastls0.data.image_set import DataError, DataSplits
 from tf_fastls0.data.shapes import load_shapes
 from tf_fastls0.data.tfds_source import load_tfds
 
