@@ -76,3 +76,13 @@ def test_buckets_are_powers_of_two_holding_every_active_row():
     active = tf.constant([False, True, False, False, True, True, False])
     rows = survivors_first(active).numpy()
     assert list(rows[:3]) == [1, 4, 5] and len(rows) == 4 and not active.numpy()[rows[3]]
+
+
+def test_spgd_counts_the_passes_each_image_was_attacked_with(counted):
+    model_fn, images, labels, _ = counted
+    everyone = sparse_pgd(model_fn, images, labels, eps=3, steps=12, loss="kl", compact=True)
+    np.testing.assert_array_equal(everyone.passes.numpy(), 12)  # KL: nobody stops early
+    stopping = sparse_pgd(model_fn, images, labels, eps=3, steps=12, seed=2, compact=True)
+    passes, fooled = stopping.passes.numpy(), stopping.is_adversarial.numpy()
+    np.testing.assert_array_equal(passes[~fooled], 12)
+    assert fooled.any() and np.all(passes[fooled] <= 12) and passes.min() < 12
