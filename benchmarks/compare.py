@@ -46,7 +46,8 @@ flags.DEFINE_multi_string("eval_flag", [], "An evaluator flag given to every eva
 flags.DEFINE_integer("eps", 20, "l0 budget of the evaluation, in pixels.", lower_bound=1)
 flags.DEFINE_list("attacks", ["saa"], "Evaluator --attacks: saa, or saa plus single attacks "
                   "(spgd_unproj, spgd_proj, rs, cornersearch, saif, sigma_zero) for the paper's "
-                  "per-attack columns; cornersearch runs apart on at most 1,000 of the same images.")
+                  "per-attack columns; cornersearch runs apart on at most 1,000 of the same "
+                  "images.")
 flags.DEFINE_integer("iters", 100, "sPGD iterations per sAA stage (paper: 10000).", lower_bound=1)
 flags.DEFINE_integer("rs_queries", 300, "Sparse-RS queries (paper: 10000).", lower_bound=1)
 flags.DEFINE_integer("n_examples", 500, "Test images attacked (paper: 10000).", lower_bound=1)
