@@ -34,7 +34,7 @@ def test_paths_that_hold_no_model_are_refused(name, message, tmp_path):
     ({"rs_queries": -5}, "--rs_queries=-5 must be a positive integer"),
     ({"n_examples": 0}, "--n_examples=0 must be a positive integer"),
     ({"eps": 0}, "--eps=0 must be a positive integer"),
-    ({"attacks": "saa,cornersearch"}, "unknown attacks \\['cornersearch'\\]"),
+    ({"attacks": "saa,corner_search"}, "unknown attacks \\['corner_search'\\]"),
     ({"shard_index": 2, "num_shards": 2}, "--shard_index=2 must be in 0 .. --num_shards-1"),
     ({"num_shards": 3}, "--num_shards=3 is more than the 1 batches"),
 ])
