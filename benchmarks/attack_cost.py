@@ -12,7 +12,10 @@ Figures (medians over repeats; the timed calls of (a) and (b) are interleaved wi
     every image goes through the stages (an untrained model breaks fast: a lower bound on cost);
 (d) sAA one batch per call, as ``python -m tf_fastls0.evaluate`` calls it (it saves its state
     between batches): seconds per call with a new cascade each call (traced afresh) over seconds
-    per call with one kept ``SparseAutoAttack`` (traced once).
+    per call with one kept ``SparseAutoAttack`` (traced once);
+(e) per sAA stage on a normally trained model at k = 3, 10, 20: seconds / (active image-passes x
+    one forward+backward per image), target <= 1.3, and the k = 10 / k = 3 stage-time ratio
+    (``benchmarks/stage_cost.py``; ``--saa_iterations``/``--saa_queries`` set the stages' budget).
 Also printed: forward+backward to the input next to forward+backward to the weights.
 """
 
@@ -25,6 +28,8 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
+from benchmarks.stage_cost import print_figure as print_stage_cost
+from benchmarks.stage_cost import stage_cost
 from tf_fastls0.attacks import SparseAutoAttack, sparse_autoattack, sparse_pgd
 from tf_fastls0.models import build_model
 from tf_fastls0.training.config import TrainConfig
@@ -77,7 +82,10 @@ def main(argv):
     fresh, kept = _saa_seconds_per_call(model_fn, images, labels)
     figures.update({"d_saa_fresh_call_seconds": fresh, "d_saa_kept_call_seconds": kept,
                     "d_fresh_over_kept": fresh / kept})
+    figures["e_stage_cost"] = stage_cost(FLAGS.model, FLAGS.width, FLAGS.image_size, FLAGS.batch,
+                                         FLAGS.saa_iterations, FLAGS.saa_queries, FLAGS.repeats)
     _print_table(figures)
+    print_stage_cost(figures["e_stage_cost"])
     if FLAGS.output:
         with open(FLAGS.output, "w") as f:
             json.dump(figures, f, indent=2)

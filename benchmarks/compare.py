@@ -45,7 +45,9 @@ flags.DEFINE_multi_string("eval_flag", [], "An evaluator flag given to every eva
                           "the data flags (default: each run's own data settings).")
 flags.DEFINE_integer("eps", 20, "l0 budget of the evaluation, in pixels.", lower_bound=1)
 flags.DEFINE_list("attacks", ["saa"], "Evaluator --attacks: saa, or saa plus single attacks "
-                  "(spgd_unproj, spgd_proj, rs) for the paper's per-attack columns.")
+                  "(spgd_unproj, spgd_proj, rs, cornersearch, saif, sigma_zero) for the paper's "
+                  "per-attack columns; cornersearch runs apart on at most 1,000 of the same "
+                  "images.")
 flags.DEFINE_integer("iters", 100, "sPGD iterations per sAA stage (paper: 10000).", lower_bound=1)
 flags.DEFINE_integer("rs_queries", 300, "Sparse-RS queries (paper: 10000).", lower_bound=1)
 flags.DEFINE_integer("n_examples", 500, "Test images attacked (paper: 10000).", lower_bound=1)
@@ -174,7 +176,10 @@ def _markdown_page(title, rows, context):
         f"{budget['eps']} pixels, {budget['iters']} sPGD iterations per stage, "
         f"{budget['rs_queries']} Sparse-RS queries, {budget['n_examples']} test images, "
         f"seed {budget['seed']}. Accuracies in percent. \"sAA: after ...\" columns are the "
-        "cascade's survivors after that stage; \"alone\" columns run one attack by itself.", "",
+        "cascade's survivors after that stage; \"alone\" columns run one attack by itself "
+        "(CS, as in the paper, on a subset of \"CS images\" of the same images; SAIF and "
+        "sigma-zero take the sPGD iterations as their steps, CS min(queries, 1000) candidates "
+        "per sparsity and class).", "",
         table.markdown(rows), "",
         "Train time: wall time of every trainer invocation of the run (start-up, per-epoch "
         "validation and export included); s/epoch: median epoch time (training and clean "

@@ -19,11 +19,12 @@ import statistics
 
 from benchmarks import paper_results
 from benchmarks.harness import ledger as ledger_lib
-from benchmarks.harness.specs import run_dir
+from benchmarks.harness.specs import FEWER_IMAGES, run_dir
+from tf_fastls0.attacks import CASCADES, TABLE
 
 SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.json"
-CASCADE = ("spgd_unproj", "spgd_proj", "rs")
+CASCADE = CASCADES["saa"]
 
 
 def read_json(path):
@@ -51,19 +52,23 @@ def collect_row(spec, runs_dir, budget, table, status):
     """The row of ``spec``: what its run folder holds now, with the paper's figures if any."""
     directory = run_dir(runs_dir, spec)
     summary = read_json(os.path.join(directory, SUMMARY_FILE))
-    report = finished_report(runs_dir, spec, budget)
+    parts = [(part, finished_report(runs_dir, spec, part)) for part in budget.parts()]
     ledger = ledger_lib.read_ledger(directory)
     paper = paper_results.paper_row(table, spec.name)
     row = {"run": spec.name, "label": paper.label if paper else spec.name, "status": status}
     if summary is not None:
         row.update(_training_columns(directory, summary, ledger))
         row.update(_robust_validation_columns(directory))
-    if report is not None:
-        row.update(_evaluation_columns(report))
-        eval_seconds = ledger_lib.invocation_seconds(ledger, budget.folder_name)
-        if eval_seconds is not None:  # every piece of a resumed evaluation
-            row["eval_seconds"] = eval_seconds
-        row["eval_commit"] = ledger_lib.invocation_commits(ledger, budget.folder_name)
+    for part, report in parts:
+        if report is None:
+            continue
+        apart = set(part.attacks) <= set(FEWER_IMAGES)
+        row.update(_attack_columns(report) if apart else _evaluation_columns(report))
+        eval_seconds = ledger_lib.invocation_seconds(ledger, part.folder_name)
+        if eval_seconds is not None:  # every piece of a resumed evaluation, every part
+            row["eval_seconds"] = row.get("eval_seconds", 0.0) + eval_seconds
+        commits = ledger_lib.invocation_commits(ledger, part.folder_name)
+        row["eval_commit"] = ",".join(c for c in (row.get("eval_commit"), commits) if c)
     if paper is not None:
         row.update({f"paper_{name}": getattr(paper, name) for name in paper_results.FIGURES
                     if getattr(paper, name) is not None})
@@ -124,7 +129,17 @@ def _evaluation_columns(report):
         for stage in CASCADE[:-1]:
             if stage in attacks["saa"].get("stages", {}):
                 columns[f"saa_after_{stage}"] = attacks["saa"]["stages"][stage]["robust_acc"]
-    for name in CASCADE:
-        if name in attacks:
-            columns[name] = attacks[name]["robust_acc"]
+    columns.update(_attack_columns(report))
+    return columns
+
+
+def _attack_columns(report):
+    """Each stage-table attack run alone: its robust accuracy and, where it saw fewer images than
+    the row's other attacks, how many (``<name>_n_examples``)."""
+    columns = {}
+    for attack in TABLE:
+        if attack.name in report["attacks"]:
+            columns[attack.name] = report["attacks"][attack.name]["robust_acc"]
+            if attack.name in FEWER_IMAGES:
+                columns[f"{attack.name}_n_examples"] = report["n_examples"]
     return columns

@@ -12,9 +12,14 @@ import os
 import re
 from typing import Tuple
 
+from tf_fastls0.attacks.cornersearch import EVALUATION_IMAGES as CORNERSEARCH_IMAGES
 from tf_fastls0.utils.cli import UsageError
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Attacks the paper runs on fewer images because they are slow: each is evaluated apart, on
+# ``min(n_examples, count)`` images, a subset of the other attacks' (the evaluator's seeded subsets
+# are nested: both take the head of the same permutation).
+FEWER_IMAGES = {"cornersearch": CORNERSEARCH_IMAGES}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +45,16 @@ class EvalBudget:
         """The evaluation's folder inside a run folder: one per budget, so budgets never mix."""
         return (f"eval_k{self.eps}_{'+'.join(self.attacks)}_it{self.iters}_rs{self.rs_queries}"
                 f"_n{self.n_examples}_s{self.seed}")
+
+    def parts(self):
+        """The evaluations this budget takes: one of every attack that runs on all images (this
+        budget itself when nothing needs fewer images), then one per ``FEWER_IMAGES`` attack."""
+        common = tuple(name for name in self.attacks if name not in FEWER_IMAGES)
+        parts = [dataclasses.replace(self, attacks=common)] if common else []
+        parts += [dataclasses.replace(self, attacks=(name,),
+                                      n_examples=min(self.n_examples, FEWER_IMAGES[name]))
+                  for name in self.attacks if name in FEWER_IMAGES]
+        return parts
 
     def matches(self, report):
         """Whether ``report`` (a report.json dict) is a finished evaluation at this budget."""

@@ -40,7 +40,8 @@ def needs_training(spec, plan):
 
 
 def needs_evaluation(spec, plan):
-    return rows_lib.finished_report(plan.runs_dir, spec, plan.budget) is None
+    return any(rows_lib.finished_report(plan.runs_dir, spec, part) is None
+               for part in plan.budget.parts())
 
 
 def needs_work(spec, plan):
@@ -58,11 +59,15 @@ def bring_up_to_date(spec, plan, deadline: Deadline, say: Callable[[str], None])
     else:
         say(f"{spec.name}: already trained ({rows_lib.summary_path(plan.runs_dir, spec)}); "
             "not retraining")
-    if needs_evaluation(spec, plan):
-        worked = True
-        return _evaluate(spec, plan, deadline, say), worked
-    say(f"{spec.name}: already evaluated "
-        f"({rows_lib.report_path(plan.runs_dir, spec, plan.budget)})")
+    for part in plan.budget.parts():
+        if rows_lib.finished_report(plan.runs_dir, spec, part) is None:
+            worked = True
+            status = _evaluate(spec, dataclasses.replace(plan, budget=part), deadline, say)
+            if status != FINISHED:
+                return status, worked
+        else:
+            say(f"{spec.name}: already evaluated "
+                f"({rows_lib.report_path(plan.runs_dir, spec, part)})")
     return FINISHED, worked
 
 

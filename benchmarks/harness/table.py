@@ -4,15 +4,15 @@ import csv
 import io
 
 from benchmarks.paper_results import FIGURES
+from tf_fastls0.attacks import TABLE as ATTACKS
 
 # (row key, markdown header); a column shows only if some row has it.
 COLUMNS = (
     ("label", "run"),
     ("status", "status"),
     ("clean", "clean %"),
-    ("spgd_unproj", "sPGD-unproj alone %"),
-    ("spgd_proj", "sPGD-proj alone %"),
-    ("rs", "RS alone %"),
+    *((attack.name, f"{attack.display} alone %") for attack in ATTACKS),
+    ("cornersearch_n_examples", "CS images"),
     ("saa_after_spgd_unproj", "sAA: after sPGD-unproj %"),
     ("saa_after_spgd_proj", "sAA: after +sPGD-proj %"),
     ("saa", "sAA %"),
@@ -25,9 +25,9 @@ COLUMNS = (
     ("eval_seconds", "eval time"),
 )
 TIME_KEYS = ("train_seconds", "eval_seconds", "paper_train_seconds")
-PAPER_ONLY = {"cs": "CornerSearch", "saif": "SAIF"}
-CSV_KEYS = ("run", "label", "status", "model", "train_examples", "epochs", "clean", "spgd_unproj",
-            "spgd_proj", "rs", "saa_after_spgd_unproj", "saa_after_spgd_proj", "saa", "robust",
+CSV_KEYS = ("run", "label", "status", "model", "train_examples", "epochs", "clean",
+            *(attack.name for attack in ATTACKS), "cornersearch_n_examples",
+            "saa_after_spgd_unproj", "saa_after_spgd_proj", "saa", "robust",
             "train_attack_accuracy", "val_robust_best", "val_robust_last",
             "n_examples", "train_seconds", "epoch_seconds", "eval_seconds", "devices",
             "train_commit", "eval_commit") + tuple(
@@ -45,8 +45,6 @@ def columns_for(rows):
         paper_key = f"paper_{key}"
         if paper_key in present:
             shown.append((paper_key, f"paper {header}"))
-    shown += [(f"paper_{name}", f"paper {title} %") for name, title in PAPER_ONLY.items()
-              if f"paper_{name}" in present]
     return shown
 
 

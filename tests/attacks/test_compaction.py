@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_fastls0.attacks import SparseAutoAttack, sparse_pgd, sparse_rs
+from tf_fastls0.attacks import SparseAutoAttack, sparse_autoattack, sparse_pgd, sparse_rs
 from tf_fastls0.attacks.compaction import bucket, survivors_first
 
 SHAPE = (6, 6, 3)
@@ -76,3 +76,26 @@ def test_buckets_are_powers_of_two_holding_every_active_row():
     active = tf.constant([False, True, False, False, True, True, False])
     rows = survivors_first(active).numpy()
     assert list(rows[:3]) == [1, 4, 5] and len(rows) == 4 and not active.numpy()[rows[3]]
+
+
+def test_spgd_counts_the_passes_each_image_was_attacked_with(counted):
+    model_fn, images, labels, _ = counted
+    everyone = sparse_pgd(model_fn, images, labels, eps=3, steps=12, loss="kl", compact=True)
+    np.testing.assert_array_equal(everyone.passes.numpy(), 12)  # KL: nobody stops early
+    stopping = sparse_pgd(model_fn, images, labels, eps=3, steps=12, seed=2, compact=True)
+    passes, fooled = stopping.passes.numpy(), stopping.is_adversarial.numpy()
+    np.testing.assert_array_equal(passes[~fooled], 12)
+    assert fooled.any() and np.all(passes[fooled] <= 12) and passes.min() < 12
+
+
+def test_the_cascade_agrees_compacted_or_not_on_a_cifar_cnn(cifar_cnn):
+    # Observed at eps = 10: survivors 89 -> 18 -> 15 -> 15 of 200 (most fall in the first
+    # iterations of the first stage, some resist every stage); equal on a 2-core CPU.
+    model_fn, images, labels = cifar_cnn
+    batches = [(images[i:i + 100], labels[i:i + 100]) for i in (0, 100)]
+    first, second = (sparse_autoattack(model_fn, batches, eps=10, iterations=30, queries=60,
+                                       compact=compact) for compact in (True, False))
+    survivors = first.report["survivors"]
+    assert survivors["spgd_unproj"] < 0.5 * survivors["clean"] and survivors["rs"] > 0
+    np.testing.assert_array_equal(first.broken_by, second.broken_by)
+    np.testing.assert_array_equal(first.adversarial, second.adversarial)

@@ -6,7 +6,7 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tf_fastls0.attacks import (ATTACKS, CLEAN_MISTAKE, STAGE_CODES, STAGES, SURVIVED,
+from tf_fastls0.attacks import (ATTACKS, CLEAN_MISTAKE, STAGE_CODES, STAGES, SURVIVED, TABLE,
                                 SparseAutoAttack, resolve_stages, sparse_autoattack)
 
 CLASSES = 4
@@ -178,8 +178,9 @@ def test_attack_names_resolve_and_unknown_ones_are_refused():
     assert resolve_stages("saa") == STAGES
     assert resolve_stages("spgd_proj") == ("spgd_proj",)
     assert resolve_stages(["rs", "spgd_unproj"]) == ("rs", "spgd_unproj")
+    assert resolve_stages("cornersearch") == ("cornersearch",)
     with pytest.raises(ValueError):
-        resolve_stages("cornersearch")
+        resolve_stages("no_such_attack")
 
 
 @pytest.mark.parametrize("name", sorted(ATTACKS))
@@ -191,7 +192,23 @@ def test_every_registered_attack_runs_and_respects_the_budget(mlp, assert_sparse
                              queries=4).adversarial
     elif name == "sparse_rs":
         adversarial = attack(model_fn, images, labels, eps=2, queries=4).adversarial.numpy()
+    elif name == "cornersearch":
+        adversarial = attack(model_fn, images, labels, eps=2, n_iter=4).adversarial.numpy()
     else:
         adversarial = attack(model_fn, images, labels, eps=2, steps=2).adversarial.numpy()
     assert_sparse_image(adversarial, images, 2)
     assert np.any(adversarial != images)
+
+
+@pytest.mark.parametrize("name", [attack.name for attack in TABLE])
+def test_every_stage_of_the_table_runs_in_the_cascade_within_the_budget(mlp, assert_sparse_image,
+                                                                         name):
+    model_fn, images, labels = _attackable(mlp)
+    result = sparse_autoattack(model_fn, [(images, labels)], eps=3, iterations=30, queries=20,
+                               attacks=name)
+    assert_sparse_image(result.adversarial, images, 3)
+    assert set(result.broken_by) <= {CLEAN_MISTAKE, SURVIVED, STAGE_CODES[name]}
+    broken = result.broken_by == STAGE_CODES[name]
+    assert broken.any()
+    predictions = np.argmax(model_fn(result.adversarial).numpy(), axis=-1)
+    np.testing.assert_array_equal(predictions != labels, result.broken_by >= 0)

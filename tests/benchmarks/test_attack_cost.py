@@ -17,3 +17,7 @@ def test_every_figure_is_measured(run_module, tmp_path):
     figures = json.loads(output.read_text())
     assert all(figures[name] > 0 for name in FIGURES), figures
     assert "(d) fresh / kept" in result.stdout and "(a) iteration / fwd+bwd" in result.stdout
+    stage_cost = figures["e_stage_cost"]
+    assert sorted(stage_cost["by_k"], key=int) == ["3", "10", "20"]
+    assert stage_cost["by_k"]["3"]["spgd_unproj"]["ratio"] > 0
+    assert "k10_over_k3_seconds" in stage_cost and "(e) stage cost" in result.stdout

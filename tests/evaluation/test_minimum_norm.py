@@ -4,7 +4,7 @@ kept across a resumed run."""
 import numpy as np
 
 from tf_fastls0.attacks import STAGE_CODES, SURVIVED
-from tf_fastls0.evaluation import EvalConfig, comparable, evaluate_model
+from tf_fastls0.evaluation import EvalConfig, comparable, evaluate_model, merge_reports
 from tf_fastls0.evaluation.robust_curve import ROBUST_VS_K_FILE
 
 SETTINGS = {"eps": 3, "attacks": "sigma_zero,rs", "iters": 30, "rs_queries": 10,
@@ -35,3 +35,6 @@ def test_the_report_has_robust_accuracy_at_every_k(tiny_run, splits, tmp_path):
     _evaluate(tiny_run, splits, tmp_path / "resumed", max_batches=1)
     resumed = _evaluate(tiny_run, splits, tmp_path / "resumed", resume=True)
     assert comparable(resumed) == comparable(report)
+    shards = [_evaluate(tiny_run, splits, tmp_path / f"shard{i}", shard_index=i, num_shards=2)
+              for i in range(2)]
+    assert comparable(merge_reports(shards)) == comparable(report)

@@ -9,12 +9,18 @@ from tf_fastls0.attacks.sparse_autoattack import (CLEAN_MISTAKE, NOT_FOUND, SURV
                                                   sparse_autoattack)
 from tf_fastls0.attacks.stages import (ATTACK_NAMES, CASCADES, DISPLAY_NAMES, STAGE_CODES, STAGES,
                                        TABLE, resolve_stages)
+from tf_fastls0.attacks.cornersearch import CornerSearchResult, cornersearch
+from tf_fastls0.attacks.saif import SAIFResult, saif
+from tf_fastls0.attacks.sigma_zero import SigmaZeroResult, sigma_zero
 from tf_fastls0.attacks.sparse_pgd import LOSSES, SparsePGDResult, random_variant, sparse_pgd
 from tf_fastls0.attacks.sparse_rs import SparseRSResult, sparse_rs
 from tf_fastls0.attacks.topk_mask import sparse_perturbation, topk_mask
 
+# The attacks with an l0 budget ``eps`` (sigma-zero, minimum-norm, has none).
 ATTACKS = {
     "sparse_pgd": sparse_pgd,
     "sparse_rs": sparse_rs,
     "sparse_autoattack": sparse_autoattack,
+    "cornersearch": cornersearch,
+    "saif": saif,
 }

@@ -77,15 +77,14 @@ class SparseAutoAttack:
     """The sAA cascade on one model at one budget, keeping its traced functions across calls.
 
     ``SparseAutoAttack(model_fn, eps=..., iterations=..., queries=...)(batches, attacks=...)``
-    takes the arguments of ``sparse_autoattack`` split the same way; every call with any subset of
-    ``STAGES`` and any batch size reuses the stage functions already traced.
+    takes the arguments of ``sparse_autoattack`` split the same way; every call with any stages of
+    the stage table and any batch size reuses the stage functions already traced.
     """
 
     def __init__(self, model_fn, *, eps, iterations=10_000, queries=10_000, seed=0, patience=3,
                  compiled=True, compact=True):
         self._model_fn = model_fn
         self._compiled = compiled
-        self._compact = compact
         self._settings = {"eps": int(eps), "iterations": int(iterations),
                           "queries": int(queries), "seed": int(seed), "patience": patience}
         self._budget = Budget(compact=compact, **self._settings)

@@ -42,14 +42,17 @@ class SparsePGDResult(NamedTuple):
     is_adversarial: tf.Tensor  # [B] bool: the returned image is misclassified (targeted: as target)
     loss: tf.Tensor  # [B] float32: the attack loss of the returned image
     logits: tf.Tensor  # [B, K] float32: model_fn's logits of the returned image
+    passes: tf.Tensor  # [B] int32: forward+backward passes the image was attacked with
 
 
 class _Best(NamedTuple):
-    """Each image's best input so far, with its loss, logits and success flag."""
+    """Each image's best input so far, with its loss, logits and success flag, and the
+    forward+backward passes spent on the image."""
     images: tf.Tensor
     loss: tf.Tensor
     logits: tf.Tensor
     fooled: tf.Tensor
+    passes: tf.Tensor
 
 
 class _Iterate(NamedTuple):
@@ -107,10 +110,12 @@ def sparse_pgd(model_fn, images, labels, *, eps, steps, projected=False, loss="c
     succeeded = _success_test(loss)
 
     clean_fooled = succeeded(clean_logits, rows)
-    best = _Best(x, objective(clean_logits, rows), clean_logits, clean_fooled)
+    active = tf.ones_like(clean_fooled) if loss == "kl" else tf.logical_not(clean_fooled)
+    best = _Best(x, objective(clean_logits, rows), clean_logits, clean_fooled,
+                 tf.zeros([batch], tf.int32))
     if eps == 0 or steps == 0:
         return _result(best, images, x)
-    active = tf.ones_like(clean_fooled) if loss == "kl" else tf.logical_not(clean_fooled)
+    best = best._replace(passes=tf.cast(active, tf.int32))  # the gradient at the random start
 
     def evaluate(rows, magnitude, mask_logits, mask):
         with tf.GradientTape(watch_accessed_variables=False) as tape:
@@ -147,7 +152,8 @@ def sparse_pgd(model_fn, images, labels, *, eps, steps, projected=False, loss="c
             active = tf.logical_and(active, tf.logical_not(fooled))  # early stop
         take = tf.logical_and(state.active, better)
         best = _Best(*(tf.where(expand_like(take, old), new, old)
-                       for old, new in zip(best, (perturbed, losses, logits, fooled))))
+                       for old, new in zip(best[:4], (perturbed, losses, logits, fooled))),
+                     passes=best.passes)
         return best, state._replace(active=active)
 
     def body(i, work, finished):
@@ -158,7 +164,8 @@ def sparse_pgd(model_fn, images, labels, *, eps, steps, projected=False, loss="c
         state = step(i, work.rows, work.state)
         perturbed, logits, losses, magnitude_grad, mask_grad = evaluate(
             work.rows, state.magnitude, state.mask_logits, state.mask)
-        best, state = track(work.best, state, perturbed, logits, losses, work.rows)
+        best = work.best._replace(passes=work.best.passes + tf.cast(state.active, tf.int32))
+        best, state = track(best, state, perturbed, logits, losses, work.rows)
         state = state._replace(magnitude_grad=magnitude_grad, mask_grad=mask_grad)
         return i + 1, _Work(work.rows, state, best), finished
 
@@ -298,7 +305,7 @@ def _result(best, images, x):
     adversarial = in_input_dtype(images, x, best.images)
     return SparsePGDResult(adversarial=tf.stop_gradient(adversarial),
                            is_adversarial=best.fooled, loss=tf.stop_gradient(best.loss),
-                           logits=tf.stop_gradient(best.logits))
+                           logits=tf.stop_gradient(best.logits), passes=best.passes)
 
 
 def _check_arguments(eps, steps, loss, labels, soft_targets, target_labels):

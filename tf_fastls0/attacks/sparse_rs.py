@@ -3,17 +3,21 @@
 Random search over sets of ``eps`` pixels using only the logits. Start: ``eps`` random positions set
 to random corners of the colour cube ``{0, 1}^C``. Each query: restore ``n(it)`` of the perturbed
 positions to their clean values and perturb as many random unperturbed positions with fresh corner
-colours; keep the candidate if it raises the cross-entropy of the true class or misclassifies the
-image. ``n(it) = max(floor(p(it) * eps), 1)`` with ``p(it) = p_init / d``, ``d`` = 1, 2, 4, 5, 6, 8,
+colours; keep the candidate if it raises the cross-entropy of the true class or fools the image.
+As in the reference code (github.com/fra31/sparse-rs), when a query changes a single pixel
+(``n(it) = 1``) its new colour differs from the pixel's clean one (uniform over the other corners).
+``n(it) = max(floor(p(it) * eps), 1)`` with ``p(it) = p_init / d``, ``d`` = 1, 2, 4, 5, 6, 8,
 10, 12, 15, 20 on the iteration intervals {0}, (0, 50], (50, 200], (200, 500], (500, 1000],
 (1000, 2000], (2000, 4000], (4000, 6000], (6000, 8000], (8000, ...) of a 10,000-query budget; for
-another budget the iteration is rescaled to 10,000. An image counts as fooled, and stops, once its margin (true logit minus the largest other
-logit) is <= 0, as in the reference code (a tie counts); images misclassified clean (margin < 0)
-are returned unchanged. ``is_adversarial`` is that in-search verdict: a caller that needs the
-model's argmax on the returned image (the cascade does) runs one fresh forward pass.
+another budget the iteration is rescaled to 10,000. An image counts as fooled, and stops, once its
+margin (true logit minus the largest other logit) is <= 0, as in the reference code (a tie
+counts); images misclassified clean (margin < 0) are returned unchanged. ``is_adversarial`` is
+that in-search verdict: a caller that needs the model's argmax on the returned image (the cascade
+does) runs one fresh forward pass.
 
-The whole batch moves in lock-step (one forward per query for all still-running images); each
-query costs one forward pass, including the first (the random start).
+The batch moves in lock-step (one forward per query for all still-running images); each query
+costs one forward pass, including the first (the random start). Fooled images leave the working
+batch as they fall (``compaction``), so the cost follows the images still searched.
 """
 
 from typing import NamedTuple
@@ -112,7 +116,8 @@ def sparse_rs(model_fn, images, labels, *, eps, queries, p_init=0.8, keys=None, 
         restore = _top(tf.where(search.perturbed, u[..., 0], -1.0), eps, n)
         add = _top(tf.where(search.perturbed, -1.0, u[..., 1]), eps, n)
         perturbed = tf.logical_or(tf.logical_and(search.perturbed, tf.logical_not(restore)), add)
-        fresh = tf.cond(tf.equal(n, 1), lambda: _new_colours(u, rows, seed, _step_counter(counter, it)),
+        fresh = tf.cond(tf.equal(n, 1),
+                        lambda: _new_colours(u, rows, seed, _step_counter(counter, it)),
                         lambda: _corners(u[..., 2:]))
         colours = tf.where(add[..., tf.newaxis], fresh, search.colours)
         loss, fooled = score(rows, perturbed, colours)

@@ -8,6 +8,7 @@ from absl import flags
 
 from tf_fastls0.evaluation.merging import merge_reports
 from tf_fastls0.evaluation.report import markdown_table
+from tf_fastls0.evaluation.robust_curve import ROBUST_VS_K_FILE, plot_robust_vs_k
 from tf_fastls0.evaluation.runner import REPORT_FILE
 from tf_fastls0.utils.atomic import write_json
 from tf_fastls0.utils.cli import UsageError, fail, refuse_positional_arguments, run_main
@@ -28,6 +29,9 @@ def main(argv):
     except UsageError as error:
         fail(str(error))
     write_json(FLAGS.output, merged)
+    if merged.get("robust_acc_by_k"):
+        plot_robust_vs_k(os.path.join(os.path.dirname(os.path.abspath(FLAGS.output)),
+                                      ROBUST_VS_K_FILE), merged)
     print(markdown_table(merged))
     print(f"merged {len(paths)} reports into {FLAGS.output}")
 

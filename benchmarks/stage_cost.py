@@ -1,0 +1,156 @@
+"""Figure (e) of ``benchmarks.attack_cost``: what an sAA stage costs against the images it still
+attacks.
+
+A model is trained normally (``TRAIN_EPOCHS`` epochs of cross-entropy on built-in shapes10 images,
+``TRAIN_IMAGES_PER_BATCH`` times the batch size of them), so that most images fall in a stage's
+first iterations and some resist. For each k of ``K_VALUES`` the three stages run one after another
+on the correctly classified images of one held-out batch, as the cascade runs them (each on the
+survivors of the ones before). Per stage:
+
+    cost ratio = seconds / (active image-passes x seconds of one forward+backward per image)
+
+with active image-passes the sum over the stage's iterations of the images still attacked
+(sPGD: ``SparsePGDResult.passes``; Sparse-RS: its ``queries``, which are forward-only passes, so
+its ratio sits near forward / (forward+backward) when the stage costs what its images need), and
+the forward+backward per image measured on the full batch. Target: <= 1.3 at k = 3, 10 and 20.
+Also the k = 10 / k = 3 stage-time ratio: far below 1 when broken images stop costing (at k = 10
+more images fall early than at k = 3).
+"""
+
+import statistics
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tf_fastls0.attacks import sparse_pgd, sparse_rs
+from tf_fastls0.data.shapes import CLASS_NAMES, make_shapes
+from tf_fastls0.models import build_model
+
+K_VALUES = (3, 10, 20)
+TRAIN_EPOCHS = 3
+TRAIN_IMAGES_PER_BATCH = 40
+TARGET = 1.3
+STAGES = ("spgd_unproj", "spgd_proj", "rs")
+
+
+def stage_cost(model_name, width, image_size, batch, iterations, queries, repeats, seed=0):
+    """The figure as a dict: per k and stage the seconds, active image-passes and cost ratio,
+    the forward+backward seconds per image, and per stage the k = 10 / k = 3 time ratio."""
+    net, images, labels = _trained_model(model_name, width, image_size, batch, seed)
+    model_fn = lambda x: net(x, training=False)  # noqa: E731
+    correct = np.argmax(model_fn(images).numpy(), axis=-1) == labels
+    per_image = _forward_backward_seconds(model_fn, images, labels, repeats) / batch
+    stage_fns = _stage_functions(model_fn, images.shape[1:], iterations, queries)
+    by_k = {}
+    for k in K_VALUES:
+        by_k[str(k)] = _cascade(stage_fns, k, images[correct], labels[correct], repeats,
+                                per_image)
+    figure = {"clean_correct": int(correct.sum()), "batch": batch,
+              "forward_backward_seconds_per_image": per_image, "by_k": by_k, "target": TARGET}
+    if "3" in by_k and "10" in by_k:
+        figure["k10_over_k3_seconds"] = {
+            stage: by_k["10"][stage]["seconds"] / by_k["3"][stage]["seconds"]
+            for stage in STAGES if by_k["3"][stage]["seconds"] > 0}
+    return figure
+
+
+def _trained_model(model_name, width, image_size, batch, seed):
+    keras.utils.set_random_seed(seed)
+    train = make_shapes(TRAIN_IMAGES_PER_BATCH * batch, np.random.default_rng([seed, 0]),
+                        size=image_size)
+    test = make_shapes(batch, np.random.default_rng([seed, 1]), size=image_size)
+    net = build_model(model_name, (image_size, image_size, 3), len(CLASS_NAMES), width=width)
+    net.compile(keras.optimizers.Adam(1e-3),
+                keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    net.fit(train.images.astype(np.float32) / 255.0, train.labels, batch_size=64,
+            epochs=TRAIN_EPOCHS, verbose=0)
+    return net, test.images.astype(np.float32) / 255.0, test.labels.astype(np.int32)
+
+
+def _forward_backward_seconds(model_fn, images, labels, repeats):
+    """Median seconds of one forward+backward (gradient to the input) on the whole batch."""
+    images, labels = tf.constant(images), tf.constant(labels)
+
+    @tf.function
+    def forward_backward():
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            loss = tf.reduce_sum(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                labels, model_fn(images)))
+        return tf.reduce_sum(tape.gradient(loss, images))
+
+    forward_backward().numpy()
+    return statistics.median(_seconds(forward_backward) for _ in range(repeats))
+
+
+def _stage_functions(model_fn, image_shape, iterations, queries):
+    """Stage name -> ``(images, labels, keys, eps) -> (fooled, active image-passes)``, each a
+    tf.function with an open batch size (one trace per k)."""
+    signature = [tf.TensorSpec([None, *image_shape], tf.float32),
+                 tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int32)]
+
+    def spgd(projected):
+        def run(images, labels, keys, eps):
+            result = sparse_pgd(model_fn, images, labels, eps=eps, steps=iterations,
+                                projected=projected, patience=3, keys=keys, counter=1 + projected,
+                                compact=True)
+            return result.is_adversarial, tf.reduce_sum(result.passes)
+        return run
+
+    def rs(images, labels, keys, eps):
+        result = sparse_rs(model_fn, images, labels, eps=eps, queries=queries, keys=keys,
+                           counter=3, compact=True)
+        return result.is_adversarial, tf.reduce_sum(result.queries)
+
+    functions = {"spgd_unproj": spgd(False), "spgd_proj": spgd(True), "rs": rs}
+    traced = {}
+
+    def for_k(name, eps):
+        if (name, eps) not in traced:
+            traced[name, eps] = tf.function(
+                lambda x, y, keys: functions[name](x, y, keys, eps), input_signature=signature)
+        return traced[name, eps]
+
+    return for_k
+
+
+def _cascade(stage_fns, eps, images, labels, repeats, per_image):
+    """The stages in turn on the survivors; per stage its median seconds (after one call that
+    traces), its active image-passes and the cost ratio."""
+    keys = np.arange(len(images), dtype=np.int32)
+    alive = np.ones(len(images), bool)
+    figures = {}
+    for name in STAGES:
+        arguments = (tf.constant(images[alive]), tf.constant(labels[alive]),
+                     tf.constant(keys[alive]))
+        if not alive.any():
+            figures[name] = {"images": 0, "seconds": 0.0, "active_passes": 0, "ratio": None}
+            continue
+        stage = stage_fns(name, eps)
+        fooled, passes = (t.numpy() for t in stage(*arguments))
+        seconds = statistics.median(_seconds(lambda: stage(*arguments)[1])
+                                    for _ in range(repeats))
+        figures[name] = {"images": int(alive.sum()), "broken": int(fooled.sum()),
+                         "seconds": seconds, "active_passes": int(passes),
+                         "ratio": seconds / (int(passes) * per_image) if passes else None}
+        alive[np.flatnonzero(alive)[fooled]] = False
+    return figures
+
+
+def _seconds(call):
+    start = time.perf_counter()
+    call().numpy()
+    return time.perf_counter() - start
+
+
+def print_figure(figure):
+    print(f"(e) stage cost / (active image-passes x fwd+bwd per image), target <= "
+          f"{figure['target']}; {figure['clean_correct']} of {figure['batch']} images correct")
+    for k, stages in figure["by_k"].items():
+        cells = [f"{name} {s['ratio']:.2f} ({s['images']} img, {s['seconds']:.2f} s)"
+                 if s["ratio"] is not None else f"{name} -" for name, s in stages.items()]
+        print(f"  k = {k:>2}: " + ", ".join(cells))
+    for name, ratio in figure.get("k10_over_k3_seconds", {}).items():
+        print(f"  {name}: seconds at k = 10 / at k = 3 = {ratio:.2f}")
