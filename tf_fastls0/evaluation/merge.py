@@ -11,6 +11,7 @@ from tf_fastls0.evaluation.report import markdown_table
 from tf_fastls0.evaluation.runner import REPORT_FILE
 from tf_fastls0.utils.atomic import write_json
 from tf_fastls0.utils.cli import UsageError, fail, refuse_positional_arguments, run_main
+from tf_fastls0.utils.output_paths import check_output_file, environment_errors
 
 flags.DEFINE_list("reports", None, "Shard reports (report.json files or their folders), "
                   "comma-separated: every shard of one evaluation.")
@@ -23,11 +24,14 @@ def main(argv):
     if not FLAGS.reports or not FLAGS.output:
         fail("--reports and --output are required")
     try:
+        check_output_file(FLAGS.output, "--output")
         paths = [_report_path(path) for path in FLAGS.reports]
         merged = merge_reports([_read(path) for path in paths], sources=paths)
+        with environment_errors(FLAGS.output):
+            os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
+            write_json(FLAGS.output, merged)
     except UsageError as error:
         fail(str(error))
-    write_json(FLAGS.output, merged)
     print(markdown_table(merged))
     print(f"merged {len(paths)} reports into {FLAGS.output}")
 
