@@ -12,6 +12,7 @@ from tf_fastls0.evaluation.robust_curve import ROBUST_VS_K_FILE, plot_robust_vs_
 from tf_fastls0.evaluation.runner import REPORT_FILE
 from tf_fastls0.utils.atomic import write_json
 from tf_fastls0.utils.cli import UsageError, fail, refuse_positional_arguments, run_main
+from tf_fastls0.utils.output_paths import check_output_file, environment_errors
 
 flags.DEFINE_list("reports", None, "Shard reports (report.json files or their folders), "
                   "comma-separated: every shard of one evaluation.")
@@ -24,14 +25,17 @@ def main(argv):
     if not FLAGS.reports or not FLAGS.output:
         fail("--reports and --output are required")
     try:
+        check_output_file(FLAGS.output, "--output")
         paths = [_report_path(path) for path in FLAGS.reports]
         merged = merge_reports([_read(path) for path in paths], sources=paths)
+        with environment_errors(FLAGS.output):
+            os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
+            write_json(FLAGS.output, merged)
+            if merged.get("robust_acc_by_k"):
+                plot_robust_vs_k(os.path.join(os.path.dirname(os.path.abspath(FLAGS.output)),
+                                              ROBUST_VS_K_FILE), merged)
     except UsageError as error:
         fail(str(error))
-    write_json(FLAGS.output, merged)
-    if merged.get("robust_acc_by_k"):
-        plot_robust_vs_k(os.path.join(os.path.dirname(os.path.abspath(FLAGS.output)),
-                                      ROBUST_VS_K_FILE), merged)
     print(markdown_table(merged))
     print(f"merged {len(paths)} reports into {FLAGS.output}")
 

@@ -92,11 +92,10 @@ def evaluate_model(config, splits=None):
             state = _fresh_state(fingerprint, splits.test, chosen.shard_indices, config.attacks,
                                  keep_adversarial=bool(config.save_adversarial),
                                  started_at=started_at)
-        warnings = _warnings(model, splits, chosen.indices[:PROBE_IMAGES])
         with environment_errors(output_dir):
             clean_temporaries(output_dir, (REPORT_FILE, STATE_FILE, MARKER_FILE))
             write_marker(output_dir, EVALUATION)
-        _attack_pending(model.model_fn, splits.test, chosen, state, config, output_dir)
+        warnings = _check_and_attack(model, splits, chosen, state, config, output_dir)
 
         complete = state.done_batches.issuperset(chosen.batches)
         records = state.records.finished()
@@ -148,9 +147,24 @@ def _fresh_state(fingerprint, test, shard_indices, attacks, *, keep_adversarial,
     return EvalState(fingerprint, records, set(), adversarial, started_at)
 
 
+def _check_and_attack(model, splits, chosen, state, config, output_dir):
+    """The sanity checks (their warnings are returned), then the attacks; Ctrl-C saves the state
+    and stops with one line."""
+    try:
+        warnings = _warnings(model, splits, chosen.indices[:PROBE_IMAGES])
+        _attack_pending(model.model_fn, splits.test, chosen, state, config, output_dir)
+    except KeyboardInterrupt:
+        with _failing_midway(output_dir, state):
+            state.save(output_dir)  # a batch cut short is not done: it is attacked again
+        raise Interrupted(f"evaluation stopped after {_batches_done(state, chosen)}; its state "
+                          f"is saved in {os.path.join(output_dir, STATE_FILE)}; continue with "
+                          "--resume") from None
+    return warnings
+
+
 def _attack_pending(model_fn, test, chosen, state, config, output_dir):
     """Attacks this shard's unfinished batches (at most ``max_batches``), saving the state at
-    most once a minute, once at the end, and when Ctrl-C stops the run."""
+    most once a minute and once at the end (the caller saves it when Ctrl-C stops the run)."""
     pending = [b for b in chosen.batches if b not in state.done_batches]
     if config.max_batches is not None:
         pending = pending[:config.max_batches]
@@ -159,20 +173,14 @@ def _attack_pending(model_fn, test, chosen, state, config, output_dir):
                                patience=config.patience)
     with _failing_midway(output_dir, state), _progress_bar(len(chosen.shard_indices), state,
                                                            config.progress) as bar:
-        try:
-            for batch in pending:
-                start, stop = chosen.bounds[batch]
-                _attack_batch(cascade, test, chosen.indices[start:stop],
-                              slice(start - chosen.start, stop - chosen.start), state,
-                              config.attacks, bar)
-                state.done_batches.add(batch)
-                bar.update(stop - start)
-                state.save_if_due(output_dir)
-        except KeyboardInterrupt:
-            state.save(output_dir)  # the batch it stopped in is not done: it is attacked again
-            raise Interrupted(f"evaluation stopped after {_batches_done(state, chosen)}; its "
-                              f"state is saved in {os.path.join(output_dir, STATE_FILE)}; "
-                              "continue with --resume") from None
+        for batch in pending:
+            start, stop = chosen.bounds[batch]
+            _attack_batch(cascade, test, chosen.indices[start:stop],
+                          slice(start - chosen.start, stop - chosen.start), state,
+                          config.attacks, bar)
+            state.done_batches.add(batch)
+            bar.update(stop - start)
+            state.save_if_due(output_dir)
         state.save(output_dir)
 
 

@@ -10,6 +10,7 @@ import dataclasses
 import json
 import os
 import time
+import zipfile
 from typing import Optional
 
 import numpy as np
@@ -89,6 +90,8 @@ def load_state(output_dir, fingerprint, indices=None):
 
 
 def _read(path):
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"not an .npz archive ({os.path.getsize(path)} bytes)")
     with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as saved:
         arrays = {key: saved[key] for key in saved.files}
     meta = json.loads(str(arrays["meta"]))
@@ -121,4 +124,6 @@ def _inconsistency(arrays, meta, indices):
 
 def _reason(error):
     text = str(error).strip().strip("'\"")
+    if isinstance(error, ValueError) and text:
+        return text.splitlines()[0]
     return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__
