@@ -131,7 +131,7 @@ def test_ctrl_c_saves_the_state_and_stops_with_one_line_and_status_130(tiny_run,
     wait_for(tmp_path / MARKER_FILE, process)  # written just before the first attack
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130
+    assert process.returncode == 130, stderr[-3000:]
     assert "Traceback" not in stderr
     last = stderr.strip().splitlines()[-1]
     match = re.fullmatch(r"interrupted: evaluation stopped after (\d+) of 16 batches; its state "

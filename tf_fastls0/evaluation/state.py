@@ -1,9 +1,10 @@
 """Resumable evaluation state: per-image records and finished batches in ``eval_state.npz``.
 
 Written atomically (write, then rename) at most once a minute, at the end of a batch, and when a
-run stops (Ctrl-C included); a run started with ``resume`` loads it and skips the finished batches. The state
-carries a fingerprint of every setting that changes what is computed (model hash, budget, images,
-batches, seed), and a state with another fingerprint is refused rather than silently mixed in.
+run stops (Ctrl-C included); a run started with ``resume`` loads it and skips the finished
+batches. The state carries a fingerprint of every setting that changes what is computed (model
+hash, budget, images, batches, seed), and a state with another fingerprint is refused rather than
+silently mixed in; so is a damaged one.
 """
 
 import dataclasses

@@ -61,9 +61,10 @@ def restore_newest_complete(checkpoint, directory, repair_index=True):
 
 
 def save(manager, step):
-    """Saves checkpoint ``step``. If it cannot be written, or Ctrl-C stops the save, removes its
-    partial files, puts the index back and raises (``CheckpointWriteFailed`` naming the last good
-    checkpoint, or the ``KeyboardInterrupt``)."""
+    """Saves checkpoint ``step``. If it cannot be written, removes its partial files, puts the
+    index back and raises ``CheckpointWriteFailed`` naming the last good checkpoint. If Ctrl-C
+    stops the save, the checkpoint is kept (and indexed) if it reads back in full, else removed
+    like a failed one, and the ``KeyboardInterrupt`` goes on."""
     previous = manager.latest_checkpoint
     kept = [path for path in manager.checkpoints if os.path.exists(path + ".index")]
     try:
@@ -77,7 +78,11 @@ def save(manager, step):
             f"partial files were removed and {last}; fix that and run the same command again to "
             "resume") from None
     except KeyboardInterrupt:
-        _undo_save(manager.directory, step, previous, kept)
+        prefix = _prefix(manager.directory, step)
+        if _unreadable(prefix) is None:  # written in full before Ctrl-C landed: keep it
+            _write_index(manager.directory, prefix, kept)
+        else:
+            _undo_save(manager.directory, step, previous, kept)
         raise
 
 
