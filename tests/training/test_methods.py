@@ -118,3 +118,12 @@ def test_final_evaluation_runs_sparse_autoattack_on_the_export(tmp_path, monkeyp
     report = json.loads((tmp_path / "final_eval_saa_quick" / "report.json").read_text())
     assert final["robust_acc"] == report["robust_acc"] <= final["clean_acc"] == report["clean_acc"]
     assert report["k"] == 4 and report["n_examples"] == 16 and report["threat_model"] == "L0"
+
+
+def test_standard_training_learns_the_built_in_data_well_above_chance(tmp_path):
+    # shapes10 has 10 balanced classes (chance 10 %). Measured with these settings: 54 / 60 / 67 %
+    # validation accuracy for seeds 0 / 1 / 2 (about 20 s on 2 cores).
+    config = TrainConfig(model="small_cnn", epochs=8, batch_size=32, val_robust_examples=0,
+                         verbose=0, output_dir=str(tmp_path),
+                         data=data_lib.DataConfig(max_train_examples=2000, max_eval_examples=500))
+    assert train_and_evaluate(config)["clean_accuracy"] >= 0.4
