@@ -29,6 +29,19 @@ def mlp():
 
 
 @pytest.fixture(scope="session")
+def predicted_batch():
+    """``(model_fn, shape, batch, seed) -> (images, labels)``: uniform random images labelled with
+    the model's own predictions, so every image starts correctly classified."""
+
+    def make(model_fn, shape, batch, seed):
+        rng = np.random.default_rng(seed)
+        images = rng.uniform(size=(batch, *shape)).astype(np.float32)
+        return images, np.argmax(model_fn(images).numpy(), axis=-1).astype(np.int32)
+
+    return make
+
+
+@pytest.fixture(scope="session")
 def cifar_cnn(cifar10_dir):
     """A tiny CNN trained normally on 2,000 real CIFAR-10 images, and 200 test images.
 

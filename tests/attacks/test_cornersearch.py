@@ -12,21 +12,17 @@ from tf_fastls0.attacks.cornersearch import cornersearch
 CLASSES = 4
 
 
-def _batch(model_fn, shape, batch, seed):
-    rng = np.random.default_rng(seed)
-    images = rng.uniform(size=(batch, *shape)).astype(np.float32)
-    return images, np.argmax(model_fn(images).numpy(), axis=-1).astype(np.int32)
-
 
 @settings(max_examples=15, deadline=None)
 @given(batch=st.integers(1, 3), height=st.integers(1, 4), width=st.integers(1, 4),
        channels=st.sampled_from([1, 3]), eps=st.integers(0, 6), n_iter=st.integers(0, 25),
        dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 99))
-def test_output_is_a_sparse_image_of_corner_colours(mlp, assert_sparse_image, batch, height,
-                                                    width, channels, eps, n_iter, dtype, seed):
+def test_output_is_a_sparse_image_of_corner_colours(mlp, predicted_batch, assert_sparse_image,
+                                                    batch, height, width, channels, eps, n_iter,
+                                                    dtype, seed):
     shape = (height, width, channels)
     model_fn = mlp(shape, CLASSES, seed)
-    images, labels = _batch(model_fn, shape, batch, seed)
+    images, labels = predicted_batch(model_fn, shape, batch, seed)
     images = images.astype(dtype)
     result = cornersearch(model_fn, images, labels, eps=eps, n_iter=n_iter, n_max=10, seed=seed)
     adversarial = result.adversarial.numpy()
@@ -58,10 +54,10 @@ def test_the_one_pixel_step_finds_a_single_white_pixel():
 
 
 @pytest.mark.parametrize("compiled", [False, True])
-def test_compaction_and_batch_splits_change_nothing(mlp, compiled):
+def test_compaction_and_batch_splits_change_nothing(mlp, predicted_batch, compiled):
     shape = (6, 6, 3)
     model_fn = mlp(shape, CLASSES, seed=3)
-    images, labels = _batch(model_fn, shape, 16, seed=3)
+    images, labels = predicted_batch(model_fn, shape, 16, seed=3)
     keys = np.arange(50, 66)
 
     def run(x, y, k, compact):

@@ -11,21 +11,16 @@ from tf_fastls0.attacks.saif import saif
 CLASSES = 4
 
 
-def _batch(model_fn, shape, batch, seed):
-    rng = np.random.default_rng(seed)
-    images = rng.uniform(size=(batch, *shape)).astype(np.float32)
-    return images, np.argmax(model_fn(images).numpy(), axis=-1).astype(np.int32)
-
 
 @settings(max_examples=20, deadline=None)
 @given(batch=st.integers(1, 4), height=st.integers(1, 6), width=st.integers(1, 6),
        channels=st.sampled_from([1, 3]), eps=st.integers(0, 10), steps=st.integers(0, 6),
        dtype=st.sampled_from([np.float32, np.float64, np.float16]), seed=st.integers(0, 99))
-def test_output_is_a_sparse_image(mlp, assert_sparse_image, batch, height, width, channels, eps,
-                                  steps, dtype, seed):
+def test_output_is_a_sparse_image(mlp, predicted_batch, assert_sparse_image, batch, height,
+                                  width, channels, eps, steps, dtype, seed):
     shape = (height, width, channels)
     model_fn = mlp(shape, CLASSES, seed)
-    images, labels = _batch(model_fn, shape, batch, seed)
+    images, labels = predicted_batch(model_fn, shape, batch, seed)
     images = images.astype(dtype)
     result = saif(model_fn, images, labels, eps=eps, steps=steps, seed=seed)
     adversarial = result.adversarial.numpy()
@@ -35,10 +30,10 @@ def test_output_is_a_sparse_image(mlp, assert_sparse_image, batch, height, width
     np.testing.assert_array_equal(result.is_adversarial.numpy(), fooled)
 
 
-def test_clean_mistakes_come_back_unchanged_and_fooled_images_stay_fooled(mlp):
+def test_clean_mistakes_come_back_unchanged_and_fooled_images_stay_fooled(mlp, predicted_batch):
     shape = (6, 6, 3)
     model_fn = mlp(shape, CLASSES, seed=4)
-    images, labels = _batch(model_fn, shape, 16, seed=4)
+    images, labels = predicted_batch(model_fn, shape, 16, seed=4)
     labels[:2] = (labels[:2] + 1) % CLASSES
     short = saif(model_fn, images, labels, eps=3, steps=5, seed=1)
     long = saif(model_fn, images, labels, eps=3, steps=40, seed=1)
@@ -51,10 +46,10 @@ def test_clean_mistakes_come_back_unchanged_and_fooled_images_stay_fooled(mlp):
 
 
 @pytest.mark.parametrize("compiled", [False, True])
-def test_compaction_and_batch_splits_change_nothing(mlp, compiled):
+def test_compaction_and_batch_splits_change_nothing(mlp, predicted_batch, compiled):
     shape = (6, 6, 3)
     model_fn = mlp(shape, CLASSES, seed=5)
-    images, labels = _batch(model_fn, shape, 24, seed=5)
+    images, labels = predicted_batch(model_fn, shape, 24, seed=5)
     keys = np.arange(100, 124)
 
     def run(x, y, k, compact):

@@ -13,21 +13,17 @@ from tf_fastls0.evaluation.robust_curve import robust_acc_by_k
 CLASSES = 4
 
 
-def _correct_batch(model_fn, shape, batch, seed):
-    rng = np.random.default_rng(seed)
-    images = rng.uniform(size=(batch, *shape)).astype(np.float32)
-    return images, np.argmax(model_fn(images).numpy(), axis=-1).astype(np.int32)
-
 
 @settings(max_examples=15, deadline=None)
 @given(batch=st.integers(1, 4), height=st.integers(1, 6), width=st.integers(1, 6),
        channels=st.sampled_from([1, 3]), steps=st.integers(0, 12),
        dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 99))
-def test_returned_images_match_their_pixel_counts(mlp, assert_sparse_image, batch, height, width,
-                                                  channels, steps, dtype, seed):
+def test_returned_images_match_their_pixel_counts(mlp, predicted_batch, assert_sparse_image,
+                                                  batch, height, width, channels, steps, dtype,
+                                                  seed):
     shape = (height, width, channels)
     model_fn = mlp(shape, CLASSES, seed)
-    images, labels = _correct_batch(model_fn, shape, batch, seed)
+    images, labels = predicted_batch(model_fn, shape, batch, seed)
     labels[0] = (labels[0] + 1) % CLASSES  # a clean mistake: returned as is, 0 pixels
     images = images.astype(dtype)
     result = sigma_zero(model_fn, images, labels, steps=steps)
@@ -44,10 +40,10 @@ def test_returned_images_match_their_pixel_counts(mlp, assert_sparse_image, batc
     assert pixels[0] == 0
 
 
-def test_the_cascade_breaks_within_the_budget_and_keeps_every_minimum(mlp):
+def test_the_cascade_breaks_within_the_budget_and_keeps_every_minimum(mlp, predicted_batch):
     shape = (6, 6, 3)
     model_fn = mlp(shape, CLASSES, seed=3)
-    images, labels = _correct_batch(model_fn, shape, 24, seed=3)
+    images, labels = predicted_batch(model_fn, shape, 24, seed=3)
     eps = 3
     result = sparse_autoattack(model_fn, [(images, labels)], eps=eps, iterations=100,
                                attacks="sigma_zero")
