@@ -1,5 +1,6 @@
-"""Every model starts from PyTorch's default initialisation, as the reference code does: conv and
-dense kernels and biases uniform on +-1/sqrt(fan_in), BatchNorm gamma 1 and beta 0."""
+"""Every model starts from the reference code's initialisation: PyTorch's default (conv and dense
+kernels and biases uniform on +-1/sqrt(fan_in)), except the ImageNet ResNet's convolutions, which
+torchvision re-initialises Kaiming-normal (fan_out, ReLU gain); BatchNorm gamma 1 and beta 0."""
 
 import math
 
@@ -23,10 +24,18 @@ def weighted_layers(model):
             if layer.__class__.__name__ in ("Conv2D", "Dense")]
 
 
+TORCHVISION_CONVS = {"resnet34"}
+
+
+def uniform_layers(name, model):
+    return [layer for layer in weighted_layers(model)
+            if not (name in TORCHVISION_CONVS and layer.__class__.__name__ == "Conv2D")]
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_kernels_and_biases_are_uniform_on_the_pytorch_interval(name):
     model = build_model(name, (16, 16, 3), 10, width=0.25)
-    layers = weighted_layers(model)
+    layers = uniform_layers(name, model)
     assert layers
     for layer in layers:
         bound = 1.0 / math.sqrt(kernel_fan_in(layer.kernel))
@@ -36,6 +45,20 @@ def test_kernels_and_biases_are_uniform_on_the_pytorch_interval(name):
             if values.size >= MIN_SIZE:
                 assert values.std() == pytest.approx(bound / math.sqrt(3), rel=STD_TOLERANCE), \
                     weight.path
+
+
+@pytest.mark.parametrize("name", sorted(TORCHVISION_CONVS))
+def test_imagenet_resnet_convolutions_are_kaiming_normal_on_fan_out(name):
+    model = build_model(name, (32, 32, 3), 10, width=0.5)
+    convs = [layer for layer in model.layers if layer.__class__.__name__ == "Conv2D"]
+    assert convs
+    for layer in convs:
+        values = np.asarray(layer.kernel.numpy())
+        size, _, _, out_channels = values.shape
+        expected = math.sqrt(2.0 / (size * size * out_channels))
+        assert not layer.use_bias
+        assert abs(values.mean()) < 4 * expected / math.sqrt(values.size), layer.name
+        assert values.std() == pytest.approx(expected, rel=STD_TOLERANCE), layer.name
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

@@ -28,6 +28,15 @@ def test_preact_resnet18_structure_follows_the_spec():
     assert model.output_shape == (None, 10)
 
 
+def test_resnet34_is_torchvisions_resnet34():
+    # torchvision.models.resnet34() has 21,797,672 parameters (1,000 classes); BatchNorm's moving
+    # statistics are buffers there and non-trainable weights here.
+    model = build_model("resnet34", (224, 224, 3), 1000)
+    assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == 21_797_672
+    assert model.get_layer("stage1_block1_conv1_pad").output.shape[1:3] == (58, 58)  # 56 + pad
+    assert model.output.shape[-1] == 1000
+
+
 def test_width_multiplier_shrinks_every_stage():
     narrow = build_model("preact_resnet18", (32, 32, 3), 10, width=0.25)
     assert count_trainable(narrow) < count_trainable(build_model("preact_resnet18", (32, 32, 3), 10)) / 10

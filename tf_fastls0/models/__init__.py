@@ -2,11 +2,13 @@
 returns a Keras model that maps images in [0, 1] to logits."""
 
 from tf_fastls0.models.preact_resnet import preact_resnet18, preact_resnet34
+from tf_fastls0.models.resnet import resnet34
 from tf_fastls0.models.small_cnn import small_cnn, small_cnn_nobn
 
 MODELS = {
     "preact_resnet18": preact_resnet18,
     "preact_resnet34": preact_resnet34,
+    "resnet34": resnet34,
     "small_cnn": small_cnn,
     "small_cnn_nobn": small_cnn_nobn,
 }

@@ -35,3 +35,10 @@ def _kwargs(fan_in, use_bias):
         bound = uniform_bound(fan_in)
         kwargs["bias_initializer"] = keras.initializers.RandomUniform(-bound, bound)
     return kwargs
+
+
+def torchvision_resnet_conv_kwargs():
+    """torchvision's ResNet re-initialises its convolutions Kaiming-normal with mode "fan_out" and
+    the ReLU gain: N(0, 2 / (k * k * out_channels)); they have no bias."""
+    return {"kernel_initializer": keras.initializers.VarianceScaling(
+        scale=2.0, mode="fan_out", distribution="untruncated_normal")}
