@@ -46,8 +46,7 @@ def trainer_flagfiles():
 def test_every_trainer_flagfile_gives_the_config_it_gave_before(repo, monkeypatch):
     monkeypatch.chdir(repo)
     before = json.loads((repo / "testdata" / "trainer_flagfile_configs.json").read_text())
-    assert sorted(before) == [path for path in trainer_flagfiles()
-                              if path != "configs/quickstart.flags"]
+    assert set(before) <= set(trainer_flagfiles())  # none was lost; newer ones have own tests
     for path, old in before.items():
         assert parse(path).to_dict() == {**expected_now(old), **REWRITTEN.get(path, {})}, path
 
