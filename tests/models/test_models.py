@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -59,3 +62,37 @@ def test_every_model_round_trips_through_keras_file_and_savedmodel(name, tmp_pat
     model.save(tmp_path / "m.keras")
     reloaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
     np.testing.assert_allclose(reloaded(images, training=False).numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_the_subsampled_shortcut_is_the_strided_1x1_convolution():
+    # resnet34 writes its strided 1x1 shortcuts as subsampling + 1x1 convolution (models/resnet.py
+    # says why); the map is the same, so weights carry over from a strided convolution.
+    images = tf.random.uniform([2, 56, 56, 8], seed=3)
+    strided = keras.layers.Conv2D(16, 1, strides=2, use_bias=False)
+    subsampled = keras.layers.Conv2D(16, 1, use_bias=False)
+    expected = strided(images)
+    subsampled.build(images.shape)
+    subsampled.set_weights(strided.get_weights())
+    got = subsampled(keras.layers.AveragePooling2D(1, strides=2)(images))
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_adversarial_training_of_resnet34_at_224_runs_on_cpu(repo):
+    # Regression: a strided 1x1 convolution here aborted the process (heap corruption in a oneDNN
+    # kernel) in the first adversarial training step at 224x224; a subprocess keeps a crash from
+    # taking the test session down.
+    script = (
+        "import numpy as np\n"
+        "from tf_fastls0.data import DataSplits, ImageSet, training_dataset\n"
+        "from tf_fastls0.training.config import TrainConfig\n"
+        "from tf_fastls0.training.run import build_trainer\n"
+        "images = np.random.default_rng(0).integers(0, 256, (8, 224, 224, 3), dtype=np.uint8)\n"
+        "split = ImageSet(images, np.arange(8, dtype=np.int32) % 2, ('a', 'b'))\n"
+        "config = TrainConfig(model='resnet34', width=0.125, method='sparse_at', epochs=1,\n"
+        "                     batch_size=4, train_eps=1200, eval_eps=200)\n"
+        "trainer, _ = build_trainer(config, DataSplits('x', split, split))\n"
+        "trainer.fit(training_dataset(split, 4, 1, 0, False), epochs=1, verbose=0)\n"
+        "print('trained')\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=repo, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0 and "trained" in result.stdout, result.stderr[-2000:]

@@ -12,9 +12,10 @@ Where it follows torchvision rather than Keras' defaults: padding is explicit an
 an even input only at the bottom and right; zero padding before the max-pool equals PyTorch's
 (its inputs are ReLU outputs, never below 0). BatchNorm momentum 0.9 and epsilon 1e-5 are
 PyTorch's. Convolutions start Kaiming-normal (fan_out, ReLU gain), as torchvision re-initialises
-them; the dense layer keeps PyTorch's default (``initializers.py``). Deviation: no input
-normalisation layer (our models take images in [0, 1] and attacks work in that space); whether the
-reference code normalises inside its ImageNet-100 model is not checked here.
+them; the dense layer keeps PyTorch's default (``initializers.py``). The strided 1x1 shortcut is
+a stride-2 subsampling then a 1x1 convolution (the same map; see ``_basic_block``). No input
+normalisation layer (deviation: our models take images in [0, 1] and attacks work in that space);
+whether the reference code normalises inside its ImageNet-100 model is not checked here.
 ``width`` scales every channel count, for tests and CPU runs.
 """
 
@@ -53,9 +54,15 @@ def resnet(input_shape, num_classes, blocks_per_stage, width=1.0, sync_batchnorm
 
 def _basic_block(x, channels, stride, batch_norm, name):
     shortcut = x
+    if stride != 1:
+        # A 1x1 stride-2 convolution, written as the stride-2 subsampling it is followed by a 1x1
+        # convolution (same function, same weights): on CPU, TensorFlow 2.21's oneDNN kernel of
+        # the strided 1x1 convolution aborts with heap corruption in the attack's backward pass
+        # (56x56 -> 28x28 inputs of a 224x224 image).
+        shortcut = keras.layers.AveragePooling2D(1, strides=stride, name=f"{name}_subsample")(x)
     if stride != 1 or x.shape[-1] != channels:
         shortcut = batch_norm(name=f"{name}_shortcut_bn")(
-            _conv(channels, 1, stride, 0, f"{name}_shortcut")(x))
+            _conv(channels, 1, 1, 0, f"{name}_shortcut")(shortcut))
     y = _conv(channels, 3, stride, 1, f"{name}_conv1")(x)
     y = keras.layers.ReLU(name=f"{name}_relu1")(batch_norm(name=f"{name}_bn1")(y))
     y = batch_norm(name=f"{name}_bn2")(_conv(channels, 3, 1, 1, f"{name}_conv2")(y))
