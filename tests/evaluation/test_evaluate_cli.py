@@ -125,9 +125,11 @@ def test_ctrl_c_saves_the_state_and_stops_with_one_line_and_status_130(tiny_run,
 
     from tf_fastls0.utils.run_marker import MARKER_FILE
 
+    # A budget far beyond what the test waits for: broken images leave the working batch at once
+    # (compaction), so a small budget can finish before the signal arrives on a quiet machine.
     process = start_module("tf_fastls0.evaluate", f"--model={tiny_run}", "--eps=4",
-                           "--iters=100", "--rs_queries=100", "--n_examples=32", "--batch_size=2",
-                           "--noprogress", f"--output_dir={tmp_path}")
+                           "--iters=5000", "--rs_queries=5000", "--n_examples=32",
+                           "--batch_size=2", "--noprogress", f"--output_dir={tmp_path}")
     wait_for(tmp_path / MARKER_FILE, process)  # written just before the first attack
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=120)
