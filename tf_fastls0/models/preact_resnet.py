@@ -29,10 +29,10 @@ def preact_resnet(input_shape, num_classes, blocks_per_stage, width=1.0, sync_ba
     batch_norm = functools.partial(keras.layers.BatchNormalization, momentum=BN_MOMENTUM,
                                    epsilon=BN_EPSILON, synchronized=sync_batchnorm)
     images = keras.Input(shape=input_shape, name="images")
-    x = _conv(_channels(STAGE_CHANNELS[0], width), 3, 1, "stem_conv", input_shape[-1])(images)
+    x = _conv(scaled_channels(STAGE_CHANNELS[0], width), 3, 1, "stem_conv", input_shape[-1])(images)
     for stage, (channels, stride) in enumerate(zip(STAGE_CHANNELS, STAGE_STRIDES)):
         for block in range(blocks_per_stage[stage]):
-            x = _preact_block(x, _channels(channels, width), stride if block == 0 else 1,
+            x = _preact_block(x, scaled_channels(channels, width), stride if block == 0 else 1,
                               batch_norm, f"stage{stage + 1}_block{block + 1}")
     x = batch_norm(name="head_bn")(x)
     x = keras.layers.ReLU(name="head_relu")(x)
@@ -60,7 +60,8 @@ def _conv(channels, kernel, stride, name, in_channels):
                                name=name, **conv_kwargs(kernel, in_channels, use_bias=False))
 
 
-def _channels(channels, width):
+def scaled_channels(channels, width):
+    """``channels`` scaled by the width multiplier, at least 1."""
     return max(1, int(round(channels * width)))
 
 

@@ -24,11 +24,9 @@ import functools
 import keras
 
 from tf_fastls0.models.initializers import dense_kwargs, torchvision_resnet_conv_kwargs
+from tf_fastls0.models.preact_resnet import (BN_EPSILON, BN_MOMENTUM, STAGE_CHANNELS,
+                                             STAGE_STRIDES, scaled_channels)
 
-BN_MOMENTUM = 0.9
-BN_EPSILON = 1e-5
-STAGE_CHANNELS = (64, 128, 256, 512)
-STAGE_STRIDES = (1, 2, 2, 2)
 
 
 def resnet(input_shape, num_classes, blocks_per_stage, width=1.0, sync_batchnorm=False,
@@ -37,13 +35,13 @@ def resnet(input_shape, num_classes, blocks_per_stage, width=1.0, sync_batchnorm
     batch_norm = functools.partial(keras.layers.BatchNormalization, momentum=BN_MOMENTUM,
                                    epsilon=BN_EPSILON, synchronized=sync_batchnorm)
     images = keras.Input(shape=input_shape, name="images")
-    x = _conv(_channels(64, width), 7, 2, 3, "stem_conv")(images)
+    x = _conv(scaled_channels(64, width), 7, 2, 3, "stem_conv")(images)
     x = keras.layers.ReLU(name="stem_relu")(batch_norm(name="stem_bn")(x))
     x = keras.layers.ZeroPadding2D(1, name="pool_pad")(x)
     x = keras.layers.MaxPooling2D(3, strides=2, name="stem_pool")(x)
     for stage, (channels, stride) in enumerate(zip(STAGE_CHANNELS, STAGE_STRIDES)):
         for block in range(blocks_per_stage[stage]):
-            x = _basic_block(x, _channels(channels, width), stride if block == 0 else 1,
+            x = _basic_block(x, scaled_channels(channels, width), stride if block == 0 else 1,
                              batch_norm, f"stage{stage + 1}_block{block + 1}")
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     # float32 logits even under a mixed-precision policy: losses and attacks compare them finely.
@@ -78,10 +76,6 @@ def _conv(channels, kernel, stride, padding, name):
         return conv
     pad = keras.layers.ZeroPadding2D(padding, name=f"{name}_pad")
     return lambda x: conv(pad(x))
-
-
-def _channels(channels, width):
-    return max(1, int(round(channels * width)))
 
 
 resnet34 = functools.partial(resnet, blocks_per_stage=(3, 4, 6, 3), name="resnet34")
