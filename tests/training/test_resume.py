@@ -117,7 +117,10 @@ def test_ctrl_c_stops_training_with_one_line_and_status_130(tmp_path, start_modu
     assert "Traceback" not in stderr
     interrupted = [line for line in stderr.splitlines() if line.startswith("interrupted:")]
     assert len(interrupted) == 1 and stderr.strip().endswith(interrupted[0])
-    assert interrupted[0].startswith("interrupted: training stopped at step ")
-    assert interrupted[0].endswith(f"the last checkpoint is {final_state(tmp_path)[0]}; run the "
-                                   "same command again to resume")
+    assert "stopping after this step and saving a checkpoint" in stderr
+    stopped_at = int(interrupted[0].split("training stopped at step ")[1].split(";")[0])
+    newest = final_state(tmp_path)[0]
+    assert newest.endswith(f"ckpt-{stopped_at}")  # the step reached is saved, not an older one
+    assert interrupted[0].endswith(f"the last checkpoint is {newest}; run the same command "
+                                   "again to resume")
     assert not (tmp_path / LOCK_FILE).exists()

@@ -58,12 +58,40 @@ class Checkpointing(keras.callbacks.Callback):
         self._save(int(self.model.optimizer.iterations.numpy()), logs)
 
     def _save(self, step, logs):
-        if self.model.stop_training or not _finite(logs) or not _finite_weights(
-                self.model):
+        if not self.model.stop_training:
+            self.save_now(step, logs)
+
+    def save_now(self, step, logs=None):
+        """Saves checkpoint ``step`` unless it is saved already or the state is not finite."""
+        if not _finite(logs) or not _finite_weights(self.model):
             return
         if self.manager.latest_checkpoint and self.manager.latest_checkpoint.endswith(f"-{step}"):
             return
         checkpoints.save(self.manager, step)
+
+
+class StopWhenRequested(keras.callbacks.Callback):
+    """After Ctrl-C (a set ``interrupts.StopRequest``), saves a checkpoint at the step reached and
+    raises ``KeyboardInterrupt`` from here, between steps, where unwinding touches no
+    TensorFlow state half-way through an operation."""
+
+    def __init__(self, request, checkpointing):
+        super().__init__()
+        self.request, self.checkpointing = request, checkpointing
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._stop_if_requested(logs)
+
+    def on_test_batch_end(self, batch, logs=None):
+        self._stop_if_requested()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._stop_if_requested()
+
+    def _stop_if_requested(self, logs=None):
+        if self.request.requested:
+            self.checkpointing.save_now(int(self.model.optimizer.iterations.numpy()), logs)
+            raise KeyboardInterrupt
 
 
 def _finite_weights(model):

@@ -25,7 +25,7 @@ from tf_fastls0.training.schedule import step_decay
 from tf_fastls0.training.strategies import is_chief, make_strategy
 from tf_fastls0.training.strategy_loop import fit_with_strategy
 from tf_fastls0.training.trainer import AdversarialTrainer
-from tf_fastls0.utils import settings
+from tf_fastls0.utils import interrupts, settings
 from tf_fastls0.training.run_folder import SUMMARY_FILE
 from tf_fastls0.utils.atomic import write_json
 from tf_fastls0.utils.cli import Interrupted, RunFailed, UsageError
@@ -87,7 +87,8 @@ def _train(config, strategy, splits, chief, plan, started):
     timer = callbacks_lib.EpochTimer()
     try:
         if step < total_steps:
-            final_metrics = _fit(trainer, strategy, config, splits, eval_data, manager, timer)
+            final_metrics = _fit_until_done_or_stopped(trainer, strategy, config, splits,
+                                                       eval_data, manager, timer)
         else:  # killed between the last checkpoint and the export: only the export is left to do
             final_metrics = {f"val_{name}": float(value) for name, value in
                              trainer.evaluate(eval_data, return_dict=True, verbose=0).items()}
@@ -168,17 +169,33 @@ def _checkpoint_dir(config, chief):
     return tempfile.mkdtemp(prefix="tf_fastls0_worker_ckpt_")
 
 
-def _fit(trainer, strategy, config, splits, eval_data, manager, timer):
+def _fit_until_done_or_stopped(trainer, strategy, config, splits, eval_data, manager, timer):
+    """``_fit``, where the first Ctrl-C stops training after the current step and saves a
+    checkpoint there. Multi-worker runs keep the immediate stop: one worker leaving the step
+    loop early would leave the others waiting in a collective."""
+    checkpointing = callbacks_lib.Checkpointing(manager, config.checkpoint_every_steps)
+    if config.strategy == "multi_worker":
+        return _fit(trainer, strategy, config, splits, eval_data, checkpointing, timer, [])
+    notice = "stopping after this step and saving a checkpoint (Ctrl-C again to stop at once)"
+    with interrupts.stop_at_step_end(notice) as request:
+        metrics = _fit(trainer, strategy, config, splits, eval_data, checkpointing, timer,
+                       [callbacks_lib.StopWhenRequested(request, checkpointing)])
+        if request.requested:  # pressed after the last step's callbacks: its checkpoint is saved
+            raise KeyboardInterrupt
+    return metrics
+
+
+def _fit(trainer, strategy, config, splits, eval_data, checkpointing, timer, stoppers):
     """Runs the remaining steps; a run resumed mid-epoch first finishes that epoch."""
     steps = data_lib.steps_per_epoch(splits.train, config.batch_size)
     epoch, done_in_epoch = divmod(int(trainer.optimizer.iterations.numpy()), steps)
     logs_dir = os.path.join(config.output_dir, "logs")
-    callbacks = ([keras.callbacks.TerminateOnNaN(), timer]
+    callbacks = (stoppers + [keras.callbacks.TerminateOnNaN(), timer]
                  + _robustness_callbacks(config, splits, logs_dir)
                  + [keras.callbacks.TensorBoard(logs_dir, update_freq="epoch", write_graph=False),
                     callbacks_lib.StepSummaries(os.path.join(logs_dir, "train"),
                                                 config.log_every_steps),
-                    callbacks_lib.Checkpointing(manager, config.checkpoint_every_steps)])
+                    checkpointing])
     history = None
     while epoch < config.epochs and not trainer.stop_training:
         # One fit call for a partial first epoch, one for all the whole epochs after it.
