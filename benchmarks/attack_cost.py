@@ -1,6 +1,7 @@
 """What the sparse attacks cost next to the model's own passes, on one model and one batch.
 
     python -m benchmarks.attack_cost --width=0.25 --batch=128 --output=/tmp/attack_cost.json
+    python -m benchmarks.attack_cost --figures=e --model=preact_resnet18   # stage cost only
 
 Figures (medians over repeats; the timed calls of (a) and (b) are interleaved within each repeat):
 (a) one sPGD iteration / one forward+backward (gradient to the input, as an attack step needs)
@@ -47,15 +48,36 @@ flags.DEFINE_integer("repeats", 5, "Interleaved timing repeats (medians are repo
 flags.DEFINE_integer("saa_iterations", 20, "sPGD iterations per sAA stage for (c).")
 flags.DEFINE_integer("saa_queries", 50, "Sparse-RS queries for (c).")
 flags.DEFINE_integer("saa_batches", 3, "Timed sAA batches for (c), after one warm-up batch.")
+flags.DEFINE_multi_enum("figures", ["a", "b", "c", "d", "e"], ["a", "b", "c", "d", "e"],
+                        "Which figures to measure (repeat the flag): (a) and (b) are always "
+                        "measured together with any of (a)-(d).")
 flags.DEFINE_string("output", None, "Write the figures as JSON here.")
 
 
 def main(argv):
     del argv
+    figures = {"settings": {name: FLAGS[name].value for name in (
+        "model", "width", "batch", "image_size", "num_classes", "eps", "steps", "repeats",
+        "saa_iterations", "saa_queries", "saa_batches", "figures")}, "device": _device()}
+    if set(FLAGS.figures) & {"a", "b", "c", "d"}:
+        figures.update(_pass_figures(set(FLAGS.figures)))
+        _print_table(figures)
+    if "e" in FLAGS.figures:
+        figures["e_stage_cost"] = stage_cost(FLAGS.model, FLAGS.width, FLAGS.image_size,
+                                             FLAGS.batch, FLAGS.saa_iterations,
+                                             FLAGS.saa_queries, FLAGS.repeats)
+        print_stage_cost(figures["e_stage_cost"])
+    if FLAGS.output:
+        with open(FLAGS.output, "w") as f:
+            json.dump(figures, f, indent=2)
+
+
+def _pass_figures(wanted):
+    """Figures (a)-(d) on an untrained model and random images."""
     tf.keras.utils.set_random_seed(0)
     shape = (FLAGS.image_size, FLAGS.image_size, 3)
     net = build_model(FLAGS.model, shape, FLAGS.num_classes, width=FLAGS.width)
-    model_fn = lambda images: net(images, training=False)
+    model_fn = lambda images: net(images, training=False)  # noqa: E731
     images = tf.random.uniform([FLAGS.batch, *shape], seed=1)
     labels = tf.argmax(model_fn(images), axis=-1, output_type=tf.int32)
 
@@ -66,10 +88,6 @@ def main(argv):
         (many - one) / (FLAGS.steps - 1)
         for many, one in zip(timings["spgd_multi_step_kl"], timings["spgd_1_step_kl"]))
     figures = {
-        "settings": {name: FLAGS[name].value for name in (
-            "model", "width", "batch", "image_size", "num_classes", "eps", "steps", "repeats",
-            "saa_iterations", "saa_queries", "saa_batches")},
-        "device": _device(),
         "seconds": medians,
         "spgd_iteration_seconds": iteration,
         "a_iteration_over_forward_backward": iteration / medians["forward_backward_input"],
@@ -77,18 +95,14 @@ def main(argv):
             medians["spgd_1_step"] / medians["forward_backward_forward"],
         "b_1_step_no_clean_logits_over_forward_backward_2_forward":
             medians["spgd_1_step_no_clean_logits"] / medians["forward_backward_2_forward"],
-        "c_saa_images_per_second": _saa_images_per_second(model_fn, images, labels),
     }
-    fresh, kept = _saa_seconds_per_call(model_fn, images, labels)
-    figures.update({"d_saa_fresh_call_seconds": fresh, "d_saa_kept_call_seconds": kept,
-                    "d_fresh_over_kept": fresh / kept})
-    figures["e_stage_cost"] = stage_cost(FLAGS.model, FLAGS.width, FLAGS.image_size, FLAGS.batch,
-                                         FLAGS.saa_iterations, FLAGS.saa_queries, FLAGS.repeats)
-    _print_table(figures)
-    print_stage_cost(figures["e_stage_cost"])
-    if FLAGS.output:
-        with open(FLAGS.output, "w") as f:
-            json.dump(figures, f, indent=2)
+    if "c" in wanted:
+        figures["c_saa_images_per_second"] = _saa_images_per_second(model_fn, images, labels)
+    if "d" in wanted:
+        fresh, kept = _saa_seconds_per_call(model_fn, images, labels)
+        figures.update({"d_saa_fresh_call_seconds": fresh, "d_saa_kept_call_seconds": kept,
+                        "d_fresh_over_kept": fresh / kept})
+    return figures
 
 
 def _timed_calls(net, model_fn, images, labels):
@@ -200,11 +214,15 @@ def _print_table(figures):
          f"{figures['b_1_step_over_forward_backward_forward']:9.3f} x  (target <= 1.15)"),
         ("(b') 1-step, no clean logits / (fwd+bwd + 2 fwd)",
          f"{figures['b_1_step_no_clean_logits_over_forward_backward_2_forward']:9.3f} x"),
-        ("(c) sAA images/s", f"{figures['c_saa_images_per_second']:9.1f}"),
-        ("(d) sAA call, fresh cascade", f"{figures['d_saa_fresh_call_seconds']:9.2f} s"),
-        ("(d) sAA call, kept cascade", f"{figures['d_saa_kept_call_seconds']:9.2f} s"),
-        ("(d) fresh / kept", f"{figures['d_fresh_over_kept']:9.2f} x"),
     ]
+    if "c_saa_images_per_second" in figures:
+        rows.append(("(c) sAA images/s", f"{figures['c_saa_images_per_second']:9.1f}"))
+    if "d_fresh_over_kept" in figures:
+        rows += [
+            ("(d) sAA call, fresh cascade", f"{figures['d_saa_fresh_call_seconds']:9.2f} s"),
+            ("(d) sAA call, kept cascade", f"{figures['d_saa_kept_call_seconds']:9.2f} s"),
+            ("(d) fresh / kept", f"{figures['d_fresh_over_kept']:9.2f} x"),
+        ]
     settings = figures["settings"]
     print(f"{settings['model']} width {settings['width']}, batch {settings['batch']}, "
           f"{settings['image_size']}x{settings['image_size']}, eps {settings['eps']}, "

@@ -14,7 +14,9 @@ with active image-passes the sum over the stage's iterations of the images still
 its ratio sits near forward / (forward+backward) when the stage costs what its images need), and
 the forward+backward per image measured on the full batch. Target: <= 1.3 at k = 3, 10 and 20.
 Also the k = 10 / k = 3 stage-time ratio: far below 1 when broken images stop costing (at k = 10
-more images fall early than at k = 3).
+more images fall early than at k = 3). Each stage is timed twice, compacted (broken images leave
+the working batch, as evaluation runs) and not (they stay until the loop ends, as before
+compaction): the second ratio is the cost of images already broken.
 """
 
 import statistics
@@ -42,7 +44,8 @@ def stage_cost(model_name, width, image_size, batch, iterations, queries, repeat
     model_fn = lambda x: net(x, training=False)  # noqa: E731
     correct = np.argmax(model_fn(images).numpy(), axis=-1) == labels
     per_image = _forward_backward_seconds(model_fn, images, labels, repeats) / batch
-    stage_fns = _stage_functions(model_fn, images.shape[1:], iterations, queries)
+    stage_fns = {compact: _stage_functions(model_fn, images.shape[1:], iterations, queries,
+                                           compact) for compact in (True, False)}
     by_k = {}
     for k in K_VALUES:
         by_k[str(k)] = _cascade(stage_fns, k, images[correct], labels[correct], repeats,
@@ -50,9 +53,10 @@ def stage_cost(model_name, width, image_size, batch, iterations, queries, repeat
     figure = {"clean_correct": int(correct.sum()), "batch": batch,
               "forward_backward_seconds_per_image": per_image, "by_k": by_k, "target": TARGET}
     if "3" in by_k and "10" in by_k:
-        figure["k10_over_k3_seconds"] = {
-            stage: by_k["10"][stage]["seconds"] / by_k["3"][stage]["seconds"]
-            for stage in STAGES if by_k["3"][stage]["seconds"] > 0}
+        for suffix in ("", "_uncompacted"):
+            figure[f"k10_over_k3_seconds{suffix}"] = {
+                stage: by_k["10"][stage][f"seconds{suffix}"] / by_k["3"][stage][f"seconds{suffix}"]
+                for stage in STAGES if by_k["3"][stage][f"seconds{suffix}"] > 0}
     return figure
 
 
@@ -85,7 +89,7 @@ def _forward_backward_seconds(model_fn, images, labels, repeats):
     return statistics.median(_seconds(forward_backward) for _ in range(repeats))
 
 
-def _stage_functions(model_fn, image_shape, iterations, queries):
+def _stage_functions(model_fn, image_shape, iterations, queries, compact):
     """Stage name -> ``(images, labels, keys, eps) -> (fooled, active image-passes)``, each a
     tf.function with an open batch size (one trace per k)."""
     signature = [tf.TensorSpec([None, *image_shape], tf.float32),
@@ -95,13 +99,13 @@ def _stage_functions(model_fn, image_shape, iterations, queries):
         def run(images, labels, keys, eps):
             result = sparse_pgd(model_fn, images, labels, eps=eps, steps=iterations,
                                 projected=projected, patience=3, keys=keys, counter=1 + projected,
-                                compact=True)
+                                compact=compact)
             return result.is_adversarial, tf.reduce_sum(result.passes)
         return run
 
     def rs(images, labels, keys, eps):
         result = sparse_rs(model_fn, images, labels, eps=eps, queries=queries, keys=keys,
-                           counter=3, compact=True)
+                           counter=3, compact=compact)
         return result.is_adversarial, tf.reduce_sum(result.queries)
 
     functions = {"spgd_unproj": spgd(False), "spgd_proj": spgd(True), "rs": rs}
@@ -117,8 +121,8 @@ def _stage_functions(model_fn, image_shape, iterations, queries):
 
 
 def _cascade(stage_fns, eps, images, labels, repeats, per_image):
-    """The stages in turn on the survivors; per stage its median seconds (after one call that
-    traces), its active image-passes and the cost ratio."""
+    """The stages in turn on the survivors; per stage its median seconds compacted and not (after
+    one call that traces), its active image-passes and the two cost ratios."""
     keys = np.arange(len(images), dtype=np.int32)
     alive = np.ones(len(images), bool)
     figures = {}
@@ -126,15 +130,18 @@ def _cascade(stage_fns, eps, images, labels, repeats, per_image):
         arguments = (tf.constant(images[alive]), tf.constant(labels[alive]),
                      tf.constant(keys[alive]))
         if not alive.any():
-            figures[name] = {"images": 0, "seconds": 0.0, "active_passes": 0, "ratio": None}
+            figures[name] = {"images": 0, "active_passes": 0, "seconds": 0.0, "ratio": None,
+                             "seconds_uncompacted": 0.0, "ratio_uncompacted": None}
             continue
-        stage = stage_fns(name, eps)
-        fooled, passes = (t.numpy() for t in stage(*arguments))
-        seconds = statistics.median(_seconds(lambda: stage(*arguments)[1])
-                                    for _ in range(repeats))
-        figures[name] = {"images": int(alive.sum()), "broken": int(fooled.sum()),
-                         "seconds": seconds, "active_passes": int(passes),
-                         "ratio": seconds / (int(passes) * per_image) if passes else None}
+        figures[name] = {"images": int(alive.sum())}
+        for compact, suffix in ((True, ""), (False, "_uncompacted")):
+            stage = stage_fns[compact](name, eps)
+            fooled, passes = (t.numpy() for t in stage(*arguments))
+            seconds = statistics.median(_seconds(lambda: stage(*arguments)[1])
+                                        for _ in range(repeats))
+            figures[name].update({"broken": int(fooled.sum()), "active_passes": int(passes),
+                                  f"seconds{suffix}": seconds, f"ratio{suffix}":
+                                  seconds / (int(passes) * per_image) if passes else None})
         alive[np.flatnonzero(alive)[fooled]] = False
     return figures
 
@@ -148,9 +155,13 @@ def _seconds(call):
 def print_figure(figure):
     print(f"(e) stage cost / (active image-passes x fwd+bwd per image), target <= "
           f"{figure['target']}; {figure['clean_correct']} of {figure['batch']} images correct")
+    print("  compacted ratio [not compacted] (images attacked, seconds compacted)")
     for k, stages in figure["by_k"].items():
-        cells = [f"{name} {s['ratio']:.2f} ({s['images']} img, {s['seconds']:.2f} s)"
-                 if s["ratio"] is not None else f"{name} -" for name, s in stages.items()]
+        cells = [f"{name} {s['ratio']:.2f} [{s['ratio_uncompacted']:.2f}] ({s['images']} img, "
+                 f"{s['seconds']:.2f} s)" if s["ratio"] is not None else f"{name} -"
+                 for name, s in stages.items()]
         print(f"  k = {k:>2}: " + ", ".join(cells))
-    for name, ratio in figure.get("k10_over_k3_seconds", {}).items():
-        print(f"  {name}: seconds at k = 10 / at k = 3 = {ratio:.2f}")
+    compacted = figure.get("k10_over_k3_seconds", {})
+    for name, ratio in compacted.items():
+        print(f"  {name}: seconds at k = 10 / at k = 3 = {ratio:.2f} "
+              f"[{figure['k10_over_k3_seconds_uncompacted'][name]:.2f}]")

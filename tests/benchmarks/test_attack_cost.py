@@ -20,4 +20,17 @@ def test_every_figure_is_measured(run_module, tmp_path):
     stage_cost = figures["e_stage_cost"]
     assert sorted(stage_cost["by_k"], key=int) == ["3", "10", "20"]
     assert stage_cost["by_k"]["3"]["spgd_unproj"]["ratio"] > 0
+    assert stage_cost["by_k"]["3"]["spgd_unproj"]["ratio_uncompacted"] > 0
     assert "k10_over_k3_seconds" in stage_cost and "(e) stage cost" in result.stdout
+    assert "k10_over_k3_seconds_uncompacted" in stage_cost
+
+
+def test_one_figure_alone(run_module, tmp_path):
+    output = tmp_path / "attack_cost.json"
+    result = run_module("benchmarks.attack_cost", "--figures=e", "--model=small_cnn",
+                        "--width=0.25", "--batch=8", "--image_size=8", "--repeats=1",
+                        "--saa_iterations=2", "--saa_queries=2", f"--output={output}")
+    assert result.returncode == 0, result.stderr[-3000:]
+    figures = json.loads(output.read_text())
+    assert "e_stage_cost" in figures and "c_saa_images_per_second" not in figures
+    assert "(a) iteration" not in result.stdout and "(e) stage cost" in result.stdout

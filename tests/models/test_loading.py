@@ -2,6 +2,7 @@
 logits as the .keras file, and a bad path is refused with a message naming it."""
 
 import json
+import os
 
 import keras
 import numpy as np
@@ -62,3 +63,21 @@ def test_bad_paths_are_refused_by_name(tmp_path):
     broken.write_text("not a zip file")
     with pytest.raises(ModelError, match="cannot load the Keras model at .*broken"):
         load_model(str(broken))
+
+
+def test_a_training_checkpoint_loads_as_the_network_it_saved(tiny_run, tmp_path):
+    import tensorflow as tf
+
+    newest = tf.train.latest_checkpoint(str(tiny_run / "checkpoints"))
+    from_checkpoint = load_model(newest)
+    exported = load_model(str(tiny_run), prefer="keras")
+    assert from_checkpoint.format == "checkpoint" and from_checkpoint.run_dir == str(tiny_run)
+    assert from_checkpoint.label == f"{tiny_run.name}@{os.path.basename(newest)}"
+    assert from_checkpoint.architecture == exported.architecture
+    images = np.random.default_rng(0).uniform(size=(4, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(from_checkpoint.model_fn(images), exported.model_fn(images),
+                               rtol=1e-5, atol=1e-5)
+
+    (tmp_path / "ckpt-1.index").write_bytes((newest + ".index").encode())
+    with pytest.raises(ModelError, match="ckpt-1: it is not in a run folder"):
+        load_model(str(tmp_path / "ckpt-1"))

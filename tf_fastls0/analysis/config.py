@@ -30,7 +30,8 @@ class AnalysisConfig:
 
     model: Tuple[str, ...] = setting(
         help="Model(s) to analyse, comma-separated: run folders of tf_fastls0.train (model.keras "
-        "is preferred to saved_model/), .keras files or SavedModel folders. Several models share "
+        "is preferred to saved_model/), .keras files, SavedModel folders or a run's checkpoints "
+        "(<run>/checkpoints/ckpt-<step>). Several models share "
         "one plot where the analysis has one.", changes_results=False)
     labels: Optional[Tuple[str, ...]] = setting(
         None, "Names of the models in plots and files, comma-separated, one per --model "

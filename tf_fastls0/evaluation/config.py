@@ -23,8 +23,10 @@ from tf_fastls0.utils.settings import setting
 @dataclasses.dataclass(frozen=True)
 class EvalConfig:
     model: str = setting(
-        help="The model to evaluate: a SavedModel folder, a .keras file or a tf_fastls0.train run "
-        "folder (its saved_model/, else model.keras).", changes_results=False)
+        help="The model to evaluate: a SavedModel folder, a .keras file, a tf_fastls0.train run "
+        "folder (its saved_model/, else model.keras) or one of a run's checkpoints "
+        "(<run>/checkpoints/ckpt-<step>: an unfinished run, or an earlier epoch).",
+        changes_results=False)
     data: Optional[DataConfig] = None  # None: the data settings of the model's run folder
     eps: int = setting(20, "l0 budget k in PIXELS (positions; every channel of a pixel may "
                        "change).", lower=1)

@@ -1,7 +1,10 @@
 """Loads a classifier the trainer exported, for evaluation and for the analyses.
 
 A model path may be a trainer's run folder (``<run>/saved_model``, ``<run>/model.keras``,
-``<run>/summary.json``), a SavedModel folder, or a ``.keras`` file. In a run folder the caller
+``<run>/summary.json``), a SavedModel folder, a ``.keras`` file, or one of a run's training
+checkpoints (``<run>/checkpoints/ckpt-<step>``, the prefix of its ``.index`` file: the network is
+rebuilt from the run's ``config.json`` and its weights restored, so an unfinished run, or any
+epoch of a finished one, can be evaluated and analysed). In a run folder the caller
 chooses the format it prefers: evaluation serves logits through the SavedModel's ``serve``
 signature (no Python code needed to load it), the analyses prefer the ``.keras`` file (a Keras
 model with its weights by name); either falls back to the other. ``.keras`` files load with
@@ -20,7 +23,8 @@ RUN_SAVED_MODEL = "saved_model"
 RUN_KERAS_FILE = "model.keras"
 RUN_FILES = ("summary.json", "config.json")
 SERVING_SIGNATURE = "serve"
-FORMATS = ("saved_model", "keras")
+FORMATS = ("saved_model", "keras")  # what a run folder holds; ``checkpoint`` is named explicitly
+CHECKPOINT = "checkpoint"
 
 
 class ModelError(UsageError):
@@ -36,7 +40,10 @@ class ModelSource:
 
     @property
     def default_label(self):
-        """The run folder's name, else the model file's name without its suffix."""
+        """The run folder's name (with the checkpoint's, for a checkpoint), else the model
+        file's name without its suffix."""
+        if self.run_dir and self.format == CHECKPOINT:
+            return f"{os.path.basename(self.run_dir)}@{os.path.basename(self.path)}"
         if self.run_dir:
             return os.path.basename(self.run_dir)
         return os.path.splitext(os.path.basename(self.path))[0]
@@ -122,6 +129,8 @@ def load_model(path, prefer="saved_model", label=None):
     source = path if isinstance(path, ModelSource) else locate(path, prefer)
     if source.format == "saved_model":
         network = _load_saved_model(source.path)
+    elif source.format == CHECKPOINT:
+        network = _load_checkpoint(source.path, source.run_dir)
     else:
         network = _load_keras(source.path)
     return LoadedModel(network, source, label or source.default_label)
@@ -132,6 +141,8 @@ def locate(path, prefer="saved_model"):
     if prefer not in FORMATS:
         raise ValueError(f"prefer must be one of {FORMATS}, got {prefer!r}")
     path = os.path.normpath(os.path.abspath(os.path.expanduser(path)))
+    if os.path.isfile(path + ".index"):
+        return ModelSource(path, CHECKPOINT, _run_dir_of(os.path.dirname(os.path.dirname(path))))
     if not os.path.exists(path):
         raise ModelError(f"--model {path}: no such file or folder")
     if os.path.isdir(path):
@@ -208,6 +219,46 @@ def _load_keras(path):
         raise ModelError(f"not a tf_fastls0 model: {path} is not a Keras model taking one "
                          "[N, H, W, C] image batch")
     return network
+
+
+def _load_checkpoint(prefix, run_dir):
+    """The run's network, built as its ``config.json`` says, with the checkpoint's weights."""
+    import tensorflow as tf
+
+    from tf_fastls0.models import build_model
+
+    config = read_run_files(run_dir).get("config")
+    if not config or "model" not in config:
+        raise ModelError(f"cannot load the checkpoint {prefix}: it is not in a run folder with a "
+                         "config.json saying which model it holds")
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+    except Exception as error:  # noqa: BLE001
+        raise ModelError(f"cannot read the checkpoint {prefix}: {_first_line(error)}") from None
+    size = (config.get("data") or {}).get("image_size")
+    network = build_model(config["model"], (size, size, 3), _classes_in(reader, prefix),
+                          config.get("width", 1.0))
+    try:
+        tf.train.Checkpoint(network=network).restore(prefix).expect_partial() \
+            .assert_existing_objects_matched()
+    except Exception as error:  # noqa: BLE001
+        raise ModelError(f"the checkpoint {prefix} does not hold the weights of the run's "
+                         f"{config['model']}: {_first_line(error)}") from None
+    return network
+
+
+def _classes_in(reader, prefix):
+    """The number of classes: the width of the network's last dense kernel. A training checkpoint
+    lists the trainable weights in the optimizer, in the network's order; the last one of rank 2
+    is the classifier's kernel (convolution kernels have rank 4)."""
+    listed = "optimizer/_trainable_variables/"
+    kernels = [(int(name[len(listed):].split("/")[0]), shape[1])
+               for name, shape in reader.get_variable_to_shape_map().items()
+               if name.startswith(listed) and len(shape) == 2]
+    if not kernels:
+        raise ModelError(f"cannot load the checkpoint {prefix}: it is not a tf_fastls0.train "
+                         "checkpoint (no classifier among its trainable weights)")
+    return max(kernels)[1]
 
 
 def _first_line(error):
