@@ -36,3 +36,35 @@ def test_the_monitor_flags_a_collapse_and_only_a_collapse(history, flagged, tmp_
 def test_the_monitor_stops_training_at_the_first_flag_when_asked(tmp_path):
     monitor = monitor_flags(COLLAPSE, tmp_path, stop=True)
     assert monitor.flagged_epochs == [3] and monitor.model.stop_training
+
+
+def masked_brightness_classifier(images):
+    """Class 1 when an image's mean brightness is above 0.5, with a zero input gradient: sPGD
+    learns nothing from it, so only a gradient-free attack can find the images near the line."""
+    import tensorflow as tf
+
+    mean = tf.reduce_mean(tf.stop_gradient(images) + 0.0 * images, axis=[1, 2, 3])
+    return tf.stack([0.5 - mean, mean - 0.5], axis=-1) * 100.0
+
+
+def test_robust_validation_sees_past_masked_gradients_with_sparse_rs():
+    import numpy as np
+
+    from tf_fastls0.training.callbacks import RobustValidation
+
+    levels = np.linspace(0.35, 0.65, 64, dtype=np.float32)
+    levels = levels[np.abs(levels - 0.5) > 0.005]
+    images = np.broadcast_to(levels[:, None, None, None], (len(levels), 8, 8, 3)).copy()
+    labels = (levels > 0.5).astype(np.int32)
+    accuracy = {}
+    for queries in (0, 50):
+        validation = RobustValidation(images, labels, eps=10, steps=5, batch_size=32,
+                                      rs_queries=queries)
+        validation.set_model(types.SimpleNamespace(network=lambda x, training: (
+            masked_brightness_classifier(x))))
+        logs = {}
+        validation.on_epoch_end(0, logs)
+        accuracy[queries] = logs["val_robust_accuracy"]
+    # Changing 10 of 64 pixels moves the mean by at most 10/64 x 0.65, so images within about
+    # 0.1 of the line can be flipped: about a third of them.
+    assert accuracy[50] < accuracy[0] - 0.15, accuracy

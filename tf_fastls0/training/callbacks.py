@@ -1,5 +1,6 @@
 """Keras callbacks of a training run: per-step summaries, epoch checkpoints, epoch timing."""
 
+import functools
 import math
 import time
 
@@ -122,13 +123,15 @@ class EpochTimer(keras.callbacks.Callback):
 
 class RobustValidation(keras.callbacks.Callback):
     """Robust accuracy on a fixed validation subset after every epoch, logged as
-    ``val_robust_accuracy``: multi-step sPGD at the evaluation budget, unprojected and then
-    projected on the survivors (the first two stages of Sparse-AutoAttack, with a small budget)."""
+    ``val_robust_accuracy``: the Sparse-AutoAttack cascade with a small budget (sPGD unprojected,
+    then projected, then Sparse-RS with ``rs_queries`` queries, each on the images the ones before
+    left unbroken) at the evaluation budget."""
 
-    def __init__(self, images, labels, eps, steps, batch_size, seed=0):
+    def __init__(self, images, labels, eps, steps, batch_size, seed=0, rs_queries=0):
         super().__init__()
         self.images, self.labels = images, labels
         self.eps, self.steps, self.batch_size, self.seed = eps, steps, batch_size, seed
+        self.rs_queries = rs_queries
         self._attack = None
 
     def on_epoch_end(self, epoch, logs=None):
@@ -144,15 +147,22 @@ class RobustValidation(keras.callbacks.Callback):
             logs["val_robust_accuracy"] = robust / len(self.labels)
 
     def _robust_batch(self, images, labels, keys):
-        from tf_fastls0.attacks import sparse_pgd
+        from tf_fastls0.attacks import sparse_pgd, sparse_rs
 
         network = self.model.network
         predict = lambda x: network(x, training=False)  # noqa: E731
         survived = tf.equal(tf.argmax(predict(images), -1, output_type=tf.int32), labels)
-        for projected in (False, True):
-            result = sparse_pgd(predict, images, labels, eps=self.eps, steps=self.steps,
-                                projected=projected, patience=3, keys=keys, seed=self.seed)
-            survived &= ~result.is_adversarial
+        stages = [functools.partial(sparse_pgd, steps=self.steps, projected=projected, patience=3,
+                                    counter=1 + projected, compact=True)
+                  for projected in (False, True)]
+        if self.rs_queries:
+            stages.append(functools.partial(sparse_rs, queries=self.rs_queries, counter=3))
+        for stage in stages:
+            alive = tf.where(survived)[:, 0]
+            result = stage(predict, tf.gather(images, alive), tf.gather(labels, alive),
+                           eps=self.eps, keys=tf.gather(keys, alive), seed=self.seed)
+            survived = tf.tensor_scatter_nd_update(survived, alive[:, None],
+                                                   ~result.is_adversarial)
         return tf.reduce_sum(tf.cast(survived, tf.int32))
 
 

@@ -74,6 +74,10 @@ class TrainConfig:
                                        "turns it off).", lower=0)
     val_attack_steps: int = setting(20, "sPGD iterations per variant (unprojected, then "
                                     "projected) of the per-epoch robust validation.", lower=1)
+    val_rs_queries: int = setting(
+        100, "Sparse-RS queries of the per-epoch robust validation, on the images sPGD left "
+        "unbroken (0: sPGD only). Sparse-RS needs no gradients, so it still sees robustness "
+        "lost behind masked gradients.", lower=0)
     co_robust_drop: float = setting(
         0.5, "Catastrophic overfitting is flagged when validation robust accuracy falls below "
         "(1 - this) x its best so far ...", lower=0.0, upper=1.0)
