@@ -186,9 +186,10 @@ def _markdown_page(title, rows, context):
         "validation; the robust validation runs after it is taken). vs training attack: "
         "accuracy on the last epoch's training batches against the method's own training attack "
         "(far above sAA means the attack stopped working). val robust: the trainer's per-epoch "
-        "sPGD robust accuracy on its few validation images (--val_robust_examples), best epoch "
-        "and last epoch; a last far below the best is catastrophic overfitting "
-        "(robust_by_epoch.png shows the curves).",
+        "robust accuracy (quick sAA) on its few validation images (--val_robust_examples), "
+        "best epoch and last epoch; a last far below the best is catastrophic overfitting "
+        "(robust_by_epoch.png shows them per epoch beside the training-attack and clean "
+        "accuracy).",
     ]
     if any(key.startswith("paper_") for row in rows for key in row):
         lines += ["", "Paper columns: Zhong et al. 2025 (SPEC §7), CIFAR-10, PreAct ResNet-18, "

@@ -40,31 +40,40 @@ def robust_vs_time(rows, path, title):
     return bool(ours)
 
 
+PANELS = (("val_robust_by_epoch", "robust validation (%)"),
+          ("train_attack_by_epoch", "vs training attack (%)"),
+          ("val_clean_by_epoch", "clean validation (%)"))
+
+
 def robust_by_epoch(rows, path, title):
-    """Writes each run's per-epoch robust validation accuracy to ``path`` (the view in which
-    catastrophic overfitting shows: a curve that drops towards 0 and stays there); returns
-    whether any run had such a curve."""
-    curves = [(row["label"], row["val_robust_by_epoch"]) for row in rows
-              if row.get("val_robust_by_epoch")]
-    figure, axis = plt.subplots(figsize=(7.5, 4.8))
+    """Writes, per epoch and run, the robust validation accuracy beside the accuracy against the
+    training attack and the clean validation accuracy to ``path``: catastrophic overfitting is a
+    robust curve that drops towards 0 while the training-attack curve stays high. Returns whether
+    any run had a robust validation curve."""
+    runs = [row for row in rows if row.get("val_robust_by_epoch")]
+    figure, axes = plt.subplots(1, len(PANELS), figsize=(15, 4.8), sharey=True)
     styles = ["-", "--", ":", "-."]
-    for i, (label, accuracies) in enumerate(curves):
-        axis.plot(range(1, len(accuracies) + 1), accuracies, marker="o", markersize=3,
-                  linestyle=styles[(i // 10) % len(styles)], color=plt.get_cmap("tab10")(i % 10),
-                  label=label)
-    axis.set_xlabel("epoch")
-    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axis.set_ylabel("robust validation accuracy (%)")
-    axis.set_ylim(bottom=0)
-    axis.grid(alpha=0.3)
-    if curves:
-        axis.legend(fontsize=7, ncol=2 if len(curves) > 8 else 1, loc="best")
+    for axis, (key, name) in zip(axes, PANELS):
+        for i, row in enumerate(runs):
+            values = row.get(key) or []
+            axis.plot(range(1, len(values) + 1), values, marker="o", markersize=3,
+                      linestyle=styles[(i // 10) % len(styles)],
+                      color=plt.get_cmap("tab10")(i % 10), label=row["label"])
+        axis.set_xlabel("epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.set_title(name, fontsize=10)
+        axis.set_ylim(0, 100)
+        axis.grid(alpha=0.3)
+    axes[0].set_ylabel("accuracy (%)")
+    if runs:
+        axes[0].legend(fontsize=7, ncol=2 if len(runs) > 8 else 1, loc="best")
     else:
-        axis.text(0.5, 0.5, "no run logged robust validation", ha="center",
-                  transform=axis.transAxes)
-    axis.set_title(textwrap.fill(title, 80) + "\nper-epoch sPGD robust accuracy on the validation "
-                   "images", fontsize=10)
+        axes[0].text(0.5, 0.5, "no run logged robust validation", ha="center",
+                     transform=axes[0].transAxes)
+    figure.suptitle(textwrap.fill(title, 120) + "\nper epoch: robust validation (quick sAA on "
+                    "the validation images), accuracy against the training attack, clean "
+                    "validation", fontsize=10)
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=110)
     plt.close(figure)
-    return bool(curves)
+    return bool(runs)

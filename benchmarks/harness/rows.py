@@ -7,8 +7,9 @@ outside the harness; ``train_commit`` and ``eval_commit`` are the commits those 
 at. ``epoch_seconds`` is the median epoch time (training plus the clean validation; the robust
 validation callback runs after the epoch timer), over every epoch, also those of earlier pieces
 (read from TensorBoard then).
-``val_robust_by_epoch`` is the trainer's per-epoch robust validation accuracy (sPGD on a few
-validation images, from TensorBoard); ``val_robust_best`` and ``val_robust_last`` summarise it: a
+``val_robust_by_epoch`` is the trainer's per-epoch robust validation accuracy (a quick sAA on a
+few validation images, from TensorBoard), beside ``val_clean_by_epoch`` (clean validation) and
+``train_attack_by_epoch`` (accuracy against the training attack); ``val_robust_best`` and ``val_robust_last`` summarise it: a
 last value far below the best is catastrophic overfitting, as is a ``train_attack_accuracy``
 (accuracy against the method's own training attack in the last epoch) far above sAA's.
 """
@@ -95,15 +96,26 @@ def _training_columns(directory, summary, ledger):
 
 
 def _robust_validation_columns(directory):
+    """The per-epoch curves from TensorBoard: robust validation (with its best and last), clean
+    validation accuracy and accuracy against the training attack."""
     try:
-        from tf_fastls0.analysis.tensorboard_logs import robust_accuracy_curve
-        by_epoch = [round(100 * float(v), 4) for v in robust_accuracy_curve(directory).values]
+        from tf_fastls0.analysis.tensorboard_logs import read_scalars, robust_accuracy_curve
+        by_epoch = _percent(robust_accuracy_curve(directory))
+        clean = _percent(read_scalars(os.path.join(directory, "logs", "validation"),
+                                      "epoch_accuracy"))
+        attack = _percent(read_scalars(os.path.join(directory, "logs", "train"),
+                                       "epoch_adversarial_accuracy"))
     except Exception:  # noqa: BLE001  (a missing or unreadable log only costs the columns)
         return {}
     if not by_epoch:
         return {}
     return {"val_robust_by_epoch": by_epoch, "val_robust_best": max(by_epoch),
-            "val_robust_last": by_epoch[-1]}
+            "val_robust_last": by_epoch[-1], "val_clean_by_epoch": clean,
+            "train_attack_by_epoch": attack}
+
+
+def _percent(curve):
+    return [round(100 * float(v), 4) for v in curve.values]
 
 
 def _all_epoch_seconds(directory, summary):

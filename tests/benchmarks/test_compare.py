@@ -98,7 +98,12 @@ def test_markdown_table_and_plot_are_written(compared):
     assert "val robust: last %" in page
     results = json.loads((out / "results.json").read_text())
     assert [row["run"] for row in results["rows"]] == ["fast_ls_l0_t", "sat_20step"]
-    assert all(len(row["val_robust_by_epoch"]) == 1 for row in results["rows"])
+    for row in results["rows"]:
+        assert len(row["val_robust_by_epoch"]) == len(row["val_clean_by_epoch"]) == 1
+        assert len(row["train_attack_by_epoch"]) == 1
+        assert all(0 <= row[key][0] <= 100 for key in ("val_robust_by_epoch",
+                                                        "val_clean_by_epoch",
+                                                        "train_attack_by_epoch"))
     assert results["budget"]["n_examples"] == 32
 
 

@@ -68,3 +68,24 @@ def test_robust_validation_sees_past_masked_gradients_with_sparse_rs():
     # Changing 10 of 64 pixels moves the mean by at most 10/64 x 0.65, so images within about
     # 0.1 of the line can be flipped: about a third of them.
     assert accuracy[50] < accuracy[0] - 0.15, accuracy
+
+
+def test_robust_validation_of_a_model_that_gets_every_image_wrong_is_zero():
+    import numpy as np
+
+    from tf_fastls0.training.callbacks import RobustValidation
+
+    import keras
+
+    always_class_0 = keras.Sequential([
+        keras.Input((8, 8, 3)), keras.layers.Conv2D(4, 3), keras.layers.BatchNormalization(),
+        keras.layers.GlobalAveragePooling2D(),
+        keras.layers.Dense(2, kernel_initializer="zeros", bias_initializer=keras.initializers
+                           .Constant([1.0, 0.0]))])
+    images = np.random.default_rng(0).uniform(size=(6, 8, 8, 3)).astype(np.float32)
+    validation = RobustValidation(images, np.ones(6, np.int32), eps=3, steps=2, batch_size=4,
+                                  rs_queries=5)
+    validation.set_model(types.SimpleNamespace(network=always_class_0))
+    logs = {}
+    validation.on_epoch_end(0, logs)
+    assert logs["val_robust_accuracy"] == 0.0

@@ -158,12 +158,18 @@ class RobustValidation(keras.callbacks.Callback):
         if self.rs_queries:
             stages.append(functools.partial(sparse_rs, queries=self.rs_queries, counter=3))
         for stage in stages:
-            alive = tf.where(survived)[:, 0]
-            result = stage(predict, tf.gather(images, alive), tf.gather(labels, alive),
-                           eps=self.eps, keys=tf.gather(keys, alive), seed=self.seed)
-            survived = tf.tensor_scatter_nd_update(survived, alive[:, None],
-                                                   ~result.is_adversarial)
+            survived = tf.cond(tf.reduce_any(survived),  # an empty batch cannot go through
+                               lambda stage=stage, survived=survived: self._survivors(
+                                   stage, predict, images, labels, keys, survived),
+                               lambda survived=survived: survived)
         return tf.reduce_sum(tf.cast(survived, tf.int32))
+
+    def _survivors(self, stage, predict, images, labels, keys, survived):
+        """``survived`` after ``stage`` attacks the images still surviving, and only them."""
+        alive = tf.where(survived)[:, 0]
+        result = stage(predict, tf.gather(images, alive), tf.gather(labels, alive),
+                       eps=self.eps, keys=tf.gather(keys, alive), seed=self.seed)
+        return tf.tensor_scatter_nd_update(survived, alive[:, None], ~result.is_adversarial)
 
 
 class CatastrophicOverfittingMonitor(keras.callbacks.Callback):
