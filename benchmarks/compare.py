@@ -23,8 +23,8 @@ from benchmarks.harness import plot, table
 from benchmarks.harness.processes import Deadline
 from benchmarks.harness.provenance import git_commit
 from benchmarks.harness.rows import collect_row
-from benchmarks.harness.specs import EvalBudget, as_flags, evaluator_argv, parse_runs, \
-    run_dir, trainer_argv
+from benchmarks.harness.specs import CORNERSEARCH_IMAGES, EvalBudget, as_flags, \
+    evaluator_argv, parse_runs, run_dir, trainer_argv
 from benchmarks.harness.steps import FAILED, FINISHED, STOPPED, Plan, bring_up_to_date, needs_work
 from tf_fastls0.utils.atomic import write_json
 from tf_fastls0.utils.cli import UsageError, fail, refuse_positional_arguments, run_main
@@ -52,6 +52,9 @@ flags.DEFINE_integer("iters", 100, "sPGD iterations per sAA stage (paper: 10000)
 flags.DEFINE_integer("rs_queries", 300, "Sparse-RS queries (paper: 10000).", lower_bound=1)
 flags.DEFINE_integer("n_examples", 500, "Test images attacked (paper: 10000).", lower_bound=1)
 flags.DEFINE_integer("eval_batch_size", 500, "Images per attack batch.", lower_bound=1)
+flags.DEFINE_integer("cornersearch_images", CORNERSEARCH_IMAGES,
+                     "CornerSearch, slow, attacks only the first this many of the --n_examples "
+                     "images (the paper: 1,000), in an evaluation of its own.", lower_bound=1)
 flags.DEFINE_integer("eval_seed", 0, "Seed of the test-image subset and the attacks.",
                      lower_bound=0)
 flags.DEFINE_integer("eval_shards", 1, "Evaluate each run as this many shards side by side, "
@@ -100,7 +103,8 @@ def _specs_and_plan():
         raise UsageError(f"--only names runs that are not in the table: {', '.join(unknown)}")
     budget = EvalBudget(eps=FLAGS.eps, attacks=tuple(FLAGS.attacks), iters=FLAGS.iters,
                         rs_queries=FLAGS.rs_queries, n_examples=FLAGS.n_examples,
-                        batch_size=FLAGS.eval_batch_size, seed=FLAGS.eval_seed)
+                        batch_size=FLAGS.eval_batch_size, seed=FLAGS.eval_seed,
+                        fewer_images=(("cornersearch", FLAGS.cornersearch_images),))
     plan = Plan(runs_dir=FLAGS.runs_dir or os.path.join(FLAGS.output_dir, "runs"),
                 logs_dir=os.path.join(FLAGS.output_dir, "logs"),
                 train_flags=tuple(as_flags(FLAGS.train_flag)),

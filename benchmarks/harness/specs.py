@@ -39,6 +39,7 @@ class EvalBudget:
     n_examples: int = 500
     batch_size: int = 500
     seed: int = 0
+    fewer_images: Tuple[Tuple[str, int], ...] = tuple(FEWER_IMAGES.items())
 
     @property
     def folder_name(self):
@@ -48,12 +49,14 @@ class EvalBudget:
 
     def parts(self):
         """The evaluations this budget takes: one of every attack that runs on all images (this
-        budget itself when nothing needs fewer images), then one per ``FEWER_IMAGES`` attack."""
-        common = tuple(name for name in self.attacks if name not in FEWER_IMAGES)
+        budget itself when nothing needs fewer images), then one per ``FEWER_IMAGES`` attack, on
+        ``min(n_examples, its count in fewer_images)`` images."""
+        fewer = dict(self.fewer_images)
+        common = tuple(name for name in self.attacks if name not in fewer)
         parts = [dataclasses.replace(self, attacks=common)] if common else []
         parts += [dataclasses.replace(self, attacks=(name,),
-                                      n_examples=min(self.n_examples, FEWER_IMAGES[name]))
-                  for name in self.attacks if name in FEWER_IMAGES]
+                                      n_examples=min(self.n_examples, fewer[name]))
+                  for name in self.attacks if name in fewer]
         return parts
 
     def matches(self, report):

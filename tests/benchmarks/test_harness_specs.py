@@ -140,3 +140,12 @@ def test_the_overfitting_config_trains_its_runs_longer_with_a_larger_network(run
     specs = parse_runs([line.split("=", 1)[1] for line in _expanded(CONFIGS / "co_cpu.flags")
                         if line.startswith("--run=")])
     assert {spec.name for spec in specs} <= set(paper_results.TABLES["table3"])
+
+
+def test_cornersearch_is_evaluated_apart_on_the_first_images_it_is_given():
+    budget = EvalBudget(attacks=("saa", "cornersearch"), n_examples=500,
+                        fewer_images=(("cornersearch", 100),))
+    common, corner = budget.parts()
+    assert common.attacks == ("saa",) and common.n_examples == 500
+    assert corner.attacks == ("cornersearch",) and corner.n_examples == 100
+    assert EvalBudget(attacks=("cornersearch",), n_examples=50).parts()[0].n_examples == 50
