@@ -38,3 +38,19 @@ def test_the_report_has_robust_accuracy_at_every_k(tiny_run, splits, tmp_path):
     shards = [_evaluate(tiny_run, splits, tmp_path / f"shard{i}", shard_index=i, num_shards=2)
               for i in range(2)]
     assert comparable(merge_reports(shards)) == comparable(report)
+
+
+def test_the_plot_reads_a_curve_whose_keys_sort_as_text(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    from tf_fastls0.evaluation.robust_curve import plot_robust_vs_k
+
+    drawn = []
+    original = matplotlib.axes.Axes.step
+    monkeypatch.setattr(matplotlib.axes.Axes, "step", lambda self, x, y, *a, **k: (
+        drawn.append(list(x)), original(self, x, y, *a, **k))[1])
+    curve = {str(k): 100.0 - k for k in range(12)}
+    report = {"robust_acc_by_k": {"sigma_zero": dict(sorted(curve.items()))}, "k": 5,
+              "clean_acc": 100.0, "attacks": {"saa": {"robust_acc": 90.0}}}
+    plot_robust_vs_k(str(tmp_path / "curve.png"), report)
+    assert drawn == [list(range(12))] and (tmp_path / "curve.png").stat().st_size > 0

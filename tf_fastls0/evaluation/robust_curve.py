@@ -29,7 +29,7 @@ def robust_acc_by_k(min_pixels):
 
 def plot_robust_vs_k(path, report):
     """Writes the report's robust-accuracy-by-k curves (one per minimum-norm attack) to ``path``,
-    with the report's budget k marked."""
+    with the report's budget k marked and the fixed-budget attacks' robust accuracy there."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -37,9 +37,14 @@ def plot_robust_vs_k(path, report):
 
     figure, axis = plt.subplots(figsize=(5, 3.5))
     for name, curve in report["robust_acc_by_k"].items():
-        ks = [int(k) for k in curve]
-        axis.step(ks, list(curve.values()), where="post", label=name)
+        points = sorted((int(k), value) for k, value in curve.items())  # JSON keys sort as text
+        axis.step([k for k, _ in points], [value for _, value in points], where="post",
+                  label=name)
     axis.axvline(report["k"], color="grey", linestyle=":", label=f"k = {report['k']}")
+    for name, result in report.get("attacks", {}).items():  # fixed-budget attacks: one point
+        if name not in report["robust_acc_by_k"] and result.get("robust_acc") is not None:
+            axis.plot([report["k"]], [result["robust_acc"]], marker="o", linestyle="none",
+                      label=f"{name} at k = {report['k']}: {result['robust_acc']:.1f}%")
     axis.set_xlabel("k (changed pixels)")
     axis.set_ylabel("robust accuracy (%)")
     axis.set_ylim(0, 100)
