@@ -35,3 +35,10 @@ def test_schedule_divides_by_ten_at_a_quarter_and_three_quarters():
     schedule = step_decay(0.05, total_steps=100)
     assert [round(float(schedule(s)), 6) for s in (0, 24, 25, 26, 74, 75, 76, 99)] == \
         [0.05, 0.05, 0.05, 0.005, 0.005, 0.005, 0.0005, 0.0005]
+
+
+def test_a_constant_schedule_keeps_the_rate_where_the_paper_s_drops_it():
+    from tf_fastls0.training.schedule import schedule_named
+
+    assert float(schedule_named("constant", 0.05, total_steps=100)) == 0.05
+    assert float(schedule_named("step", 0.05, total_steps=100)(30)) == pytest.approx(0.005)

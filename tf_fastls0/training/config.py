@@ -14,6 +14,7 @@ from tf_fastls0.evaluation.budgets import BUDGETS
 from tf_fastls0.models import MODELS
 from tf_fastls0.training.methods import (METHOD_ALIASES, METHODS, SOFT_LABEL_ALIASES,
                                          SOFT_LABELS, methods_help)
+from tf_fastls0.training.schedule import SCHEDULES
 from tf_fastls0.training.strategies import STRATEGIES
 from tf_fastls0.utils import settings
 from tf_fastls0.utils.cli import UsageError
@@ -92,7 +93,10 @@ class TrainConfig:
     epochs: int = setting(100, "Number of training epochs.", lower=1)
     batch_size: int = setting(128, "Global batch size (over all replicas).", lower=1)
     learning_rate: float = setting(
-        0.05, "Initial learning rate; divided by 10 at 1/4 and 3/4 of training.", lower=0.0)
+        0.05, "Initial learning rate (see --lr_schedule).", lower=0.0)
+    lr_schedule: str = setting(
+        "step", "'step': the paper's, the rate divided by 10 at 1/4 and 3/4 of training; "
+        "'constant': --learning_rate throughout.", choices=SCHEDULES)
     momentum: float = setting(0.9, "SGD momentum.", lower=0.0, upper=1.0)
     weight_decay: float = setting(
         5e-4, "L2 weight decay added to the gradient before momentum (PyTorch's rule).",

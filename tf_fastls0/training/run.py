@@ -21,7 +21,7 @@ from tf_fastls0.training import checkpoints, run_folder
 from tf_fastls0.training.export import export_network
 from tf_fastls0.training.optimizer import SGDWithL2
 from tf_fastls0.training.recipe import recipe_for
-from tf_fastls0.training.schedule import step_decay
+from tf_fastls0.training.schedule import schedule_named
 from tf_fastls0.training.strategies import is_chief, make_strategy
 from tf_fastls0.training.strategy_loop import fit_with_strategy
 from tf_fastls0.training.trainer import AdversarialTrainer
@@ -239,8 +239,8 @@ def build_trainer(config, splits):
         soft_labels={"train_labels": splits.train.labels, "num_classes": splits.num_classes,
                      "momentum": config.sat_momentum, "start_epoch": config.sat_start_epoch})
     total_steps = config.epochs * steps
-    optimizer = SGDWithL2(step_decay(config.learning_rate, total_steps), config.momentum,
-                          config.weight_decay)
+    optimizer = SGDWithL2(schedule_named(config.lr_schedule, config.learning_rate, total_steps),
+                          config.momentum, config.weight_decay)
     trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile)
     optimizer.build(network.trainable_variables)  # so a checkpoint can restore its slots
     return trainer, optimizer

@@ -1,6 +1,16 @@
-"""The paper's learning-rate schedule: divided by 10 at 1/4 and at 3/4 of the training steps."""
+"""Learning-rate schedules by name: the paper's (divided by 10 at 1/4 and at 3/4 of the training
+steps) and a constant rate (to study what happens before the first drop, e.g. catastrophic
+overfitting, in a short run)."""
 
 import keras
+
+SCHEDULES = ("step", "constant")
+
+
+def schedule_named(name, base_learning_rate, total_steps):
+    if name == "constant":
+        return base_learning_rate
+    return step_decay(base_learning_rate, total_steps)
 
 
 def step_decay(base_learning_rate, total_steps):
