@@ -18,7 +18,8 @@ from tf_fastls0.training.methods import method_named
 
 NAMES = tuple(objectives.OBJECTIVES)
 DISPLAY_NAMES = {"clean": "clean CE", "sparse_at": "sAT", "tradeoff": "Tradeoff",
-                 "strades": "sTRADES"}
+                 "strades": "sTRADES", "mart": "MART", "label_smoothing": "label smoothing",
+                 "nuat": "NuAT", "advlc": "AdvLC"}
 
 
 def objective_for_method(method):

@@ -39,6 +39,7 @@ class Recipe:
     attack_patience: int = 10
     attack_loss: str = "ce"  # "ce", "kl" (sTRADES F) or "soft_ce" (to the soft labels)
     seed: int = 0
+    ramp_epochs: int = 1  # epochs over which a ramped regulariser reaches its weight
 
     @property
     def logged_means(self):
@@ -54,11 +55,12 @@ def recipe_for(config):
     name = config.method_entry.objective
     return Recipe(
         objective_name=name,
-        objective=objectives.with_coefficients(name, config.tradeoff_alpha, config.trades_beta),
+        objective=objectives.from_settings(name, config),
         adversarial=config.method_entry.adversarial, self_adaptive=config.self_adaptive,
         nfgsm_noise=config.nfgsm, eps=config.train_eps, attack_steps=config.attack_steps,
         attack_variant=config.attack_variant, attack_patience=config.attack_patience,
-        attack_loss=_attack_loss(config, name), seed=config.seed)
+        attack_loss=_attack_loss(config, name), seed=config.seed,
+        ramp_epochs=config.nuat_ramp_epochs)
 
 
 def _attack_loss(config, objective_name):
@@ -117,7 +119,11 @@ def loss(recipe, network, buffer, batch, track_accuracy):
         # first, and the loss uses the moved rows (Huang et al. 2020).
         new_rows = buffer.moved(batch["rows"], clean_logits, batch["epoch"])
         targets = new_rows
-    terms = recipe.objective(clean_logits, adversarial_logits, targets)
+    ramped = {}
+    if recipe.objective_name in objectives.RAMPED:
+        ramp = objectives.RAMPED[recipe.objective_name]
+        ramped["ramp_fraction"] = ramp(batch["epoch"], recipe.ramp_epochs)
+    terms = recipe.objective(clean_logits, adversarial_logits, targets, **ramped)
     track_accuracy("accuracy", batch["labels"], clean_logits)
     replicas = distributed.num_replicas_in_sync()
     logged = LossTerms(total=terms.total, loss=terms.total * replicas)
