@@ -71,6 +71,16 @@ TABLES = {
                                  saif=75.2, spgd_proj=64.6, spgd_unproj=68.4, saa=62.6,
                                  train_seconds=_hours(0, 59)),
     },
+    # Table 6 (other fast methods adapted to l0, 1-step sPGD). The paper's rows not yet run by
+    # the harness: ATTA 0.0, ATTA+S&N 54.7, GradAlign 0.0, GradAlign+S&N 34.4, Fast-BAT 14.1,
+    # FLC Pool 0.0, N-AAER 0.1, N-LAP 0.0, Fast-LS-l0 + AWP 65.2.
+    "table6": {
+        "label_smoothing": PaperRow("label smoothing", saa=0.0),
+        "nuat": PaperRow("NuAT", saa=51.9),
+        "advlc": PaperRow("AdvLC", saa=59.6),
+        "mart": PaperRow("MART", saa=48.0),
+        "fast_ls_l0_t": PaperRow("Fast-LS-l0", saa=63.0),
+    },
     "table11": {
         "fast_ls_l0_t_sat_start_30pct": PaperRow("SAT from 30% of training", saa=60.2),
         "fast_ls_l0_t": PaperRow("SAT from 50% (Fast-LS-l0 (T))", saa=63.0),
