@@ -45,6 +45,8 @@ class TrainConfig:
     trades_beta: float = setting(6.0, "sTRADES KL weight beta.", lower=0.0, upper=1e4)
     tradeoff_alpha: float = setting(0.75, "Tradeoff weight a of the adversarial CE (paper Eq. 8).",
                                     lower=0.0, upper=1.0)
+    grad_align_lambda: float = setting(0.2, "GradAlign: weight of the gradient-alignment "
+                                       "regulariser.", lower=0.0, upper=1e4)
     soft_labels: str = setting(
         "none", "self_adaptive: self-adaptive training's soft labels (always on for fast_ls_l0).",
         choices=SOFT_LABELS, aliases=SOFT_LABEL_ALIASES)

@@ -22,6 +22,7 @@ class Method:
     adversarial: bool = True
     self_adaptive: bool = False
     nfgsm_noise: bool = False
+    gradient_alignment: bool = False  # GradAlign's regulariser (losses/grad_align.py) added
     summary: str = ""
 
 
@@ -39,6 +40,9 @@ METHODS = {
                               summary="sAT with label-smoothed targets"),
     "nuat": Method("nuat", summary="NuAT: clean CE + lambda nuclear norm of the logit change"),
     "advlc": Method("advlc", summary="AdvLC: sAT + lambda top-q logit variation"),
+    "grad_align": Method("sparse_at", gradient_alignment=True,
+                         summary="GradAlign: sAT + lambda (1 - cos) of input gradients at x and "
+                                 "at a random sparse point"),
 }
 METHOD_ALIASES = {"sat": "sparse_at"}
 
