@@ -93,6 +93,7 @@ def test_sat_rows_survive_a_checkpoint_round_trip(tmp_path):
 @pytest.mark.parametrize("method, overrides", [
     ("fast_ls_l0", []),
     ("strades", ["trades_mode=F", "soft_labels=self_adaptive", "attack_steps=3"]),
+    ("grad_align", ["soft_labels=self_adaptive", "nfgsm_noise=True"]),
 ])
 def test_one_replica_and_two_replicas_give_the_same_update(method, overrides):
     # small_cnn has BatchNorm: with two replicas --sync_batchnorm defaults to on, so batch

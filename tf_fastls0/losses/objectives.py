@@ -9,7 +9,8 @@ the one vocabulary of objectives that training (``training/methods.py`` names on
 the analysis (``--loss``) read. Self-adaptive training is not a separate objective but the
 soft-target form of each.
 
-Every objective takes ``(clean_logits, adv_logits, targets)`` and returns ``ObjectiveTerms`` of this
+Every objective takes ``(clean_logits, adv_logits, targets)`` (those in ``RAMPED`` also a
+``ramp_fraction`` of their regulariser's weight, from the epoch) and returns ``ObjectiveTerms`` of this
 replica's shares (see ``distributed``: summed over replicas they give the global-batch values).
 ``targets`` picks the plain or the SAT form by its rank:
 

@@ -17,7 +17,8 @@ class ObjectiveTerms(NamedTuple):
     """Replica shares of an objective and of its two terms (coefficients not applied to the terms).
 
     ``total`` is what to differentiate; ``clean`` is the clean classification term (0 for sAT);
-    ``adversarial`` is the adversarial CE (sAT, Tradeoff) or the batch-mean KL (sTRADES).
+    ``adversarial`` is the adversarial CE (sAT, Tradeoff) or the batch-mean KL (sTRADES). The
+    Table 6 baselines say in their docstrings which of their terms they log as which.
     """
     total: tf.Tensor
     clean: tf.Tensor
