@@ -2,6 +2,8 @@
 
 import dataclasses
 import json
+import os
+import pathlib
 import subprocess
 import sys
 
@@ -102,8 +104,10 @@ def test_one_replica_and_two_replicas_give_the_same_update(method, overrides):
     # choices can amplify: measured 1.1e-4 after 3 steps that move the weights by 0.47
     # (fast_ls_l0), against 1.6e-2 with per-replica statistics (--nosync_batchnorm).
     script = "tests/training/replica_equivalence.py"
+    repo = pathlib.Path(__file__).resolve().parents[2]  # this checkout's package, not an install
     result = subprocess.run([sys.executable, script, method, *overrides], capture_output=True,
-                            text=True, timeout=600)
+                            text=True, timeout=600, cwd=repo,
+                            env=dict(os.environ, PYTHONPATH=str(repo)))
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["weight_change"] > 1e-1  # the steps did move the weights
