@@ -37,6 +37,14 @@ METHODS = {
     "fast_ls_l0_f": dict(method="fast_ls_l0", trades_mode="F", attack_steps=1),
     "sat_20step": dict(method="sparse_at", attack_steps=20),
     "strades_20step": dict(method="strades", trades_mode="T", attack_steps=20),
+    # Table 6's other fast methods, on the same 1-step sPGD (GradAlign+S&N: the S&N add-ons).
+    "mart": dict(method="mart", attack_steps=1),
+    "label_smoothing": dict(method="label_smoothing", attack_steps=1),
+    "nuat": dict(method="nuat", attack_steps=1),
+    "advlc": dict(method="advlc", attack_steps=1),
+    "grad_align": dict(method="grad_align", attack_steps=1),
+    "grad_align_sn": dict(method="grad_align", attack_steps=1, soft_labels="self_adaptive",
+                          nfgsm_noise=True),
 }
 
 flags.DEFINE_list("methods", list(METHODS), f"Methods to time, from {', '.join(METHODS)}.")

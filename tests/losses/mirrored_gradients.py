@@ -83,8 +83,10 @@ def main():
     clean, adv, labels, rows = make_batch()
     checked = 0
     for name, objective in objectives.OBJECTIVES.items():
-        paper = {"tradeoff": {"alpha": 0.75}, "strades": {"beta": 6.0}}.get(name, {})
-        other = {"tradeoff": {"alpha": 0.3}, "strades": {"beta": 2.0}}.get(name, {})
+        paper = {"tradeoff": {"alpha": 0.75}, "strades": {"beta": 6.0}}.get(name, {})  # others: defaults
+        other = {"tradeoff": {"alpha": 0.3}, "strades": {"beta": 2.0}, "mart": {"beta": 2.0},
+                 "label_smoothing": {"smoothing": 0.3}, "nuat": {"ramp_fraction": 0.5},
+                 "advlc": {"top": 0.3}}.get(name, {})
         for coefficient in (paper, other):
             fn = functools.partial(objective, **coefficient)
             for targets in (labels, rows):

@@ -173,3 +173,79 @@ def test_objectives_run_inside_tf_function(batch):
             eager = objective(clean, adv, targets)
             graph = tf.function(objective)(clean, adv, targets)
             np.testing.assert_allclose(graph.total, eager.total, rtol=1e-6)
+
+
+def softmax(z):
+    return np.exp(log_softmax(z))
+
+
+def np_mart(clean, adv, labels, beta):
+    p_adv, p_clean = softmax(adv), softmax(clean)
+    others = p_adv.copy()
+    others[np.arange(len(labels)), labels] = 0.0
+    bce = np_ce(labels, adv) - np.log(1.0001 - others.max(-1) + 1e-12)
+    weight = 1.0000001 - p_clean[np.arange(len(labels)), labels]
+    return bce.mean() + beta * (np_kl(clean, adv) * weight).mean()
+
+
+def test_mart_matches_numpy(batch):
+    clean, adv, labels, rows = batch
+    for beta in (6.0, 2.0):
+        terms = objectives.OBJECTIVES["mart"](clean, adv, labels, beta=beta)
+        np.testing.assert_allclose(terms.total, np_mart(clean, adv, labels, beta), rtol=1e-5)
+    # Soft rows: SAT-weighted CE, the rows' arg-max as the label of the other terms.
+    hard = rows.argmax(-1)
+    soft = objectives.OBJECTIVES["mart"](clean, adv, rows, beta=6.0).total
+    expected = np_mart(clean, adv, hard, 6.0) - np_ce(hard, adv).mean() + np_sat_weighted_ce(rows, adv)
+    np.testing.assert_allclose(soft, expected, rtol=1e-5)
+
+
+def test_label_smoothing_matches_numpy(batch):
+    clean, adv, labels, rows = batch
+    smoothed = 0.8 * np.eye(4)[labels] + 0.2 / 4
+    terms = objectives.OBJECTIVES["label_smoothing"](None, adv, labels, smoothing=0.2)
+    np.testing.assert_allclose(terms.total, np_soft_ce(smoothed, adv).mean(), rtol=1e-5)
+    soft_rows = 0.8 * rows + 0.2 / 4
+    np.testing.assert_allclose(objectives.OBJECTIVES["label_smoothing"](None, adv, rows, smoothing=0.2).total,
+                               np_sat_weighted_ce(soft_rows, adv), rtol=1e-5)
+    np.testing.assert_allclose(objectives.OBJECTIVES["label_smoothing"](None, adv, labels, smoothing=0.0).total,
+                               np_ce(labels, adv).mean(), rtol=1e-5)
+
+
+def test_nuat_matches_numpy_and_its_gradient_is_u_v_transpose(batch):
+    clean, adv, labels, _ = batch
+    nuclear = np.linalg.svd(adv - clean, compute_uv=False).sum()
+    terms = objectives.OBJECTIVES["nuat"](clean, adv, labels, weight=4.5, ramp_fraction=0.5)
+    np.testing.assert_allclose(terms.adversarial, nuclear / 5, rtol=1e-5)
+    np.testing.assert_allclose(terms.total, np_ce(labels, clean).mean() + 2.25 * nuclear / 5, rtol=1e-5)
+    adv_variable = tf.constant(adv)
+    with tf.GradientTape() as tape:
+        tape.watch(adv_variable)
+        norm = objectives.OBJECTIVES["nuat"](clean, adv_variable, labels).adversarial
+    u, _, vt = np.linalg.svd(adv - clean, full_matrices=False)
+    np.testing.assert_allclose(tape.gradient(norm, adv_variable), u @ vt / 5, rtol=1e-4, atol=1e-6)
+
+
+def test_nuat_handles_a_rank_deficient_difference(batch):
+    clean, _, labels, _ = batch
+    adv = clean.copy()
+    adv[0] += np.array([3.0, 0.0, -4.0, 0.0], np.float32)  # rank one: norm = 5
+    np.testing.assert_allclose(objectives.OBJECTIVES["nuat"](clean, adv, labels).adversarial, 1.0, rtol=1e-5)
+
+
+def test_nuat_weight_ramps_linearly_to_its_final_value():
+    from tf_fastls0.losses import nuat
+    np.testing.assert_allclose([float(nuat.ramp(e, 90)) for e in (0, 45, 90, 99)], [0, 0.5, 1, 1])
+
+
+def np_advlc(clean, adv, labels, weight, top):
+    diff = np.abs(clean - adv).ravel()
+    count = int(diff.size * top)
+    return np_ce(labels, adv).mean() + weight * np.sort(diff)[::-1][:count].sum() / len(labels)
+
+
+@pytest.mark.parametrize("top", [1.0, 0.1, 0.45, 0.01])
+def test_advlc_matches_numpy(batch, top):
+    clean, adv, labels, _ = batch
+    terms = objectives.OBJECTIVES["advlc"](clean, adv, labels, weight=2.0, top=top)
+    np.testing.assert_allclose(terms.total, np_advlc(clean, adv, labels, 2.0, top), rtol=1e-5)

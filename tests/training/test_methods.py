@@ -2,6 +2,8 @@
 
 import dataclasses
 import json
+import os
+import pathlib
 import subprocess
 import sys
 
@@ -27,6 +29,11 @@ SMALL = dict(model="small_cnn", width=0.25, epochs=1, batch_size=16, train_eps=4
     ("strades", {"trades_mode": "F"}),
     ("fast_ls_l0", {"sat_start_epoch": 0}),
     ("fast_ls_l0", {"trades_mode": "F", "sat_attack_target": "hard", "sat_start_epoch": 0}),
+    ("mart", {}),
+    ("label_smoothing", {"soft_labels": "self_adaptive", "nfgsm_noise": True, "sat_start_epoch": 0}),
+    ("nuat", {"nuat_ramp_epochs": 1}),
+    ("advlc", {"advlc_top": 1.0}),
+    ("grad_align", {"soft_labels": "self_adaptive", "nfgsm_noise": True, "sat_start_epoch": 0}),
 ])
 def test_every_method_trains_two_steps_and_exports(method, extra, tmp_path):
     config = TrainConfig(**SMALL, method=method, output_dir=str(tmp_path), **extra)
@@ -88,6 +95,7 @@ def test_sat_rows_survive_a_checkpoint_round_trip(tmp_path):
 @pytest.mark.parametrize("method, overrides", [
     ("fast_ls_l0", []),
     ("strades", ["trades_mode=F", "soft_labels=self_adaptive", "attack_steps=3"]),
+    ("grad_align", ["soft_labels=self_adaptive", "nfgsm_noise=True"]),
 ])
 def test_one_replica_and_two_replicas_give_the_same_update(method, overrides):
     # small_cnn has BatchNorm: with two replicas --sync_batchnorm defaults to on, so batch
@@ -96,8 +104,10 @@ def test_one_replica_and_two_replicas_give_the_same_update(method, overrides):
     # choices can amplify: measured 1.1e-4 after 3 steps that move the weights by 0.47
     # (fast_ls_l0), against 1.6e-2 with per-replica statistics (--nosync_batchnorm).
     script = "tests/training/replica_equivalence.py"
+    repo = pathlib.Path(__file__).resolve().parents[2]  # this checkout's package, not an install
     result = subprocess.run([sys.executable, script, method, *overrides], capture_output=True,
-                            text=True, timeout=600)
+                            text=True, timeout=600, cwd=repo,
+                            env=dict(os.environ, PYTHONPATH=str(repo)))
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["weight_change"] > 1e-1  # the steps did move the weights

@@ -6,7 +6,10 @@ examples), ``"tradeoff"`` (paper Eq. 8), ``"strades"`` (CE + beta KL) and ``"cle
 clean images). The adversarial examples
 are held fixed (made once, before) unless an ``attack`` is given, in which case each part makes
 its batch's examples afresh at the current weights (the landscape's "reattack" mode). Hard labels
-throughout: the trainer's SAT soft targets are not part of an exported model.
+throughout: the trainer's SAT soft targets are not part of an exported model. The Table 6
+baselines keep their papers' default coefficients here; NuAT's nuclear norm and AdvLC's top
+fraction are taken over each part's batch (as in training), so they do not add up over parts
+to their value on the whole set.
 """
 
 import functools
@@ -18,7 +21,8 @@ from tf_fastls0.training.methods import method_named
 
 NAMES = tuple(objectives.OBJECTIVES)
 DISPLAY_NAMES = {"clean": "clean CE", "sparse_at": "sAT", "tradeoff": "Tradeoff",
-                 "strades": "sTRADES"}
+                 "strades": "sTRADES", "mart": "MART", "label_smoothing": "label smoothing",
+                 "nuat": "NuAT", "advlc": "AdvLC"}
 
 
 def objective_for_method(method):

@@ -49,3 +49,18 @@ def global_weighted_mean(values, weights):
 def global_batch_mean(values):
     """This replica's share of the mean of ``values`` (``[batch]``) over the global batch."""
     return global_weighted_mean(values, tf.ones_like(values))
+
+
+def global_count(values):
+    """The number of rows of ``values`` over the global batch (float32, no gradient)."""
+    return global_sum(tf.cast(tf.shape(values)[0], tf.float32))
+
+
+def global_concat(x):
+    """``x`` of every replica concatenated along axis 0, with no gradient (for thresholds that
+    depend on the whole global batch, such as a top-k over it)."""
+    x = tf.stop_gradient(x)
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return x
+    return context.all_gather(x, axis=0)

@@ -1,12 +1,16 @@
 """Training objectives of SPEC section 5: clean CE, sAT, Tradeoff (paper Eq. 8), sTRADES, and
-their self-adaptive (SAT) forms.
+their self-adaptive (SAT) forms; and the baselines of the paper's Table 6, one module each:
+MART (``mart.py``), label smoothing (``label_smoothing.py``), NuAT (``nuat.py``), AdvLC
+(``advlc.py``).
 
-``OBJECTIVES`` maps "clean", "sparse_at" (sAT), "tradeoff" and "strades" to the functions below,
+``OBJECTIVES`` maps "clean", "sparse_at" (sAT), "tradeoff" and "strades" to the functions below
+(and the baselines' names to theirs),
 the one vocabulary of objectives that training (``training/methods.py`` names one per method) and
 the analysis (``--loss``) read. Self-adaptive training is not a separate objective but the
 soft-target form of each.
 
-Every objective takes ``(clean_logits, adv_logits, targets)`` and returns ``ObjectiveTerms`` of this
+Every objective takes ``(clean_logits, adv_logits, targets)`` (those in ``RAMPED`` also a
+``ramp_fraction`` of their regulariser's weight, from the epoch) and returns ``ObjectiveTerms`` of this
 replica's shares (see ``distributed``: summed over replicas they give the global-batch values).
 ``targets`` picks the plain or the SAT form by its rank:
 
@@ -21,33 +25,13 @@ does. The KL term of sTRADES is always a plain global-batch mean (Eq. 10: beta /
 """
 
 import functools
-from typing import NamedTuple
 
 import tensorflow as tf
 
+from tf_fastls0.losses import advlc, label_smoothing, mart, nuat
 from tf_fastls0.losses import distributed
 from tf_fastls0.losses import per_example
-from tf_fastls0.losses import soft_targets
-
-
-class ObjectiveTerms(NamedTuple):
-    """Replica shares of an objective and of its two terms (coefficients not applied to the terms).
-
-    ``total`` is what to differentiate; ``clean`` is the clean classification term (0 for sAT);
-    ``adversarial`` is the adversarial CE (sAT, Tradeoff) or the batch-mean KL (sTRADES).
-    """
-    total: tf.Tensor
-    clean: tf.Tensor
-    adversarial: tf.Tensor
-
-
-def classification_term(logits, targets):
-    """Share of the global-batch CE to labels ``[batch]`` or SAT-weighted CE to rows ``[batch, K]``."""
-    targets = tf.convert_to_tensor(targets)
-    if targets.shape.rank == 1:
-        return distributed.global_batch_mean(per_example.cross_entropy(targets, logits))
-    return distributed.global_weighted_mean(per_example.soft_cross_entropy(targets, logits),
-                                            soft_targets.target_weights(targets))
+from tf_fastls0.losses.terms import ObjectiveTerms, classification_term  # noqa: F401  (re-exported)
 
 
 def clean_loss(clean_logits, adv_logits, targets):
@@ -84,19 +68,45 @@ def trades_loss(clean_logits, adv_logits, targets, beta):
 
 
 # What each objective reads besides the labels: the clean logits, the adversarial logits.
-USES_CLEAN = {"clean": True, "sparse_at": False, "tradeoff": True, "strades": True}
-USES_ADVERSARIAL = {"clean": False, "sparse_at": True, "tradeoff": True, "strades": True}
+USES_CLEAN = {"clean": True, "sparse_at": False, "tradeoff": True, "strades": True,
+              "mart": True, "label_smoothing": False, "nuat": True, "advlc": True}
+USES_ADVERSARIAL = {"clean": False, "sparse_at": True, "tradeoff": True, "strades": True,
+                    "mart": True, "label_smoothing": True, "nuat": True, "advlc": True}
 
 OBJECTIVES = {
     "clean": clean_loss,
     "sparse_at": sparse_at_loss,
     "tradeoff": tradeoff_loss,
     "strades": trades_loss,
+    "mart": mart.mart_loss,
+    "label_smoothing": label_smoothing.label_smoothing_loss,
+    "nuat": nuat.nuat_loss,
+    "advlc": advlc.advlc_loss,
 }
+
+# Each objective's coefficients: its parameter -> the TrainConfig field that sets it.
+COEFFICIENT_SETTINGS = {
+    "tradeoff": {"alpha": "tradeoff_alpha"},
+    "strades": {"beta": "trades_beta"},
+    "mart": {"beta": "mart_beta"},
+    "label_smoothing": {"smoothing": "label_smoothing"},
+    "nuat": {"weight": "nuat_lambda"},
+    "advlc": {"weight": "advlc_lambda", "top": "advlc_top"},
+}
+
+# Objectives whose regulariser weight ramps up over the epochs: they take ``ramp_fraction``.
+RAMPED = {"nuat": nuat.ramp}
 
 
 def with_coefficients(name, tradeoff_alpha, trades_beta):
-    """The objective ``name`` with its coefficient bound (the others take none):
-    ``(clean_logits, adv_logits, targets) -> ObjectiveTerms``."""
+    """The objective ``name`` with the Tradeoff and sTRADES coefficients bound (the others keep
+    their papers' defaults): ``(clean_logits, adv_logits, targets) -> ObjectiveTerms``."""
     coefficients = {"tradeoff": {"alpha": tradeoff_alpha}, "strades": {"beta": trades_beta}}
     return functools.partial(OBJECTIVES[name], **coefficients.get(name, {}))
+
+
+def from_settings(name, settings):
+    """The objective ``name`` with every coefficient read from ``settings`` (a TrainConfig)."""
+    return functools.partial(OBJECTIVES[name], **{
+        parameter: getattr(settings, field)
+        for parameter, field in COEFFICIENT_SETTINGS.get(name, {}).items()})

@@ -11,6 +11,7 @@ from typing import Optional
 
 from tf_fastls0.data.config import DataConfig
 from tf_fastls0.evaluation.budgets import BUDGETS
+from tf_fastls0.losses import nuat
 from tf_fastls0.models import MODELS
 from tf_fastls0.training.methods import (METHOD_ALIASES, METHODS, SOFT_LABEL_ALIASES,
                                          SOFT_LABELS, methods_help)
@@ -45,6 +46,8 @@ class TrainConfig:
     trades_beta: float = setting(6.0, "sTRADES KL weight beta.", lower=0.0, upper=1e4)
     tradeoff_alpha: float = setting(0.75, "Tradeoff weight a of the adversarial CE (paper Eq. 8).",
                                     lower=0.0, upper=1.0)
+    grad_align_lambda: float = setting(0.2, "GradAlign: weight of the gradient-alignment "
+                                       "regulariser.", lower=0.0, upper=1e4)
     soft_labels: str = setting(
         "none", "self_adaptive: self-adaptive training's soft labels (always on for fast_ls_l0).",
         choices=SOFT_LABELS, aliases=SOFT_LABEL_ALIASES)
@@ -124,6 +127,21 @@ class TrainConfig:
     verbose: Optional[int] = setting(
         None, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch; default 1 on a "
         "terminal, else 2.", lower=0, upper=2, changes_results=False)
+    # The Table 6 baselines' coefficients (each method's module in losses/ gives its source)
+    mart_beta: float = setting(6.0, "MART: weight beta of the misclassification-weighted KL.",
+                               lower=0.0, upper=1e4)
+    label_smoothing: float = setting(0.1, "label_smoothing: smoothing factor a of the targets.",
+                                     lower=0.0, upper=1.0)
+    nuat_lambda: float = setting(4.5, "NuAT: final weight of the nuclear-norm regulariser.",
+                                 lower=0.0, upper=1e4)
+    nuat_ramp_epochs: Optional[int] = setting(
+        None, "NuAT: epochs over which the regulariser weight ramps linearly from 0; default "
+        "epochs - 10, as the reference.", lower=1)
+    advlc_lambda: float = setting(1.0, "AdvLC: weight of the logit-variation regulariser.",
+                                  lower=0.0, upper=1e4)
+    advlc_top: float = setting(0.1, "AdvLC: fraction of the largest |logit differences| of the "
+                               "batch that are regularised (1 = all: the l1 norm).",
+                               lower=0.0, upper=1.0)
 
     def __post_init__(self):
         settings.normalise(self)
@@ -131,6 +149,8 @@ class TrainConfig:
             object.__setattr__(self, "train_eps", TRAIN_EPS_PER_EVAL_EPS * self.eval_eps)
         if self.sat_start_epoch is None:
             object.__setattr__(self, "sat_start_epoch", self.epochs // 2)
+        if self.nuat_ramp_epochs is None:
+            object.__setattr__(self, "nuat_ramp_epochs", nuat.default_ramp_epochs(self.epochs))
         if self.data.seed != self.seed:
             object.__setattr__(self, "data", dataclasses.replace(self.data, seed=self.seed))
         _check_combinations(self)

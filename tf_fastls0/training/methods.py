@@ -22,6 +22,7 @@ class Method:
     adversarial: bool = True
     self_adaptive: bool = False
     nfgsm_noise: bool = False
+    gradient_alignment: bool = False  # GradAlign's regulariser (losses/grad_align.py) added
     summary: str = ""
 
 
@@ -33,6 +34,15 @@ METHODS = {
     "fast_ls_l0": Method("strades", self_adaptive=True, nfgsm_noise=True,
                          summary="Fast-LS-l0: 1-step sTRADES + self-adaptive soft labels + "
                                  "N-FGSM noise (the paper's method)"),
+    # Baselines of the paper's Table 6, on the same sPGD examples (sources in losses/<name>.py).
+    "mart": Method("mart", summary="MART: boosted CE + beta misclassification-weighted KL"),
+    "label_smoothing": Method("label_smoothing",
+                              summary="sAT with label-smoothed targets"),
+    "nuat": Method("nuat", summary="NuAT: clean CE + lambda nuclear norm of the logit change"),
+    "advlc": Method("advlc", summary="AdvLC: sAT + lambda top-q logit variation"),
+    "grad_align": Method("sparse_at", gradient_alignment=True,
+                         summary="GradAlign: sAT + lambda (1 - cos) of input gradients at x and "
+                                 "at a random sparse point"),
 }
 METHOD_ALIASES = {"sat": "sparse_at"}
 

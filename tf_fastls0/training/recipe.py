@@ -13,7 +13,7 @@ from typing import Callable
 import tensorflow as tf
 
 from tf_fastls0.attacks import random_variant, sparse_pgd
-from tf_fastls0.losses import distributed, objectives, soft_targets
+from tf_fastls0.losses import distributed, grad_align, objectives, soft_targets
 from tf_fastls0.losses.sparse_noise import sparse_noise
 
 
@@ -39,10 +39,16 @@ class Recipe:
     attack_patience: int = 10
     attack_loss: str = "ce"  # "ce", "kl" (sTRADES F) or "soft_ce" (to the soft labels)
     seed: int = 0
+    ramp_epochs: int = 1  # epochs over which a ramped regulariser reaches its weight
+    gradient_alignment: float = 0.0  # GradAlign's lambda (0: no regulariser)
 
     @property
     def logged_means(self):
         return ("clean_loss", "adversarial_loss", "sat_weight") if self.adversarial else ()
+
+    @property
+    def logged_regularisers(self):
+        return ("gradient_misalignment",) if self.gradient_alignment else ()
 
     @property
     def logged_accuracies(self):
@@ -54,11 +60,14 @@ def recipe_for(config):
     name = config.method_entry.objective
     return Recipe(
         objective_name=name,
-        objective=objectives.with_coefficients(name, config.tradeoff_alpha, config.trades_beta),
+        objective=objectives.from_settings(name, config),
         adversarial=config.method_entry.adversarial, self_adaptive=config.self_adaptive,
         nfgsm_noise=config.nfgsm, eps=config.train_eps, attack_steps=config.attack_steps,
         attack_variant=config.attack_variant, attack_patience=config.attack_patience,
-        attack_loss=_attack_loss(config, name), seed=config.seed)
+        attack_loss=_attack_loss(config, name), seed=config.seed,
+        ramp_epochs=config.nuat_ramp_epochs,
+        gradient_alignment=config.grad_align_lambda if config.method_entry.gradient_alignment
+        else 0.0)
 
 
 def _attack_loss(config, objective_name):
@@ -73,7 +82,8 @@ def prepare(recipe, network, buffer, images, labels, indices, step, steps_per_ep
     """The step's inputs to the loss: images (noisy with N-FGSM), their adversarial examples,
     the soft-label rows and the clean inference logits."""
     batch = {"images": images, "labels": labels, "indices": indices, "rows": None,
-             "clean_logits": None, "adversarial": None, "epoch": step // steps_per_epoch}
+             "clean_logits": None, "adversarial": None, "epoch": step // steps_per_epoch,
+             "step": step}
     if not recipe.adversarial:
         return batch
     if recipe.nfgsm_noise:
@@ -117,10 +127,22 @@ def loss(recipe, network, buffer, batch, track_accuracy):
         # first, and the loss uses the moved rows (Huang et al. 2020).
         new_rows = buffer.moved(batch["rows"], clean_logits, batch["epoch"])
         targets = new_rows
-    terms = recipe.objective(clean_logits, adversarial_logits, targets)
+    ramped = {}
+    if recipe.objective_name in objectives.RAMPED:
+        ramp = objectives.RAMPED[recipe.objective_name]
+        ramped["ramp_fraction"] = ramp(batch["epoch"], recipe.ramp_epochs)
+    terms = recipe.objective(clean_logits, adversarial_logits, targets, **ramped)
     track_accuracy("accuracy", batch["labels"], clean_logits)
     replicas = distributed.num_replicas_in_sync()
-    logged = LossTerms(total=terms.total, loss=terms.total * replicas)
+    total = terms.total
+    logged = LossTerms()
+    if recipe.gradient_alignment:
+        misalignment = grad_align.gradient_misalignment(
+            network, batch["images"], targets, recipe.eps, batch["indices"], recipe.seed,
+            batch["step"])
+        total += recipe.gradient_alignment * misalignment
+        logged.update(gradient_misalignment=misalignment * replicas)
+    logged.update(total=total, loss=total * replicas)
     if recipe.adversarial:
         track_accuracy("adversarial_accuracy", batch["labels"], adversarial_logits)
         weights = soft_targets.target_weights(targets) if buffer is not None else \

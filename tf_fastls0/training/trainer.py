@@ -24,7 +24,7 @@ class AdversarialTrainer(keras.Model):
         self.steps_per_epoch = steps_per_epoch
         self.buffer = SoftLabelBuffer(**soft_labels) if recipe.self_adaptive else None
         self.means = {name: keras.metrics.Mean(name=name)
-                      for name in ("loss",) + recipe.logged_means}
+                      for name in ("loss",) + recipe.logged_means + recipe.logged_regularisers}
         self.accuracies = {name: keras.metrics.SparseCategoricalAccuracy(name=name)
                            for name in ("accuracy",) + recipe.logged_accuracies}
 

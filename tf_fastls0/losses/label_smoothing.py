@@ -1,0 +1,34 @@
+"""Adversarial training with label smoothing (Szegedy et al., CVPR 2016) on sPGD examples.
+
+Loss: ``CE(f(x'), (1 - a) onehot(y) + a / K)`` averaged over the (global) batch, x' the sPGD
+example (1 step, CE to the hard label), K the number of classes. The Fast-LS-l0 paper lists label
+smoothing among its baselines without, as far as we could find, giving its factor a; we use
+a = 0.1, Szegedy et al.'s value (``--label_smoothing``).
+
+With self-adaptive soft labels (``+S&N``) the rows are smoothed the same way,
+``(1 - a) t + a / K``, and weighted as SAT weights them (``w = max_j`` of the smoothed row).
+"""
+
+import tensorflow as tf
+
+from tf_fastls0.losses.terms import ObjectiveTerms, classification_term
+
+DEFAULT_SMOOTHING = 0.1
+
+
+def smoothed_targets(targets, num_classes, smoothing):
+    """Rows ``(1 - a) t + a / K`` of int labels (one-hot t) or of soft rows."""
+    targets = tf.convert_to_tensor(targets)
+    if targets.shape.rank == 1:
+        targets = tf.one_hot(tf.cast(targets, tf.int32), num_classes)
+    return (1.0 - smoothing) * tf.cast(targets, tf.float32) + smoothing / num_classes
+
+
+def label_smoothing_loss(clean_logits, adv_logits, targets, smoothing=DEFAULT_SMOOTHING):
+    """CE of the adversarial logits to the smoothed targets (``clean_logits`` unused)."""
+    del clean_logits
+    rows = smoothed_targets(targets, adv_logits.shape[-1], smoothing)
+    # One-hot rows smoothed have the same maximum everywhere, so the weighted mean is the plain
+    # batch mean there; soft rows keep SAT's weighting.
+    adversarial = classification_term(adv_logits, rows)
+    return ObjectiveTerms(adversarial, tf.zeros_like(adversarial), adversarial)
