@@ -8,7 +8,7 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tf_fastls0.attacks import LOSSES, sparse_pgd
+from tf_fastls0.attacks import LOSSES, sparse_autoattack, sparse_pgd, sparse_rs
 from tf_fastls0.attacks.threats import THREATS, check_budget, make_threat
 from tf_fastls0.utils.cli import UsageError
 
@@ -110,3 +110,62 @@ def test_the_group_code_over_single_pixels_is_the_pixel_attack(mlp, projected):
     grouped = sparse_pgd(model_fn, images, labels, threat=pixels_as_groups, **arguments)
     np.testing.assert_array_equal(grouped.adversarial.numpy(), pixel.adversarial.numpy())
     np.testing.assert_array_equal(grouped.passes.numpy(), pixel.passes.numpy())
+
+
+@settings(max_examples=30, deadline=None)
+@given(threat_name=st.sampled_from(["patches", "grid", "columns", "rows", "groups"]),
+       batch=st.integers(1, 3), height=st.integers(2, 6), width=st.integers(2, 6),
+       patch_size=st.integers(1, 3), eps=st.integers(0, 3), queries=st.integers(0, 20),
+       seed=st.integers(0, 99))
+def test_structured_sparse_rs_changes_at_most_k_structures(mlp, assert_structured_image,
+                                                           threat_name, batch, height, width,
+                                                           patch_size, eps, queries, seed):
+    shape = (height, width, 3)
+    placement = "grid" if threat_name == "grid" else "anywhere"
+    threat = _threat("patches" if threat_name == "grid" else threat_name, shape,
+                     min(patch_size, height, width), placement, seed)
+    images, labels = _batch(shape, batch, seed)
+    model_fn = mlp(shape, CLASSES, seed)
+    result = sparse_rs(model_fn, images, labels, eps=eps, queries=queries, seed=seed,
+                       threat=threat)
+    assert_structured_image(result.adversarial.numpy(), images, threat, eps)
+    margin_fooled = result.is_adversarial.numpy()
+    predictions = model_fn(result.adversarial).numpy().argmax(-1)
+    assert np.all(predictions[~margin_fooled] == labels[~margin_fooled])
+
+
+def _column_sensitive_model(shape):
+    """Four classes read from the mean of column 0 only: only an attack on column 0 can fool."""
+    def model_fn(images):
+        column = tf.reduce_mean(tf.cast(images, tf.float32)[:, :, 0, :], axis=[1, 2])
+        return tf.stack([(column - centre) * -((column - centre)) * 40.0
+                         for centre in (0.1, 0.4, 0.6, 0.9)], axis=1)
+    return model_fn
+
+
+@pytest.mark.parametrize("threat_name", ["columns", "rows"])
+def test_the_cascade_attacks_through_the_threats_structures(assert_structured_image, threat_name):
+    """A model that reads column 0 alone falls to one column, and to one row only where that row
+    moves column 0's mean across a class boundary; every stage stays inside its structures."""
+    shape = (6, 6, 3)
+    images = np.full((8, *shape), 0.42, np.float32)
+    images[:, :, 0, :] = np.linspace(0.35, 0.45, 8)[:, None, None]
+    model_fn = _column_sensitive_model(shape)
+    labels = model_fn(images).numpy().argmax(-1).astype(np.int32)
+    threat = make_threat(threat_name, shape)
+    result = sparse_autoattack(model_fn, [(images, labels)], eps=1, iterations=20, queries=30,
+                               threat=threat, compiled=False)
+    assert_structured_image(result.adversarial, images, threat, 1)
+    assert result.report["settings"]["eps_unit"] == threat_name
+    predictions = model_fn(result.adversarial).numpy().argmax(-1)
+    np.testing.assert_array_equal(predictions != labels, result.broken_by >= 0)
+    if threat_name == "columns":
+        assert np.all(result.broken_by > 0)
+
+
+def test_stages_that_attack_pixels_only_are_refused_for_a_structured_threat(mlp):
+    shape = (4, 4, 3)
+    images, labels = _batch(shape, 2, seed=0)
+    with pytest.raises(ValueError, match="saif attack pixels only"):
+        sparse_autoattack(mlp(shape), [(images, labels)], eps=1, iterations=2, queries=2,
+                          attacks=("spgd_proj", "saif"), threat=make_threat("columns", shape))
