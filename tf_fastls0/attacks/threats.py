@@ -37,9 +37,10 @@ THREATS = {"pixels": "pixels", "patches": "patches", "columns": "columns", "rows
 PLACEMENTS = ("anywhere", "grid")
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class Threat:
-    """One structure on images of one size; build it with ``make_threat``."""
+    """One structure on images of one size; build it with ``make_threat`` (compared by identity:
+    it holds an array)."""
     name: str
     height: int
     width: int
