@@ -12,7 +12,7 @@ from typing import Callable
 
 import tensorflow as tf
 
-from tf_fastls0.attacks import random_variant, sparse_pgd
+from tf_fastls0.attacks import random_variant, sparse_pgd, threats
 from tf_fastls0.losses import distributed, objectives, soft_targets
 from tf_fastls0.losses.sparse_noise import sparse_noise
 
@@ -39,6 +39,7 @@ class Recipe:
     attack_patience: int = 10
     attack_loss: str = "ce"  # "ce", "kl" (sTRADES F) or "soft_ce" (to the soft labels)
     seed: int = 0
+    threat: object = dataclasses.field(default=None, compare=False)  # threats.Threat; None: pixels
 
     @property
     def logged_means(self):
@@ -49,8 +50,9 @@ class Recipe:
         return ("adversarial_accuracy",) if self.adversarial else ()
 
 
-def recipe_for(config):
-    """The ``Recipe`` of a ``TrainConfig``."""
+def recipe_for(config, image_shape=None):
+    """The ``Recipe`` of a ``TrainConfig`` (``image_shape`` ``(H, W, C)`` places a structured
+    threat; needed unless ``config.threat`` is pixels)."""
     name = config.method_entry.objective
     return Recipe(
         objective_name=name,
@@ -58,7 +60,8 @@ def recipe_for(config):
         adversarial=config.method_entry.adversarial, self_adaptive=config.self_adaptive,
         nfgsm_noise=config.nfgsm, eps=config.train_eps, attack_steps=config.attack_steps,
         attack_variant=config.attack_variant, attack_patience=config.attack_patience,
-        attack_loss=_attack_loss(config, name), seed=config.seed)
+        attack_loss=_attack_loss(config, name), seed=config.seed,
+        threat=None if config.threat == "pixels" else threats.from_config(config, image_shape))
 
 
 def _attack_loss(config, objective_name):
@@ -87,7 +90,8 @@ def prepare(recipe, network, buffer, images, labels, indices, step, steps_per_ep
     attack = sparse_pgd(
         inference, images, labels, eps=recipe.eps, steps=recipe.attack_steps,
         projected=_projected(recipe, step), patience=recipe.attack_patience,
-        clean_logits=clean_logits, keys=indices, seed=recipe.seed, counter=step, **loss)
+        clean_logits=clean_logits, keys=indices, seed=recipe.seed, counter=step,
+        threat=recipe.threat, **loss)
     batch.update(images=images, adversarial=tf.stop_gradient(attack.adversarial), rows=rows,
                  clean_logits=clean_logits)
     return batch
