@@ -97,7 +97,7 @@ def evaluate_model(config, splits=None):
         with environment_errors(output_dir):
             clean_temporaries(output_dir, (REPORT_FILE, STATE_FILE, MARKER_FILE))
             write_marker(output_dir, EVALUATION)
-        warnings = _check_and_attack(model, splits, chosen, state, config, output_dir)
+        warnings = _check_and_attack(model, splits, chosen, state, config, output_dir, threat)
 
         complete = state.done_batches.issuperset(chosen.batches)
         records = state.records.finished()
@@ -150,13 +150,12 @@ def _fresh_state(fingerprint, test, shard_indices, attacks, *, keep_adversarial,
     return EvalState(fingerprint, records, set(), adversarial, started_at)
 
 
-def _check_and_attack(model, splits, chosen, state, config, output_dir):
+def _check_and_attack(model, splits, chosen, state, config, output_dir, threat):
     """The sanity checks (their warnings are returned), then the attacks; Ctrl-C saves the state
     and stops with one line."""
     try:
         warnings = _warnings(model, splits, chosen.indices[:PROBE_IMAGES])
-        _attack_pending(model.model_fn, splits.test, chosen, state, config, output_dir,
-                        threats.from_config(config, splits.test.image_shape))
+        _attack_pending(model.model_fn, splits.test, chosen, state, config, output_dir, threat)
     except KeyboardInterrupt:
         with _failing_midway(output_dir, state):
             state.save(output_dir)  # a batch cut short is not done: it is attacked again
