@@ -1,5 +1,7 @@
 """Fixtures for the attack tests: tiny analytic models and a tiny CNN trained on real CIFAR-10."""
 
+import itertools
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -91,3 +93,26 @@ def check_sparse_image(adversarial, images, eps):
 @pytest.fixture(scope="session")
 def assert_sparse_image():
     return check_sparse_image
+
+
+def check_structured_image(adversarial, images, threat, eps):
+    """A structured threat's invariants: values in [0, 1], and the changed pixels of each image lie
+    inside at most ``eps`` of the threat's groups (brute force over the groups that touch them)."""
+    images = np.asarray(images)
+    adversarial = np.asarray(adversarial)
+    assert adversarial.shape == images.shape and np.all(np.isfinite(adversarial))
+    assert adversarial.min(initial=0.0) >= 0.0 and adversarial.max(initial=1.0) <= 1.0
+    membership = threat.membership()  # [G, H*W]
+    for changed in np.any(adversarial != images, axis=-1).reshape(len(images), -1):
+        if not changed.any():
+            continue
+        touching = np.flatnonzero(membership[:, changed].any(axis=1))
+        covers = (np.any(membership[list(chosen)], axis=0)
+                  for size in range(1, min(eps, len(touching)) + 1)
+                  for chosen in itertools.combinations(touching, size))
+        assert any(np.all(cover[changed]) for cover in covers), np.flatnonzero(changed)
+
+
+@pytest.fixture(scope="session")
+def assert_structured_image():
+    return check_structured_image

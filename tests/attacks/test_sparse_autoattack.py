@@ -160,7 +160,8 @@ def test_report_records_the_settings_and_progress_is_reported(mlp):
     report = sparse_autoattack(model_fn, _batches(images, labels, 10), attacks="rs",
                                progress=events.append, **BUDGET).report
     assert report["settings"] == {"eps": 1, "iterations": 4, "queries": 12, "n_images": 24,
-                                  "seed": 3, "attacks": ["rs"], "patience": 3}
+                                  "seed": 3, "attacks": ["rs"], "patience": 3,
+                                  "threat": "pixels", "eps_unit": "pixels"}
     assert report["clean_accuracy"] == pytest.approx(21 / 24)
     assert set(report["seconds"]) == {"rs"} and report["seconds"]["rs"] > 0
     assert [(e["batch"], e["stage"], e["images_done"]) for e in events] == [

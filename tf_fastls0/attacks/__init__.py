@@ -2,6 +2,8 @@
 
 Every attack is a function over a ``model_fn`` (images in [0, 1] -> logits, inference mode) whose
 budget ``eps`` counts pixels. ``stages.TABLE`` names every attack the evaluation can run.
+sPGD, Sparse-RS and the cascade also take a structured ``threat`` (``threats.THREATS``: patches,
+lines, groups), where ``eps`` counts structures.
 """
 
 from tf_fastls0.attacks.sparse_autoattack import (CLEAN_MISTAKE, NOT_FOUND, SURVIVED,

@@ -18,6 +18,8 @@ one fresh forward pass on the image a stage returns.
 ``broken_by`` records per image which stage broke it: ``CLEAN_MISTAKE`` (0) = misclassified before
 any attack, ``STAGE_CODES[name]`` (1, 2, 3 as above, whatever subset runs) = broken by that stage,
 ``SURVIVED`` (-1) = correct after every stage run. Robust accuracy = mean(broken_by == SURVIVED).
+With a structured ``threat`` (``threats``), ``eps`` counts its structures and only the
+structured stages run (the three of sAA); the report's settings name the threat and its unit.
 A minimum-norm stage (sigma-zero) also gives ``min_pixels``: per image the fewest changed pixels
 of a fooling image it found (0 for clean mistakes, ``NOT_FOUND`` (-1) if none), at any budget.
 """
@@ -44,7 +46,7 @@ class SparseAutoAttackResult(NamedTuple):
 
 def sparse_autoattack(model_fn, batches, *, eps, iterations=10_000, queries=10_000, attacks="saa",
                       seed=0, patience=3, keep_adversarial=True, progress=None, compiled=True,
-                      compact=True):
+                      compact=True, threat=None):
     """Runs the sAA cascade over a stream of batches.
 
     Args:
@@ -63,13 +65,14 @@ def sparse_autoattack(model_fn, batches, *, eps, iterations=10_000, queries=10_0
         eagerly (tiny tests, debugging).
       compact: drop broken images from a stage's working batch while it runs (the same result;
         False only to check that).
+      threat: a ``threats.Threat`` (``eps`` then counts its structures); None: pixels.
 
     Returns a ``SparseAutoAttackResult``. To attack one model in many calls (an evaluation that
     saves its state between batches), keep a ``SparseAutoAttack`` instead: it traces once.
     """
     cascade = SparseAutoAttack(model_fn, eps=eps, iterations=iterations, queries=queries,
                                seed=seed, patience=patience, compiled=compiled,
-                               compact=compact)
+                               compact=compact, threat=threat)
     return cascade(batches, attacks=attacks, keep_adversarial=keep_adversarial, progress=progress)
 
 
@@ -82,17 +85,18 @@ class SparseAutoAttack:
     """
 
     def __init__(self, model_fn, *, eps, iterations=10_000, queries=10_000, seed=0, patience=3,
-                 compiled=True, compact=True):
+                 compiled=True, compact=True, threat=None):
         self._model_fn = model_fn
+        self._threat = threat
         self._compiled = compiled
         self._settings = {"eps": int(eps), "iterations": int(iterations),
                           "queries": int(queries), "seed": int(seed), "patience": patience}
-        self._budget = Budget(compact=compact, **self._settings)
+        self._budget = Budget(compact=compact, threat=threat, **self._settings)
         self._clean_fn = self._classes = None
         self._stage_fns = {}
 
     def __call__(self, batches, *, attacks="saa", keep_adversarial=True, progress=None):
-        stages = resolve_stages(attacks)
+        stages = resolve_stages(attacks, self._threat)
         seconds = dict.fromkeys(stages, 0.0)
         survivors = dict.fromkeys(("clean",) + stages, 0)
         records, adversarial, pixel_counts = [], [], []
@@ -128,7 +132,8 @@ class SparseAutoAttack:
                 adversarial.append(batch_adversarial)
 
         broken_by = np.concatenate(records) if records else np.zeros([0], np.int32)
-        settings = {**self._settings, "n_images": len(broken_by), "attacks": list(stages)}
+        settings = {**self._settings, "n_images": len(broken_by), "attacks": list(stages),
+                    **_threat_settings(self._threat)}
         adversarial = np.concatenate(adversarial) if keep_adversarial and adversarial else None
         min_pixels = (np.concatenate(pixel_counts) if pixel_counts else np.zeros([0], np.int32)
                       ) if minimum_norm else None
@@ -149,6 +154,14 @@ class SparseAutoAttack:
                 self._stage_fns[name] = _stage(BY_NAME[name].build(self._model_fn, self._budget),
                                                image_spec, self._classes, self._compiled)
         return self._clean_fn, self._stage_fns
+
+
+def _threat_settings(threat):
+    """The report's words for the threat: its name, the unit ``eps`` counts, and (structured
+    threats) what a structure is."""
+    if threat is None or threat.is_pixels:
+        return {"threat": "pixels", "eps_unit": "pixels"}
+    return {"threat": threat.name, "eps_unit": threat.unit, "structure": threat.description}
 
 
 def _report(broken_by, survivors, seconds, settings):

@@ -15,6 +15,13 @@ counts); images misclassified clean (margin < 0) are returned unchanged. ``is_ad
 that in-search verdict: a caller that needs the model's argmax on the returned image (the cascade
 does) runs one fresh forward pass.
 
+Structured threats (``threat``, see ``threats``): the search runs over the threat's groups
+instead of pixels: ``eps`` groups are perturbed, each query restores ``n(it)`` of them and
+perturbs as many unperturbed ones, and every pixel of a newly perturbed group takes a fresh
+random corner colour (no "differs from clean" redraw, which is a single-pixel rule). This is the
+l0 search of SPEC §3 over a group map, not the Sparse-RS paper's patch attack (which moves one
+image-specific patch and updates its content); ``threat=None`` or ``pixels`` runs the pixel code.
+
 The batch moves in lock-step (one forward per query for all still-running images); each query
 costs one forward pass, including the first (the random start). Fooled images leave the working
 batch as they fall (``compaction``), so the cost follows the images still searched.
@@ -42,7 +49,7 @@ class SparseRSResult(NamedTuple):
 
 
 class _Search(NamedTuple):
-    perturbed: tf.Tensor  # [B, H*W] bool
+    perturbed: tf.Tensor  # [B, S] bool: the perturbed pixels (S = H*W) or groups (S = G)
     colours: tf.Tensor  # [B, H*W, C] float in {0, 1}, meaningful where perturbed
     loss: tf.Tensor  # [B]
     fooled: tf.Tensor  # [B] bool
@@ -50,19 +57,20 @@ class _Search(NamedTuple):
 
 
 def sparse_rs(model_fn, images, labels, *, eps, queries, p_init=0.8, keys=None, seed=0,
-              counter=0, clean_logits=None, compact=True):
+              counter=0, clean_logits=None, compact=True, threat=None):
     """Runs Sparse-RS on a batch.
 
     Args:
       model_fn: images ``[B, H, W, C]`` in [0, 1] -> logits ``[B, K]``; only its outputs are used.
       images: ``[B, H, W, C]`` float in [0, 1]; labels: int ``[B]``.
-      eps: l0 budget in pixels (static int >= 0); queries: forward passes per image (static int).
+      eps: l0 budget in pixels or ``threat``'s structures (static int >= 0); queries: forward passes per image (static int).
       p_init: initial fraction of the ``eps`` pixels resampled per query.
       keys, seed, counter: per-example random keys (default ``range(B)``) and the draw's seed and
         counter (see keyed_random).
       clean_logits: logits of ``images`` if already known (saves a forward).
       compact: drop fooled images from the working batch while the search runs
         (``compaction``): the same result at a cost that follows the images still searched.
+      threat: a ``threats.Threat`` for a structured threat; None (pixels) by default.
 
     Returns a ``SparseRSResult``.
     """
@@ -81,24 +89,37 @@ def sparse_rs(model_fn, images, labels, *, eps, queries, p_init=0.8, keys=None, 
     clean_logits = tf.cast(clean_logits, tf.float32)
     clean_fooled = _margin(clean_logits, labels) < 0
     clean_loss = per_example.cross_entropy(labels, clean_logits)
-    eps = _clamp_to_positions(eps, x)
+    grouped = threat is not None and not threat.is_pixels
+    eps = min(eps, threat.groups) if grouped else _clamp_to_positions(eps, x)
     if eps == 0 or queries == 0:
         return SparseRSResult(images, clean_fooled, clean_loss, tf.zeros([batch], tf.int32))
     rows = _Rows(tf.range(batch), tf.reshape(x, [batch, shape[1] * shape[2], channels]), labels,
                  keys)
 
     def draws(it, rows):
-        return keyed_random.uniform(rows.keys, tf.stack([tf.shape(rows.pixels)[1], 2 + channels]),
-                                    seed, _step_counter(counter, it), keyed_random.STREAM_RS)
+        """(scores [B, S, 2] to restore and add, colour uniforms [B, H*W, C])."""
+        u = keyed_random.uniform(rows.keys, tf.stack([tf.shape(rows.pixels)[1], 2 + channels]),
+                                 seed, _step_counter(counter, it), keyed_random.STREAM_RS)
+        if not grouped:
+            return u[..., :2], u[..., 2:]
+        scores = keyed_random.uniform(rows.keys, [threat.groups, 2], seed,
+                                      _step_counter(counter, it), keyed_random.STREAM_RS_GROUPS)
+        return scores, u[..., 2:]
+
+    def pixels_of(perturbed):
+        if not grouped:
+            return perturbed
+        chosen = threat.to_pixels(tf.cast(perturbed, tf.float32))
+        return tf.reshape(chosen, [tf.shape(perturbed)[0], -1]) > 0
 
     def score(rows, perturbed, colours):
-        candidate = _compose(rows.pixels, perturbed, colours, image_shape)
+        candidate = _compose(rows.pixels, pixels_of(perturbed), colours, image_shape)
         logits = tf.cast(model_fn(candidate), tf.float32)
         return per_example.cross_entropy(rows.labels, logits), _margin(logits, rows.labels) <= 0
 
-    first = draws(0, rows)
-    perturbed = _top(first[..., 1], eps, tf.constant(eps))
-    colours = _corners(first[..., 2:])
+    scores, colour_draws = draws(0, rows)
+    perturbed = _top(scores[..., 1], eps, tf.constant(eps))
+    colours = _corners(colour_draws)
     loss, fooled = score(rows, perturbed, colours)
     running = tf.logical_not(clean_fooled)
     search = _Search(perturbed, colours, loss, fooled, tf.cast(running, tf.int32))
@@ -111,15 +132,19 @@ def sparse_rs(model_fn, images, labels, *, eps, queries, p_init=0.8, keys=None, 
                                      lambda: _compacted(work, finished),
                                      lambda: (work, finished))
         rows, search, running = work
-        u = draws(it, rows)
+        scores, colour_draws = draws(it, rows)
         n = resampled(it)
-        restore = _top(tf.where(search.perturbed, u[..., 0], -1.0), eps, n)
-        add = _top(tf.where(search.perturbed, -1.0, u[..., 1]), eps, n)
+        restore = _top(tf.where(search.perturbed, scores[..., 0], -1.0), eps, n)
+        add = _top(tf.where(search.perturbed, -1.0, scores[..., 1]), eps, n)
         perturbed = tf.logical_or(tf.logical_and(search.perturbed, tf.logical_not(restore)), add)
-        fresh = tf.cond(tf.equal(n, 1),
-                        lambda: _new_colours(u, rows, seed, _step_counter(counter, it)),
-                        lambda: _corners(u[..., 2:]))
-        colours = tf.where(add[..., tf.newaxis], fresh, search.colours)
+        if grouped:
+            fresh = _corners(colour_draws)
+        else:
+            fresh = tf.cond(tf.equal(n, 1),
+                            lambda: _new_colours(colour_draws, rows, seed,
+                                                 _step_counter(counter, it)),
+                            lambda: _corners(colour_draws))
+        colours = tf.where(pixels_of(add)[..., tf.newaxis], fresh, search.colours)
         loss, fooled = score(rows, perturbed, colours)
         accept = tf.logical_and(running, tf.logical_or(loss > search.loss, fooled))
         kept = (tf.where(expand_like(accept, old), new, old)
@@ -138,7 +163,8 @@ def sparse_rs(model_fn, images, labels, *, eps, queries, p_init=0.8, keys=None, 
                                       shape_invariants=invariants if compact else None)
     search = compaction.scatter_rows(finished, work.rows.index, work.search)
     adversarial = tf.where(tf.reshape(clean_fooled, [-1, 1, 1, 1]), x,
-                           _compose(rows.pixels, search.perturbed, search.colours, image_shape))
+                           _compose(rows.pixels, pixels_of(search.perturbed), search.colours,
+                                    image_shape))
     return SparseRSResult(
         adversarial=in_input_dtype(images, x, adversarial),
         is_adversarial=tf.logical_or(clean_fooled, search.fooled),
@@ -203,11 +229,11 @@ def _step_counter(counter, it):
     return tf.cast(counter, tf.int64) * (2 ** 32) + tf.cast(it, tf.int64)
 
 
-def _new_colours(u, rows, seed, step_counter):
+def _new_colours(colour_draws, rows, seed, step_counter):
     """Corner colours ``[B, H*W, C]`` that differ from the clean pixels: the drawn corner where it
     differs, else the clean corner with a uniformly drawn non-empty set of channels flipped (the
     reference's redraw-until-different, uniform over the other corners)."""
-    drawn = _corners(u[..., 2:])
+    drawn = _corners(colour_draws)
     channels = tf.shape(rows.pixels)[2]
     flips = keyed_random.integers(rows.keys, tf.shape(rows.pixels)[1:2],
                                   2 ** channels - 1, seed, step_counter,

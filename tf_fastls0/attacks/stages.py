@@ -9,7 +9,8 @@ A built stage maps ``(images, labels, keys, clean_logits)`` to the adversarial i
 input image; the cascade judges every image by one fresh forward pass on what the stage returns.
 A minimum-norm stage (``minimum_norm=True``) returns, per image, the fooling image with the fewest
 changed pixels it found, whatever the budget: the cascade counts it broken only within ``eps``
-pixels and keeps the count for the robust-accuracy-by-k curve.
+pixels and keeps the count for the robust-accuracy-by-k curve. Only the stages marked
+``structured`` attack a structured threat (``threats``: patches, lines, groups).
 """
 
 from typing import Callable, NamedTuple
@@ -24,13 +25,15 @@ from tf_fastls0.attacks.sparse_rs import sparse_rs
 class Budget(NamedTuple):
     """What every stage of one evaluation shares: the l0 budget in pixels, the iteration budget of
     the white-box stages, the query budget of the black-box ones, the seed, sPGD's patience and
-    whether stages drop broken images from their working batch."""
+    whether stages drop broken images from their working batch; ``threat``: a structured
+    ``threats.Threat`` (``eps`` then counts its structures), None for pixels."""
     eps: int
     iterations: int
     queries: int
     seed: int = 0
     patience: int = 3
     compact: bool = True
+    threat: object = None
 
 
 class EvaluationAttack(NamedTuple):
@@ -39,6 +42,7 @@ class EvaluationAttack(NamedTuple):
     display: str
     build: Callable  # (model_fn, Budget) -> stage function (see the module docstring)
     minimum_norm: bool = False
+    structured: bool = False  # attacks structured threats too
 
 
 def _spgd(projected):
@@ -47,7 +51,8 @@ def _spgd(projected):
             return sparse_pgd(model_fn, images, labels, eps=budget.eps, steps=budget.iterations,
                               projected=projected, loss="ce", patience=budget.patience,
                               keys=keys, seed=budget.seed, counter=1 + int(projected),
-                              clean_logits=clean_logits, compact=budget.compact).adversarial
+                              clean_logits=clean_logits, compact=budget.compact,
+                              threat=budget.threat).adversarial
         return stage
     return build
 
@@ -56,7 +61,7 @@ def _rs(model_fn, budget):
     def stage(images, labels, keys, clean_logits):
         return sparse_rs(model_fn, images, labels, eps=budget.eps, queries=budget.queries,
                          keys=keys, seed=budget.seed, counter=3, clean_logits=clean_logits,
-                         compact=budget.compact).adversarial
+                         compact=budget.compact, threat=budget.threat).adversarial
     return stage
 
 
@@ -86,9 +91,9 @@ def _sigma_zero(model_fn, budget):
 
 
 TABLE = (
-    EvaluationAttack("spgd_unproj", 1, "sPGD-unproj", _spgd(projected=False)),
-    EvaluationAttack("spgd_proj", 2, "sPGD-proj", _spgd(projected=True)),
-    EvaluationAttack("rs", 3, "RS", _rs),
+    EvaluationAttack("spgd_unproj", 1, "sPGD-unproj", _spgd(projected=False), structured=True),
+    EvaluationAttack("spgd_proj", 2, "sPGD-proj", _spgd(projected=True), structured=True),
+    EvaluationAttack("rs", 3, "RS", _rs, structured=True),
     EvaluationAttack("cornersearch", 4, "CS", _cornersearch),
     EvaluationAttack("saif", 5, "SAIF", _saif),
     EvaluationAttack("sigma_zero", 6, "sigma-zero", _sigma_zero, minimum_norm=True),
@@ -105,8 +110,10 @@ ATTACK_NAMES = tuple(CASCADES) + tuple(BY_NAME)  # what ``--attacks`` accepts
 DISPLAY_NAMES = {**{attack.name: attack.display for attack in TABLE}, **CASCADE_DISPLAY}
 
 
-def resolve_stages(attacks):
-    """A cascade's name -> its stages; a stage name or a sequence of them -> that tuple."""
+def resolve_stages(attacks, threat=None):
+    """A cascade's name -> its stages; a stage name or a sequence of them -> that tuple.
+
+    With a structured ``threat``, a stage that cannot attack it is refused (``ValueError``)."""
     if isinstance(attacks, str) and attacks in CASCADES:
         return CASCADES[attacks]
     names = (attacks,) if isinstance(attacks, str) else tuple(attacks)
@@ -114,4 +121,14 @@ def resolve_stages(attacks):
     if unknown or not names:
         raise ValueError(f"unknown attacks {unknown or attacks!r}: use "
                          f"{', '.join(ATTACK_NAMES)}")
+    if threat is not None and not threat.is_pixels:
+        pixel_only = [name for name in names if not BY_NAME[name].structured]
+        if pixel_only:
+            raise ValueError(f"{', '.join(pixel_only)} attack pixels only, not the {threat.name} "
+                             f"threat: use {', '.join(structured_stages())}")
     return names
+
+
+def structured_stages():
+    """The stages that attack structured threats too."""
+    return tuple(attack.name for attack in TABLE if attack.structured)

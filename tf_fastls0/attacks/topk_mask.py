@@ -8,6 +8,11 @@ useful gradient, so the backward pass is the one of the sPGD paper (arXiv 2405.0
 - unprojected: ``dL/dp = g * s`` (the soft mask ``s = sigmoid(m)``);
 - projected:   ``dL/dp = g * M`` (the binary mask);
 - both:        ``dL/ds = sum_C g * p`` and ``dL/dm = dL/ds * s * (1 - s)``; ``dL/dx = g``.
+
+Over a structured threat (``threats.Threat``), the logits ``m`` and the top-k are per group
+(``[B, G]``) and the pixel mask is the union of the chosen groups (``threat.to_pixels``); the soft
+pixel mask of the unprojected variant is the largest soft mask of the groups holding the pixel, and
+``dL/ds`` of a group sums ``sum_C g * p`` over its pixels (``threat.to_groups``).
 """
 
 import tensorflow as tf
@@ -60,6 +65,38 @@ def sparse_perturbation(images, magnitude, mask_logits, k, projected, mask=None)
         return images + magnitude * mask, grad
 
     return perturb(images, magnitude, mask_logits)
+
+
+def group_topk(scores, k):
+    """A float mask ``[B, G]``, 1 at the ``min(k, G)`` largest ``scores`` of each row (ties to the
+    lower index); ``k``: a static Python int >= 0."""
+    groups = scores.shape[1]
+    _, chosen = tf.math.top_k(scores, k=min(int(k), groups))
+    return tf.reduce_sum(tf.one_hot(chosen, groups, dtype=scores.dtype), axis=1)
+
+
+def structured_perturbation(images, magnitude, group_logits, k, projected, threat, mask=None):
+    """``images + magnitude * threat.to_pixels(group_topk(sigmoid(group_logits), k))`` with the
+    sPGD gradient over groups (module docstring).
+
+    ``group_logits``: ``[B, G]``; ``mask``: the ``[B, G]`` group mask if the caller has it.
+    """
+    soft = tf.sigmoid(group_logits)
+    if mask is None:
+        mask = group_topk(soft, k)
+    pixel_mask = tf.stop_gradient(threat.to_pixels(mask))
+
+    @tf.custom_gradient
+    def perturb(images, magnitude, group_logits):
+        def grad(upstream):
+            magnitude_weight = _select(projected, pixel_mask, threat.to_pixels(soft))
+            soft_grad = threat.to_groups(tf.reduce_sum(upstream * magnitude, axis=-1,
+                                                       keepdims=True))
+            return upstream, upstream * magnitude_weight, soft_grad * soft * (1.0 - soft)
+
+        return images + magnitude * pixel_mask, grad
+
+    return perturb(images, magnitude, group_logits)
 
 
 def _select(projected, if_true, if_false):

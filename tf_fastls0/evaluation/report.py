@@ -22,6 +22,17 @@ UNITS = {"clean_acc": "percent", "robust_acc": "percent", "k": "pixels",
 K_NOTE = ("k counts pixels (positions h, w): every channel of a chosen pixel may change. Other "
           "libraries often count l0 over channel entries (H*W*C), where the same k is a smaller "
           "budget.")
+
+
+def k_note(threat):
+    """What k counts under ``threat`` (a ``threats.Threat``)."""
+    if threat.is_pixels:
+        return K_NOTE
+    return (f"k counts {threat.unit} ({threat.description}): the changed pixels lie inside at "
+            f"most k of the threat's {threat.groups} {threat.unit}, every channel of them may "
+            "change.")
+
+
 # Fields that differ between runs of the same evaluation (time, where it wrote, how it was split
 # into sessions); ``comparable`` drops them.
 RUN_SPECIFIC = ("started_at", "finished_at", "wall_seconds", "merged_from")
@@ -113,7 +124,9 @@ def markdown_table(report, label=None):
     """A row like the paper's Table 4: clean | each attack alone | sAA (robust accuracy, %)."""
     names = [name for name in report["attacks"] if name != "saa"]
     columns = ["model", "k", "n", "clean"] + [DISPLAY_NAMES[name] for name in names]
-    values = [label or report["architecture"], str(report["k"]), str(report["n_examples"]),
+    k = str(report["k"]) if report.get("k_unit", "pixels") == "pixels" else \
+        f"{report['k']} {report['k_unit']}"
+    values = [label or report["architecture"], k, str(report["n_examples"]),
               f"{report['clean_acc']:.1f}"]
     values += [f"{report['attacks'][name]['robust_acc']:.1f}" for name in names]
     if "saa" in report["attacks"] or len(names) > 1:

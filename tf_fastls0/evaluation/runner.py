@@ -26,6 +26,7 @@ import tensorflow as tf
 from absl import logging
 
 from tf_fastls0.attacks import STAGE_CODES, SparseAutoAttack, resolve_stages
+from tf_fastls0.attacks import threats
 from tf_fastls0.attacks.budget import check_eps_fits
 from tf_fastls0.data import load_data
 from tf_fastls0.evaluation import report as report_lib
@@ -73,7 +74,8 @@ def evaluate_model(config, splits=None):
     check_output_dir(output_dir)
     splits = splits if splits is not None else load_data(data)
     model = load_model(config.model)
-    _check_fits(model, splits, config.eps)
+    threat = threats.from_config(config, splits.test.image_shape)
+    _check_fits(model, splits, config.eps, threat)
     chosen = plan(len(splits.test), n_examples=config.n_examples, seed=config.seed,
                   batch_size=config.batch_size, shard_index=config.shard_index,
                   num_shards=config.num_shards)
@@ -95,13 +97,13 @@ def evaluate_model(config, splits=None):
         with environment_errors(output_dir):
             clean_temporaries(output_dir, (REPORT_FILE, STATE_FILE, MARKER_FILE))
             write_marker(output_dir, EVALUATION)
-        warnings = _check_and_attack(model, splits, chosen, state, config, output_dir)
+        warnings = _check_and_attack(model, splits, chosen, state, config, output_dir, threat)
 
         complete = state.done_batches.issuperset(chosen.batches)
         records = state.records.finished()
         shard = {"index": config.shard_index, "count": config.num_shards,
                  "batches": [chosen.batches[0], chosen.batches[-1] + 1]}
-        result = {**_header(model, sha256, splits, data, settings, shard),
+        result = {**_header(model, sha256, splits, data, settings, shard, threat),
                   **report_lib.summarise(records), "warnings": warnings, "complete": complete,
                   "started_at": state.started_at, "finished_at": _now(),
                   "wall_seconds": time.perf_counter() - started}
@@ -116,7 +118,7 @@ def evaluate_model(config, splits=None):
     return result
 
 
-def _check_fits(model, splits, eps):
+def _check_fits(model, splits, eps, threat):
     shape = splits.test.image_shape
     expected = model.image_shape
     if any(want is not None and want != have for want, have in zip(expected, shape)):
@@ -128,6 +130,7 @@ def _check_fits(model, splits, eps):
                          f"{splits.test.num_classes} classes; pass the data flags the model was "
                          "trained with")
     check_eps_fits(shape, eps=eps)
+    threats.check_budget(threat, "eps", eps)
 
 
 def _shape(shape):
@@ -147,12 +150,12 @@ def _fresh_state(fingerprint, test, shard_indices, attacks, *, keep_adversarial,
     return EvalState(fingerprint, records, set(), adversarial, started_at)
 
 
-def _check_and_attack(model, splits, chosen, state, config, output_dir):
+def _check_and_attack(model, splits, chosen, state, config, output_dir, threat):
     """The sanity checks (their warnings are returned), then the attacks; Ctrl-C saves the state
     and stops with one line."""
     try:
         warnings = _warnings(model, splits, chosen.indices[:PROBE_IMAGES])
-        _attack_pending(model.model_fn, splits.test, chosen, state, config, output_dir)
+        _attack_pending(model.model_fn, splits.test, chosen, state, config, output_dir, threat)
     except KeyboardInterrupt:
         with _failing_midway(output_dir, state):
             state.save(output_dir)  # a batch cut short is not done: it is attacked again
@@ -162,7 +165,7 @@ def _check_and_attack(model, splits, chosen, state, config, output_dir):
     return warnings
 
 
-def _attack_pending(model_fn, test, chosen, state, config, output_dir):
+def _attack_pending(model_fn, test, chosen, state, config, output_dir, threat):
     """Attacks this shard's unfinished batches (at most ``max_batches``), saving the state at
     most once a minute and once at the end (the caller saves it when Ctrl-C stops the run)."""
     pending = [b for b in chosen.batches if b not in state.done_batches]
@@ -170,7 +173,7 @@ def _attack_pending(model_fn, test, chosen, state, config, output_dir):
         pending = pending[:config.max_batches]
     cascade = SparseAutoAttack(model_fn, eps=config.eps, iterations=config.iters,
                                queries=config.rs_queries, seed=config.seed,
-                               patience=config.patience)
+                               patience=config.patience, threat=threat)
     with _failing_midway(output_dir, state), _progress_bar(len(chosen.shard_indices), state,
                                                            config.progress) as bar:
         for batch in pending:
@@ -239,14 +242,15 @@ def _warnings(model, splits, probe):
     return found
 
 
-def _header(model, sha256, splits, data, settings, shard):
+def _header(model, sha256, splits, data, settings, shard, threat):
     """The report's fixed part: the model, data, budget and settings."""
     return {
         "threat_model": "L0",
         "k": settings["eps"],
-        "k_unit": "pixels",
-        "k_note": report_lib.K_NOTE,
-        "units": report_lib.UNITS,
+        "k_unit": threat.unit,
+        "k_note": report_lib.k_note(threat),
+        "threat": threat.settings(settings["eps"]),
+        "units": {**report_lib.UNITS, "k": threat.unit},
         "architecture": model.architecture,
         "dataset": splits.name,
         "budget": {"iters": settings["iters"], "rs_queries": settings["rs_queries"],

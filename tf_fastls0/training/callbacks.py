@@ -125,10 +125,13 @@ class RobustValidation(keras.callbacks.Callback):
     """Robust accuracy on a fixed validation subset after every epoch, logged as
     ``val_robust_accuracy``: the Sparse-AutoAttack cascade with a small budget (sPGD unprojected,
     then projected, then Sparse-RS with ``rs_queries`` queries, each on the images the ones before
-    left unbroken) at the evaluation budget."""
+    left unbroken) at the evaluation budget; ``threat``: a structured ``threats.Threat`` (``eps``
+    then counts its structures), None for pixels."""
 
-    def __init__(self, images, labels, eps, steps, batch_size, seed=0, rs_queries=0):
+    def __init__(self, images, labels, eps, steps, batch_size, seed=0, rs_queries=0,
+                 threat=None):
         super().__init__()
+        self.threat = threat
         self.images, self.labels = images, labels
         self.eps, self.steps, self.batch_size, self.seed = eps, steps, batch_size, seed
         self.rs_queries = rs_queries
@@ -153,10 +156,11 @@ class RobustValidation(keras.callbacks.Callback):
         predict = lambda x: network(x, training=False)  # noqa: E731
         survived = tf.equal(tf.argmax(predict(images), -1, output_type=tf.int32), labels)
         stages = [functools.partial(sparse_pgd, steps=self.steps, projected=projected, patience=3,
-                                    counter=1 + projected, compact=True)
+                                    counter=1 + projected, compact=True, threat=self.threat)
                   for projected in (False, True)]
         if self.rs_queries:
-            stages.append(functools.partial(sparse_rs, queries=self.rs_queries, counter=3))
+            stages.append(functools.partial(sparse_rs, queries=self.rs_queries, counter=3,
+                                            threat=self.threat))
         for stage in stages:
             survived = tf.cond(tf.reduce_any(survived),  # an empty batch cannot go through
                                lambda stage=stage, survived=survived: self._survivors(

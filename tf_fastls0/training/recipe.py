@@ -12,7 +12,7 @@ from typing import Callable
 
 import tensorflow as tf
 
-from tf_fastls0.attacks import random_variant, sparse_pgd
+from tf_fastls0.attacks import random_variant, sparse_pgd, threats
 from tf_fastls0.losses import distributed, grad_align, objectives, soft_targets
 from tf_fastls0.losses.sparse_noise import sparse_noise
 
@@ -41,6 +41,7 @@ class Recipe:
     seed: int = 0
     ramp_epochs: int = 1  # epochs over which a ramped regulariser reaches its weight
     gradient_alignment: float = 0.0  # GradAlign's lambda (0: no regulariser)
+    threat: object = dataclasses.field(default=None, compare=False)  # threats.Threat; None: pixels
 
     @property
     def logged_means(self):
@@ -55,8 +56,9 @@ class Recipe:
         return ("adversarial_accuracy",) if self.adversarial else ()
 
 
-def recipe_for(config):
-    """The ``Recipe`` of a ``TrainConfig``."""
+def recipe_for(config, image_shape=None):
+    """The ``Recipe`` of a ``TrainConfig`` (``image_shape`` ``(H, W, C)`` places a structured
+    threat; needed unless ``config.threat`` is pixels)."""
     name = config.method_entry.objective
     return Recipe(
         objective_name=name,
@@ -67,7 +69,8 @@ def recipe_for(config):
         attack_loss=_attack_loss(config, name), seed=config.seed,
         ramp_epochs=config.nuat_ramp_epochs,
         gradient_alignment=config.grad_align_lambda if config.method_entry.gradient_alignment
-        else 0.0)
+        else 0.0,
+        threat=None if config.threat == "pixels" else threats.from_config(config, image_shape))
 
 
 def _attack_loss(config, objective_name):
@@ -97,7 +100,8 @@ def prepare(recipe, network, buffer, images, labels, indices, step, steps_per_ep
     attack = sparse_pgd(
         inference, images, labels, eps=recipe.eps, steps=recipe.attack_steps,
         projected=_projected(recipe, step), patience=recipe.attack_patience,
-        clean_logits=clean_logits, keys=indices, seed=recipe.seed, counter=step, **loss)
+        clean_logits=clean_logits, keys=indices, seed=recipe.seed, counter=step,
+        threat=recipe.threat, **loss)
     batch.update(images=images, adversarial=tf.stop_gradient(attack.adversarial), rows=rows,
                  clean_logits=clean_logits)
     return batch

@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 
 from tf_fastls0 import data as data_lib
+from tf_fastls0.attacks import threats
 from tf_fastls0.attacks.budget import check_eps_fits
 from tf_fastls0.models import build_model
 from tf_fastls0.training import callbacks as callbacks_lib
@@ -152,10 +153,12 @@ def _final_evaluation(config, splits):
     output_dir = os.path.join(config.output_dir, f"final_eval_{config.final_eval}")
     evaluation = EvalConfig(model=config.output_dir, data=config.data, output_dir=output_dir,
                             eps=config.eval_eps, batch_size=config.batch_size, seed=config.seed,
+                            threat=config.threat, patch_size=config.patch_size,
+                            patch_placement=config.patch_placement, group_map=config.group_map,
                             progress=_verbosity(config) == 1, **BUDGETS[config.final_eval])
     report = evaluate_model(evaluation, splits)
     return {"report": os.path.join(output_dir, "report.json"), "budget": config.final_eval,
-            "k": config.eval_eps, "clean_acc": report["clean_acc"],
+            "k": config.eval_eps, "k_unit": report["k_unit"], "clean_acc": report["clean_acc"],
             "robust_acc": report["robust_acc"], "units": "percent"}
 
 
@@ -219,7 +222,8 @@ def _robustness_callbacks(config, splits, logs_dir):
     subset = splits.test.subset(config.val_robust_examples, seed=config.seed)
     validation = callbacks_lib.RobustValidation(
         subset.float_images(), subset.labels, config.eval_eps,
-        config.val_attack_steps, config.batch_size, config.seed, config.val_rs_queries)
+        config.val_attack_steps, config.batch_size, config.seed, config.val_rs_queries,
+        _threat(config, splits))
     monitor = callbacks_lib.CatastrophicOverfittingMonitor(
         os.path.join(logs_dir, "validation"), config.co_robust_drop, config.co_train_margin,
         config.stop_on_co)
@@ -235,7 +239,7 @@ def build_trainer(config, splits):
                           config.sync_batchnorm)
     steps = data_lib.steps_per_epoch(splits.train, config.batch_size)
     trainer = AdversarialTrainer(
-        network, recipe_for(config), steps,
+        network, recipe_for(config, splits.image_shape), steps,
         soft_labels={"train_labels": splits.train.labels, "num_classes": splits.num_classes,
                      "momentum": config.sat_momentum, "start_epoch": config.sat_start_epoch})
     total_steps = config.epochs * steps
@@ -257,6 +261,17 @@ def _check_fits(config, splits):
         raise UsageError(f"--batch_size={config.batch_size} is larger than the "
                          f"{len(splits.train)} training images")
     check_eps_fits(splits.image_shape, train_eps=config.train_eps, eval_eps=config.eval_eps)
+    threat = _threat(config, splits)
+    if threat is not None:
+        threats.check_budget(threat, "train_eps", config.train_eps)
+        threats.check_budget(threat, "eval_eps", config.eval_eps)
+
+
+def _threat(config, splits):
+    """The structured threat of the run (None for pixels)."""
+    if config.threat == "pixels":
+        return None
+    return threats.from_config(config, splits.image_shape)
 
 
 def resolve_for_strategy(config, strategy):

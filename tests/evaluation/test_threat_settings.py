@@ -1,0 +1,35 @@
+"""The evaluation's threat settings: checked before any work, and named in the output folder."""
+
+import pytest
+
+from tf_fastls0.evaluation.config import EvalConfig, default_output_dir
+from tf_fastls0.evaluation.report import markdown_table
+from tf_fastls0.utils.cli import UsageError
+
+
+@pytest.mark.parametrize("overrides, message", [
+    ({"threat": "columns", "attacks": ("saa", "saif")}, "saif attack pixels only"),
+    ({"threat": "patches", "attacks": ("sigma_zero",)}, "sigma_zero attack pixels only"),
+    ({"threat": "groups"}, "needs --group_map"),
+    ({"group_map": "map.npy"}, "only read with --threat=groups"),
+])
+def test_a_threat_that_cannot_run_is_refused_at_once(overrides, message):
+    with pytest.raises(UsageError, match=message):
+        EvalConfig(model="m", **overrides)
+
+
+@pytest.mark.parametrize("overrides, folder", [
+    ({}, "eval_quick_k4"),
+    ({"threat": "patches", "patch_size": 5}, "eval_quick_patches5x5_k4"),
+    ({"threat": "patches", "patch_placement": "grid"}, "eval_quick_gridpatches3x3_k4"),
+    ({"threat": "columns"}, "eval_quick_columns_k4"),
+])
+def test_the_default_output_folder_names_the_threat(overrides, folder, tmp_path):
+    config = EvalConfig(model=str(tmp_path), eps=4, iters=100, rs_queries=300, **overrides)
+    assert default_output_dir(config, str(tmp_path)) == str(tmp_path / folder)
+
+
+def test_the_markdown_row_states_the_unit_of_k():
+    report = {"attacks": {"saa": {"robust_acc": 12.5}}, "architecture": "net", "k": 2,
+              "k_unit": "columns", "n_examples": 8, "clean_acc": 50.0, "robust_acc": 12.5}
+    assert "| net | 2 columns | 8 | 50.0 | 12.5 |" in markdown_table(report)
