@@ -33,8 +33,6 @@ def expected_now(before):
     expected = {key: RENAMED.get((key, value), value) if isinstance(value, str) else value
                 for key, value in before.items()}
     expected["sync_batchnorm"] = None
-    expected.update(threat="pixels", patch_size=3, patch_placement="anywhere",
-                    group_map=None)  # the structured threats' settings, pixels by default
     if before["train_eps"] == 20 and before["eval_eps"] == 20:  # the flagfile did not set it
         expected["train_eps"] = 120
     return expected
