@@ -126,7 +126,7 @@ def test_table10_networks_take_a_training_step_that_reaches_every_weight(name):
         loss = loss_fn(labels, model(images, training=True))
     gradients = tape.gradient(loss, model.trainable_weights)
     # ConvNeXt's LayerScale starts at 1e-6, so a step may move a block's kernels by less than
-    # float32 resolves; the gradient shows every weight is trained (the bias tables' arrive as
+    # float32 resolves; the gradient shows every weight is trained (the bias tables arrive as
     # IndexedSlices, from the Embedding lookup).
     assert all(g is not None and np.any(tf.convert_to_tensor(g).numpy() != 0) for g in gradients)
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss=loss_fn)
