@@ -3,8 +3,8 @@
 Every figure is PreAct ResNet-18, 100 epochs, Sparse-AutoAttack with the paper's budget (10,000 sPGD iterations per stage, 10,000 Sparse-RS queries); accuracies
 in percent, ``train_seconds`` on one RTX 6000 Ada; CIFAR-10 at eps = 20 pixels except Table 7
 (CIFAR-100, eps 10) and Table 8 (GTSRB, eps 12), of which SPEC §7 gives the Fast-LS-l0 (T) row
-only. A run name in a table's config that is listed
-here gets the paper's figures beside its own.
+only, and Table 10 (ConvNeXt and Swin), of which it gives none. A run name in a table's config
+that is listed here gets the paper's figures (or, in Table 10, its label) beside its own.
 """
 
 from typing import NamedTuple, Optional
@@ -91,6 +91,16 @@ TABLES = {
     "table8": {
         "fast_ls_l0_t": PaperRow("Fast-LS-l0 (T)", clean=97.8, saa=63.2,
                                  train_seconds=_hours(0, 7)),
+    },
+    # Table 10 (ConvNeXt and Swin Transformer at about ResNet-18's size): SPEC gives no figures, so
+    # its rows carry their labels only.
+    "table10": {
+        "convnext_tiny_sat_1step": PaperRow("ConvNeXt, sAT (1-step)"),
+        "convnext_tiny_strades_t_1step": PaperRow("ConvNeXt, sTRADES (T) (1-step)"),
+        "convnext_tiny_fast_ls_l0_t": PaperRow("ConvNeXt, Fast-LS-l0 (T)"),
+        "swin_tiny_sat_1step": PaperRow("Swin, sAT (1-step)"),
+        "swin_tiny_strades_t_1step": PaperRow("Swin, sTRADES (T) (1-step)"),
+        "swin_tiny_fast_ls_l0_t": PaperRow("Swin, Fast-LS-l0 (T)"),
     },
     "table11": {
         "fast_ls_l0_t_sat_start_30pct": PaperRow("SAT from 30% of training", saa=60.2),

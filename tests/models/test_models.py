@@ -96,3 +96,61 @@ def test_adversarial_training_of_resnet34_at_224_runs_on_cpu(repo):
     result = subprocess.run([sys.executable, "-c", script], cwd=repo, capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0 and "trained" in result.stdout, result.stderr[-2000:]
+
+
+def test_convnext_tiny_has_the_timm_count_for_its_cifar_configuration():
+    # timm's ConvNeXt(depths=(3, 3, 9, 3), dims=(64, 128, 256, 512), patch_size=1, 10 classes):
+    # 8d^2 + 58d per block, LayerNorm + 2x2 conv per downsampling, LayerNorm + linear head.
+    model = build_model("convnext_tiny", (32, 32, 3), 10)
+    assert count_trainable(model) == 12_454_154
+    assert model.get_layer("stage4_block3_depthwise_conv").output.shape[1:] == (4, 4, 512)
+
+
+def test_swin_tiny_has_the_count_of_the_cifar_swin_at_resnet18_widths():
+    # kentaroy47/vision-transformers-cifar10's swin_t(window_size=4, downscaling_factors=
+    # (2, 2, 2, 1)) counts 12d^2 + 10d + 49 per block: 26,598,646 trainable parameters at dim 96
+    # (10 classes; its shift masks are frozen parameters). At dims 64 ... 512, with a bias table
+    # column per head (49 x heads), the same count gives 11,838,310.
+    model = build_model("swin_tiny", (32, 32, 3), 10)
+    assert count_trainable(model) == 11_838_310
+    assert model.get_layer("stage4_block2_mlp2").output.shape[1:] == (4, 4, 512)
+
+
+@pytest.mark.parametrize("name", ["convnext_tiny", "swin_tiny"])
+def test_table10_networks_take_a_training_step_that_reaches_every_weight(name):
+    model = build_model(name, (16, 16, 3), 5, width=0.125)
+    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    images = tf.random.stateless_uniform([8, 16, 16, 3], seed=[3, 4])
+    labels = tf.constant([0, 1, 2, 3, 4, 0, 1, 2])
+    with tf.GradientTape() as tape:
+        loss = loss_fn(labels, model(images, training=True))
+    gradients = tape.gradient(loss, model.trainable_weights)
+    # ConvNeXt's LayerScale starts at 1e-6, so a step may move a block's kernels by less than
+    # float32 resolves; the gradient shows every weight is trained (the bias tables arrive as
+    # IndexedSlices, from the Embedding lookup).
+    assert all(g is not None and np.any(tf.convert_to_tensor(g).numpy() != 0) for g in gradients)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss=loss_fn)
+    before = model(images, training=False).numpy()
+    assert np.isfinite(model.train_on_batch(images, labels))
+    assert not np.allclose(model(images, training=False).numpy(), before)
+
+
+def test_swin_attention_stays_inside_its_windows_and_masked_shifted_windows():
+    # On an 8x8 map with 4x4 windows, a change inside the top-left window reaches, through the
+    # first (plain) block, that window only; the second block's windows are shifted by 2 pixels
+    # and the pixels the cyclic shift wraps around (rows and columns 6, 7 beside 0, 1) are masked
+    # apart, so nothing reaches rows or columns 6 and 7.
+    from tf_fastls0.models.swin import swin
+    model = swin((8, 8, 3), 3, depths=(2,), dims=(8,), heads=(2,), downscaling=(1,),
+                 window_size=4)
+    images = tf.random.stateless_uniform([1, 8, 8, 3], seed=[5, 6])
+    changed = tf.tensor_scatter_nd_update(images, [[0, 1, 1, 0]], [5.0])
+
+    def moved(layer):
+        features = keras.Model(model.input, model.get_layer(layer).output)
+        return np.abs(features(changed).numpy() - features(images).numpy()).max(axis=-1)[0] > 1e-6
+
+    plain = moved("stage1_block1_add2")
+    assert plain[:4, :4].all() and not plain[4:, :].any() and not plain[:, 4:].any()
+    shifted = moved("stage1_block2_add2")
+    assert shifted[:6, :6].all() and not shifted[6:, :].any() and not shifted[:, 6:].any()

@@ -42,3 +42,24 @@ def torchvision_resnet_conv_kwargs():
     the ReLU gain: N(0, 2 / (k * k * out_channels)); they have no bias."""
     return {"kernel_initializer": keras.initializers.VarianceScaling(
         scale=2.0, mode="fan_out", distribution="untruncated_normal")}
+
+
+# timm's ConvNeXt and Swin draw every Conv2d/Linear weight with trunc_normal_(std=.02), whose
+# bounds are -2 and 2 in absolute value (a hundred standard deviations): in effect N(0, 0.02^2).
+# Keras' TruncatedNormal cuts at two standard deviations instead, so the plain normal matches.
+TIMM_KERNEL_STDDEV = 0.02
+
+
+def timm_kernel_initializer():
+    return keras.initializers.RandomNormal(stddev=TIMM_KERNEL_STDDEV)
+
+
+def reinitialize_like_timm(model):
+    """timm's ``_init_weights`` over a built model: every Conv2D/Dense kernel from N(0, 0.02^2) and
+    its bias zero (LayerNorm keeps gamma 1, beta 0). For blocks made by Keras' own builders, whose
+    initialisers cannot be chosen."""
+    for layer in model.layers:
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+            layer.kernel.assign(timm_kernel_initializer()(layer.kernel.shape, layer.kernel.dtype))
+            if layer.bias is not None:
+                layer.bias.assign(keras.ops.zeros_like(layer.bias))
