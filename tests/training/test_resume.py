@@ -146,10 +146,12 @@ IMAGENET_RUN = ["--flagfile=configs/imagenet100_fast_ls_l0_t.flags", "--width=0.
 
 def test_the_imagenet_flagfile_streams_exports_and_resumes_exactly(tmp_path, repo, run_module):
     folder = tmp_path / "imagenet_like"
-    imagenet_like_generator(repo).write_folder(str(folder), classes=3, per_split={"train": 4, "test": 2},
-                                 min_side=48, max_side=96, seed=0)
+    imagenet_like_generator(repo).write_folder(str(folder), classes=3,
+                                               per_split={"train": 4, "test": 2},
+                                               min_side=48, max_side=96, seed=0)
     run = [*IMAGENET_RUN, f"--data_dir={folder}"]
-    whole = run_module("tf_fastls0.train", *run, f"--output_dir={tmp_path / 'whole'}")
+    whole = run_module("tf_fastls0.train", *run, f"--output_dir={tmp_path / 'whole'}",
+                       timeout=1800)
     assert whole.returncode == 0, whole.stderr[-3000:]
     assert (tmp_path / "whole" / "model.keras").exists()
     assert (tmp_path / "whole" / "saved_model").is_dir()
@@ -159,9 +161,10 @@ def test_the_imagenet_flagfile_streams_exports_and_resumes_exactly(tmp_path, rep
                                 f"--output_dir={killed_dir}"], cwd=repo,
                                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    kill_when_checkpoint_appears(process, killed_dir / "checkpoints", step=4)  # epoch 2 of 2
+    # epoch 2 of 2; generous limits, since a loaded machine traces ResNet-34 slowly
+    kill_when_checkpoint_appears(process, killed_dir / "checkpoints", step=4, deadline=1800)
     assert process.returncode == -signal.SIGKILL
-    resumed = run_module("tf_fastls0.train", *run, f"--output_dir={killed_dir}")
+    resumed = run_module("tf_fastls0.train", *run, f"--output_dir={killed_dir}", timeout=1800)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resuming from" in resumed.stdout
 

@@ -91,7 +91,7 @@ class ImageFiles:
 
     def images_at(self, indices=None):
         """The images at ``indices`` (all if None), decoded now: uint8 ``[n, *image_shape]``."""
-        paths = self.paths if indices is None else self.paths[np.asarray(indices)]
+        paths = self.paths if indices is None else self.paths[indices]
         dataset = tf.data.Dataset.from_tensor_slices(paths).map(
             lambda path: self.unaugmented(self.load(path)), num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True).batch(256)

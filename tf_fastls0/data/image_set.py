@@ -1,4 +1,5 @@
-"""The in-memory form every data source is loaded into: images, labels, class names."""
+"""The in-memory form of a split (every source but a streamed image folder): images, labels,
+class names."""
 
 import dataclasses
 from typing import ClassVar
