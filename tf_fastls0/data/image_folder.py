@@ -48,7 +48,8 @@ def in_memory(files, pipeline):
     """Whether a split goes into memory: asked for, or ``auto`` and small enough."""
     if files.augmentation != PAD_CROP or pipeline == "stream":
         return False
-    return pipeline == "memory" or len(files) * int(np.prod(files.image_shape)) <= MEMORY_LIMIT_BYTES
+    decoded_bytes = len(files) * int(np.prod(files.image_shape))
+    return pipeline == "memory" or decoded_bytes <= MEMORY_LIMIT_BYTES
 
 
 def _placed(files, pipeline):

@@ -7,7 +7,7 @@ from typing import ClassVar
 import numpy as np
 
 PAD_CROP = "pad_crop"  # images all of one size, augmented by a padded crop and a flip
-RESIZED_CROP = "resized_crop"  # originals of any size, augmented by a random-resized crop and a flip
+RESIZED_CROP = "resized_crop"  # originals of any size, random-resized crop and a flip
 
 
 class DataError(ValueError):

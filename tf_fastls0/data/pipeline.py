@@ -6,8 +6,9 @@ index and the epoch. A run resumed at ``(epoch, step)`` therefore sees exactly t
 interrupted run would have seen next.
 
 A split is an in-memory ``ImageSet`` or ``ImageFiles`` to stream. Both are shuffled as a list
-of elements (the images, or the file paths) with the same seed, so both give the same order; files are then read, decoded and augmented in parallel by the map, with memory
-bounded by the prefetch rather than by the data set's size.
+of elements (the images, or the file paths) with the same seed, so both give the same order;
+files are then read, decoded and augmented in parallel by the map, with memory bounded by
+the prefetch rather than by the data set's size.
 """
 
 import tensorflow as tf
