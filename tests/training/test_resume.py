@@ -1,5 +1,7 @@
-"""Runs that survive: SIGKILL and resume, refused output folders, a diverging loss."""
+"""Runs that survive: SIGKILL and resume (on the 224x224 ImageNet path too), refused output
+folders, a diverging loss."""
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -124,3 +126,53 @@ def test_ctrl_c_stops_training_with_one_line_and_status_130(tmp_path, start_modu
     assert interrupted[0].endswith(f"the last checkpoint is {newest}; run the same command "
                                    "again to resume")
     assert not (tmp_path / LOCK_FILE).exists()
+
+
+# The ImageNet-100 Fast-LS-l0 flagfile on a tiny generated ImageNet-like folder: the training split
+# streams with ImageNet crops at 224x224, ResNet-34 at 1/16 width.
+def imagenet_like_generator(repo):
+    spec = importlib.util.spec_from_file_location("make_imagenet_like",
+                                                  repo / "testdata" / "make_imagenet_like.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+IMAGENET_RUN = ["--flagfile=configs/imagenet100_fast_ls_l0_t.flags", "--width=0.0625",
+                "--epochs=2", "--batch_size=4", "--sat_start_epoch=0", "--val_robust_examples=0",
+                "--final_eval=none", "--deterministic", "--checkpoint_every_steps=1",
+                "--verbose=2"]
+
+
+def test_the_imagenet_flagfile_streams_exports_and_resumes_exactly(tmp_path, repo, run_module):
+    folder = tmp_path / "imagenet_like"
+    imagenet_like_generator(repo).write_folder(str(folder), classes=3,
+                                               per_split={"train": 4, "test": 2},
+                                               min_side=48, max_side=96, seed=0)
+    run = [*IMAGENET_RUN, f"--data_dir={folder}"]
+    whole = run_module("tf_fastls0.train", *run, f"--output_dir={tmp_path / 'whole'}",
+                       timeout=1800)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    assert (tmp_path / "whole" / "model.keras").exists()
+    assert (tmp_path / "whole" / "saved_model").is_dir()
+
+    killed_dir = tmp_path / "killed"
+    process = subprocess.Popen([sys.executable, "-m", "tf_fastls0.train", *run,
+                                f"--output_dir={killed_dir}"], cwd=repo,
+                               env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # epoch 2 of 2; generous limits, since a loaded machine traces ResNet-34 slowly
+    kill_when_checkpoint_appears(process, killed_dir / "checkpoints", step=4, deadline=1800)
+    assert process.returncode == -signal.SIGKILL
+    resumed = run_module("tf_fastls0.train", *run, f"--output_dir={killed_dir}", timeout=1800)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming from" in resumed.stdout
+
+    path_a, weights_a, labels_a = final_state(tmp_path / "whole")
+    path_b, weights_b, labels_b = final_state(killed_dir)
+    assert path_a.endswith("ckpt-6") and path_b.endswith("ckpt-6")
+    for name in weights_a:
+        np.testing.assert_allclose(weights_a[name], weights_b[name], rtol=0, atol=1e-6,
+                                   err_msg=name)
+    assert labels_a.shape == (12, 3)
+    np.testing.assert_allclose(labels_a, labels_b, rtol=0, atol=1e-6)

@@ -1,7 +1,9 @@
 """Image folders: ``<dir>/train/<class>/*`` and ``<dir>/test/<class>/*``, JPEG or PNG.
 
-Classes are the sub-folder names sorted alphabetically; label i is the i-th name. Files are
-decoded once, in parallel with tf.data, into memory; every problem is reported with its path.
+Classes are the sub-folder names sorted alphabetically; label i is the i-th name. Each split is
+listed as ``ImageFiles`` and then either decoded once into memory (``ImageSet``) or left to be
+streamed, as ``pipeline`` says (``auto``: in memory when it fits in ``MEMORY_LIMIT_BYTES``
+decoded and its preprocessing allows it). Every problem is reported with its path.
 """
 
 import os
@@ -9,13 +11,17 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tf_fastls0.data.image_set import DataError, DataSplits, ImageSet
+from tf_fastls0.data.config import MEMORY_LIMIT_BYTES
+from tf_fastls0.data.image_files import CENTRE_CROP, KEEP, RESIZE, Decoding, ImageFiles
+from tf_fastls0.data.image_set import PAD_CROP, RESIZED_CROP, DataError, DataSplits
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 
-def load_image_folder(root, image_size=None, channels=3, max_train=None, max_test=None, seed=0):
-    """Loads ``root/train`` and ``root/test``; ``image_size`` (an int) resizes to a square."""
+def load_image_folder(root, image_size=None, channels=3, max_train=None, max_test=None, seed=0,
+                      pipeline="auto", preprocessing="pad_crop"):
+    """Both splits of ``root``. ``image_size`` resizes to a square (``pad_crop``) or is the
+    crop size (``imagenet``, which needs it)."""
     if not os.path.isdir(root):
         raise DataError(f"data folder {root} does not exist")
     train_dir, test_dir = os.path.join(root, "train"), os.path.join(root, "test")
@@ -27,9 +33,52 @@ def load_image_folder(root, image_size=None, channels=3, max_train=None, max_tes
         raise DataError(f"class folders of {train_dir} and {test_dir} differ: "
                         f"only in train {only_train}, only in test {only_test}")
     class_names = tuple(sorted(train_files))
-    train = _decode_split(train_files, class_names, image_size, channels, max_train, seed)
-    test = _decode_split(test_files, class_names, image_size, channels, max_test, seed)
-    return DataSplits(os.path.basename(os.path.normpath(root)), train, test)
+    imagenet = preprocessing == "imagenet"
+    train = _split(train_files, class_names, max_train, seed,
+                   Decoding(KEEP, None, channels) if imagenet else _plain(image_size, channels),
+                   RESIZED_CROP if imagenet else PAD_CROP, image_size)
+    test = _split(test_files, class_names, max_test, seed,
+                  Decoding(CENTRE_CROP, image_size, channels) if imagenet
+                  else _plain(image_size, channels), PAD_CROP, image_size)
+    return DataSplits(os.path.basename(os.path.normpath(root)),
+                      _placed(train, pipeline), _placed(test, pipeline))
+
+
+def in_memory(files, pipeline):
+    """Whether a split goes into memory: asked for, or ``auto`` and small enough."""
+    if files.augmentation != PAD_CROP or pipeline == "stream":
+        return False
+    decoded_bytes = len(files) * int(np.prod(files.image_shape))
+    return pipeline == "memory" or decoded_bytes <= MEMORY_LIMIT_BYTES
+
+
+def _placed(files, pipeline):
+    return files.decoded() if in_memory(files, pipeline) else files
+
+
+def _plain(image_size, channels):
+    return Decoding(RESIZE, image_size, channels) if image_size else Decoding(KEEP, None, channels)
+
+
+def _split(files_by_class, class_names, max_examples, seed, decoding, augmentation, image_size):
+    paths = np.array([p for name in class_names for p in files_by_class[name]])
+    labels = np.array([i for i, name in enumerate(class_names) for _ in files_by_class[name]],
+                      dtype=np.int32)
+    if max_examples is not None and max_examples < len(paths):
+        chosen = np.sort(np.random.default_rng(seed).permutation(len(paths))[:max_examples])
+        paths, labels = paths[chosen], labels[chosen]
+    if image_size:
+        shape = (image_size, image_size, decoding.channels)
+    else:  # images kept at their size: the first one's, which decoding into memory checks
+        shape = tuple(_decode_first(paths[0], decoding).shape)
+    return ImageFiles(paths, labels, class_names, decoding, shape, augmentation)
+
+
+def _decode_first(path, decoding):
+    try:
+        return decoding(path)
+    except tf.errors.OpError:
+        raise DataError(f"image {path} does not decode") from None
 
 
 def _list_class_files(split_dir):
@@ -46,44 +95,3 @@ def _list_class_files(split_dir):
             raise DataError(f"class folder {class_dir} has no JPEG or PNG images")
         files[name] = [os.path.join(class_dir, f) for f in images]
     return files
-
-
-def _decode_split(files_by_class, class_names, image_size, channels, max_examples, seed):
-    paths = [p for name in class_names for p in files_by_class[name]]
-    labels = np.array([i for i, name in enumerate(class_names) for _ in files_by_class[name]],
-                      dtype=np.int32)
-    if max_examples is not None and max_examples < len(paths):
-        chosen = np.sort(np.random.default_rng(seed).permutation(len(paths))[:max_examples])
-        paths, labels = [paths[i] for i in chosen], labels[chosen]
-    images = _decode_all(paths, image_size, channels)
-    return ImageSet(images, labels, class_names)
-
-
-def _decode_all(paths, image_size, channels):
-    def decode(path):
-        image = tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
-        if image_size:
-            image = tf.image.resize(image, [image_size, image_size], antialias=True)
-            image = tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8)
-        return image
-
-    dataset = tf.data.Dataset.from_tensor_slices(paths).map(
-        decode, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    try:
-        images = [image.numpy() for image in dataset]
-    except tf.errors.OpError:
-        raise DataError(f"image {_first_undecodable(paths, channels)} does not decode") from None
-    shapes = {image.shape for image in images}
-    if len(shapes) > 1:
-        raise DataError(f"images of {os.path.dirname(os.path.dirname(paths[0]))} differ in size "
-                        f"({sorted(shapes)[:3]}...); pass an image size to resize them")
-    return np.stack(images)
-
-
-def _first_undecodable(paths, channels):
-    for path in paths:
-        try:
-            tf.io.decode_image(tf.io.read_file(path), channels=channels, expand_animations=False)
-        except tf.errors.OpError:
-            return path
-    return "(unknown)"

@@ -1,8 +1,13 @@
-"""The in-memory form every data source is loaded into: images, labels, class names."""
+"""The in-memory form of a split (every source but a streamed image folder): images, labels,
+class names."""
 
 import dataclasses
+from typing import ClassVar
 
 import numpy as np
+
+PAD_CROP = "pad_crop"  # images all of one size, augmented by a padded crop and a flip
+RESIZED_CROP = "resized_crop"  # originals of any size, random-resized crop and a flip
 
 
 class DataError(ValueError):
@@ -20,6 +25,7 @@ class ImageSet:
     images: np.ndarray
     labels: np.ndarray
     class_names: tuple
+    augmentation: ClassVar[str] = PAD_CROP
 
     def __post_init__(self):
         if len(self.images) != len(self.labels):
@@ -35,6 +41,10 @@ class ImageSet:
     @property
     def num_classes(self):
         return len(self.class_names)
+
+    def images_at(self, indices=None):
+        """The uint8 images at ``indices`` (all if None)."""
+        return self.images if indices is None else self.images[indices]
 
     def float_images(self, indices=None):
         """The images (those at ``indices`` if given) as float32 in [0, 1], as models and

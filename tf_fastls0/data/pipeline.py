@@ -4,10 +4,17 @@ The training stream is a pure function of ``(seed, epoch, step)``: each epoch's 
 shuffle of that epoch's number, and augmentation is drawn from keyed_random keyed by the example
 index and the epoch. A run resumed at ``(epoch, step)`` therefore sees exactly the batches the
 interrupted run would have seen next.
+
+A split is an in-memory ``ImageSet`` or ``ImageFiles`` to stream. Both are shuffled as a list
+of elements (the images, or the file paths) with the same seed, so both give the same order;
+files are then read, decoded and augmented in parallel by the map, with memory bounded by
+the prefetch rather than by the data set's size.
 """
 
 import tensorflow as tf
 
+from tf_fastls0.data.image_set import RESIZED_CROP, ImageSet
+from tf_fastls0.data.imagenet_crops import random_resized_crop_and_flip
 from tf_fastls0.utils import keyed_random
 
 CROP_PADDING = 4  # SPEC §6: random crop with 4-pixel padding, then horizontal flip
@@ -24,8 +31,9 @@ def training_dataset(image_set, batch_size, epochs, seed=0, augment=True, start_
         # A Python-int seed per epoch: shuffle's tensor-seed path breaks once a global seed is set.
         shuffled = base.shuffle(num_examples, seed=seed * 100003 + epoch,
                                 reshuffle_each_iteration=False)
-        if augment:
-            shuffled = shuffled.map(lambda x, y, i: (random_crop_and_flip(x, i, seed, epoch), y, i),
+        prepare = _training_transform(image_set, augment, seed, epoch)
+        if prepare is not None:
+            shuffled = shuffled.map(lambda x, y, i: (prepare(x, i), y, i),
                                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return shuffled.batch(batch_size, drop_remainder=True)
 
@@ -38,7 +46,11 @@ def training_dataset(image_set, batch_size, epochs, seed=0, augment=True, start_
 
 def evaluation_dataset(image_set, batch_size):
     """All examples in their stored order, the last batch possibly smaller."""
-    return _slices(image_set).batch(batch_size).map(_to_float).prefetch(tf.data.AUTOTUNE)
+    elements = _slices(image_set)
+    if not isinstance(image_set, ImageSet):
+        elements = elements.map(lambda x, y, i: (image_set.unaugmented(image_set.load(x)), y, i),
+                                num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return elements.batch(batch_size).map(_to_float).prefetch(tf.data.AUTOTUNE)
 
 
 def steps_per_epoch(image_set, batch_size):
@@ -57,9 +69,25 @@ def random_crop_and_flip(image, example_index, seed, epoch):
     return tf.cond(flip, lambda: tf.reverse(cropped, axis=[1]), lambda: cropped)
 
 
+def _training_transform(image_set, augment, seed, epoch):
+    """``(element, index) -> uint8 image`` for one epoch, None where the element is the image."""
+    if isinstance(image_set, ImageSet):
+        if not augment:
+            return None
+        return lambda image, index: random_crop_and_flip(image, index, seed, epoch)
+    if not augment:
+        return lambda path, index: image_set.unaugmented(image_set.load(path))
+    if image_set.augmentation == RESIZED_CROP:
+        return lambda path, index: random_resized_crop_and_flip(
+            image_set.load(path), index, seed, epoch, image_set.crop_size)
+    return lambda path, index: random_crop_and_flip(image_set.load(path), index, seed, epoch)
+
+
 def _slices(image_set):
+    """``(image or file path, label, example index)`` in stored order."""
     indices = tf.range(len(image_set), dtype=tf.int64)
-    return tf.data.Dataset.from_tensor_slices((image_set.images, image_set.labels, indices))
+    items = image_set.images if isinstance(image_set, ImageSet) else image_set.paths
+    return tf.data.Dataset.from_tensor_slices((items, image_set.labels, indices))
 
 
 def _to_float(images, labels, indices):

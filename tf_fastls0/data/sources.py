@@ -5,10 +5,12 @@ from tf_fastls0.data.image_folder import load_image_folder
 from tf_fastls0.data.image_set import DataError, DataSplits
 from tf_fastls0.data.shapes import load_shapes
 from tf_fastls0.data.tfds_source import load_tfds
+from tf_fastls0.utils.cli import UsageError
 
 
 def load_data(config: DataConfig) -> DataSplits:
-    """Loads both splits into memory, capped as the config says; ``DataError`` for a source that
+    """Loads both splits (image folders: into memory or as files to stream, as
+    ``config.pipeline`` says), capped as the config says; ``DataError`` for a source that
     cannot be used, one with fewer than two classes included."""
     splits = _load(config)
     if splits.num_classes < 2:
@@ -22,7 +24,13 @@ def _load(config):
     if config.data_dir:
         return load_image_folder(config.data_dir, config.image_size,
                                  max_train=config.max_train_examples,
-                                 max_test=config.max_eval_examples, seed=config.seed)
+                                 max_test=config.max_eval_examples, seed=config.seed,
+                                 pipeline=config.pipeline, preprocessing=config.preprocessing)
+    if config.pipeline == "stream":
+        raise UsageError("--pipeline=stream reads image folders (--data_dir); the built-in and "
+                         "TFDS data sets are held in memory")
+    if config.preprocessing == "imagenet":
+        raise UsageError("--preprocessing=imagenet reads image folders (--data_dir)")
     if config.dataset == BUILTIN:
         splits = load_shapes()
     else:  # DataConfig refuses names that are neither built in nor in TFDS_NAMES

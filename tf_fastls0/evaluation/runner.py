@@ -112,7 +112,7 @@ def evaluate_model(config, splits=None):
             if result.get("robust_acc_by_k"):
                 plot_robust_vs_k(os.path.join(output_dir, ROBUST_VS_K_FILE), result)
             if config.save_adversarial and complete:
-                write_adversarial(config.save_adversarial, splits.test.images[records.indices],
+                write_adversarial(config.save_adversarial, splits.test.images_at(records.indices),
                                   state.adversarial, records, splits.test.class_names,
                                   _predictor(model.model_fn))
     return result
