@@ -59,7 +59,7 @@ def collect_row(spec, runs_dir, budget, table, status):
     row = {"run": spec.name, "label": paper.label if paper else spec.name, "status": status}
     if summary is not None:
         row.update(_training_columns(directory, summary, ledger))
-        row.update(_robust_validation_columns(directory))
+    row.update(_robust_validation_columns(directory))  # also of a run stopped or still training
     for part, report in parts:
         if report is None:
             continue
