@@ -35,7 +35,7 @@ def expected_now(before):
     expected["sync_batchnorm"] = None
     if before["train_eps"] == 20 and before["eval_eps"] == 20:  # the flagfile did not set it
         expected["train_eps"] = 120
-    defaults = TrainConfig().to_dict()
+    defaults = TrainConfig(epochs=expected["epochs"]).to_dict()  # some defaults follow epochs
     expected = {**defaults, **expected, "data": {**defaults["data"], **before["data"]}}
     return expected
 

@@ -32,7 +32,10 @@ def uniform_layers(name, model):
             if not (name in TORCHVISION_CONVS and layer.__class__.__name__ == "Conv2D")]
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+TIMM_INITIALISED = {"convnext_tiny", "swin_tiny"}  # their CIFAR-10 references train from timm's
+
+
+@pytest.mark.parametrize("name", sorted(set(MODELS) - TIMM_INITIALISED))
 def test_kernels_and_biases_are_uniform_on_the_pytorch_interval(name):
     model = build_model(name, (16, 16, 3), 10, width=0.25)
     layers = uniform_layers(name, model)
@@ -68,3 +71,16 @@ def test_batchnorm_starts_as_the_identity_scale_and_shift(name):
         if layer.__class__.__name__ == "BatchNormalization":
             np.testing.assert_array_equal(layer.gamma.numpy(), 1.0)
             np.testing.assert_array_equal(layer.beta.numpy(), 0.0)
+
+
+@pytest.mark.parametrize("name", sorted(TIMM_INITIALISED))
+def test_transformer_era_models_start_from_timm_s_normal_kernels_and_zero_biases(name):
+    model = build_model(name, (16, 16, 3), 10, width=0.25)
+    layers = weighted_layers(model)
+    assert layers
+    for layer in layers:
+        kernel = np.asarray(layer.kernel.numpy())
+        if kernel.size >= MIN_SIZE:
+            assert kernel.std() == pytest.approx(0.02, rel=STD_TOLERANCE), layer.kernel.path
+        if layer.use_bias:
+            np.testing.assert_array_equal(layer.bias.numpy(), 0.0)
