@@ -1,5 +1,6 @@
 """Shared test settings: quiet TensorFlow, the repository root, and the shared CIFAR-10 folder."""
 
+import importlib.util
 import os
 import pathlib
 import subprocess
@@ -90,3 +91,14 @@ def _wait_for(path, process, deadline=300):
         assert process.poll() is None, f"the process ended before {path} appeared"
         assert time.monotonic() < stop, f"{path} did not appear"
         time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def imagenet_like():
+    """``testdata/make_imagenet_like.py`` as a module, loaded once: it defines absl flags, which a
+    second load in the same process would define twice."""
+    spec = importlib.util.spec_from_file_location("make_imagenet_like",
+                                                  REPO / "testdata" / "make_imagenet_like.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

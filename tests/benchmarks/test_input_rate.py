@@ -1,17 +1,11 @@
 """``benchmarks.input_rate`` runs on the 224 path of a tiny ImageNet-like folder and says what it
 measured."""
 
-import importlib.util
 
-
-def test_input_rate_streams_the_224_path_and_reports_images_per_second(repo, tmp_path,
+def test_input_rate_streams_the_224_path_and_reports_images_per_second(imagenet_like, tmp_path,
                                                                        run_module):
-    spec = importlib.util.spec_from_file_location("make_imagenet_like",
-                                                  repo / "testdata" / "make_imagenet_like.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.write_folder(str(tmp_path), classes=2, per_split={"train": 3, "test": 1},
-                        min_side=40, max_side=60, seed=0)
+    imagenet_like.write_folder(str(tmp_path), classes=2, per_split={"train": 3, "test": 1},
+                               min_side=40, max_side=60, seed=0)
     result = run_module("benchmarks.input_rate", f"--data_dir={tmp_path}",
                         "--preprocessing=imagenet", "--image_size=224", "--batch_size=2",
                         "--batches=2")

@@ -1,23 +1,13 @@
 """testdata/make_imagenet_like.py: an ImageNet-shaped folder the image-folder loader reads."""
 
-import importlib.util
-
 import numpy as np
 import tensorflow as tf
 
 from tf_fastls0.data import DataConfig, load_data
 
 
-def generator(repo):
-    spec = importlib.util.spec_from_file_location("make_imagenet_like",
-                                                  repo / "testdata" / "make_imagenet_like.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_folder_has_varied_imagenet_sizes_and_loads_at_224(repo, tmp_path):
-    written = generator(repo).write_folder(str(tmp_path), classes=3,
+def test_the_folder_has_varied_imagenet_sizes_and_loads_at_224(imagenet_like, tmp_path):
+    written = imagenet_like.write_folder(str(tmp_path), classes=3,
                                            per_split={"train": 4, "test": 2},
                                            min_side=256, max_side=500, seed=1)
     assert written == 3 * (4 + 2)

@@ -1,7 +1,6 @@
 """Runs that survive: SIGKILL and resume (on the 224x224 ImageNet path too), refused output
 folders, a diverging loss."""
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -130,25 +129,17 @@ def test_ctrl_c_stops_training_with_one_line_and_status_130(tmp_path, start_modu
 
 # The ImageNet-100 Fast-LS-l0 flagfile on a tiny generated ImageNet-like folder: the training split
 # streams with ImageNet crops at 224x224, ResNet-34 at 1/16 width.
-def imagenet_like_generator(repo):
-    spec = importlib.util.spec_from_file_location("make_imagenet_like",
-                                                  repo / "testdata" / "make_imagenet_like.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 IMAGENET_RUN = ["--flagfile=configs/imagenet100_fast_ls_l0_t.flags", "--width=0.0625",
                 "--epochs=2", "--batch_size=4", "--sat_start_epoch=0", "--val_robust_examples=0",
                 "--final_eval=none", "--deterministic", "--checkpoint_every_steps=1",
                 "--verbose=2"]
 
 
-def test_the_imagenet_flagfile_streams_exports_and_resumes_exactly(tmp_path, repo, run_module):
+def test_the_imagenet_flagfile_streams_exports_and_resumes_exactly(tmp_path, repo, run_module,
+                                                                   imagenet_like):
     folder = tmp_path / "imagenet_like"
-    imagenet_like_generator(repo).write_folder(str(folder), classes=3,
-                                               per_split={"train": 4, "test": 2},
-                                               min_side=48, max_side=96, seed=0)
+    imagenet_like.write_folder(str(folder), classes=3, per_split={"train": 4, "test": 2},
+                               min_side=48, max_side=96, seed=0)
     run = [*IMAGENET_RUN, f"--data_dir={folder}"]
     whole = run_module("tf_fastls0.train", *run, f"--output_dir={tmp_path / 'whole'}",
                        timeout=1800)
