@@ -1,6 +1,5 @@
 """Runs that survive: SIGKILL and resume (on the 224x224 ImageNet path too; AdamW with a cosine
-schedule resumed in-process), refused output
-folders, a diverging loss."""
+schedule resumed in-process), refused output folders, a diverging loss."""
 
 import os
 import shutil
