@@ -90,7 +90,8 @@ def test_adamw_with_a_warmed_up_cosine_resumes_to_the_uninterrupted_weights(tmp_
     path_b, weights_b, labels_b = final_state(stopped)
     assert path_a.endswith("ckpt-4") and path_b.endswith("ckpt-4")
     for name in weights_a:
-        np.testing.assert_allclose(weights_a[name], weights_b[name], rtol=0, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(weights_a[name], weights_b[name], rtol=0, atol=1e-6,
+                                   err_msg=name)
     np.testing.assert_allclose(labels_a, labels_b, rtol=0, atol=1e-6)
     reader_a, reader_b = tf.train.load_checkpoint(path_a), tf.train.load_checkpoint(path_b)
     names = reader_a.get_variable_to_shape_map()
