@@ -10,8 +10,8 @@ from tf_fastls0.utils.cli import UsageError
 
 def load_data(config: DataConfig) -> DataSplits:
     """Loads both splits (image folders and TFDS: into memory or as files or records to
-    stream, as ``config.pipeline`` says), capped as the config says; ``DataError`` for a source that
-    cannot be used, one with fewer than two classes included."""
+    stream, as ``config.pipeline`` says), capped as the config says; ``DataError`` for a source
+    that cannot be used, one with fewer than two classes included."""
     splits = _load(config)
     if splits.num_classes < 2:
         names = ", ".join(repr(name) for name in splits.train.class_names) or "none"

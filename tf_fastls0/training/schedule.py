@@ -5,8 +5,8 @@ the CIFAR-10 ConvNeXt and Swin implementations of paper Table 10 train.
 
 The cosine schedule is Keras' ``CosineDecay``: the rate rises linearly from 0 over the warm-up
 steps to the base rate (as the official ConvNeXt's warm-up does), then follows half a cosine to 0
-over the remaining steps. It is evaluated at every step, as the schedules PyTorch steps per batch
-are; references that step theirs once an epoch differ by less than one epoch's share of it.
+over the remaining steps. It is evaluated at every step; a reference that steps its cosine once
+an epoch (the Swin one) follows the same curve in a staircase.
 """
 
 import keras
