@@ -2,7 +2,9 @@
 TFRecord they are held in memory, and streaming them is refused with what to do.
 
 The data sets are tiny ones made here with ``tfds.dataset_builders.store_as_tfds_dataset`` (no
-download), stored unshuffled so the examples keep the order they were given in."""
+download), stored unshuffled so the examples keep the order they were given in: a ``cifar10``
+(the registered builder reads it, so ``--dataset=cifar10 --tfds_data_dir`` finds it) of random
+images as ArrayRecord, and ``tiny_tfrecord`` as TFRecord."""
 
 import importlib.resources
 import sys
@@ -11,12 +13,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_fastls0.data import DataError, ImageSet, evaluation_dataset, training_dataset
+from tf_fastls0.data import (DataConfig, DataError, ImageSet, evaluation_dataset, load_data,
+                             training_dataset)
 from tf_fastls0.data import image_folder
 from tf_fastls0.data.tfds_records import TfdsRecords
 from tf_fastls0.data.tfds_source import load_tfds
 
-SHAPE, CLASSES = (12, 12, 3), ("a", "b", "c")
+SHAPE = (32, 32, 3)
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+           "truck")
 SIZES = {"train": 40, "test": 12}
 
 
@@ -30,23 +35,26 @@ def _store(name, data_dir, file_format):
     rng = np.random.default_rng(0)
     arrays = {split: (rng.integers(0, 256, (n, *SHAPE), dtype=np.uint8),
                       rng.integers(0, len(CLASSES), n)) for split, n in SIZES.items()}
-    features = tfds.features.FeaturesDict({"image": tfds.features.Image(shape=SHAPE),
-                                           "label": tfds.features.ClassLabel(names=CLASSES)})
+    features = tfds.features.FeaturesDict({  # CIFAR-10's features
+        "id": tfds.features.Text(), "image": tfds.features.Image(shape=SHAPE),
+        "label": tfds.features.ClassLabel(names=CLASSES)})
+    registered = name in tfds.list_builders()
     tfds.dataset_builders.store_as_tfds_dataset(
-        name=name, version="1.0.0", features=features, data_dir=str(data_dir),
-        file_format=file_format, disable_shuffling=True,
+        name=name, version=str(tfds.builder_cls(name).VERSION) if registered else "1.0.0",
+        features=features, data_dir=str(data_dir), file_format=file_format,
+        disable_shuffling=True,
         split_datasets={split: tf.data.Dataset.from_tensor_slices(
-            {"image": images, "label": labels}) for split, (images, labels) in arrays.items()})
+            {"id": [f"{split}_{i}".encode() for i in range(len(labels))], "image": images,
+             "label": labels}) for split, (images, labels) in arrays.items()})
     return arrays
 
 
 @pytest.fixture(scope="module")
 def tfds_dir(tmp_path_factory):
-    """A folder of two tiny TFDS data sets: ``tiny_records`` (ArrayRecord) and ``tiny_tfrecord``,
-    with the arrays each was made from."""
+    """The folder of the two data sets, with the arrays each was made from."""
     data_dir = tmp_path_factory.mktemp("tfds")
     made = {name: _store(name, data_dir, file_format) for name, file_format in
-            (("tiny_records", "array_record"), ("tiny_tfrecord", "tfrecord"))}
+            (("cifar10", "array_record"), ("tiny_tfrecord", "tfrecord"))}
     return data_dir, made
 
 
@@ -61,9 +69,13 @@ def assert_same_batches(first, second):
             np.testing.assert_array_equal(x, y)
 
 
-def both_paths(data_dir, name, **limits):
-    memory = load_tfds(name, str(data_dir), download=False, pipeline="memory", **limits)
-    stream = load_tfds(name, str(data_dir), download=False, pipeline="stream", **limits)
+def cifar10(data_dir, pipeline, **settings):
+    return load_data(DataConfig(dataset="cifar10", tfds_data_dir=str(data_dir),
+                                tfds_download=False, pipeline=pipeline, **settings))
+
+
+def both_paths(data_dir, **settings):
+    memory, stream = (cifar10(data_dir, pipeline, **settings) for pipeline in ("memory", "stream"))
     assert isinstance(memory.train, ImageSet) and isinstance(memory.test, ImageSet)
     assert isinstance(stream.train, TfdsRecords) and isinstance(stream.test, TfdsRecords)
     return memory, stream
@@ -71,8 +83,8 @@ def both_paths(data_dir, name, **limits):
 
 def test_streamed_records_give_the_in_memory_batches(tfds_dir):
     data_dir, made = tfds_dir
-    memory, stream = both_paths(data_dir, "tiny_records")
-    images, labels = made["tiny_records"]["train"]
+    memory, stream = both_paths(data_dir)
+    images, labels = made["cifar10"]["train"]
     np.testing.assert_array_equal(memory.train.images, images)  # stored order, lossless
     np.testing.assert_array_equal(stream.train.labels, labels)
     assert memory.train.class_names == stream.train.class_names == CLASSES
@@ -87,7 +99,7 @@ def test_streamed_records_give_the_in_memory_batches(tfds_dir):
 
 
 def test_capped_splits_choose_the_same_examples_either_way(tfds_dir):
-    memory, stream = both_paths(tfds_dir[0], "tiny_records", max_train=16, max_test=5, seed=3)
+    memory, stream = both_paths(tfds_dir[0], max_train_examples=16, max_eval_examples=5, seed=3)
     assert len(stream.train) == 16 and len(stream.test) == 5
     np.testing.assert_array_equal(memory.train.images, stream.train.images_at())
     np.testing.assert_array_equal(memory.test.labels, stream.test.labels)
@@ -96,19 +108,16 @@ def test_capped_splits_choose_the_same_examples_either_way(tfds_dir):
 
 
 def test_a_resumed_record_stream_continues_where_the_whole_one_was(tfds_dir):
-    _, stream = both_paths(tfds_dir[0], "tiny_records")
+    _, stream = both_paths(tfds_dir[0])
     whole = collect(training_dataset(stream.train, 8, 2, seed=3))
     resumed = collect(training_dataset(stream.train, 8, 2, seed=3, start_epoch=1, skip_steps=2))
     assert_same_batches(whole[7:], resumed)
 
 
 def test_auto_streams_records_only_when_they_do_not_fit(tfds_dir, monkeypatch):
-    data_dir = str(tfds_dir[0])
-    small = load_tfds("tiny_records", data_dir, download=False, pipeline="auto")
-    assert isinstance(small.train, ImageSet)
+    assert isinstance(cifar10(tfds_dir[0], "auto").train, ImageSet)
     monkeypatch.setattr(image_folder, "MEMORY_LIMIT_BYTES", 100)
-    large = load_tfds("tiny_records", data_dir, download=False, pipeline="auto")
-    assert isinstance(large.train, TfdsRecords)
+    assert isinstance(cifar10(tfds_dir[0], "auto").train, TfdsRecords)
 
 
 def test_a_tfrecord_data_set_is_held_in_memory_and_streaming_it_says_how_to_convert(tfds_dir):
