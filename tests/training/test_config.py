@@ -45,7 +45,7 @@ def refusal(output_dir, *argv):
     ("--sat_start_epoch=1", "--sat_start_epoch=1 must be smaller than --epochs=1"),
     ("--method=sparse_at --attack_steps=0", "--attack_steps=0 leaves --method=sparse_at without"),
     ("--method=fast_ls_l0 --eval_eps=0", "--train_eps=0 leaves --method=fast_ls_l0 without an"),
-    ("--nfgsm_noise", "--soft_labels and --nfgsm_noise need an adversarial --method"),
+    ("--nfgsm_noise", "--soft_labels, --nfgsm_noise and --awp need an adversarial --method"),
 ])
 def test_values_no_run_can_use_are_refused_in_one_line(flag, message, tmp_path):
     said = refusal(tmp_path / "out", *flag.split())

@@ -34,6 +34,7 @@ SMALL = dict(model="small_cnn", width=0.25, epochs=1, batch_size=16, train_eps=4
     ("nuat", {"nuat_ramp_epochs": 1}),
     ("advlc", {"advlc_top": 1.0}),
     ("grad_align", {"soft_labels": "self_adaptive", "nfgsm_noise": True, "sat_start_epoch": 0}),
+    ("sparse_at", {"awp": True}),
 ])
 def test_every_method_trains_two_steps_and_exports(method, extra, tmp_path):
     config = TrainConfig(**SMALL, method=method, output_dir=str(tmp_path), **extra)
@@ -96,6 +97,7 @@ def test_sat_rows_survive_a_checkpoint_round_trip(tmp_path):
     ("fast_ls_l0", []),
     ("strades", ["trades_mode=F", "soft_labels=self_adaptive", "attack_steps=3"]),
     ("grad_align", ["soft_labels=self_adaptive", "nfgsm_noise=True"]),
+    ("fast_ls_l0", ["awp=True", "awp_gamma=0.005"]),
 ])
 def test_one_replica_and_two_replicas_give_the_same_update(method, overrides):
     # small_cnn has BatchNorm: with two replicas --sync_batchnorm defaults to on, so batch

@@ -156,6 +156,16 @@ class TrainConfig:
     group_map: Optional[str] = setting(
         None, "A .npy file of an integer [H, W] map of group ids for --threat=groups (negative: "
         "never changed).")
+    # Adversarial Weight Perturbation, an add-on to any adversarial method (training/awp.py)
+    awp: bool = setting(False, "AWP: train at adversarially perturbed weights w + v, v_l = "
+                        "awp_gamma ||w_l|| g_l / ||g_l|| per kernel (one extra forward and "
+                        "backward per step).")
+    awp_gamma: float = setting(
+        0.01, "AWP: relative size gamma of the weight perturbation (the reference: 0.01 for AT, "
+        "0.005 for TRADES).", lower=0.0, upper=1.0)
+    awp_warmup_epochs: int = setting(
+        0, "AWP: epochs (0-based) trained without it first (the reference: 0 for AT, 9 for "
+        "TRADES).", lower=0)
 
     def __post_init__(self):
         settings.normalise(self)
@@ -196,8 +206,9 @@ def _check_combinations(config):
         raise UsageError(f"--sat_start_epoch={config.sat_start_epoch} must be smaller than "
                          f"--epochs={config.epochs}")
     if not config.method_entry.adversarial:
-        if config.soft_labels != "none" or config.nfgsm_noise:
-            raise UsageError("--soft_labels and --nfgsm_noise need an adversarial --method")
+        if config.soft_labels != "none" or config.nfgsm_noise or config.awp:
+            raise UsageError("--soft_labels, --nfgsm_noise and --awp need an adversarial "
+                             "--method")
         return
     if config.attack_steps < 1:
         raise UsageError(f"--attack_steps=0 leaves --method={config.method} without an attack")

@@ -42,6 +42,8 @@ class Recipe:
     ramp_epochs: int = 1  # epochs over which a ramped regulariser reaches its weight
     gradient_alignment: float = 0.0  # GradAlign's lambda (0: no regulariser)
     threat: object = dataclasses.field(default=None, compare=False)  # threats.Threat; None: pixels
+    awp_gamma: float = 0.0  # AWP's relative weight perturbation (0: no AWP; training/awp.py)
+    awp_warmup_epochs: int = 0
 
     @property
     def logged_means(self):
@@ -70,7 +72,9 @@ def recipe_for(config, image_shape=None):
         ramp_epochs=config.nuat_ramp_epochs,
         gradient_alignment=config.grad_align_lambda if config.method_entry.gradient_alignment
         else 0.0,
-        threat=None if config.threat == "pixels" else threats.from_config(config, image_shape))
+        threat=None if config.threat == "pixels" else threats.from_config(config, image_shape),
+        awp_gamma=config.awp_gamma if config.awp else 0.0,
+        awp_warmup_epochs=config.awp_warmup_epochs)
 
 
 def _attack_loss(config, objective_name):

@@ -7,6 +7,8 @@ training machinery (recipe, trackers, soft-label buffer) stays out of the SavedM
 import keras
 import tensorflow as tf
 
+from tf_fastls0.losses import distributed
+from tf_fastls0.training import awp
 from tf_fastls0.training import recipe as recipe_lib
 from tf_fastls0.training.gradients import global_gradients
 from tf_fastls0.training.soft_label_buffer import SoftLabelBuffer
@@ -47,11 +49,14 @@ class AdversarialTrainer(keras.Model):
         step = tf.convert_to_tensor(self.optimizer.iterations)
         batch = recipe_lib.prepare(self.recipe, self.network, self.buffer, images, labels,
                                    indices, step, self.steps_per_epoch)
-        with tf.GradientTape() as tape:
-            terms, new_rows = recipe_lib.loss(self.recipe, self.network, self.buffer, batch,
-                                              self.track_accuracy)
-        gradients = tape.gradient(terms.total, self.network.trainable_variables)
-        gradients, gradient_norm = global_gradients(gradients)
+        if self.recipe.awp_gamma:
+            terms, new_rows, gradients, gradient_norm = self._awp_gradients(batch)
+        else:
+            with tf.GradientTape() as tape:
+                terms, new_rows = recipe_lib.loss(self.recipe, self.network, self.buffer, batch,
+                                                  self.track_accuracy)
+            gradients = tape.gradient(terms.total, self.network.trainable_variables)
+            gradients, gradient_norm = global_gradients(gradients)
         self.optimizer.apply(gradients, self.network.trainable_variables)
         if new_rows is not None:
             self.buffer.store(indices, new_rows)
@@ -61,6 +66,35 @@ class AdversarialTrainer(keras.Model):
         logs["gradient_norm"] = gradient_norm
         logs["learning_rate"] = self.optimizer.learning_rate
         return logs
+
+    def _awp_gradients(self, batch):
+        """The loss terms, new soft-label rows and global gradients (with their norm) at the
+        AWP-perturbed weights ``w + v`` (``training/awp.py``); BatchNorm statistics move as in a
+        plain step, from the forward at ``w + v``."""
+        recipe = self.recipe
+
+        def ascent_loss(network):
+            return recipe_lib.loss(recipe, network, self.buffer, batch, lambda *_: None)[0].total
+
+        weights = [tf.convert_to_tensor(v.value) for v in self.network.trainable_variables]
+        # A gamma of 0 during the warm-up rather than a tf.cond: a cond around synchronised
+        # BatchNorm's collectives cannot run under MirroredStrategy.
+        gamma = recipe.awp_gamma * tf.cast(
+            awp.is_active(batch["epoch"], recipe.awp_warmup_epochs), tf.float32)
+        perturbation = awp.perturbation(self.network, ascent_loss, gamma)
+        perturbed = [w + v for w, v in zip(weights, perturbation)]
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(perturbed)
+            network = awp.StatelessNetwork(self.network, perturbed)
+            terms, new_rows = recipe_lib.loss(recipe, network, self.buffer, batch,
+                                              self.track_accuracy)
+        gradients, gradient_norm = global_gradients(tape.gradient(terms.total, perturbed))
+        network.write_state()
+        # The reference's coupled L2 decay acts on the perturbed weights: add its v part (this
+        # replica's share of it; the optimizer sums the replicas' gradients).
+        share = self.optimizer.l2 / distributed.num_replicas_in_sync()
+        gradients = [g + share * v for g, v in zip(gradients, perturbation)]
+        return terms, new_rows, gradients, gradient_norm
 
     def test_step(self, data):
         images, labels, _ = data
