@@ -81,3 +81,10 @@ def test_table6_flagfiles_train_their_method_with_the_one_step_attack(repo, monk
     monkeypatch.chdir(repo)
     config = parse(f"configs/cifar10_{method}.flags")
     assert (config.method, config.attack_steps, config.train_eps) == (method, 1, 120)
+
+
+def test_the_awp_flagfile_adds_awp_to_fast_ls_l0_as_the_trades_reference(repo, monkeypatch):
+    monkeypatch.chdir(repo)
+    config = parse("configs/cifar10_fast_ls_l0_awp.flags")
+    assert (config.method, config.attack_steps, config.train_eps) == ("fast_ls_l0", 1, 120)
+    assert (config.awp, config.awp_gamma, config.awp_warmup_epochs) == (True, 0.005, 9)

@@ -190,6 +190,10 @@ class TrainConfig:
         return self.method_entry.self_adaptive or self.soft_labels == "self_adaptive"
 
     @property
+    def atta(self):
+        return self.method_entry.carried_perturbation
+
+    @property
     def nfgsm(self):
         return self.method_entry.nfgsm_noise or self.nfgsm_noise
 
@@ -214,3 +218,6 @@ def _check_combinations(config):
         raise UsageError(f"--attack_steps=0 leaves --method={config.method} without an attack")
     if config.train_eps < 1:
         raise UsageError(f"--train_eps=0 leaves --method={config.method} without an attack budget")
+    if config.atta and config.threat != "pixels":
+        raise UsageError(f"--method=atta carries pixel perturbations: --threat={config.threat} "
+                         "is not supported")

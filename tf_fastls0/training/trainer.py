@@ -10,6 +10,7 @@ import tensorflow as tf
 from tf_fastls0.losses import distributed
 from tf_fastls0.training import awp
 from tf_fastls0.training import recipe as recipe_lib
+from tf_fastls0.training.atta_buffer import PerturbationBuffer
 from tf_fastls0.training.gradients import global_gradients
 from tf_fastls0.training.soft_label_buffer import SoftLabelBuffer
 
@@ -19,12 +20,15 @@ class AdversarialTrainer(keras.Model):
     (a ``SoftLabelBuffer``, made here when the recipe uses them, so it lives in the strategy's
     scope)."""
 
-    def __init__(self, network, recipe, steps_per_epoch, soft_labels=None, **kwargs):
+    def __init__(self, network, recipe, steps_per_epoch, soft_labels=None, carried=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.network = network
         self.recipe = recipe
         self.steps_per_epoch = steps_per_epoch
         self.buffer = SoftLabelBuffer(**soft_labels) if recipe.self_adaptive else None
+        self.carried = (PerturbationBuffer(**carried) if recipe.carried_perturbation
+                        else None)
         self.means = {name: keras.metrics.Mean(name=name)
                       for name in ("loss",) + recipe.logged_means + recipe.logged_regularisers}
         self.accuracies = {name: keras.metrics.SparseCategoricalAccuracy(name=name)
@@ -39,7 +43,10 @@ class AdversarialTrainer(keras.Model):
 
     def checkpoint_items(self):
         """What a checkpoint holds besides the network and the optimizer."""
-        return {"soft_labels": self.buffer.rows} if self.buffer is not None else {}
+        items = {"soft_labels": self.buffer.rows} if self.buffer is not None else {}
+        if self.carried is not None:
+            items["atta_perturbations"] = self.carried.rows
+        return items
 
     def track_accuracy(self, name, labels, logits):
         self.accuracies[name].update_state(labels, logits)
@@ -48,7 +55,7 @@ class AdversarialTrainer(keras.Model):
         images, labels, indices = data
         step = tf.convert_to_tensor(self.optimizer.iterations)
         batch = recipe_lib.prepare(self.recipe, self.network, self.buffer, images, labels,
-                                   indices, step, self.steps_per_epoch)
+                                   indices, step, self.steps_per_epoch, self.carried)
         if self.recipe.awp_gamma:
             terms, new_rows, gradients, gradient_norm = self._awp_gradients(batch)
         else:
@@ -60,6 +67,8 @@ class AdversarialTrainer(keras.Model):
         self.optimizer.apply(gradients, self.network.trainable_variables)
         if new_rows is not None:
             self.buffer.store(indices, new_rows)
+        if self.carried is not None:
+            self.carried.store(indices, batch["epoch"], *batch["last_iterate"])
         for name, tracker in self.means.items():
             tracker.update_state(terms[name])
         logs = {tracker.name: tracker.result() for tracker in self.metrics}
