@@ -46,6 +46,8 @@ def refusal(output_dir, *argv):
     ("--method=sparse_at --attack_steps=0", "--attack_steps=0 leaves --method=sparse_at without"),
     ("--method=fast_ls_l0 --eval_eps=0", "--train_eps=0 leaves --method=fast_ls_l0 without an"),
     ("--nfgsm_noise", "--soft_labels, --nfgsm_noise and --awp need an adversarial --method"),
+    ("--awp", "--soft_labels, --nfgsm_noise and --awp need an adversarial --method"),
+    ("--method=atta --threat=rows", "--method=atta carries pixel perturbations: --threat=rows"),
 ])
 def test_values_no_run_can_use_are_refused_in_one_line(flag, message, tmp_path):
     said = refusal(tmp_path / "out", *flag.split())
