@@ -45,6 +45,10 @@ METHODS = {
     "grad_align": dict(method="grad_align", attack_steps=1),
     "grad_align_sn": dict(method="grad_align", attack_steps=1, soft_labels="self_adaptive",
                           nfgsm_noise=True),
+    "atta": dict(method="atta", attack_steps=1),
+    "atta_sn": dict(method="atta", attack_steps=1, soft_labels="self_adaptive", nfgsm_noise=True),
+    "fast_ls_l0_awp": dict(method="fast_ls_l0", trades_mode="T", attack_steps=1, awp=True,
+                           awp_gamma=0.005),
 }
 
 flags.DEFINE_list("methods", list(METHODS), f"Methods to time, from {', '.join(METHODS)}.")

@@ -76,7 +76,8 @@ def test_every_flagfile_starts_with_the_command_that_runs_it(repo):
         assert first_line.startswith("# python -m tf_fastls0.") and name in first_line, path
 
 
-@pytest.mark.parametrize("method", ["mart", "label_smoothing", "nuat", "advlc", "grad_align"])
+@pytest.mark.parametrize("method", ["mart", "label_smoothing", "nuat", "advlc", "grad_align",
+                                    "atta"])
 def test_table6_flagfiles_train_their_method_with_the_one_step_attack(repo, monkeypatch, method):
     monkeypatch.chdir(repo)
     config = parse(f"configs/cifar10_{method}.flags")
@@ -99,3 +100,10 @@ def test_table10_flagfiles_train_their_method_with_their_cifar10_implementation_
                 config.warmup_epochs) == ("adamw", "cosine", learning_rate, weight_decay,
                                           warmup_epochs), run
         assert config.output_dir == f"runs/cifar10_{model}_{run}"
+
+
+def test_the_awp_flagfile_adds_awp_to_fast_ls_l0_as_the_trades_reference(repo, monkeypatch):
+    monkeypatch.chdir(repo)
+    config = parse("configs/cifar10_fast_ls_l0_awp.flags")
+    assert (config.method, config.attack_steps, config.train_eps) == ("fast_ls_l0", 1, 120)
+    assert (config.awp, config.awp_gamma, config.awp_warmup_epochs) == (True, 0.005, 9)

@@ -290,3 +290,27 @@ def test_training_variant_is_a_fair_keyed_coin():
     assert 0.4 < draws.mean() < 0.6
     assert bool(random_variant(4, 17)) == draws[17]
     assert random_variant(4, tf.constant(3, tf.int64)).shape == []
+
+
+def test_a_carried_start_is_where_the_attack_begins(mlp):
+    """With a flat loss no step moves (p, m), so the last iterate is the start: the carried
+    pixels with their magnitudes (clipped into the box), the free places from the random start."""
+    images, labels = _batch((5, 5, 3), 3, seed=7)
+    rng = np.random.default_rng(7)
+    mask = np.zeros((3, 5, 5, 1), np.float32)
+    for i, count in enumerate((4, 2, 0)):  # full, partly carried, nothing carried
+        mask[i].flat[rng.choice(25, count, replace=False)] = 1.0
+    magnitude = rng.uniform(-1.5, 1.5, size=(3, 5, 5, 3)).astype(np.float32)
+    flat = lambda x: tf.zeros([tf.shape(x)[0], CLASSES]) + 0.0 * tf.reduce_sum(x)  # noqa: E731
+    carried = sparse_pgd(flat, images, labels, eps=4, steps=1, initial=(mask, magnitude))
+    fresh = sparse_pgd(flat, images, labels, eps=4, steps=1)
+    start_mask, start_magnitude = (t.numpy() for t in carried.last_iterate)
+    fresh_mask, fresh_magnitude = (t.numpy() for t in fresh.last_iterate)
+    assert np.all(start_mask.reshape(3, -1).sum(-1) == 4)
+    assert np.all(start_mask[mask > 0] == 1)  # every carried pixel is in the start's mask
+    box = np.clip(magnitude, -images, 1 - images)
+    chosen = np.broadcast_to(mask > 0, magnitude.shape)
+    np.testing.assert_allclose(start_magnitude[chosen], box[chosen], atol=1e-6)
+    np.testing.assert_array_equal(start_magnitude[~chosen], fresh_magnitude[~chosen])
+    np.testing.assert_array_equal(start_mask[2], fresh_mask[2])  # nothing carried: sPGD's start
+    assert not np.array_equal(start_mask[0], fresh_mask[0])

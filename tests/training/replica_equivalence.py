@@ -28,8 +28,9 @@ def train(strategy, config, splits):
                                         config.seed, augment=False)
     trainer.fit(dataset, epochs=1, steps_per_epoch=STEPS, verbose=0, shuffle=False)
     weights = [np.asarray(w) for w in trainer.network.get_weights()]
-    buffer = trainer.checkpoint_items().get("soft_labels")
-    return weights, None if buffer is None else np.asarray(buffer.read_value())
+    items = {name: np.asarray(variable.read_value())
+             for name, variable in trainer.checkpoint_items().items()}
+    return weights, items.get("soft_labels"), items.get("atta_perturbations")
 
 
 def main(method, overrides):
@@ -37,9 +38,10 @@ def main(method, overrides):
     settings = dict(model="small_cnn", width=0.25, method=method, epochs=2, batch_size=16,
                     train_eps=6, sat_start_epoch=0, learning_rate=0.05)
     config = dataclasses.replace(TrainConfig(), **{**settings, **overrides})
-    one_weights, one_buffer = train(tf.distribute.OneDeviceStrategy("/cpu:0"), config, splits)
-    two_weights, two_buffer = train(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), config,
-                                    splits)
+    one_weights, one_buffer, one_carried = train(tf.distribute.OneDeviceStrategy("/cpu:0"),
+                                                 config, splits)
+    two_weights, two_buffer, two_carried = train(
+        tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), config, splits)
     initial = [np.asarray(w) for w in build_trainer(config, splits)[0].network.get_weights()]
     report = {
         "weight_difference": max(float(np.max(np.abs(a - b))) for a, b in zip(one_weights, two_weights)),
@@ -47,6 +49,11 @@ def main(method, overrides):
         "buffer_difference": None if one_buffer is None else float(np.max(np.abs(one_buffer - two_buffer))),
         "buffer_rows_moved": None if one_buffer is None else int(np.sum(np.any(
             np.abs(one_buffer - np.eye(one_buffer.shape[1])[splits.train.labels]) > 1e-6, axis=1))),
+        # ATTA's stored perturbations: positions and magnitudes of each example's pixels
+        "carried_difference": None if one_carried is None else float(np.max(np.abs(
+            one_carried - two_carried))),
+        "carried_rows_stored": None if one_carried is None else int(np.sum(np.any(
+            one_carried[..., 0] >= 0, axis=1))),
     }
     print(json.dumps(report))
 

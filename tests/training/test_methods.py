@@ -34,6 +34,8 @@ SMALL = dict(model="small_cnn", width=0.25, epochs=1, batch_size=16, train_eps=4
     ("nuat", {"nuat_ramp_epochs": 1}),
     ("advlc", {"advlc_top": 1.0}),
     ("grad_align", {"soft_labels": "self_adaptive", "nfgsm_noise": True, "sat_start_epoch": 0}),
+    ("sparse_at", {"awp": True}),
+    ("atta", {"augment": True}),
 ])
 def test_every_method_trains_two_steps_and_exports(method, extra, tmp_path):
     config = TrainConfig(**SMALL, method=method, output_dir=str(tmp_path), **extra)
@@ -101,6 +103,8 @@ def test_sat_rows_survive_a_checkpoint_round_trip(tmp_path):
     # checked without BatchNorm (4.5e-5 after 3 steps that move the weights by 0.14).
     ("fast_ls_l0", ["optimizer=adamw", "lr_schedule=cosine", "weight_decay=0.05",
                     "model=small_cnn_nobn"]),
+    ("fast_ls_l0", ["awp=True", "awp_gamma=0.005"]),
+    ("atta", ["soft_labels=self_adaptive", "nfgsm_noise=True"]),
 ])
 def test_one_replica_and_two_replicas_give_the_same_update(method, overrides):
     # small_cnn has BatchNorm: with two replicas --sync_batchnorm defaults to on, so batch
@@ -119,6 +123,9 @@ def test_one_replica_and_two_replicas_give_the_same_update(method, overrides):
     assert report["weight_difference"] < 1e-3
     assert report["buffer_rows_moved"] > 0
     assert report["buffer_difference"] < 1e-4
+    if method == "atta":
+        assert report["carried_rows_stored"] == 48  # the 3 steps' examples
+        assert report["carried_difference"] < 1e-4
 
 
 def test_final_evaluation_runs_sparse_autoattack_on_the_export(tmp_path, monkeypatch):

@@ -26,6 +26,15 @@ deviations it may have from theirs: the soft pixel mask of the unprojected varia
 soft mask of the groups holding a pixel, and a group's mask gradient is the sum over its pixels.
 ``threat=None`` or a ``pixels`` threat runs the pixel code itself (the same results as before).
 
+Carried start (ATTA, ``training/atta_buffer.py``): ``initial=(mask, magnitude)`` starts the
+attack from a given sparse perturbation instead of a random one. The random start is drawn as
+usual; the ``mask`` pixels then take the given magnitudes (clipped into the box) and mask logits
+``CARRIED_LOGIT_MARGIN`` above the image's largest drawn logit, so the start's top-k mask holds
+them all (the caller gives at most ``eps``) and fills any free places with the drawn logits'
+best. Pixel threats only. ``initial=None`` draws exactly what it drew before.
+``SparsePGDResult.last_iterate`` is ``(mask [B, H, W, 1], magnitude)`` of the attack's last
+iterate (not necessarily the returned image: that may be the clean one), what ATTA carries on.
+
 Cost: ``steps`` forward+backward passes, one forward to score the last iterate, and one clean
 forward unless ``clean_logits`` is given. The iterate scored by each step's forward is the one the
 next step's gradient is taken at, so no backward pass is wasted; ``steps=1`` is one
@@ -46,6 +55,9 @@ from tf_fastls0.utils import keyed_random
 
 LOSSES = ("ce", "soft_ce", "kl", "targeted_ce")
 MIN_MASK_GRAD_NORM = 2e-10
+# A carried pixel's start logit above the largest drawn one: four times the root-mean-square
+# mask step (beta = 0.25), so one step keeps a carried pixel unless its gradient pushes hard.
+CARRIED_LOGIT_MARGIN = 1.0
 
 
 class SparsePGDResult(NamedTuple):
@@ -54,6 +66,9 @@ class SparsePGDResult(NamedTuple):
     loss: tf.Tensor  # [B] float32: the attack loss of the returned image
     logits: tf.Tensor  # [B, K] float32: model_fn's logits of the returned image
     passes: tf.Tensor  # [B] int32: forward+backward passes the image was attacked with
+    # (binary pixel mask [B, H, W, 1], magnitude [B, H, W, C]) of the last iterate; None with
+    # compact=True or eps or steps 0
+    last_iterate: tuple = None
 
 
 class _Best(NamedTuple):
@@ -80,7 +95,8 @@ class _Iterate(NamedTuple):
 
 def sparse_pgd(model_fn, images, labels, *, eps, steps, projected=False, loss="ce",
                soft_targets=None, clean_logits=None, target_labels=None, patience=3, alpha=0.25,
-               beta=0.25, keys=None, seed=0, counter=0, compact=False, threat=None):
+               beta=0.25, keys=None, seed=0, counter=0, compact=False, threat=None,
+               initial=None):
     """Runs sPGD on a batch; defaults are the paper's evaluation settings.
 
     Args:
@@ -103,6 +119,8 @@ def sparse_pgd(model_fn, images, labels, *, eps, steps, projected=False, loss="c
         the same result at a cost that follows the images still attacked. Off by default because
         training may compile its attack with XLA, which needs static shapes.
       threat: a ``threats.Threat`` for a structured threat; None (pixels) by default.
+      initial: ``(mask [B, H, W, 1], magnitude [B, H, W, C])``: start from this sparse
+        perturbation (at most ``eps`` pixels per image) instead of a random one; pixels only.
 
     Returns a ``SparsePGDResult``.
     """
@@ -121,6 +139,8 @@ def sparse_pgd(model_fn, images, labels, *, eps, steps, projected=False, loss="c
     objective = _objective(loss)
     succeeded = _success_test(loss)
     masks = _masks(threat)
+    if initial is not None and masks is not _PixelMasks:
+        raise ValueError("initial= is supported under the pixel threat only")
 
     clean_fooled = succeeded(clean_logits, rows)
     active = tf.ones_like(clean_fooled) if loss == "kl" else tf.logical_not(clean_fooled)
@@ -186,6 +206,8 @@ def sparse_pgd(model_fn, images, labels, *, eps, steps, projected=False, loss="c
         return tf.logical_and(i < steps, tf.reduce_any(work.state.active))
 
     magnitude, mask_logits = _random_start(x, keys, seed, counter, masks)
+    if initial is not None:
+        magnitude, mask_logits = _carried_start(x, magnitude, mask_logits, *initial)
     mask = masks.topk(mask_logits, eps)
     _, _, _, magnitude_grad, mask_grad = evaluate(rows, magnitude, mask_logits, mask)
     state = _Iterate(magnitude, mask_logits, mask, magnitude_grad, mask_grad,
@@ -204,7 +226,9 @@ def sparse_pgd(model_fn, images, labels, *, eps, steps, projected=False, loss="c
     best, _ = track(work.best, state, perturbed, logits, objective(logits, work.rows), work.rows)
     if compact:
         best = compaction.scatter_rows(finished, work.rows.index, best)
-    return _result(best, images, x)
+        return _result(best, images, x)
+    return _result(best, images, x)._replace(
+        last_iterate=(masks.pixel_mask(state.mask), state.magnitude))
 
 
 class _Rows(NamedTuple):
@@ -302,6 +326,15 @@ def _random_start(x, keys, seed, counter, masks):
     mask_logits = keyed_random.normal(keys, logits_shape, seed, counter,
                                       keyed_random.STREAM_MASK_LOGITS)
     return magnitude, tf.reshape(mask_logits, tf.concat([shape[:1], logits_shape], 0))
+
+
+def _carried_start(x, magnitude, mask_logits, carried_mask, carried_magnitude):
+    """The random start with the carried pixels' magnitudes, and their logits above all others."""
+    carried = tf.cast(carried_mask, tf.bool)
+    magnitude = tf.where(carried, _clip_to_box(tf.cast(carried_magnitude, tf.float32), x),
+                         magnitude)
+    top = tf.reduce_max(mask_logits, axis=[1, 2, 3], keepdims=True)
+    return magnitude, tf.where(carried, top + CARRIED_LOGIT_MARGIN, mask_logits)
 
 
 def _update(x, state, alpha, beta):

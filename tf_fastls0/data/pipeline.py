@@ -57,13 +57,21 @@ def steps_per_epoch(image_set, batch_size):
     return len(image_set) // batch_size
 
 
+def crop_and_flip_draws(example_indices, seed, epoch):
+    """The crop offsets ``[B, 2]`` (row, column, in the padded image) and flips ``[B]`` that
+    ``random_crop_and_flip`` draws for these examples in ``epoch``."""
+    keys = tf.reshape(example_indices, [-1])
+    offsets = keyed_random.integers(keys, [2], 2 * CROP_PADDING + 1, seed, epoch,
+                                    keyed_random.STREAM_CROP)
+    flips = keyed_random.uniform(keys, [], seed, epoch, keyed_random.STREAM_FLIP) < 0.5
+    return offsets, flips
+
+
 def random_crop_and_flip(image, example_index, seed, epoch):
     """Pads by CROP_PADDING with zeros, crops back at a keyed random offset, flips half the time."""
     height, width = image.shape[0], image.shape[1]
-    keys = tf.reshape(example_index, [1])
-    offsets = keyed_random.integers(keys, [2], 2 * CROP_PADDING + 1, seed, epoch,
-                                    keyed_random.STREAM_CROP)[0]
-    flip = keyed_random.uniform(keys, [], seed, epoch, keyed_random.STREAM_FLIP)[0] < 0.5
+    offsets, flips = crop_and_flip_draws(example_index, seed, epoch)
+    offsets, flip = offsets[0], flips[0]
     padded = tf.pad(image, [[CROP_PADDING, CROP_PADDING], [CROP_PADDING, CROP_PADDING], [0, 0]])
     cropped = tf.slice(padded, [offsets[0], offsets[1], 0], [height, width, -1])
     return tf.cond(flip, lambda: tf.reverse(cropped, axis=[1]), lambda: cropped)

@@ -168,6 +168,16 @@ class TrainConfig:
         choices=OPTIMIZERS)
     warmup_epochs: int = setting(
         0, "Epochs of linear learning-rate warm-up from 0 of --lr_schedule=cosine.", lower=0)
+    # Adversarial Weight Perturbation, an add-on to any adversarial method (training/awp.py)
+    awp: bool = setting(False, "AWP: train at adversarially perturbed weights w + v, v_l = "
+                        "awp_gamma ||w_l|| g_l / ||g_l|| per kernel (one extra forward and "
+                        "backward per step).")
+    awp_gamma: float = setting(
+        0.01, "AWP: relative size gamma of the weight perturbation (the reference: 0.01 for AT, "
+        "0.005 for TRADES).", lower=0.0, upper=1.0)
+    awp_warmup_epochs: int = setting(
+        0, "AWP: epochs (0-based) trained without it first (the reference: 0 for AT, 9 for "
+        "TRADES).", lower=0)
 
     def __post_init__(self):
         settings.normalise(self)
@@ -192,6 +202,10 @@ class TrainConfig:
         return self.method_entry.self_adaptive or self.soft_labels == "self_adaptive"
 
     @property
+    def atta(self):
+        return self.method_entry.carried_perturbation
+
+    @property
     def nfgsm(self):
         return self.method_entry.nfgsm_noise or self.nfgsm_noise
 
@@ -209,13 +223,17 @@ def _check_combinations(config):
                          f"--epochs={config.epochs}")
     _check_warmup(config)
     if not config.method_entry.adversarial:
-        if config.soft_labels != "none" or config.nfgsm_noise:
-            raise UsageError("--soft_labels and --nfgsm_noise need an adversarial --method")
+        if config.soft_labels != "none" or config.nfgsm_noise or config.awp:
+            raise UsageError("--soft_labels, --nfgsm_noise and --awp need an adversarial "
+                             "--method")
         return
     if config.attack_steps < 1:
         raise UsageError(f"--attack_steps=0 leaves --method={config.method} without an attack")
     if config.train_eps < 1:
         raise UsageError(f"--train_eps=0 leaves --method={config.method} without an attack budget")
+    if config.atta and config.threat != "pixels":
+        raise UsageError(f"--method=atta carries pixel perturbations: --threat={config.threat} "
+                         "is not supported")
 
 
 def _check_warmup(config):

@@ -23,6 +23,7 @@ class Method:
     self_adaptive: bool = False
     nfgsm_noise: bool = False
     gradient_alignment: bool = False  # GradAlign's regulariser (losses/grad_align.py) added
+    carried_perturbation: bool = False  # ATTA: the attack starts from last epoch's (atta_buffer.py)
     summary: str = ""
 
 
@@ -43,6 +44,9 @@ METHODS = {
     "grad_align": Method("sparse_at", gradient_alignment=True,
                          summary="GradAlign: sAT + lambda (1 - cos) of input gradients at x and "
                                  "at a random sparse point"),
+    "atta": Method("sparse_at", carried_perturbation=True,
+                   summary="ATTA: sAT whose attack starts from each example's perturbation of the "
+                           "previous epoch"),
 }
 METHOD_ALIASES = {"sat": "sparse_at"}
 

@@ -42,6 +42,9 @@ class Recipe:
     ramp_epochs: int = 1  # epochs over which a ramped regulariser reaches its weight
     gradient_alignment: float = 0.0  # GradAlign's lambda (0: no regulariser)
     threat: object = dataclasses.field(default=None, compare=False)  # threats.Threat; None: pixels
+    awp_gamma: float = 0.0  # AWP's relative weight perturbation (0: no AWP; training/awp.py)
+    awp_warmup_epochs: int = 0
+    carried_perturbation: bool = False  # ATTA: the attack starts from the stored perturbation
 
     @property
     def logged_means(self):
@@ -70,7 +73,9 @@ def recipe_for(config, image_shape=None):
         ramp_epochs=config.nuat_ramp_epochs,
         gradient_alignment=config.grad_align_lambda if config.method_entry.gradient_alignment
         else 0.0,
-        threat=None if config.threat == "pixels" else threats.from_config(config, image_shape))
+        threat=None if config.threat == "pixels" else threats.from_config(config, image_shape),
+        awp_gamma=config.awp_gamma if config.awp else 0.0,
+        awp_warmup_epochs=config.awp_warmup_epochs, carried_perturbation=config.atta)
 
 
 def _attack_loss(config, objective_name):
@@ -81,12 +86,15 @@ def _attack_loss(config, objective_name):
     return "ce"
 
 
-def prepare(recipe, network, buffer, images, labels, indices, step, steps_per_epoch):
+def prepare(recipe, network, buffer, images, labels, indices, step, steps_per_epoch,
+            carried=None):
     """The step's inputs to the loss: images (noisy with N-FGSM), their adversarial examples,
-    the soft-label rows and the clean inference logits."""
+    the soft-label rows and the clean inference logits; with ATTA (``carried``, a
+    ``PerturbationBuffer``) the attack starts from the stored perturbations and ``last_iterate``
+    is what to store."""
     batch = {"images": images, "labels": labels, "indices": indices, "rows": None,
              "clean_logits": None, "adversarial": None, "epoch": step // steps_per_epoch,
-             "step": step}
+             "step": step, "last_iterate": None}
     if not recipe.adversarial:
         return batch
     if recipe.nfgsm_noise:
@@ -101,9 +109,10 @@ def prepare(recipe, network, buffer, images, labels, indices, step, steps_per_ep
         inference, images, labels, eps=recipe.eps, steps=recipe.attack_steps,
         projected=_projected(recipe, step), patience=recipe.attack_patience,
         clean_logits=clean_logits, keys=indices, seed=recipe.seed, counter=step,
-        threat=recipe.threat, **loss)
+        threat=recipe.threat,
+        initial=None if carried is None else carried.lookup(indices, batch["epoch"]), **loss)
     batch.update(images=images, adversarial=tf.stop_gradient(attack.adversarial), rows=rows,
-                 clean_logits=clean_logits)
+                 clean_logits=clean_logits, last_iterate=attack.last_iterate)
     return batch
 
 

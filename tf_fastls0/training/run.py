@@ -16,6 +16,7 @@ import tensorflow as tf
 from tf_fastls0 import data as data_lib
 from tf_fastls0.attacks import threats
 from tf_fastls0.attacks.budget import check_eps_fits
+from tf_fastls0.data.image_set import RESIZED_CROP
 from tf_fastls0.models import build_model
 from tf_fastls0.training import callbacks as callbacks_lib
 from tf_fastls0.training import checkpoints, run_folder
@@ -241,7 +242,9 @@ def build_trainer(config, splits):
     trainer = AdversarialTrainer(
         network, recipe_for(config, splits.image_shape), steps,
         soft_labels={"train_labels": splits.train.labels, "num_classes": splits.num_classes,
-                     "momentum": config.sat_momentum, "start_epoch": config.sat_start_epoch})
+                     "momentum": config.sat_momentum, "start_epoch": config.sat_start_epoch},
+        carried={"num_examples": len(splits.train), "image_shape": splits.image_shape,
+                 "eps": config.train_eps, "augment": config.augment, "seed": config.seed})
     schedule = schedule_named(config.lr_schedule, config.learning_rate, config.epochs * steps,
                               config.warmup_epochs * steps)
     optimizer = optimizer_named(config.optimizer, schedule, config.momentum, config.weight_decay)
@@ -261,6 +264,10 @@ def _check_fits(config, splits):
         raise UsageError(f"--batch_size={config.batch_size} is larger than the "
                          f"{len(splits.train)} training images")
     check_eps_fits(splits.image_shape, train_eps=config.train_eps, eval_eps=config.eval_eps)
+    if config.atta and config.augment and getattr(splits.train, "augmentation",
+                                                  None) == RESIZED_CROP:
+        raise UsageError("--method=atta carries perturbations through pad-crop-flip "
+                         "augmentation only: turn --augment off for random-resized crops")
     threat = _threat(config, splits)
     if threat is not None:
         threats.check_budget(threat, "train_eps", config.train_eps)

@@ -7,7 +7,10 @@ training machinery (recipe, trackers, soft-label buffer) stays out of the SavedM
 import keras
 import tensorflow as tf
 
+from tf_fastls0.losses import distributed
+from tf_fastls0.training import awp
 from tf_fastls0.training import recipe as recipe_lib
+from tf_fastls0.training.atta_buffer import PerturbationBuffer
 from tf_fastls0.training.gradients import global_gradients
 from tf_fastls0.training.soft_label_buffer import SoftLabelBuffer
 
@@ -17,12 +20,15 @@ class AdversarialTrainer(keras.Model):
     (a ``SoftLabelBuffer``, made here when the recipe uses them, so it lives in the strategy's
     scope)."""
 
-    def __init__(self, network, recipe, steps_per_epoch, soft_labels=None, **kwargs):
+    def __init__(self, network, recipe, steps_per_epoch, soft_labels=None, carried=None,
+                 **kwargs):
         super().__init__(**kwargs)
         self.network = network
         self.recipe = recipe
         self.steps_per_epoch = steps_per_epoch
         self.buffer = SoftLabelBuffer(**soft_labels) if recipe.self_adaptive else None
+        self.carried = (PerturbationBuffer(**carried) if recipe.carried_perturbation
+                        else None)
         self.means = {name: keras.metrics.Mean(name=name)
                       for name in ("loss",) + recipe.logged_means + recipe.logged_regularisers}
         self.accuracies = {name: keras.metrics.SparseCategoricalAccuracy(name=name)
@@ -37,7 +43,10 @@ class AdversarialTrainer(keras.Model):
 
     def checkpoint_items(self):
         """What a checkpoint holds besides the network and the optimizer."""
-        return {"soft_labels": self.buffer.rows} if self.buffer is not None else {}
+        items = {"soft_labels": self.buffer.rows} if self.buffer is not None else {}
+        if self.carried is not None:
+            items["atta_perturbations"] = self.carried.rows
+        return items
 
     def track_accuracy(self, name, labels, logits):
         self.accuracies[name].update_state(labels, logits)
@@ -46,21 +55,56 @@ class AdversarialTrainer(keras.Model):
         images, labels, indices = data
         step = tf.convert_to_tensor(self.optimizer.iterations)
         batch = recipe_lib.prepare(self.recipe, self.network, self.buffer, images, labels,
-                                   indices, step, self.steps_per_epoch)
-        with tf.GradientTape() as tape:
-            terms, new_rows = recipe_lib.loss(self.recipe, self.network, self.buffer, batch,
-                                              self.track_accuracy)
-        gradients = tape.gradient(terms.total, self.network.trainable_variables)
-        gradients, gradient_norm = global_gradients(gradients)
+                                   indices, step, self.steps_per_epoch, self.carried)
+        if self.recipe.awp_gamma:
+            terms, new_rows, gradients, gradient_norm = self._awp_gradients(batch)
+        else:
+            with tf.GradientTape() as tape:
+                terms, new_rows = recipe_lib.loss(self.recipe, self.network, self.buffer, batch,
+                                                  self.track_accuracy)
+            gradients = tape.gradient(terms.total, self.network.trainable_variables)
+            gradients, gradient_norm = global_gradients(gradients)
         self.optimizer.apply(gradients, self.network.trainable_variables)
         if new_rows is not None:
             self.buffer.store(indices, new_rows)
+        if self.carried is not None:
+            self.carried.store(indices, batch["epoch"], *batch["last_iterate"])
         for name, tracker in self.means.items():
             tracker.update_state(terms[name])
         logs = {tracker.name: tracker.result() for tracker in self.metrics}
         logs["gradient_norm"] = gradient_norm
         logs["learning_rate"] = self.optimizer.learning_rate
         return logs
+
+    def _awp_gradients(self, batch):
+        """The loss terms, new soft-label rows and global gradients (with their norm) at the
+        AWP-perturbed weights ``w + v`` (``training/awp.py``); BatchNorm statistics move as in a
+        plain step, from the forward at ``w + v``."""
+        recipe = self.recipe
+
+        def ascent_loss(network):
+            return recipe_lib.loss(recipe, network, self.buffer, batch, lambda *_: None)[0].total
+
+        weights = [tf.convert_to_tensor(v.value) for v in self.network.trainable_variables]
+        # A gamma of 0 during the warm-up rather than a tf.cond: a cond around synchronised
+        # BatchNorm's collectives cannot run under MirroredStrategy.
+        gamma = recipe.awp_gamma * tf.cast(
+            awp.is_active(batch["epoch"], recipe.awp_warmup_epochs), tf.float32)
+        perturbation = awp.perturbation(self.network, ascent_loss, gamma)
+        perturbed = [w + v for w, v in zip(weights, perturbation)]
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(perturbed)
+            network = awp.StatelessNetwork(self.network, perturbed)
+            terms, new_rows = recipe_lib.loss(recipe, network, self.buffer, batch,
+                                              self.track_accuracy)
+        gradients, gradient_norm = global_gradients(tape.gradient(terms.total, perturbed))
+        network.write_state()
+        # The reference's coupled L2 decay acts on the perturbed weights: add its v part (this
+        # replica's share of it; the optimizer sums the replicas' gradients). AdamW's decoupled
+        # decay has no gradient term; it acts on w alone (its lr * decay * v part is left out).
+        share = getattr(self.optimizer, "l2", 0.0) / distributed.num_replicas_in_sync()
+        gradients = [g + share * v for g, v in zip(gradients, perturbation)]
+        return terms, new_rows, gradients, gradient_norm
 
     def test_step(self, data):
         images, labels, _ = data

@@ -1,0 +1,99 @@
+"""Adversarial Weight Perturbation (AWP; Wu, Xia & Wang, NeurIPS 2020, "Adversarial Weight
+Perturbation Helps Robust Generalization"), an add-on to any adversarial method (``--awp``).
+
+Per step, on the batch the method trains on (its adversarial examples already made):
+
+    g_l = d L(w) / d w_l                    (the method's training loss, training mode)
+    v_l = gamma * ||w_l|| * g_l / ||g_l||   (each perturbed layer, ascent on the loss)
+    w  <- optimizer step with  d L / d w evaluated at  w + v
+
+The perturbation is layer-wise relative: each kernel moves by ``gamma`` times its own norm.
+Source: the reference code csdongxian/AWP (``AT_AWP/utils_awp.py`` ``AdvWeightPerturb`` and
+``trades_AWP/utils_awp.py`` ``TradesAWP``), which takes one plain SGD step of ``-L`` on a proxy
+copy of the model in training mode and rescales the difference of each weight to
+``||w_l|| / (||diff_l|| + 1e-20)``; the step size cancels, which gives the formula above.
+As there:
+
+- only the weights of rank > 1 move (convolution and dense kernels); biases and BatchNorm's
+  scale and offset do not, and the perturbation pass leaves BatchNorm's moving statistics
+  untouched (the reference's proxy model keeps its own; here ``stateless_call`` drops them);
+- the ascent loss is the method's own training loss on the step's batch (AT: CE on the
+  adversarial examples; TRADES: CE + beta KL), here whatever the recipe trains on, soft labels
+  and GradAlign's regulariser included;
+- the training forward at ``w + v`` does update BatchNorm's moving statistics;
+- the coupled L2 weight decay acts on ``w + v`` (the reference's ``optimizer.step`` runs while
+  the weights are perturbed), so ``weight_decay * v`` is added to the gradient;
+- gamma: 1e-2 for AT (``AT_AWP/train_cifar10.py``, the paper's choice for AT and the default
+  of ``--awp_gamma``), 5e-3 for TRADES (``trades_AWP/train_trades_cifar.py``): set
+  ``--awp_gamma=0.005`` for the sTRADES-based methods (Fast-LS-l0) to follow the reference;
+- warm-up: AT starts at epoch 0 (``--awp-warmup 0``); TRADES starts at its 10th epoch
+  (``epoch >= 10`` with epochs counted from 1), i.e. ``--awp_warmup_epochs=9`` in our 0-based
+  count. The default is 0.
+
+Deviations: the reference perturbs by adding ``v`` into the live weights and subtracting it
+after the optimizer step; we never write ``v`` into the weights: the gradient is taken through
+``keras.Model.stateless_call`` at ``w + v`` and the optimizer steps ``w`` itself, so no rounding
+from ``w + v - v`` is left in the weights. Under ``tf.distribute`` the ascent gradient is the
+global-batch gradient (one all-reduce), so every replica computes the same ``v``.
+
+l0 adaptation: none is needed; the adversarial examples are the trainer's sPGD ones.
+
+Cost: one extra forward and backward pass of the training loss per step (the ascent pass, also
+during the warm-up, where gamma is 0: a tf.cond cannot hold synchronised BatchNorm),
+i.e. about twice the weight-gradient cost of the method alone; the attack's cost is unchanged.
+"""
+
+import tensorflow as tf
+
+from tf_fastls0.training.gradients import global_gradients
+
+REFERENCE_GAMMA = {"at": 1e-2, "trades": 5e-3}
+NORM_EPSILON = 1e-20  # the reference's EPS in diff_in_weights
+
+
+def perturbed_layers(variables):
+    """Which trainable variables AWP moves: the kernels (rank > 1), as the reference."""
+    return [len(variable.shape) > 1 for variable in variables]
+
+
+def weight_perturbation(weights, gradients, gamma, moved):
+    """``v_l = gamma ||w_l|| g_l / (||g_l|| + 1e-20)`` where ``moved``, zeros elsewhere."""
+    return [gamma * tf.norm(w) / (tf.norm(g) + NORM_EPSILON) * g if move else tf.zeros_like(w)
+            for w, g, move in zip(weights, gradients, moved)]
+
+
+def is_active(epoch, warmup_epochs):
+    """AWP from 0-based epoch ``warmup_epochs`` on."""
+    return tf.cast(epoch, tf.int64) >= warmup_epochs
+
+
+class StatelessNetwork:
+    """``network`` called at the given trainable values, its state threaded from call to call
+    and kept here, not written back (``state`` holds the non-trainable values after the calls)."""
+
+    def __init__(self, network, trainable_values):
+        self.network = network
+        self.trainable_values = trainable_values
+        self.state = [variable.value for variable in network.non_trainable_variables]
+
+    def __call__(self, images, training=False):
+        outputs, self.state = self.network.stateless_call(self.trainable_values, self.state,
+                                                          images, training=training)
+        return outputs
+
+    def write_state(self):
+        for variable, value in zip(self.network.non_trainable_variables, self.state):
+            variable.assign(value)
+
+
+def perturbation(network, loss_fn, gamma):
+    """AWP's ``v`` for the step: ``loss_fn(network_like)`` is the training loss (this replica's
+    share) of a network-like callable; BatchNorm statistics are left as they are."""
+    weights = [tf.convert_to_tensor(v.value) for v in network.trainable_variables]
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+        tape.watch(weights)
+        total = loss_fn(StatelessNetwork(network, weights))
+    gradients, _ = global_gradients(tape.gradient(total, weights))
+    gradients = [tf.zeros_like(w) if g is None else g for w, g in zip(weights, gradients)]
+    return weight_perturbation(weights, gradients, gamma,
+                               perturbed_layers(network.trainable_variables))
