@@ -45,6 +45,7 @@ METHODS = {
     "grad_align": dict(method="grad_align", attack_steps=1),
     "grad_align_sn": dict(method="grad_align", attack_steps=1, soft_labels="self_adaptive",
                           nfgsm_noise=True),
+    "n_aaer": dict(method="n_aaer", attack_steps=1),
 }
 
 flags.DEFINE_list("methods", list(METHODS), f"Methods to time, from {', '.join(METHODS)}.")

@@ -156,6 +156,13 @@ class TrainConfig:
     group_map: Optional[str] = setting(
         None, "A .npy file of an integer [H, W] map of group ids for --threat=groups (negative: "
         "never changed).")
+    # Table 6 baselines added with issue 15 part 2 (sources in each method's module)
+    aaer_lambda1: float = setting(1.0, "N-AAER: overall weight lambda1 of the abnormal-example "
+                                  "regulariser.", lower=0.0, upper=1e4)
+    aaer_lambda2: float = setting(4.0, "N-AAER: weight lambda2 of the loss the abnormal examples "
+                                  "lost to the attack.", lower=0.0, upper=1e4)
+    aaer_lambda3: float = setting(1.5, "N-AAER: weight lambda3 of the abnormal examples' output "
+                                  "variation beyond the normal ones'.", lower=0.0, upper=1e4)
 
     def __post_init__(self):
         settings.normalise(self)

@@ -43,6 +43,10 @@ METHODS = {
     "grad_align": Method("sparse_at", gradient_alignment=True,
                          summary="GradAlign: sAT + lambda (1 - cos) of input gradients at x and "
                                  "at a random sparse point"),
+    "n_aaer": Method("aaer", nfgsm_noise=True,
+                     summary="N-AAER: N-FGSM noise + sAT + lambda penalty on the abnormal "
+                             "examples (loss lowered by the attack): their count, lost loss and "
+                             "output variation"),
 }
 METHOD_ALIASES = {"sat": "sparse_at"}
 
