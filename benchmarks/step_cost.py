@@ -46,6 +46,7 @@ METHODS = {
     "grad_align_sn": dict(method="grad_align", attack_steps=1, soft_labels="self_adaptive",
                           nfgsm_noise=True),
     "n_aaer": dict(method="n_aaer", attack_steps=1),
+    "n_lap": dict(method="n_lap", attack_steps=1),
 }
 
 flags.DEFINE_list("methods", list(METHODS), f"Methods to time, from {', '.join(METHODS)}.")

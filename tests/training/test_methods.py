@@ -35,6 +35,7 @@ SMALL = dict(model="small_cnn", width=0.25, epochs=1, batch_size=16, train_eps=4
     ("advlc", {"advlc_top": 1.0}),
     ("grad_align", {"soft_labels": "self_adaptive", "nfgsm_noise": True, "sat_start_epoch": 0}),
     ("n_aaer", {}),
+    ("n_lap", {"lap_beta": 0.05}),
 ])
 def test_every_method_trains_two_steps_and_exports(method, extra, tmp_path):
     config = TrainConfig(**SMALL, method=method, output_dir=str(tmp_path), **extra)
@@ -97,6 +98,7 @@ def test_sat_rows_survive_a_checkpoint_round_trip(tmp_path):
     ("fast_ls_l0", []),
     ("strades", ["trades_mode=F", "soft_labels=self_adaptive", "attack_steps=3"]),
     ("grad_align", ["soft_labels=self_adaptive", "nfgsm_noise=True"]),
+    ("n_lap", ["lap_beta=0.05"]),
 ])
 def test_one_replica_and_two_replicas_give_the_same_update(method, overrides):
     # small_cnn has BatchNorm: with two replicas --sync_batchnorm defaults to on, so batch
@@ -113,8 +115,9 @@ def test_one_replica_and_two_replicas_give_the_same_update(method, overrides):
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["weight_change"] > 1e-1  # the steps did move the weights
     assert report["weight_difference"] < 1e-3
-    assert report["buffer_rows_moved"] > 0
-    assert report["buffer_difference"] < 1e-4
+    if report["buffer_rows_moved"] is not None:  # the method has soft labels
+        assert report["buffer_rows_moved"] > 0
+        assert report["buffer_difference"] < 1e-4
 
 
 def test_final_evaluation_runs_sparse_autoattack_on_the_export(tmp_path, monkeypatch):

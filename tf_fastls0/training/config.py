@@ -163,6 +163,11 @@ class TrainConfig:
                                   "lost to the attack.", lower=0.0, upper=1e4)
     aaer_lambda3: float = setting(1.5, "N-AAER: weight lambda3 of the abnormal examples' output "
                                   "variation beyond the normal ones'.", lower=0.0, upper=1e4)
+    lap_beta: float = setting(0.005, "N-LAP: strength beta of the first layer's weight ascent "
+                              "step, as a fraction of its weight norm.", lower=0.0, upper=10.0)
+    lap_gamma: float = setting(0.3, "N-LAP: gamma of the layer strengths beta (1 - (ln l / "
+                               "ln(L+1))^gamma); smaller falls faster from the first layer.",
+                               lower=1e-3, upper=100.0)
 
     def __post_init__(self):
         settings.normalise(self)

@@ -23,6 +23,7 @@ class Method:
     self_adaptive: bool = False
     nfgsm_noise: bool = False
     gradient_alignment: bool = False  # GradAlign's regulariser (losses/grad_align.py) added
+    layer_aware_perturbation: bool = False  # LAP's weight ascent (training/layer_aware.py) first
     summary: str = ""
 
 
@@ -47,6 +48,9 @@ METHODS = {
                      summary="N-AAER: N-FGSM noise + sAT + lambda penalty on the abnormal "
                              "examples (loss lowered by the attack): their count, lost loss and "
                              "output variation"),
+    "n_lap": Method("sparse_at", nfgsm_noise=True, layer_aware_perturbation=True,
+                    summary="N-LAP: N-FGSM noise + sAT from weights moved each step by a "
+                            "layer-aware ascent step, strongest in the first layers"),
 }
 METHOD_ALIASES = {"sat": "sparse_at"}
 

@@ -1,8 +1,9 @@
 """What one training step does for a config: noise, attack, loss and the new soft labels.
 
 ``Recipe`` is made once from a ``TrainConfig`` and the method table (``methods.py``);
-``AdversarialTrainer.train_step`` calls ``prepare`` outside the gradient tape (N-FGSM noise, the
-clean logits in inference mode, the attack: nothing that needs a gradient to the weights), then
+``AdversarialTrainer.train_step`` calls ``prepare`` outside the gradient tape (N-FGSM noise,
+N-LAP's weight ascent step, the clean logits in inference mode, the attack: nothing the update
+differentiates through), then
 ``loss`` inside it. ``loss`` returns the loss terms and, with self-adaptive soft labels, the rows
 moved toward this step's clean prediction, which the trainer stores after the update.
 """
@@ -15,6 +16,7 @@ import tensorflow as tf
 from tf_fastls0.attacks import random_variant, sparse_pgd, threats
 from tf_fastls0.losses import distributed, grad_align, objectives, soft_targets
 from tf_fastls0.losses.sparse_noise import sparse_noise
+from tf_fastls0.training import layer_aware
 
 
 class LossTerms(dict):
@@ -42,6 +44,8 @@ class Recipe:
     ramp_epochs: int = 1  # epochs over which a ramped regulariser reaches its weight
     gradient_alignment: float = 0.0  # GradAlign's lambda (0: no regulariser)
     threat: object = dataclasses.field(default=None, compare=False)  # threats.Threat; None: pixels
+    lap_beta: float = 0.0  # LAP's layer-aware weight perturbation strength (0: none)
+    lap_gamma: float = layer_aware.PAPER_GAMMA
 
     @property
     def logged_means(self):
@@ -70,7 +74,9 @@ def recipe_for(config, image_shape=None):
         ramp_epochs=config.nuat_ramp_epochs,
         gradient_alignment=config.grad_align_lambda if config.method_entry.gradient_alignment
         else 0.0,
-        threat=None if config.threat == "pixels" else threats.from_config(config, image_shape))
+        threat=None if config.threat == "pixels" else threats.from_config(config, image_shape),
+        lap_beta=config.lap_beta if config.method_entry.layer_aware_perturbation else 0.0,
+        lap_gamma=config.lap_gamma)
 
 
 def _attack_loss(config, objective_name):
@@ -91,6 +97,8 @@ def prepare(recipe, network, buffer, images, labels, indices, step, steps_per_ep
         return batch
     if recipe.nfgsm_noise:
         images = sparse_noise(images, recipe.eps, indices, recipe.seed, step)
+    if recipe.lap_beta:
+        layer_aware.perturb(network, images, labels, recipe.lap_beta, recipe.lap_gamma)
     inference = lambda x: network(x, training=False)  # noqa: E731  (SPEC §2.9)
     clean_logits = inference(images)
     rows = buffer.lookup(indices) if buffer is not None else None
