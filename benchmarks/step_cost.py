@@ -47,6 +47,7 @@ METHODS = {
                           nfgsm_noise=True),
     "n_aaer": dict(method="n_aaer", attack_steps=1),
     "n_lap": dict(method="n_lap", attack_steps=1),
+    "fast_bat": dict(method="fast_bat", attack_steps=1),
 }
 
 flags.DEFINE_list("methods", list(METHODS), f"Methods to time, from {', '.join(METHODS)}.")

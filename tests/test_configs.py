@@ -77,7 +77,7 @@ def test_every_flagfile_starts_with_the_command_that_runs_it(repo):
 
 
 @pytest.mark.parametrize("method", ["mart", "label_smoothing", "nuat", "advlc", "grad_align",
-                                    "n_aaer", "n_lap"])
+                                    "n_aaer", "n_lap", "fast_bat"])
 def test_table6_flagfiles_train_their_method_with_the_one_step_attack(repo, monkeypatch, method):
     monkeypatch.chdir(repo)
     config = parse(f"configs/cifar10_{method}.flags")

@@ -36,6 +36,7 @@ SMALL = dict(model="small_cnn", width=0.25, epochs=1, batch_size=16, train_eps=4
     ("grad_align", {"soft_labels": "self_adaptive", "nfgsm_noise": True, "sat_start_epoch": 0}),
     ("n_aaer", {}),
     ("n_lap", {"lap_beta": 0.05}),
+    ("fast_bat", {"soft_labels": "self_adaptive", "sat_start_epoch": 0}),
 ])
 def test_every_method_trains_two_steps_and_exports(method, extra, tmp_path):
     config = TrainConfig(**SMALL, method=method, output_dir=str(tmp_path), **extra)
@@ -99,6 +100,7 @@ def test_sat_rows_survive_a_checkpoint_round_trip(tmp_path):
     ("strades", ["trades_mode=F", "soft_labels=self_adaptive", "attack_steps=3"]),
     ("grad_align", ["soft_labels=self_adaptive", "nfgsm_noise=True"]),
     ("n_lap", ["lap_beta=0.05"]),
+    ("fast_bat", ["fast_bat_lambda=0.5"]),
 ])
 def test_one_replica_and_two_replicas_give_the_same_update(method, overrides):
     # small_cnn has BatchNorm: with two replicas --sync_batchnorm defaults to on, so batch

@@ -24,6 +24,7 @@ class Method:
     nfgsm_noise: bool = False
     gradient_alignment: bool = False  # GradAlign's regulariser (losses/grad_align.py) added
     layer_aware_perturbation: bool = False  # LAP's weight ascent (training/layer_aware.py) first
+    bilevel_correction: bool = False  # Fast-BAT's implicit-gradient term (losses/fast_bat.py)
     summary: str = ""
 
 
@@ -51,6 +52,9 @@ METHODS = {
     "n_lap": Method("sparse_at", nfgsm_noise=True, layer_aware_perturbation=True,
                     summary="N-LAP: N-FGSM noise + sAT from weights moved each step by a "
                             "layer-aware ascent step, strongest in the first layers"),
+    "fast_bat": Method("sparse_at", bilevel_correction=True,
+                       summary="Fast-BAT: sAT + the bi-level problem's implicit-gradient term "
+                               "through the attack's free entries"),
 }
 METHOD_ALIASES = {"sat": "sparse_at"}
 

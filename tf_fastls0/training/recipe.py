@@ -14,7 +14,7 @@ from typing import Callable
 import tensorflow as tf
 
 from tf_fastls0.attacks import random_variant, sparse_pgd, threats
-from tf_fastls0.losses import distributed, grad_align, objectives, soft_targets
+from tf_fastls0.losses import distributed, fast_bat, grad_align, objectives, soft_targets
 from tf_fastls0.losses.sparse_noise import sparse_noise
 from tf_fastls0.training import layer_aware
 
@@ -46,6 +46,7 @@ class Recipe:
     threat: object = dataclasses.field(default=None, compare=False)  # threats.Threat; None: pixels
     lap_beta: float = 0.0  # LAP's layer-aware weight perturbation strength (0: none)
     lap_gamma: float = layer_aware.PAPER_GAMMA
+    bilevel_lambda: float = 0.0  # Fast-BAT's lambda (0: no implicit-gradient term)
 
     @property
     def logged_means(self):
@@ -53,7 +54,8 @@ class Recipe:
 
     @property
     def logged_regularisers(self):
-        return ("gradient_misalignment",) if self.gradient_alignment else ()
+        return (("gradient_misalignment",) if self.gradient_alignment else ()) + \
+            (("implicit_correction",) if self.bilevel_lambda else ())
 
     @property
     def logged_accuracies(self):
@@ -76,7 +78,8 @@ def recipe_for(config, image_shape=None):
         else 0.0,
         threat=None if config.threat == "pixels" else threats.from_config(config, image_shape),
         lap_beta=config.lap_beta if config.method_entry.layer_aware_perturbation else 0.0,
-        lap_gamma=config.lap_gamma)
+        lap_gamma=config.lap_gamma,
+        bilevel_lambda=config.fast_bat_lambda if config.method_entry.bilevel_correction else 0.0)
 
 
 def _attack_loss(config, objective_name):
@@ -154,6 +157,11 @@ def loss(recipe, network, buffer, batch, track_accuracy):
             batch["step"])
         total += recipe.gradient_alignment * misalignment
         logged.update(gradient_misalignment=misalignment * replicas)
+    if recipe.bilevel_lambda:
+        correction = fast_bat.implicit_correction(network, batch["images"], batch["adversarial"],
+                                                  targets, recipe.bilevel_lambda)
+        total += correction
+        logged.update(implicit_correction=correction * replicas)
     logged.update(total=total, loss=total * replicas)
     if recipe.adversarial:
         track_accuracy("adversarial_accuracy", batch["labels"], adversarial_logits)
