@@ -82,3 +82,10 @@ def test_table6_flagfiles_train_their_method_with_the_one_step_attack(repo, monk
     monkeypatch.chdir(repo)
     config = parse(f"configs/cifar10_{method}.flags")
     assert (config.method, config.attack_steps, config.train_eps) == (method, 1, 120)
+
+
+def test_flc_pool_flagfile_trains_the_flc_network_with_one_step_sat(repo, monkeypatch):
+    monkeypatch.chdir(repo)
+    config = parse("configs/cifar10_flc_pool.flags")
+    assert (config.model, config.method, config.attack_steps, config.train_eps) == (
+        "preact_resnet18_flc", "sparse_at", 1, 120)
