@@ -80,9 +80,9 @@ def synthetic_splits(batch_size, image_size, num_classes):
 
 
 def compiled_step(name, splits):
-    config = TrainConfig(**{**dict(model=FLAGS.model, width=FLAGS.width, batch_size=FLAGS.batch_size,
-                                   epochs=10, train_eps=FLAGS.train_eps, sat_start_epoch=0,
-                                   jit_compile=FLAGS.jit_compile), **METHODS[name]})
+    shared = dict(model=FLAGS.model, width=FLAGS.width, batch_size=FLAGS.batch_size, epochs=10,
+                  train_eps=FLAGS.train_eps, sat_start_epoch=0, jit_compile=FLAGS.jit_compile)
+    config = TrainConfig(**{**shared, **METHODS[name]})  # a method may name its own model
     trainer, _ = build_trainer(config, splits)
     images = tf.constant(splits.train.float_images(slice(0, FLAGS.batch_size)))
     own_predictions = tf.argmax(trainer.network(images, training=False), -1, output_type=tf.int32)

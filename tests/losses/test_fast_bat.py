@@ -11,7 +11,8 @@ CLASSES, SHAPE = 3, (2, 2, 2)
 
 def linear_network():
     keras.utils.set_random_seed(1)
-    return keras.Sequential([keras.Input(SHAPE), keras.layers.Flatten(), keras.layers.Dense(CLASSES)])
+    return keras.Sequential([keras.Input(SHAPE), keras.layers.Flatten(),
+                             keras.layers.Dense(CLASSES)])
 
 
 def softmax(z):
@@ -67,7 +68,8 @@ def test_correction_and_its_weight_gradient_match_numpy():
     for index in np.ndindex(kernel.shape):
         shift = np.zeros_like(kernel)
         shift[index] = step
-        numeric[index] = (np_correction(kernel + shift, bias, adversarial, labels, direction)
-                          - np_correction(kernel - shift, bias, adversarial, labels, direction)) / (2 * step)
+        up = np_correction(kernel + shift, bias, adversarial, labels, direction)
+        down = np_correction(kernel - shift, bias, adversarial, labels, direction)
+        numeric[index] = (up - down) / (2 * step)
     np.testing.assert_allclose(gradient, numeric, rtol=1e-3, atol=1e-6)
     assert np.abs(numeric).max() > 1e-3

@@ -1,4 +1,5 @@
-"""FrequencyLowCut pooling against numpy's FFT, and the PreAct ResNet-18 that downsamples with it."""
+"""FrequencyLowCut pooling against numpy's FFT, and the PreAct ResNet-18 that downsamples with
+it."""
 
 import keras
 import numpy as np

@@ -17,7 +17,8 @@ so the update's gradient is grad_theta CE(x') + the cross term, the gradient of
 g_i = grad_x CE(f(x'_i), y_i) held constant (reference code OPTML-Group/Fast-BAT, ``trainer.py``,
 mode ``fast_bat``: ``cross_term``, ``hessian_inv_prod``, ``H``). ``C`` itself is logged as
 ``implicit_correction``; only its gradient matters. Reference lambda = 10 (``--lmbda``; ours
-``--fast_bat_lambda``), all passes in training mode, as here.
+``--fast_bat_lambda``). The reference runs every pass in training mode; here the two passes
+of this term do, while the attack keeps the trainer's inference mode.
 
 l0 adaptation (the Fast-LS-l0 paper's own adaptation could not be found; this is ours): the
 lower-level problem is the l0 attack with its support (the eps pixels sPGD changed) fixed, so
