@@ -49,6 +49,10 @@ METHODS = {
     "atta_sn": dict(method="atta", attack_steps=1, soft_labels="self_adaptive", nfgsm_noise=True),
     "fast_ls_l0_awp": dict(method="fast_ls_l0", trades_mode="T", attack_steps=1, awp=True,
                            awp_gamma=0.005),
+    "n_aaer": dict(method="n_aaer", attack_steps=1),
+    "n_lap": dict(method="n_lap", attack_steps=1),
+    "fast_bat": dict(method="fast_bat", attack_steps=1),
+    "flc_pool": dict(method="sparse_at", attack_steps=1, model="preact_resnet18_flc"),  # own model
 }
 
 flags.DEFINE_list("methods", list(METHODS), f"Methods to time, from {', '.join(METHODS)}.")
@@ -80,9 +84,9 @@ def synthetic_splits(batch_size, image_size, num_classes):
 
 
 def compiled_step(name, splits):
-    config = TrainConfig(model=FLAGS.model, width=FLAGS.width, batch_size=FLAGS.batch_size,
-                         epochs=10, train_eps=FLAGS.train_eps, sat_start_epoch=0,
-                         jit_compile=FLAGS.jit_compile, **METHODS[name])
+    shared = dict(model=FLAGS.model, width=FLAGS.width, batch_size=FLAGS.batch_size, epochs=10,
+                  train_eps=FLAGS.train_eps, sat_start_epoch=0, jit_compile=FLAGS.jit_compile)
+    config = TrainConfig(**{**shared, **METHODS[name]})  # a method may name its own model
     trainer, _ = build_trainer(config, splits)
     images = tf.constant(splits.train.float_images(slice(0, FLAGS.batch_size)))
     own_predictions = tf.argmax(trainer.network(images, training=False), -1, output_type=tf.int32)

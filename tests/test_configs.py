@@ -77,7 +77,7 @@ def test_every_flagfile_starts_with_the_command_that_runs_it(repo):
 
 
 @pytest.mark.parametrize("method", ["mart", "label_smoothing", "nuat", "advlc", "grad_align",
-                                    "atta"])
+                                    "atta", "n_aaer", "n_lap", "fast_bat"])
 def test_table6_flagfiles_train_their_method_with_the_one_step_attack(repo, monkeypatch, method):
     monkeypatch.chdir(repo)
     config = parse(f"configs/cifar10_{method}.flags")
@@ -107,3 +107,10 @@ def test_the_awp_flagfile_adds_awp_to_fast_ls_l0_as_the_trades_reference(repo, m
     config = parse("configs/cifar10_fast_ls_l0_awp.flags")
     assert (config.method, config.attack_steps, config.train_eps) == ("fast_ls_l0", 1, 120)
     assert (config.awp, config.awp_gamma, config.awp_warmup_epochs) == (True, 0.005, 9)
+
+
+def test_flc_pool_flagfile_trains_the_flc_network_with_one_step_sat(repo, monkeypatch):
+    monkeypatch.chdir(repo)
+    config = parse("configs/cifar10_flc_pool.flags")
+    assert (config.model, config.method, config.attack_steps, config.train_eps) == (
+        "preact_resnet18_flc", "sparse_at", 1, 120)

@@ -36,6 +36,9 @@ SMALL = dict(model="small_cnn", width=0.25, epochs=1, batch_size=16, train_eps=4
     ("grad_align", {"soft_labels": "self_adaptive", "nfgsm_noise": True, "sat_start_epoch": 0}),
     ("sparse_at", {"awp": True}),
     ("atta", {"augment": True}),
+    ("n_aaer", {}),
+    ("n_lap", {"lap_beta": 0.05}),
+    ("fast_bat", {"soft_labels": "self_adaptive", "sat_start_epoch": 0}),
 ])
 def test_every_method_trains_two_steps_and_exports(method, extra, tmp_path):
     config = TrainConfig(**SMALL, method=method, output_dir=str(tmp_path), **extra)
@@ -105,6 +108,8 @@ def test_sat_rows_survive_a_checkpoint_round_trip(tmp_path):
                     "model=small_cnn_nobn"]),
     ("fast_ls_l0", ["awp=True", "awp_gamma=0.005"]),
     ("atta", ["soft_labels=self_adaptive", "nfgsm_noise=True"]),
+    ("n_lap", ["lap_beta=0.05"]),
+    ("fast_bat", ["fast_bat_lambda=0.5"]),
 ])
 def test_one_replica_and_two_replicas_give_the_same_update(method, overrides):
     # small_cnn has BatchNorm: with two replicas --sync_batchnorm defaults to on, so batch
@@ -121,8 +126,9 @@ def test_one_replica_and_two_replicas_give_the_same_update(method, overrides):
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["weight_change"] > 1e-1  # the steps did move the weights
     assert report["weight_difference"] < 1e-3
-    assert report["buffer_rows_moved"] > 0
-    assert report["buffer_difference"] < 1e-4
+    if report["buffer_rows_moved"] is not None:  # the method has soft labels
+        assert report["buffer_rows_moved"] > 0
+        assert report["buffer_difference"] < 1e-4
     if method == "atta":
         assert report["carried_rows_stored"] == 48  # the 3 steps' examples
         assert report["carried_difference"] < 1e-4

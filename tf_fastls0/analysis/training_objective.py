@@ -22,7 +22,7 @@ from tf_fastls0.training.methods import method_named
 NAMES = tuple(objectives.OBJECTIVES)
 DISPLAY_NAMES = {"clean": "clean CE", "sparse_at": "sAT", "tradeoff": "Tradeoff",
                  "strades": "sTRADES", "mart": "MART", "label_smoothing": "label smoothing",
-                 "nuat": "NuAT", "advlc": "AdvLC"}
+                 "nuat": "NuAT", "advlc": "AdvLC", "aaer": "AAER"}
 
 
 def objective_for_method(method):

@@ -1,7 +1,7 @@
 """Training objectives of SPEC section 5: clean CE, sAT, Tradeoff (paper Eq. 8), sTRADES, and
 their self-adaptive (SAT) forms; and the baselines of the paper's Table 6, one module each:
 MART (``mart.py``), label smoothing (``label_smoothing.py``), NuAT (``nuat.py``), AdvLC
-(``advlc.py``).
+(``advlc.py``), AAER (``aaer.py``).
 
 ``OBJECTIVES`` maps "clean", "sparse_at" (sAT), "tradeoff" and "strades" to the functions below
 (and the baselines' names to theirs),
@@ -28,7 +28,7 @@ import functools
 
 import tensorflow as tf
 
-from tf_fastls0.losses import advlc, label_smoothing, mart, nuat
+from tf_fastls0.losses import aaer, advlc, label_smoothing, mart, nuat
 from tf_fastls0.losses import distributed
 from tf_fastls0.losses import per_example
 from tf_fastls0.losses.terms import ObjectiveTerms, classification_term  # noqa: F401  (re-exported)
@@ -69,9 +69,11 @@ def trades_loss(clean_logits, adv_logits, targets, beta):
 
 # What each objective reads besides the labels: the clean logits, the adversarial logits.
 USES_CLEAN = {"clean": True, "sparse_at": False, "tradeoff": True, "strades": True,
-              "mart": True, "label_smoothing": False, "nuat": True, "advlc": True}
+              "mart": True, "label_smoothing": False, "nuat": True, "advlc": True,
+              "aaer": True}
 USES_ADVERSARIAL = {"clean": False, "sparse_at": True, "tradeoff": True, "strades": True,
-                    "mart": True, "label_smoothing": True, "nuat": True, "advlc": True}
+                    "mart": True, "label_smoothing": True, "nuat": True, "advlc": True,
+                    "aaer": True}
 
 OBJECTIVES = {
     "clean": clean_loss,
@@ -82,6 +84,7 @@ OBJECTIVES = {
     "label_smoothing": label_smoothing.label_smoothing_loss,
     "nuat": nuat.nuat_loss,
     "advlc": advlc.advlc_loss,
+    "aaer": aaer.aaer_loss,
 }
 
 # Each objective's coefficients: its parameter -> the TrainConfig field that sets it.
@@ -92,6 +95,8 @@ COEFFICIENT_SETTINGS = {
     "label_smoothing": {"smoothing": "label_smoothing"},
     "nuat": {"weight": "nuat_lambda"},
     "advlc": {"weight": "advlc_lambda", "top": "advlc_top"},
+    "aaer": {"weight": "aaer_lambda1", "ce_weight": "aaer_lambda2",
+             "variation_weight": "aaer_lambda3"},
 }
 
 # Objectives whose regulariser weight ramps up over the epochs: they take ``ramp_fraction``.

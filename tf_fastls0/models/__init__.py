@@ -2,7 +2,7 @@
 returns a Keras model that maps images in [0, 1] to logits."""
 
 from tf_fastls0.models.convnext import convnext_tiny
-from tf_fastls0.models.preact_resnet import preact_resnet18, preact_resnet34
+from tf_fastls0.models.preact_resnet import preact_resnet18, preact_resnet18_flc, preact_resnet34
 from tf_fastls0.models.resnet import resnet34
 from tf_fastls0.models.small_cnn import small_cnn, small_cnn_nobn
 from tf_fastls0.models.swin import swin_tiny
@@ -15,6 +15,7 @@ MODELS = {
     "small_cnn": small_cnn,
     "small_cnn_nobn": small_cnn_nobn,
     "swin_tiny": swin_tiny,
+    "preact_resnet18_flc": preact_resnet18_flc,  # FLC Pool (Table 6): FFT low-pass downsampling
 }
 
 

@@ -7,14 +7,17 @@ block's first activation. Head: BN -> ReLU -> global average pool -> dense. Batc
 0.9 and epsilon 1e-5 match PyTorch's defaults (momentum 0.1 there counts the other way).
 
 Only built-in layers are used, so the ``.keras`` file loads in Keras' safe mode with no custom
-objects. ``width`` scales every channel count, for small tests and quick CPU runs. Weights start
-from PyTorch's defaults (``initializers.py``), as in the reference code.
+objects; the FLC variant (``preact_resnet18_flc``, paper Table 6's FLC Pool) adds our registered
+``FrequencyLowCutPooling`` (``flc_pooling.py``). ``width`` scales every channel count, for small
+tests and quick CPU runs. Weights start from PyTorch's defaults (``initializers.py``), as in the
+reference code.
 """
 
 import functools
 
 import keras
 
+from tf_fastls0.models.flc_pooling import FrequencyLowCutPooling
 from tf_fastls0.models.initializers import conv_kwargs, dense_kwargs
 
 BN_MOMENTUM = 0.9
@@ -24,8 +27,13 @@ STAGE_STRIDES = (1, 2, 2, 2)
 
 
 def preact_resnet(input_shape, num_classes, blocks_per_stage, width=1.0, sync_batchnorm=False,
-                  name="preact_resnet"):
-    """A functional PreAct ResNet with basic blocks; images in [0, 1] go in, logits come out."""
+                  name="preact_resnet", downsampling="strided"):
+    """A functional PreAct ResNet with basic blocks; images in [0, 1] go in, logits come out.
+
+    ``downsampling``: "strided" (stride-2 convolutions) or "flc" (FrequencyLowCut pooling, then
+    the same convolutions at stride 1, in both the main path and the shortcut, as in the FLC
+    reference's ``preact_resnet_flc.py``; our shortcut still starts from the block's first
+    activation, where that reference's starts from the block input)."""
     batch_norm = functools.partial(keras.layers.BatchNormalization, momentum=BN_MOMENTUM,
                                    epsilon=BN_EPSILON, synchronized=sync_batchnorm)
     images = keras.Input(shape=input_shape, name="images")
@@ -33,7 +41,7 @@ def preact_resnet(input_shape, num_classes, blocks_per_stage, width=1.0, sync_ba
     for stage, (channels, stride) in enumerate(zip(STAGE_CHANNELS, STAGE_STRIDES)):
         for block in range(blocks_per_stage[stage]):
             x = _preact_block(x, scaled_channels(channels, width), stride if block == 0 else 1,
-                              batch_norm, f"stage{stage + 1}_block{block + 1}")
+                              batch_norm, f"stage{stage + 1}_block{block + 1}", downsampling)
     x = batch_norm(name="head_bn")(x)
     x = keras.layers.ReLU(name="head_relu")(x)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
@@ -43,13 +51,16 @@ def preact_resnet(input_shape, num_classes, blocks_per_stage, width=1.0, sync_ba
     return keras.Model(images, logits, name=name)
 
 
-def _preact_block(x, channels, stride, batch_norm, name):
+def _preact_block(x, channels, stride, batch_norm, name, downsampling="strided"):
     first = keras.layers.Activation("softplus", name=f"{name}_act1")(batch_norm(name=f"{name}_bn1")(x))
-    if stride != 1 or x.shape[-1] != channels:
-        shortcut = _conv(channels, 1, stride, f"{name}_shortcut", x.shape[-1])(first)
+    conv_input = first
+    if stride != 1 and downsampling == "flc":
+        conv_input, stride = FrequencyLowCutPooling(name=f"{name}_flc")(first), 1
+    if stride != 1 or conv_input is not first or x.shape[-1] != channels:
+        shortcut = _conv(channels, 1, stride, f"{name}_shortcut", x.shape[-1])(conv_input)
     else:
         shortcut = x
-    y = _conv(channels, 3, stride, f"{name}_conv1", x.shape[-1])(first)
+    y = _conv(channels, 3, stride, f"{name}_conv1", x.shape[-1])(conv_input)
     y = keras.layers.Activation("softplus", name=f"{name}_act2")(batch_norm(name=f"{name}_bn2")(y))
     y = _conv(channels, 3, 1, f"{name}_conv2", channels)(y)
     return keras.layers.Add(name=f"{name}_add")([y, shortcut])
@@ -67,5 +78,7 @@ def scaled_channels(channels, width):
 
 preact_resnet18 = functools.partial(preact_resnet, blocks_per_stage=(2, 2, 2, 2),
                                     name="preact_resnet18")
+preact_resnet18_flc = functools.partial(preact_resnet, blocks_per_stage=(2, 2, 2, 2),
+                                        name="preact_resnet18_flc", downsampling="flc")
 preact_resnet34 = functools.partial(preact_resnet, blocks_per_stage=(3, 4, 6, 3),
                                     name="preact_resnet34")

@@ -178,6 +178,21 @@ class TrainConfig:
     awp_warmup_epochs: int = setting(
         0, "AWP: epochs (0-based) trained without it first (the reference: 0 for AT, 9 for "
         "TRADES).", lower=0)
+    # Table 6 baselines added with issue 15 part 2 (sources in each method's module)
+    aaer_lambda1: float = setting(1.0, "N-AAER: overall weight lambda1 of the abnormal-example "
+                                  "regulariser.", lower=0.0, upper=1e4)
+    aaer_lambda2: float = setting(4.0, "N-AAER: weight lambda2 of the loss the abnormal examples "
+                                  "lost to the attack.", lower=0.0, upper=1e4)
+    aaer_lambda3: float = setting(1.5, "N-AAER: weight lambda3 of the abnormal examples' output "
+                                  "variation beyond the normal ones'.", lower=0.0, upper=1e4)
+    lap_beta: float = setting(0.005, "N-LAP: strength beta of the first layer's weight ascent "
+                              "step, as a fraction of its weight norm.", lower=0.0, upper=10.0)
+    lap_gamma: float = setting(0.3, "N-LAP: gamma of the layer strengths beta (1 - (ln l / "
+                               "ln(L+1))^gamma); smaller falls faster from the first layer.",
+                               lower=1e-3, upper=100.0)
+    fast_bat_lambda: float = setting(
+        10.0, "Fast-BAT: lambda of the linearised attack problem; its implicit-gradient term "
+        "scales as 1 / lambda.", lower=1e-6, upper=1e6)
 
     def __post_init__(self):
         settings.normalise(self)

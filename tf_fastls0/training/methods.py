@@ -24,6 +24,8 @@ class Method:
     nfgsm_noise: bool = False
     gradient_alignment: bool = False  # GradAlign's regulariser (losses/grad_align.py) added
     carried_perturbation: bool = False  # ATTA: the attack starts from last epoch's (atta_buffer.py)
+    layer_aware_perturbation: bool = False  # LAP's weight ascent (training/layer_aware.py) first
+    bilevel_correction: bool = False  # Fast-BAT's implicit-gradient term (losses/fast_bat.py)
     summary: str = ""
 
 
@@ -47,6 +49,16 @@ METHODS = {
     "atta": Method("sparse_at", carried_perturbation=True,
                    summary="ATTA: sAT whose attack starts from each example's perturbation of the "
                            "previous epoch"),
+    "n_aaer": Method("aaer", nfgsm_noise=True,
+                     summary="N-AAER: N-FGSM noise + sAT + lambda penalty on the abnormal "
+                             "examples (loss lowered by the attack): their count, lost loss and "
+                             "output variation"),
+    "n_lap": Method("sparse_at", nfgsm_noise=True, layer_aware_perturbation=True,
+                    summary="N-LAP: N-FGSM noise + sAT from weights moved each step by a "
+                            "layer-aware ascent step, strongest in the first layers"),
+    "fast_bat": Method("sparse_at", bilevel_correction=True,
+                       summary="Fast-BAT: sAT + the bi-level problem's implicit-gradient term "
+                               "through the attack's free entries"),
 }
 METHOD_ALIASES = {"sat": "sparse_at"}
 

@@ -1,8 +1,9 @@
 """What one training step does for a config: noise, attack, loss and the new soft labels.
 
 ``Recipe`` is made once from a ``TrainConfig`` and the method table (``methods.py``);
-``AdversarialTrainer.train_step`` calls ``prepare`` outside the gradient tape (N-FGSM noise, the
-clean logits in inference mode, the attack: nothing that needs a gradient to the weights), then
+``AdversarialTrainer.train_step`` calls ``prepare`` outside the gradient tape (N-FGSM noise,
+N-LAP's weight ascent step, the clean logits in inference mode, the attack: nothing the update
+differentiates through), then
 ``loss`` inside it. ``loss`` returns the loss terms and, with self-adaptive soft labels, the rows
 moved toward this step's clean prediction, which the trainer stores after the update.
 """
@@ -13,8 +14,9 @@ from typing import Callable
 import tensorflow as tf
 
 from tf_fastls0.attacks import random_variant, sparse_pgd, threats
-from tf_fastls0.losses import distributed, grad_align, objectives, soft_targets
+from tf_fastls0.losses import distributed, fast_bat, grad_align, objectives, soft_targets
 from tf_fastls0.losses.sparse_noise import sparse_noise
+from tf_fastls0.training import layer_aware
 
 
 class LossTerms(dict):
@@ -45,6 +47,9 @@ class Recipe:
     awp_gamma: float = 0.0  # AWP's relative weight perturbation (0: no AWP; training/awp.py)
     awp_warmup_epochs: int = 0
     carried_perturbation: bool = False  # ATTA: the attack starts from the stored perturbation
+    lap_beta: float = 0.0  # LAP's layer-aware weight perturbation strength (0: none)
+    lap_gamma: float = layer_aware.PAPER_GAMMA
+    bilevel_lambda: float = 0.0  # Fast-BAT's lambda (0: no implicit-gradient term)
 
     @property
     def logged_means(self):
@@ -52,7 +57,8 @@ class Recipe:
 
     @property
     def logged_regularisers(self):
-        return ("gradient_misalignment",) if self.gradient_alignment else ()
+        return (("gradient_misalignment",) if self.gradient_alignment else ()) + \
+            (("implicit_correction",) if self.bilevel_lambda else ())
 
     @property
     def logged_accuracies(self):
@@ -75,7 +81,10 @@ def recipe_for(config, image_shape=None):
         else 0.0,
         threat=None if config.threat == "pixels" else threats.from_config(config, image_shape),
         awp_gamma=config.awp_gamma if config.awp else 0.0,
-        awp_warmup_epochs=config.awp_warmup_epochs, carried_perturbation=config.atta)
+        awp_warmup_epochs=config.awp_warmup_epochs, carried_perturbation=config.atta,
+        lap_beta=config.lap_beta if config.method_entry.layer_aware_perturbation else 0.0,
+        lap_gamma=config.lap_gamma,
+        bilevel_lambda=config.fast_bat_lambda if config.method_entry.bilevel_correction else 0.0)
 
 
 def _attack_loss(config, objective_name):
@@ -99,6 +108,8 @@ def prepare(recipe, network, buffer, images, labels, indices, step, steps_per_ep
         return batch
     if recipe.nfgsm_noise:
         images = sparse_noise(images, recipe.eps, indices, recipe.seed, step)
+    if recipe.lap_beta:
+        layer_aware.perturb(network, images, labels, recipe.lap_beta, recipe.lap_gamma)
     inference = lambda x: network(x, training=False)  # noqa: E731  (SPEC §2.9)
     clean_logits = inference(images)
     rows = buffer.lookup(indices) if buffer is not None else None
@@ -155,6 +166,11 @@ def loss(recipe, network, buffer, batch, track_accuracy):
             batch["step"])
         total += recipe.gradient_alignment * misalignment
         logged.update(gradient_misalignment=misalignment * replicas)
+    if recipe.bilevel_lambda:
+        correction = fast_bat.implicit_correction(network, batch["images"], batch["adversarial"],
+                                                  targets, recipe.bilevel_lambda)
+        total += correction
+        logged.update(implicit_correction=correction * replicas)
     logged.update(total=total, loss=total * replicas)
     if recipe.adversarial:
         track_accuracy("adversarial_accuracy", batch["labels"], adversarial_logits)
