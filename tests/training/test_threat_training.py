@@ -56,6 +56,7 @@ def test_a_model_trained_against_patches_is_evaluated_against_patches_and_pixels
     patches = json.loads((tmp_path / "final_eval_saa_quick" / "report.json").read_text())
     assert patches["k"] == 1 and patches["k_unit"] == "patches"
     assert patches["threat"]["description"] == "3x3 patches anywhere"
+    assert (patches["settings"]["threat"], patches["settings"]["patch_size"]) == ("patches", 3)
     pixels = evaluate_model(EvalConfig(model=str(tmp_path), eps=20, iters=3, rs_queries=5,
                                        n_examples=16, progress=False, data=config.data))
     assert pixels["k_unit"] == "pixels" and pixels["threat"]["name"] == "pixels"
