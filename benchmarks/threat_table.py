@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from benchmarks.timing import interleaved_medians, markdown_table
 from tf_fastls0.attacks import sparse_pgd
-from tf_fastls0.attacks.threats import make_threat
+from tf_fastls0.attacks.threat_config import ThreatConfig
 from tf_fastls0.evaluation import BUDGETS, EvalConfig, evaluate_model
 from tf_fastls0.models import build_model
 from tf_fastls0.training.config import TrainConfig
@@ -52,7 +52,7 @@ flags.DEFINE_bool("save_adversarial", False, "Also save each evaluation's advers
 
 
 def parse_threat(spec):
-    """``name:k[:patch_size[:placement]]`` -> (label, make_threat keywords, k)."""
+    """``name:k[:patch_size[:placement]]`` -> (label, ``ThreatConfig``, k)."""
     parts = spec.split(":")
     try:
         name, k = parts[0], int(parts[1])
@@ -62,7 +62,7 @@ def parse_threat(spec):
             from None
     placement = parts[3] if len(parts) > 3 else "anywhere"
     label = spec.replace(":", "_")
-    return label, {"threat": name, "patch_size": patch_size, "patch_placement": placement}, k
+    return label, ThreatConfig(threat=name, patch_size=patch_size, patch_placement=placement), k
 
 
 def robust_accuracy_table(models, specs):
@@ -81,7 +81,7 @@ def robust_accuracy_table(models, specs):
             report = evaluate_model(EvalConfig(
                 model=path, eps=k, iters=FLAGS.iters, rs_queries=FLAGS.rs_queries,
                 n_examples=FLAGS.n_examples, batch_size=FLAGS.batch, progress=False,
-                output_dir=output_dir, save_adversarial=saved, **threat))
+                output_dir=output_dir, save_adversarial=saved, threat_model=threat))
             rows.append({"model": label, "threat": spec, "k": k, "unit": report["k_unit"],
                          "structure": report["threat"]["description"],
                          "clean_acc": report["clean_acc"], "robust_acc": report["robust_acc"]})
@@ -109,8 +109,7 @@ def iteration_cost(specs):
     calls = {}
     for spec in ("pixels:20",) + tuple(s for s in specs if s != "pixels:20"):
         label, threat, k = parse_threat(spec)
-        structure = make_threat(threat["threat"], shape, patch_size=threat["patch_size"],
-                                placement=threat["patch_placement"])
+        structure = threat.structure(shape)
         for steps in (1, FLAGS.steps):
             calls[(label, steps)] = attack(structure, k, steps)
     for call in calls.values():

@@ -1,6 +1,7 @@
 """Fixtures for the attack tests: tiny analytic models and a tiny CNN trained on real CIFAR-10."""
 
 import itertools
+import types
 
 import numpy as np
 import pytest
@@ -78,16 +79,23 @@ def _load_cifar(folder, per_class):
     return np.stack(images), np.asarray(labels, np.int32)
 
 
+def check_shape_and_dtype_kept(adversarial, images):
+    adversarial, images = np.asarray(adversarial), np.asarray(images)
+    assert adversarial.shape == images.shape and adversarial.dtype == images.dtype
+
+
+def check_values_in_unit_interval(adversarial):
+    adversarial = np.asarray(adversarial)
+    assert np.all(np.isfinite(adversarial))
+    assert adversarial.min(initial=0.0) >= 0.0 and adversarial.max(initial=1.0) <= 1.0
+
+
 def check_sparse_image(adversarial, images, eps):
     """SPEC §2 invariants: same shape and dtype, values in [0, 1], <= eps pixels changed."""
-    images = np.asarray(images)
-    adversarial_np = np.asarray(adversarial)
-    assert adversarial.dtype == images.dtype or adversarial_np.dtype == images.dtype
-    assert adversarial_np.shape == images.shape
-    assert np.all(np.isfinite(adversarial_np))
-    assert adversarial_np.min(initial=0.0) >= 0.0 and adversarial_np.max(initial=1.0) <= 1.0
-    changed = np.any(adversarial_np != images, axis=-1).reshape(len(images), -1).sum(axis=1)
-    assert np.all(changed <= eps), changed
+    check_shape_and_dtype_kept(adversarial, images)
+    check_values_in_unit_interval(adversarial)
+    changed = np.any(np.asarray(adversarial) != images, axis=-1).reshape(len(images), -1)
+    assert np.all(changed.sum(axis=1) <= eps), changed.sum(axis=1)
 
 
 @pytest.fixture(scope="session")
@@ -95,15 +103,12 @@ def assert_sparse_image():
     return check_sparse_image
 
 
-def check_structured_image(adversarial, images, threat, eps):
-    """A structured threat's invariants: values in [0, 1], and the changed pixels of each image lie
-    inside at most ``eps`` of the threat's groups (brute force over the groups that touch them)."""
-    images = np.asarray(images)
-    adversarial = np.asarray(adversarial)
-    assert adversarial.shape == images.shape and np.all(np.isfinite(adversarial))
-    assert adversarial.min(initial=0.0) >= 0.0 and adversarial.max(initial=1.0) <= 1.0
+def check_within_k_structures(adversarial, images, threat, eps):
+    """The changed pixels of each image lie inside at most ``eps`` of the threat's groups (brute
+    force over the groups that touch them)."""
     membership = threat.membership()  # [G, H*W]
-    for changed in np.any(adversarial != images, axis=-1).reshape(len(images), -1):
+    changes = np.any(np.asarray(adversarial) != np.asarray(images), axis=-1)
+    for changed in changes.reshape(len(images), -1):
         if not changed.any():
             continue
         touching = np.flatnonzero(membership[:, changed].any(axis=1))
@@ -113,6 +118,22 @@ def check_structured_image(adversarial, images, threat, eps):
         assert any(np.all(cover[changed]) for cover in covers), np.flatnonzero(changed)
 
 
+def check_structured_image(adversarial, images, threat, eps):
+    """A structured threat's invariants: shape and dtype kept, values in [0, 1], and the changed
+    pixels inside at most ``eps`` of the threat's groups."""
+    check_shape_and_dtype_kept(adversarial, images)
+    check_values_in_unit_interval(adversarial)
+    check_within_k_structures(adversarial, images, threat, eps)
+
+
 @pytest.fixture(scope="session")
 def assert_structured_image():
     return check_structured_image
+
+
+@pytest.fixture(scope="session")
+def invariants():
+    """The attack invariants one at a time, for a property test per invariant."""
+    return types.SimpleNamespace(shape_and_dtype_kept=check_shape_and_dtype_kept,
+                                 values_in_unit_interval=check_values_in_unit_interval,
+                                 within_k_structures=check_within_k_structures)

@@ -1,6 +1,8 @@
-"""Structured threats: the group maps, and sPGD over them (at most k structures, values in [0, 1])."""
+"""Structured threats: the group maps, and every attack over every structure (at most k structures,
+values in [0, 1], shape and dtype kept, the report true to the model)."""
 
 import dataclasses
+from typing import Callable, NamedTuple
 
 import numpy as np
 import pytest
@@ -8,7 +10,7 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tf_fastls0.attacks import LOSSES, sparse_autoattack, sparse_pgd, sparse_rs
+from tf_fastls0.attacks import LOSSES, SURVIVED, sparse_autoattack, sparse_pgd, sparse_rs
 from tf_fastls0.attacks.threats import THREATS, check_budget, make_threat
 from tf_fastls0.utils.cli import UsageError
 
@@ -71,30 +73,111 @@ def test_a_user_error_is_one_usage_error(tmp_path):
         check_budget(make_threat("columns", (4, 4, 3)), "eval_eps", 5)
 
 
-@settings(max_examples=30, deadline=None)
-@given(threat_name=st.sampled_from(["patches", "grid", "columns", "rows", "groups"]),
-       batch=st.integers(1, 3), height=st.integers(2, 6), width=st.integers(2, 6),
-       patch_size=st.integers(1, 3), eps=st.integers(0, 3), steps=st.integers(0, 3),
-       projected=st.sampled_from([False, True, "tensor"]), loss=st.sampled_from(LOSSES),
-       patience=st.sampled_from([None, 1]), seed=st.integers(0, 99))
-def test_structured_spgd_changes_at_most_k_structures(mlp, assert_structured_image, threat_name,
-                                                      batch, height, width, patch_size, eps,
-                                                      steps, projected, loss, patience, seed):
+# Every structure: each threat, and patches on a grid as well as anywhere.
+STRUCTURES = tuple(THREATS) + ("grid",)
+
+
+def _sparse_pgd(projected):
+    def attack(model_fn, images, labels, threat, eps, seed, draw):
+        variant = tf.constant(projected) if draw(st.booleans()) else projected
+        targets = np.random.default_rng(seed).dirichlet(np.ones(CLASSES), len(images))
+        result = sparse_pgd(model_fn, images, labels, eps=eps, steps=draw(st.integers(0, 3)),
+                            projected=variant, patience=draw(st.sampled_from([None, 1])),
+                            seed=seed, threat=threat, loss=draw(st.sampled_from(LOSSES)),
+                            soft_targets=targets.astype(np.float32),
+                            target_labels=(labels + 1) % CLASSES)
+
+        def agrees_with_the_model():
+            np.testing.assert_allclose(result.logits.numpy(),
+                                       model_fn(result.adversarial).numpy(), rtol=1e-3, atol=1e-3)
+        return result.adversarial.numpy(), agrees_with_the_model
+    return attack
+
+
+def _sparse_rs(model_fn, images, labels, threat, eps, seed, draw):
+    result = sparse_rs(model_fn, images, labels, eps=eps, queries=draw(st.integers(0, 20)),
+                       seed=seed, threat=threat)
+
+    def agrees_with_the_model():
+        unfooled = ~result.is_adversarial.numpy()
+        predictions = model_fn(result.adversarial).numpy().argmax(-1)
+        np.testing.assert_array_equal(predictions[unfooled], labels[unfooled])
+    return result.adversarial.numpy(), agrees_with_the_model
+
+
+def _sparse_autoattack(model_fn, images, labels, threat, eps, seed, draw):
+    result = sparse_autoattack(model_fn, [(images, labels)], eps=eps,
+                               iterations=draw(st.integers(0, 3)),
+                               queries=draw(st.integers(0, 8)), seed=seed, threat=threat,
+                               compiled=False)
+
+    def agrees_with_the_model():
+        predictions = model_fn(result.adversarial).numpy().argmax(-1)
+        np.testing.assert_array_equal(result.broken_by == SURVIVED, predictions == labels)
+    return result.adversarial, agrees_with_the_model
+
+
+ATTACKS = {"spgd_unprojected": _sparse_pgd(False), "spgd_projected": _sparse_pgd(True),
+           "sparse_rs": _sparse_rs, "sparse_autoattack": _sparse_autoattack}
+
+
+class Attacked(NamedTuple):
+    threat: object
+    images: np.ndarray
+    eps: int
+    adversarial: np.ndarray
+    agrees_with_the_model: Callable[[], None]  # what the attack reports is true of its images
+
+
+def _attacked(mlp, attack, data):
+    """``attack`` on a drawn batch under a drawn structure."""
+    structure = data.draw(st.sampled_from(STRUCTURES), label="structure")
+    height, width = data.draw(st.integers(2, 6)), data.draw(st.integers(2, 6))
+    eps, seed = data.draw(st.integers(0, 3), label="eps"), data.draw(st.integers(0, 99))
+    dtype = data.draw(st.sampled_from([np.float32, np.float64]))
     shape = (height, width, 3)
-    placement = "grid" if threat_name == "grid" else "anywhere"
-    threat = _threat("patches" if threat_name == "grid" else threat_name, shape,
-                     min(patch_size, height, width), placement, seed)
-    images, labels = _batch(shape, batch, seed)
+    threat = _threat("patches" if structure == "grid" else structure, shape,
+                     data.draw(st.integers(1, min(3, height, width)), label="patch_size"),
+                     "grid" if structure == "grid" else "anywhere", seed)
+    images, labels = _batch(shape, data.draw(st.integers(1, 3), label="batch"), seed)
+    images = images.astype(dtype)
     model_fn = mlp(shape, CLASSES, seed)
-    variant = tf.constant(seed % 2 == 0) if projected == "tensor" else projected
-    rng = np.random.default_rng(seed)
-    result = sparse_pgd(model_fn, images, labels, eps=eps, steps=steps, projected=variant,
-                        patience=patience, seed=seed, threat=threat, loss=loss,
-                        soft_targets=rng.dirichlet(np.ones(CLASSES), batch).astype(np.float32),
-                        target_labels=(labels + 1) % CLASSES)
-    assert_structured_image(result.adversarial.numpy(), images, threat, eps)
-    np.testing.assert_allclose(result.logits.numpy(), model_fn(result.adversarial).numpy(),
-                               rtol=1e-3, atol=1e-3)
+    return Attacked(threat, images, eps,
+                    *ATTACKS[attack](model_fn, images, labels, threat, eps, seed, data.draw))
+
+
+PROPERTY = settings(max_examples=10, deadline=None)
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+@PROPERTY
+@given(data=st.data())
+def test_the_changed_pixels_lie_in_at_most_k_structures(mlp, invariants, attack, data):
+    attacked = _attacked(mlp, attack, data)
+    invariants.within_k_structures(attacked.adversarial, attacked.images, attacked.threat,
+                                   attacked.eps)
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+@PROPERTY
+@given(data=st.data())
+def test_the_values_stay_in_the_unit_interval(mlp, invariants, attack, data):
+    invariants.values_in_unit_interval(_attacked(mlp, attack, data).adversarial)
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+@PROPERTY
+@given(data=st.data())
+def test_the_shape_and_dtype_are_kept(mlp, invariants, attack, data):
+    attacked = _attacked(mlp, attack, data)
+    invariants.shape_and_dtype_kept(attacked.adversarial, attacked.images)
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+@PROPERTY
+@given(data=st.data())
+def test_what_the_attack_reports_agrees_with_the_model_on_its_images(mlp, attack, data):
+    _attacked(mlp, attack, data).agrees_with_the_model()
 
 
 @pytest.mark.parametrize("projected", [False, True])
@@ -110,28 +193,6 @@ def test_the_group_code_over_single_pixels_is_the_pixel_attack(mlp, projected):
     grouped = sparse_pgd(model_fn, images, labels, threat=pixels_as_groups, **arguments)
     np.testing.assert_array_equal(grouped.adversarial.numpy(), pixel.adversarial.numpy())
     np.testing.assert_array_equal(grouped.passes.numpy(), pixel.passes.numpy())
-
-
-@settings(max_examples=30, deadline=None)
-@given(threat_name=st.sampled_from(["patches", "grid", "columns", "rows", "groups"]),
-       batch=st.integers(1, 3), height=st.integers(2, 6), width=st.integers(2, 6),
-       patch_size=st.integers(1, 3), eps=st.integers(0, 3), queries=st.integers(0, 20),
-       seed=st.integers(0, 99))
-def test_structured_sparse_rs_changes_at_most_k_structures(mlp, assert_structured_image,
-                                                           threat_name, batch, height, width,
-                                                           patch_size, eps, queries, seed):
-    shape = (height, width, 3)
-    placement = "grid" if threat_name == "grid" else "anywhere"
-    threat = _threat("patches" if threat_name == "grid" else threat_name, shape,
-                     min(patch_size, height, width), placement, seed)
-    images, labels = _batch(shape, batch, seed)
-    model_fn = mlp(shape, CLASSES, seed)
-    result = sparse_rs(model_fn, images, labels, eps=eps, queries=queries, seed=seed,
-                       threat=threat)
-    assert_structured_image(result.adversarial.numpy(), images, threat, eps)
-    margin_fooled = result.is_adversarial.numpy()
-    predictions = model_fn(result.adversarial).numpy().argmax(-1)
-    assert np.all(predictions[~margin_fooled] == labels[~margin_fooled])
 
 
 def _column_sensitive_model(shape):

@@ -2,20 +2,21 @@
 
 import pytest
 
+from tf_fastls0.attacks.threat_config import ThreatConfig
 from tf_fastls0.evaluation.config import EvalConfig, default_output_dir
 from tf_fastls0.evaluation.report import markdown_table
 from tf_fastls0.utils.cli import UsageError
 
 
-@pytest.mark.parametrize("overrides, message", [
-    ({"threat": "columns", "attacks": ("saa", "saif")}, "saif attack pixels only"),
-    ({"threat": "patches", "attacks": ("sigma_zero",)}, "sigma_zero attack pixels only"),
-    ({"threat": "groups"}, "needs --group_map"),
-    ({"group_map": "map.npy"}, "only read with --threat=groups"),
+@pytest.mark.parametrize("threat, attacks, message", [
+    ({"threat": "columns"}, ("saa", "saif"), "saif attack pixels only"),
+    ({"threat": "patches"}, ("sigma_zero",), "sigma_zero attack pixels only"),
+    ({"threat": "groups"}, ("saa",), "needs --group_map"),
+    ({"group_map": "map.npy"}, ("saa",), "only read with --threat=groups"),
 ])
-def test_a_threat_that_cannot_run_is_refused_at_once(overrides, message):
+def test_a_threat_that_cannot_run_is_refused_at_once(threat, attacks, message):
     with pytest.raises(UsageError, match=message):
-        EvalConfig(model="m", **overrides)
+        EvalConfig(model="m", attacks=attacks, threat_model=ThreatConfig(**threat))
 
 
 @pytest.mark.parametrize("overrides, folder", [
@@ -25,7 +26,8 @@ def test_a_threat_that_cannot_run_is_refused_at_once(overrides, message):
     ({"threat": "columns"}, "eval_quick_columns_k4"),
 ])
 def test_the_default_output_folder_names_the_threat(overrides, folder, tmp_path):
-    config = EvalConfig(model=str(tmp_path), eps=4, iters=100, rs_queries=300, **overrides)
+    config = EvalConfig(model=str(tmp_path), eps=4, iters=100, rs_queries=300,
+                        threat_model=ThreatConfig(**overrides))
     assert default_output_dir(config, str(tmp_path)) == str(tmp_path / folder)
 
 

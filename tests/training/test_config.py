@@ -8,6 +8,7 @@ import pytest
 from absl import flags
 
 from tf_fastls0.analysis.config import AnalysisConfig
+from tf_fastls0.attacks.threat_config import ThreatConfig
 from tf_fastls0.data import DataError
 from tf_fastls0.evaluation.config import EvalConfig
 from tf_fastls0.training.config import TrainConfig
@@ -126,3 +127,24 @@ def test_flags_and_config_agree_on_every_default():
     settings.define_flags(TrainConfig, flag_values=flag_values)
     flag_values(["train"])
     assert settings.from_flags(TrainConfig, flag_values) == TrainConfig()
+
+
+def test_a_run_folder_from_before_the_threat_settings_were_nested_resumes_as_the_same_run():
+    new = TrainConfig(threat_model=ThreatConfig(threat="patches", patch_size=5,
+                                                patch_placement="grid"))
+    old = json.loads(json.dumps(new.to_dict()))
+    old.update(old.pop("threat_model"))  # config.json kept the threat's fields at the top level
+    assert TrainConfig.from_dict(old) == new
+    assert settings.result_settings(TrainConfig.from_dict(old)) == settings.result_settings(new)
+
+
+def test_the_threat_settings_keep_their_hparams_keys_and_reach_both_commands():
+    hparams = settings.flat_dict(TrainConfig(threat_model=ThreatConfig(threat="columns")))
+    assert hparams["threat"] == "columns" and hparams["patch_size"] == 3
+    assert "data.dataset" in hparams and not any(key.startswith("threat_model") for key in hparams)
+    for config_class, required in ((TrainConfig, ()), (EvalConfig, ("--model=m",))):
+        flag_values = flags.FlagValues()
+        settings.define_flags(config_class, flag_values=flag_values)
+        flag_values(["command", "--threat=patches", "--patch_size=5", *required])
+        config = settings.from_flags(config_class, flag_values)
+        assert config.threat_model == ThreatConfig(threat="patches", patch_size=5)

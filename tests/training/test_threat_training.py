@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 
 from tf_fastls0 import data as data_lib
+from tf_fastls0.attacks.threat_config import ThreatConfig
 from tf_fastls0.attacks.threats import make_threat
 from tf_fastls0.evaluation import EvalConfig, evaluate_model
 from tf_fastls0.training import recipe as recipe_lib
@@ -23,7 +24,7 @@ from conftest import check_structured_image  # noqa: E402  (the attack tests' in
 SMALL = dict(model="small_cnn", width=0.25, epochs=1, batch_size=16, eval_eps=1,
              val_robust_examples=8, val_attack_steps=2, verbose=0,
              data=data_lib.DataConfig(max_train_examples=32, max_eval_examples=16))
-PATCHES = dict(threat="patches", patch_size=3, train_eps=2)
+PATCHES = dict(threat_model=ThreatConfig(threat="patches", patch_size=3), train_eps=2)
 
 
 # ATTA carries pixel perturbations and refuses structured threats (tests/training/test_config.py)
@@ -57,6 +58,7 @@ def test_a_model_trained_against_patches_is_evaluated_against_patches_and_pixels
     patches = json.loads((tmp_path / "final_eval_saa_quick" / "report.json").read_text())
     assert patches["k"] == 1 and patches["k_unit"] == "patches"
     assert patches["threat"]["description"] == "3x3 patches anywhere"
+    assert (patches["settings"]["threat"], patches["settings"]["patch_size"]) == ("patches", 3)
     pixels = evaluate_model(EvalConfig(model=str(tmp_path), eps=20, iters=3, rs_queries=5,
                                        n_examples=16, progress=False, data=config.data))
     assert pixels["k_unit"] == "pixels" and pixels["threat"]["name"] == "pixels"
@@ -64,7 +66,7 @@ def test_a_model_trained_against_patches_is_evaluated_against_patches_and_pixels
 
 
 def test_a_structured_budget_that_does_not_fit_is_one_usage_error(tmp_path):
-    config = TrainConfig(**{**SMALL, "eval_eps": 40}, threat="columns", train_eps=1,
-                         method="sparse_at", output_dir=str(tmp_path))
+    config = TrainConfig(**{**SMALL, "eval_eps": 40}, threat_model=ThreatConfig("columns"),
+                         train_eps=1, method="sparse_at", output_dir=str(tmp_path))
     with pytest.raises(UsageError, match="--eval_eps=40 is more than the 32 columns"):
         train_and_evaluate(config)

@@ -3,7 +3,8 @@
 A threat is (budget, structure): the budget ``eps`` = k counts structures in the unit a user reads
 (pixels, patches, lines, groups), and the structure maps the H*W pixel positions to G groups; an
 attack chooses at most k groups and may change every pixel of the groups it chose (all channels,
-any values in [0, 1]). ``THREATS`` names them once:
+any values in [0, 1]). ``THREATS`` names them once (``threat_config.py`` holds the settings that
+choose one):
 
 - ``pixels``: every position is its own group (SPEC §1; the attacks keep their own pixel code, so
   ``--threat=pixels`` gives exactly the results of the pixel attacks);
@@ -167,36 +168,13 @@ def _group_ids(group_map, height, width):
     return dense - 1 if np.any(group_map < 0) else dense
 
 
-def from_config(config, image_shape):
-    """The threat a command's config names (its ``threat``, ``patch_size``, ``patch_placement``
-    and ``group_map`` fields) on images of ``image_shape``."""
-    return make_threat(config.threat, image_shape, patch_size=config.patch_size,
-                       placement=config.patch_placement, group_map=config.group_map)
-
-
-def tag(config):
-    """A short name of the configured threat for folder names: "" for pixels, else e.g.
-    ``patches3x3_`` / ``gridpatches3x3_`` / ``columns_`` / ``groups_``."""
-    if config.threat == "pixels":
-        return ""
-    if config.threat == "patches":
-        grid = "grid" if config.patch_placement == "grid" else ""
-        return f"{grid}patches{config.patch_size}x{config.patch_size}_"
-    return f"{config.threat}_"
-
-
-def check_config(config, attacks=()):
-    """A config's threat settings that cannot work, as one ``UsageError``; ``attacks``: the
-    evaluation stages or cascades it runs."""
-    if config.threat == "groups" and not config.group_map:
-        raise UsageError("--threat=groups needs --group_map (a .npy file of an int [H, W] map)")
-    if config.group_map and config.threat != "groups":
-        raise UsageError(f"--group_map is only read with --threat=groups, not "
-                         f"--threat={config.threat}")
-    if config.threat != "pixels":
-        stages = [stage for name in attacks for stage in CASCADES.get(name, (name,))]
-        pixel_only = [name for name in stages if not BY_NAME[name].structured]
-        if pixel_only:
-            raise UsageError(f"--attacks={','.join(pixel_only)} attack pixels only, not "
-                             f"--threat={config.threat}: use "
-                             f"{', '.join(('saa',) + structured_stages())}")
+def check_attacks(name, attacks):
+    """Raises ``UsageError`` when an evaluation stage or cascade of ``attacks`` attacks pixels
+    only and the threat ``name`` is structured."""
+    if name == "pixels":
+        return
+    stages = [stage for attack in attacks for stage in CASCADES.get(attack, (attack,))]
+    pixel_only = [stage for stage in stages if not BY_NAME[stage].structured]
+    if pixel_only:
+        raise UsageError(f"--attacks={','.join(pixel_only)} attack pixels only, not "
+                         f"--threat={name}: use {', '.join(('saa',) + structured_stages())}")

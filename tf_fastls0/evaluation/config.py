@@ -11,6 +11,7 @@ from typing import Optional, Tuple
 from absl import logging
 
 from tf_fastls0.attacks import ATTACK_NAMES, threats
+from tf_fastls0.attacks.threat_config import ThreatConfig
 from tf_fastls0.data.config import DataConfig
 from tf_fastls0.evaluation.budgets import budget_name
 from tf_fastls0.models.loading import read_run_files
@@ -60,18 +61,9 @@ class EvalConfig:
         None, "Stop after this many batches in this session (state saved; continue with "
         "--resume). For tests and time-limited jobs.", lower=1, changes_results=False)
     progress: bool = setting(True, "Show a progress bar on stderr.", changes_results=False)
-    threat: str = setting(
-        "pixels", "The threat model --eps counts in: pixels (k positions), patches (k patches "
-        "of --patch_size, --patch_placement), columns / rows (k whole lines) or groups (k groups "
-        "of --group_map). Structured threats run sPGD and Sparse-RS only.",
-        choices=tuple(threats.THREATS))
-    patch_size: int = setting(3, "Side s of the s x s patches of --threat=patches.", lower=1)
-    patch_placement: str = setting(
-        "anywhere", "Where --threat=patches patches lie: anywhere (every position, may overlap) "
-        "or grid (disjoint tiles).", choices=threats.PLACEMENTS)
-    group_map: Optional[str] = setting(
-        None, "A .npy file of an integer [H, W] map of group ids for --threat=groups (negative: "
-        "never changed).")
+    threat_model: ThreatConfig = setting(
+        ThreatConfig(), "The threat model's settings (--threat and the flags it reads).",
+        flat_keys=True)
 
     def __post_init__(self):
         attacks = self.attacks.split(",") if isinstance(self.attacks, str) else self.attacks
@@ -80,7 +72,7 @@ class EvalConfig:
         settings.normalise(self)
         if not self.attacks:
             raise UsageError(f"--attacks names no attack: choose from {', '.join(ATTACK_NAMES)}")
-        threats.check_config(self, self.attacks)
+        threats.check_attacks(self.threat_model.threat, self.attacks)
         if self.shard_index >= self.num_shards:
             raise UsageError(f"--shard_index={self.shard_index} must be smaller than "
                              f"--num_shards={self.num_shards}")
@@ -92,7 +84,7 @@ class EvalConfig:
 def default_output_dir(config, run_dir):
     """``<run folder>/eval_<budget>_k<eps>[_shard<i>of<n>]`` (beside a bare model file)."""
     model_folder = run_dir or os.path.dirname(os.path.normpath(os.path.abspath(config.model)))
-    name = (f"eval_{budget_name(config.iters, config.rs_queries)}_{threats.tag(config)}"
+    name = (f"eval_{budget_name(config.iters, config.rs_queries)}_{config.threat_model.tag()}"
             f"k{config.eps}")
     if config.num_shards > 1:
         name += f"_shard{config.shard_index}of{config.num_shards}"

@@ -74,13 +74,15 @@ def evaluate_model(config, splits=None):
     check_output_dir(output_dir)
     splits = splits if splits is not None else load_data(data)
     model = load_model(config.model)
-    threat = threats.from_config(config, splits.test.image_shape)
+    threat = config.threat_model.structure(splits.test.image_shape)
     _check_fits(model, splits, config.eps, threat)
     chosen = plan(len(splits.test), n_examples=config.n_examples, seed=config.seed,
                   batch_size=config.batch_size, shard_index=config.shard_index,
                   num_shards=config.num_shards)
-    settings = {**{key: value for key, value in config.to_dict().items()
-                   if key not in ("data", "progress")},
+    values = config.to_dict()
+    settings = {**{key: value for key, value in values.items()
+                   if key not in ("data", "progress", "threat_model")},
+                **values["threat_model"],  # at the top level, as before it was nested
                 "attacks": list(config.attacks), "n_examples": len(chosen.indices),
                 "n_examples_requested": config.n_examples, "output_dir": str(output_dir)}
     sha256 = weights_sha256(model.variables)

@@ -9,7 +9,7 @@ checks. The resolved config (derived defaults filled in) is written to the run f
 import dataclasses
 from typing import Optional
 
-from tf_fastls0.attacks import threats
+from tf_fastls0.attacks.threat_config import ThreatConfig
 from tf_fastls0.data.config import DataConfig
 from tf_fastls0.evaluation.budgets import BUDGETS
 from tf_fastls0.losses import nuat
@@ -149,18 +149,9 @@ class TrainConfig:
                                "batch that are regularised (1 = all: the l1 norm).",
                                lower=0.0, upper=1.0)
     # The threat model of the training attack and the robust validation
-    threat: str = setting(
-        "pixels", "The threat model --train_eps and --eval_eps count in: pixels, patches (of "
-        "--patch_size, --patch_placement), columns / rows (whole lines) or groups (of "
-        "--group_map). It shapes the training attack and the robust validation; N-FGSM noise "
-        "stays pixel-wise.", choices=tuple(threats.THREATS))
-    patch_size: int = setting(3, "Side s of the s x s patches of --threat=patches.", lower=1)
-    patch_placement: str = setting(
-        "anywhere", "Where --threat=patches patches lie: anywhere (every position, may overlap) "
-        "or grid (disjoint tiles).", choices=threats.PLACEMENTS)
-    group_map: Optional[str] = setting(
-        None, "A .npy file of an integer [H, W] map of group ids for --threat=groups (negative: "
-        "never changed).")
+    threat_model: ThreatConfig = setting(
+        ThreatConfig(), "The threat model's settings (--threat and the flags it reads).",
+        flat_keys=True)
     # The optimiser of Table 10's ConvNeXt and Swin runs
     optimizer: str = setting(
         "sgd", "sgd: the paper's (momentum, coupled L2, PyTorch's rule); adamw: Keras' AdamW "
@@ -204,7 +195,6 @@ class TrainConfig:
             object.__setattr__(self, "nuat_ramp_epochs", nuat.default_ramp_epochs(self.epochs))
         if self.data.seed != self.seed:
             object.__setattr__(self, "data", dataclasses.replace(self.data, seed=self.seed))
-        threats.check_config(self)
         _check_combinations(self)
 
     @property
@@ -246,8 +236,9 @@ def _check_combinations(config):
         raise UsageError(f"--attack_steps=0 leaves --method={config.method} without an attack")
     if config.train_eps < 1:
         raise UsageError(f"--train_eps=0 leaves --method={config.method} without an attack budget")
-    if config.atta and config.threat != "pixels":
-        raise UsageError(f"--method=atta carries pixel perturbations: --threat={config.threat} "
+    if config.atta and config.threat_model.threat != "pixels":
+        raise UsageError("--method=atta carries pixel perturbations: "
+                         f"--threat={config.threat_model.threat} "
                          "is not supported")
 
 

@@ -13,7 +13,7 @@ from typing import Callable
 
 import tensorflow as tf
 
-from tf_fastls0.attacks import random_variant, sparse_pgd, threats
+from tf_fastls0.attacks import random_variant, sparse_pgd
 from tf_fastls0.losses import distributed, fast_bat, grad_align, objectives, soft_targets
 from tf_fastls0.losses.sparse_noise import sparse_noise
 from tf_fastls0.training import layer_aware
@@ -67,7 +67,7 @@ class Recipe:
 
 def recipe_for(config, image_shape=None):
     """The ``Recipe`` of a ``TrainConfig`` (``image_shape`` ``(H, W, C)`` places a structured
-    threat; needed unless ``config.threat`` is pixels)."""
+    threat; needed unless the threat is pixels)."""
     name = config.method_entry.objective
     return Recipe(
         objective_name=name,
@@ -79,7 +79,7 @@ def recipe_for(config, image_shape=None):
         ramp_epochs=config.nuat_ramp_epochs,
         gradient_alignment=config.grad_align_lambda if config.method_entry.gradient_alignment
         else 0.0,
-        threat=None if config.threat == "pixels" else threats.from_config(config, image_shape),
+        threat=config.threat_model.structured(image_shape),
         awp_gamma=config.awp_gamma if config.awp else 0.0,
         awp_warmup_epochs=config.awp_warmup_epochs, carried_perturbation=config.atta,
         lap_beta=config.lap_beta if config.method_entry.layer_aware_perturbation else 0.0,

@@ -154,8 +154,7 @@ def _final_evaluation(config, splits):
     output_dir = os.path.join(config.output_dir, f"final_eval_{config.final_eval}")
     evaluation = EvalConfig(model=config.output_dir, data=config.data, output_dir=output_dir,
                             eps=config.eval_eps, batch_size=config.batch_size, seed=config.seed,
-                            threat=config.threat, patch_size=config.patch_size,
-                            patch_placement=config.patch_placement, group_map=config.group_map,
+                            threat_model=config.threat_model,
                             progress=_verbosity(config) == 1, **BUDGETS[config.final_eval])
     report = evaluate_model(evaluation, splits)
     return {"report": os.path.join(output_dir, "report.json"), "budget": config.final_eval,
@@ -224,7 +223,7 @@ def _robustness_callbacks(config, splits, logs_dir):
     validation = callbacks_lib.RobustValidation(
         subset.float_images(), subset.labels, config.eval_eps,
         config.val_attack_steps, config.batch_size, config.seed, config.val_rs_queries,
-        _threat(config, splits))
+        config.threat_model.structured(splits.image_shape))
     monitor = callbacks_lib.CatastrophicOverfittingMonitor(
         os.path.join(logs_dir, "validation"), config.co_robust_drop, config.co_train_margin,
         config.stop_on_co)
@@ -268,17 +267,10 @@ def _check_fits(config, splits):
                                                   None) == RESIZED_CROP:
         raise UsageError("--method=atta carries perturbations through pad-crop-flip "
                          "augmentation only: turn --augment off for random-resized crops")
-    threat = _threat(config, splits)
+    threat = config.threat_model.structured(splits.image_shape)
     if threat is not None:
         threats.check_budget(threat, "train_eps", config.train_eps)
         threats.check_budget(threat, "eval_eps", config.eval_eps)
-
-
-def _threat(config, splits):
-    """The structured threat of the run (None for pixels)."""
-    if config.threat == "pixels":
-        return None
-    return threats.from_config(config, splits.image_shape)
 
 
 def resolve_for_strategy(config, strategy):

@@ -32,6 +32,9 @@ class Rule:
     flag: bool = True  # False: set by the program, not by a flag
     overrides_of: typing.Optional[type] = None  # holds (name, value) pairs of the given flags
     changes_results: bool = True  # False: where output goes, how it shows, how long a session runs
+    # On a nested config whose fields were once the parent's own (the threat settings): they keep
+    # their top-level keys in HParams and fingerprints, and an old config.json's are read back.
+    flat_keys: bool = False
 
 
 def setting(default=dataclasses.MISSING, help="", **rule):
@@ -59,6 +62,11 @@ def _unwrap_optional(kind):
         kinds = [k for k in typing.get_args(kind) if k is not type(None)]
         return kinds[0]
     return kind
+
+
+def _has_flat_keys(field):
+    rule = rule_of(field)
+    return rule is not None and rule.flat_keys
 
 
 def _is_sequence(kind):
@@ -243,6 +251,8 @@ def from_dict(config_class, values):
     older or newer versions, are ignored, and missing ones take today's defaults."""
     known = {}
     for field in dataclasses.fields(config_class):
+        if field.name not in values and _has_flat_keys(field):
+            values = {**values, field.name: _flat_keys_of(_nested_config(field), values)}
         if field.name not in values:
             continue
         value, nested = values[field.name], _nested_config(field)
@@ -252,6 +262,11 @@ def from_dict(config_class, values):
             value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
         known[field.name] = value
     return config_class(**known)
+
+
+def _flat_keys_of(nested, values):
+    """The fields of ``nested`` written at the top level of ``values`` (before it was nested)."""
+    return {f.name: values[f.name] for f in dataclasses.fields(nested) if f.name in values}
 
 
 def default_of(config_class, name):
@@ -265,7 +280,9 @@ def result_settings(config):
     found = {}
     for field in dataclasses.fields(config):
         value, rule = getattr(config, field.name), rule_of(field)
-        if _nested_config(field) is not None:
+        if _has_flat_keys(field):
+            found.update(result_settings(value))
+        elif _nested_config(field) is not None:
             found[field.name] = result_settings(value) if value is not None else None
         elif rule is not None and rule.changes_results:
             found[field.name] = value
@@ -273,12 +290,14 @@ def result_settings(config):
 
 
 def flat_dict(config, prefix=""):
-    """``{"data.dataset": ..., "epochs": ...}``: every leaf value, for TensorBoard's HParams."""
+    """``{"data.dataset": ..., "epochs": ..., "threat": ...}``: every leaf value, for
+    TensorBoard's HParams (a ``flat_keys`` config's fields without its prefix)."""
     flat = {}
-    for name, value in to_dict(config).items() if dataclasses.is_dataclass(config) else \
-            config.items():
-        if isinstance(value, dict):
-            flat.update(flat_dict(value, prefix=f"{prefix}{name}."))
+    for field in dataclasses.fields(config):
+        value = getattr(config, field.name)
+        if _nested_config(field) is not None and value is not None:
+            inner = prefix if _has_flat_keys(field) else f"{prefix}{field.name}."
+            flat.update(flat_dict(value, prefix=inner))
         else:
-            flat[f"{prefix}{name}"] = value
+            flat[f"{prefix}{field.name}"] = value
     return flat
