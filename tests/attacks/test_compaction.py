@@ -54,8 +54,11 @@ def test_compacted_and_full_batches_agree(counted, name, compiled):
     compacted, compacted_rows = _run(ATTACKS[name], counted, compact=True, compiled=compiled)
     fooled = full.is_adversarial.numpy()
     assert 0.3 * len(fooled) < fooled.sum() < len(fooled)  # many fall, some survive
-    for one, other in zip(full, compacted):
-        np.testing.assert_array_equal(one.numpy(), other.numpy())
+    # sPGD's last iterate (ATTA's carried start) is kept by the full batch only, by design.
+    fields = [field for field in full._fields if field != "last_iterate"]
+    for field in fields:
+        np.testing.assert_array_equal(getattr(full, field).numpy(),
+                                      getattr(compacted, field).numpy(), err_msg=field)
     if not compiled:  # eager runs show the rows the model saw
         assert compacted_rows < full_rows
 
