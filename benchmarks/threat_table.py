@@ -34,7 +34,8 @@ from tf_fastls0.models import build_model
 from tf_fastls0.training.config import TrainConfig
 from tf_fastls0.utils import settings
 from tf_fastls0.utils.atomic import atomic_path, write_json
-from tf_fastls0.utils.cli import UsageError, run_main
+from tf_fastls0.data import DataError
+from tf_fastls0.utils.cli import UsageError, fail, run_main
 
 QUICK = BUDGETS["saa_quick"]
 DEFAULT_THREATS = ("pixels:20", "patches:1:5", "patches:4:3", "columns:1", "columns:2")
@@ -139,6 +140,13 @@ def iteration_cost(specs):
 
 
 def main(argv):
+    try:
+        _run(argv)
+    except (DataError, UsageError) as error:  # a model or data folder that cannot be read
+        fail(str(error))
+
+
+def _run(argv):
     del argv
     if FLAGS.steps < 2:
         raise UsageError("--steps must be at least 2 (the iteration is T(steps) - T(1))")

@@ -32,3 +32,11 @@ def test_threat_table_parts_run_apart_and_keep_each_others_figures(tiny_run, tmp
                        "--parts=accuracy", *tiny)
     assert third.returncode == 0, third.stderr[-3000:]
     assert report.stat().st_mtime_ns == written  # finished evaluations are not run again
+
+
+def test_threat_table_names_a_model_it_cannot_load_in_one_line(tmp_path, run_module):
+    missing = tmp_path / "no_such_run"
+    result = run_module("benchmarks.threat_table", f"--models=gone={missing}",
+                        "--parts=accuracy", f"--output_dir={tmp_path / 'out'}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == f"error: --model {missing}: no such file or folder"
