@@ -5,6 +5,7 @@
         --image_size=224 --batch_size=48                              # the 224 path
     python -m benchmarks.input_rate --data_dir=/tmp/imagenet_like --preprocessing=imagenet \\
         --image_size=224 --batch_size=4 --batches=3 --max_train_examples=12   # a quick check
+    python -m benchmarks.input_rate --dataset=cifar10 --pipeline=stream   # TFDS ArrayRecord
 
 A training step that takes longer than a batch takes here is not held up by its input. Loading
 (listing, and for the in-memory path decoding everything) is timed apart from the batches; the
@@ -20,7 +21,8 @@ from tf_fastls0.data.config import DataConfig
 from tf_fastls0.utils import settings
 from tf_fastls0.utils.cli import UsageError, run_main
 
-settings.define_flags(DataConfig, only=("data_dir", "image_size", "pipeline", "preprocessing",
+settings.define_flags(DataConfig, only=("dataset", "data_dir", "tfds_data_dir", "tfds_download",
+                                        "image_size", "pipeline", "preprocessing",
                                         "max_train_examples"))
 flags.DEFINE_integer("batch_size", 128, "Images per batch.", lower_bound=1)
 flags.DEFINE_integer("batches", 50, "Batches timed after the first.", lower_bound=1)
@@ -31,8 +33,10 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    config = DataConfig(data_dir=FLAGS.data_dir, image_size=FLAGS.image_size,
-                        pipeline=FLAGS.pipeline, preprocessing=FLAGS.preprocessing,
+    config = DataConfig(dataset=FLAGS.dataset, data_dir=FLAGS.data_dir,
+                        tfds_data_dir=FLAGS.tfds_data_dir, tfds_download=FLAGS.tfds_download,
+                        image_size=FLAGS.image_size, pipeline=FLAGS.pipeline,
+                        preprocessing=FLAGS.preprocessing,
                         max_train_examples=FLAGS.max_train_examples)
     started = time.perf_counter()
     splits = data_lib.load_data(config)

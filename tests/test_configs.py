@@ -81,3 +81,21 @@ def test_table6_flagfiles_train_their_method_with_the_one_step_attack(repo, monk
     monkeypatch.chdir(repo)
     config = parse(f"configs/cifar10_{method}.flags")
     assert (config.method, config.attack_steps, config.train_eps) == (method, 1, 120)
+
+
+@pytest.mark.parametrize("model, learning_rate, weight_decay, warmup_epochs", [
+    ("convnext_tiny", 1e-3, 0.05, 30),  # filipbasara0/simple-convnext
+    ("swin_tiny", 1e-4, 0.0, 0),  # kentaroy47/vision-transformers-cifar10: Adam, no decay
+])
+def test_table10_flagfiles_train_their_method_with_their_cifar10_implementation_s_optimiser(
+        repo, monkeypatch, model, learning_rate, weight_decay, warmup_epochs):
+    monkeypatch.chdir(repo)
+    for run, method in (("sat_1step", "sparse_at"), ("strades_1step", "strades"),
+                        ("fast_ls_l0_t", "fast_ls_l0")):
+        config = parse(f"configs/cifar10_{model}_{run}.flags")
+        assert (config.model, config.method, config.attack_steps, config.train_eps,
+                config.epochs, config.batch_size) == (model, method, 1, 120, 100, 128), run
+        assert (config.optimizer, config.lr_schedule, config.learning_rate, config.weight_decay,
+                config.warmup_epochs) == ("adamw", "cosine", learning_rate, weight_decay,
+                                          warmup_epochs), run
+        assert config.output_dir == f"runs/cifar10_{model}_{run}"

@@ -154,3 +154,21 @@ def test_cornersearch_is_evaluated_apart_on_the_first_images_it_is_given():
     assert common.attacks == ("saa",) and common.n_examples == 500
     assert corner.attacks == ("cornersearch",) and corner.n_examples == 100
     assert EvalBudget(attacks=("cornersearch",), n_examples=50).parts()[0].n_examples == 50
+
+
+@pytest.mark.parametrize("path", _table_configs(), ids=lambda p: p.stem)
+def test_every_run_of_a_table_config_is_a_training_the_trainer_accepts(path, monkeypatch):
+    from absl import flags
+
+    from tf_fastls0.training.config import TrainConfig
+    from tf_fastls0.utils import settings
+
+    monkeypatch.chdir(REPO)  # flagfiles name their includes from the repository root
+    lines = _expanded(path)
+    train_flags = as_flags([line.split("=", 1)[1] for line in lines
+                            if line.startswith("--train_flag=")])
+    for spec in parse_runs([line.split("=", 1)[1] for line in lines if line.startswith("--run=")]):
+        flag_values = flags.FlagValues()
+        settings.define_flags(TrainConfig, flag_values=flag_values)
+        flag_values(["train", *trainer_argv(spec, "runs", train_flags)])
+        settings.from_flags(TrainConfig, flag_values)  # raises the trainer's refusal, if any

@@ -34,9 +34,9 @@ def train(strategy, config, splits):
 
 def main(method, overrides):
     splits = data_lib.load_data(data_lib.DataConfig(max_train_examples=64, max_eval_examples=16))
-    config = dataclasses.replace(
-        TrainConfig(), model="small_cnn", width=0.25, method=method, epochs=2, batch_size=16,
-        train_eps=6, sat_start_epoch=0, learning_rate=0.05, **overrides)
+    settings = dict(model="small_cnn", width=0.25, method=method, epochs=2, batch_size=16,
+                    train_eps=6, sat_start_epoch=0, learning_rate=0.05)
+    config = dataclasses.replace(TrainConfig(), **{**settings, **overrides})
     one_weights, one_buffer = train(tf.distribute.OneDeviceStrategy("/cpu:0"), config, splits)
     two_weights, two_buffer = train(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), config,
                                     splits)

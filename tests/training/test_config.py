@@ -46,6 +46,10 @@ def refusal(output_dir, *argv):
     ("--method=sparse_at --attack_steps=0", "--attack_steps=0 leaves --method=sparse_at without"),
     ("--method=fast_ls_l0 --eval_eps=0", "--train_eps=0 leaves --method=fast_ls_l0 without an"),
     ("--nfgsm_noise", "--soft_labels and --nfgsm_noise need an adversarial --method"),
+    ("--optimizer=adam", "--optimizer"),
+    ("--lr_schedule=cosine --warmup_epochs=-1", "--warmup_epochs=-1: must be at least 0"),
+    ("--warmup_epochs=1", "--warmup_epochs=1 needs --lr_schedule=cosine"),
+    ("--lr_schedule=cosine --warmup_epochs=1", "--warmup_epochs=1 must be smaller than --epochs=1"),
 ])
 def test_values_no_run_can_use_are_refused_in_one_line(flag, message, tmp_path):
     said = refusal(tmp_path / "out", *flag.split())

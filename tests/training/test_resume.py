@@ -1,7 +1,8 @@
-"""Runs that survive: SIGKILL and resume (on the 224x224 ImageNet path too), refused output
-folders, a diverging loss."""
+"""Runs that survive: SIGKILL and resume (on the 224x224 ImageNet path too; AdamW with a cosine
+schedule resumed in-process), refused output folders, a diverging loss."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -66,6 +67,40 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_weights_and_soft_labels(tmp_
         np.testing.assert_allclose(weights_a[name], weights_b[name], rtol=0, atol=1e-6, err_msg=name)
     assert not np.allclose(labels_a, np.eye(10)[np.argmax(labels_a, 1)])  # the buffer did move
     np.testing.assert_allclose(labels_a, labels_b, rtol=0, atol=1e-6)
+
+
+def test_adamw_with_a_warmed_up_cosine_resumes_to_the_uninterrupted_weights(tmp_path, tiny_config,
+                                                                          capsys):
+    from tf_fastls0.training.run import train_and_evaluate
+
+    # 2 epochs of 2 steps, the first epoch warming up; resumed from step 2, mid-schedule.
+    adamw = dict(optimizer="adamw", lr_schedule="cosine", warmup_epochs=1, learning_rate=0.01,
+                 weight_decay=0.05)
+    train_and_evaluate(tiny_config(tmp_path / "whole", **adamw))
+    stopped = shutil.copytree(tmp_path / "whole", tmp_path / "stopped")
+    for path in [stopped / "summary.json", stopped / "model.keras",
+                 *(stopped / "checkpoints").glob("ckpt-[34].*")]:
+        path.unlink()
+    shutil.rmtree(stopped / "saved_model")
+    (stopped / "checkpoints" / "checkpoint").write_text('model_checkpoint_path: "ckpt-2"\n')
+
+    train_and_evaluate(tiny_config(stopped, **adamw))
+    assert f"resuming from {stopped / 'checkpoints' / 'ckpt-2'} (step 2)" in capsys.readouterr().out
+    path_a, weights_a, labels_a = final_state(tmp_path / "whole")
+    path_b, weights_b, labels_b = final_state(stopped)
+    assert path_a.endswith("ckpt-4") and path_b.endswith("ckpt-4")
+    for name in weights_a:
+        np.testing.assert_allclose(weights_a[name], weights_b[name], rtol=0, atol=1e-6,
+                                   err_msg=name)
+    np.testing.assert_allclose(labels_a, labels_b, rtol=0, atol=1e-6)
+    reader_a, reader_b = tf.train.load_checkpoint(path_a), tf.train.load_checkpoint(path_b)
+    names = reader_a.get_variable_to_shape_map()
+    moments = [name for name in names if name.startswith("optimizer/_variables/")]
+    assert len(moments) == 2 * sum(name.startswith("optimizer/_trainable_variables/")
+                                   for name in names)  # AdamW's two moments of every weight
+    for name in moments:
+        np.testing.assert_allclose(reader_a.get_tensor(name), reader_b.get_tensor(name),
+                                   rtol=1e-4, atol=1e-9, err_msg=name)
 
 
 def test_an_output_dir_with_other_settings_is_refused_unless_overwrite(tmp_path, run_module):

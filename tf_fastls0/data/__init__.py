@@ -1,5 +1,6 @@
-"""Data: every source becomes an in-memory ImageSet or, for image folders, ImageFiles to
-stream; then a tf.data pipeline of ``(image, label, example_index)`` batches."""
+"""Data: every source becomes an in-memory ImageSet or, for image folders and ArrayRecord TFDS
+data sets, ImageFiles or TfdsRecords to stream; then a tf.data pipeline of
+``(image, label, example_index)`` batches."""
 
 from tf_fastls0.data.image_files import ImageFiles
 from tf_fastls0.data.image_set import DataError, DataSplits, ImageSet

@@ -39,11 +39,12 @@ class DataConfig:
         None, "Use a fixed random subset of at most this many test images.", lower=1)
     seed: int = setting(0, "Seed of the subsets (the command's --seed).", flag=False, lower=0)
     pipeline: str = setting(
-        "auto", "How image-folder images reach the model: memory decodes them once and keeps "
-        "them; stream reads and decodes each image when a batch needs it, in parallel, with "
+        "auto", "How image-folder and TFDS images reach the model: memory decodes them once and "
+        "keeps them; stream reads and decodes each image when a batch needs it, in parallel, with "
         "memory bounded for any data set size; auto keeps a split in memory when it fits in "
         f"{MEMORY_LIMIT_BYTES >> 30} GiB decoded and its preprocessing allows it. Both give the "
-        "same batches. Built-in and TFDS data sets are held in memory.", choices=PIPELINES,
+        "same batches. TFDS data sets stream from ArrayRecord files (stored so, or converted "
+        "by tfds convert_format); the built-in one is held in memory.", choices=PIPELINES,
         changes_results=False)
     preprocessing: str = setting(
         "pad_crop", "Image-folder preprocessing. pad_crop: images at their size (or "

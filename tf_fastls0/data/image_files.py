@@ -62,6 +62,11 @@ class ImageFiles:
         return len(self.labels)
 
     @property
+    def elements(self):
+        """What the pipeline shuffles and ``load`` reads: the file paths."""
+        return self.paths
+
+    @property
     def num_classes(self):
         return len(self.class_names)
 

@@ -5,10 +5,10 @@ shuffle of that epoch's number, and augmentation is drawn from keyed_random keye
 index and the epoch. A run resumed at ``(epoch, step)`` therefore sees exactly the batches the
 interrupted run would have seen next.
 
-A split is an in-memory ``ImageSet`` or ``ImageFiles`` to stream. Both are shuffled as a list
-of elements (the images, or the file paths) with the same seed, so both give the same order;
-files are then read, decoded and augmented in parallel by the map, with memory bounded by
-the prefetch rather than by the data set's size.
+A split is an in-memory ``ImageSet``, or ``ImageFiles`` or ``TfdsRecords`` to stream. Each is
+shuffled as a list of elements (the images, the file paths or the record indices) with the same
+seed, so all give the same order; files and records are then read, decoded and augmented in
+parallel by the map, with memory bounded by the prefetch rather than by the data set's size.
 """
 
 import tensorflow as tf
@@ -84,9 +84,10 @@ def _training_transform(image_set, augment, seed, epoch):
 
 
 def _slices(image_set):
-    """``(image or file path, label, example index)`` in stored order."""
+    """``(element, label, example index)`` in stored order; the element is the image, the file
+    path or the record index."""
     indices = tf.range(len(image_set), dtype=tf.int64)
-    items = image_set.images if isinstance(image_set, ImageSet) else image_set.paths
+    items = image_set.images if isinstance(image_set, ImageSet) else image_set.elements
     return tf.data.Dataset.from_tensor_slices((items, image_set.labels, indices))
 
 

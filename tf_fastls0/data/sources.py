@@ -9,9 +9,9 @@ from tf_fastls0.utils.cli import UsageError
 
 
 def load_data(config: DataConfig) -> DataSplits:
-    """Loads both splits (image folders: into memory or as files to stream, as
-    ``config.pipeline`` says), capped as the config says; ``DataError`` for a source that
-    cannot be used, one with fewer than two classes included."""
+    """Loads both splits (image folders and TFDS: into memory or as files or records to
+    stream, as ``config.pipeline`` says), capped as the config says; ``DataError`` for a source
+    that cannot be used, one with fewer than two classes included."""
     splits = _load(config)
     if splits.num_classes < 2:
         names = ", ".join(repr(name) for name in splits.train.class_names) or "none"
@@ -26,14 +26,16 @@ def _load(config):
                                  max_train=config.max_train_examples,
                                  max_test=config.max_eval_examples, seed=config.seed,
                                  pipeline=config.pipeline, preprocessing=config.preprocessing)
-    if config.pipeline == "stream":
-        raise UsageError("--pipeline=stream reads image folders (--data_dir); the built-in and "
-                         "TFDS data sets are held in memory")
     if config.preprocessing == "imagenet":
         raise UsageError("--preprocessing=imagenet reads image folders (--data_dir)")
     if config.dataset == BUILTIN:
+        if config.pipeline == "stream":
+            raise UsageError("--pipeline=stream reads image folders (--data_dir) and TFDS data "
+                             "sets; the built-in one is held in memory")
         splits = load_shapes()
     else:  # DataConfig refuses names that are neither built in nor in TFDS_NAMES
-        splits = load_tfds(config.dataset, config.tfds_data_dir, config.tfds_download)
+        splits = load_tfds(config.dataset, config.tfds_data_dir, config.tfds_download,
+                           config.max_train_examples, config.max_eval_examples, config.seed,
+                           config.pipeline)
     return DataSplits(splits.name, splits.train.subset(config.max_train_examples, config.seed),
                       splits.test.subset(config.max_eval_examples, config.seed))

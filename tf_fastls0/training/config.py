@@ -16,6 +16,7 @@ from tf_fastls0.losses import nuat
 from tf_fastls0.models import MODELS
 from tf_fastls0.training.methods import (METHOD_ALIASES, METHODS, SOFT_LABEL_ALIASES,
                                          SOFT_LABELS, methods_help)
+from tf_fastls0.training.optimizer import OPTIMIZERS
 from tf_fastls0.training.schedule import SCHEDULES
 from tf_fastls0.training.strategies import STRATEGIES
 from tf_fastls0.utils import settings
@@ -100,10 +101,14 @@ class TrainConfig:
         0.05, "Initial learning rate (see --lr_schedule).", lower=0.0)
     lr_schedule: str = setting(
         "step", "'step': the paper's, the rate divided by 10 at 1/4 and 3/4 of training; "
-        "'constant': --learning_rate throughout.", choices=SCHEDULES)
-    momentum: float = setting(0.9, "SGD momentum.", lower=0.0, upper=1.0)
+        "'constant': --learning_rate throughout; 'cosine': a linear rise from 0 over "
+        "--warmup_epochs, then half a cosine down to 0 (Table 10's ConvNeXt and Swin).",
+        choices=SCHEDULES)
+    momentum: float = setting(0.9, "SGD momentum (--optimizer=sgd; AdamW uses PyTorch's betas "
+                              "0.9, 0.999).", lower=0.0, upper=1.0)
     weight_decay: float = setting(
-        5e-4, "L2 weight decay added to the gradient before momentum (PyTorch's rule).",
+        5e-4, "Weight decay. --optimizer=sgd: L2 added to the gradient before momentum "
+        "(PyTorch's rule); --optimizer=adamw: decoupled, w -= learning rate x this x w each step.",
         lower=0.0, upper=1.0)
     augment: bool = setting(True, "Random crop (4-pixel padding) and horizontal flip.")
     seed: int = setting(0, "Seed of the initial weights, data order, augmentation and attacks.",
@@ -156,6 +161,13 @@ class TrainConfig:
     group_map: Optional[str] = setting(
         None, "A .npy file of an integer [H, W] map of group ids for --threat=groups (negative: "
         "never changed).")
+    # The optimiser of Table 10's ConvNeXt and Swin runs
+    optimizer: str = setting(
+        "sgd", "sgd: the paper's (momentum, coupled L2, PyTorch's rule); adamw: Keras' AdamW "
+        "(decoupled decay), as the CIFAR-10 ConvNeXt and Swin implementations train.",
+        choices=OPTIMIZERS)
+    warmup_epochs: int = setting(
+        0, "Epochs of linear learning-rate warm-up from 0 of --lr_schedule=cosine.", lower=0)
 
     def __post_init__(self):
         settings.normalise(self)
@@ -195,6 +207,7 @@ def _check_combinations(config):
     if config.sat_start_epoch >= config.epochs:
         raise UsageError(f"--sat_start_epoch={config.sat_start_epoch} must be smaller than "
                          f"--epochs={config.epochs}")
+    _check_warmup(config)
     if not config.method_entry.adversarial:
         if config.soft_labels != "none" or config.nfgsm_noise:
             raise UsageError("--soft_labels and --nfgsm_noise need an adversarial --method")
@@ -203,3 +216,12 @@ def _check_combinations(config):
         raise UsageError(f"--attack_steps=0 leaves --method={config.method} without an attack")
     if config.train_eps < 1:
         raise UsageError(f"--train_eps=0 leaves --method={config.method} without an attack budget")
+
+
+def _check_warmup(config):
+    if config.warmup_epochs and config.lr_schedule != "cosine":
+        raise UsageError(f"--warmup_epochs={config.warmup_epochs} needs --lr_schedule=cosine "
+                         f"(--lr_schedule={config.lr_schedule} has no warm-up)")
+    if config.warmup_epochs >= config.epochs:
+        raise UsageError(f"--warmup_epochs={config.warmup_epochs} must be smaller than "
+                         f"--epochs={config.epochs}, leaving epochs for the cosine decay")

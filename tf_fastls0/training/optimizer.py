@@ -1,4 +1,7 @@
-"""SGD as the paper's numbers were produced: PyTorch's momentum form with coupled L2 weight decay.
+"""The optimisers by name: ``sgd``, the paper's, and ``adamw``, with which the CIFAR-10 ConvNeXt
+and Swin implementations that paper Table 10 follows train.
+
+SGD as the paper's numbers were produced: PyTorch's momentum form with coupled L2 weight decay.
 
 Keras' ``weight_decay`` is decoupled (subtracted from the weights after the step) and its momentum
 buffer stores ``-lr * g``; SPEC §6 asks for the PyTorch rule instead, where the decay is an L2 term
@@ -9,10 +12,31 @@ added to the gradient before momentum and the buffer is learning-rate free:
 The two differ whenever the learning rate changes (the step schedule) or decay is on, so we
 implement the rule here rather than approximate it. ``update_step`` runs after the gradients of all
 replicas have been summed, so the decay term is added once, not once per replica.
+
+AdamW is Keras' own (``keras.optimizers.AdamW``): its decay is decoupled, w <- w - lr * wd * w
+before the Adam step, as PyTorch's ``torch.optim.AdamW`` does it, on every trainable variable
+(the references decay ``model.parameters()``, biases and norms included). The betas and epsilon
+are PyTorch's defaults (Keras' epsilon is 1e-7). One deviation: Keras adds epsilon to sqrt(v)
+before the bias correction of v, PyTorch after it, which differs only while v is of the order of
+epsilon^2. Its moments are optimizer variables, so a checkpoint holds them and a resumed run
+continues with them.
 """
 
 import keras
 from keras import ops
+
+OPTIMIZERS = ("sgd", "adamw")
+PYTORCH_ADAM_BETAS = (0.9, 0.999)
+PYTORCH_ADAM_EPSILON = 1e-8
+
+
+def optimizer_named(name, learning_rate, momentum, weight_decay):
+    """``learning_rate`` may be a schedule; ``momentum`` is SGD's (Adam has its betas)."""
+    if name == "adamw":
+        return keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay,
+                                      beta_1=PYTORCH_ADAM_BETAS[0], beta_2=PYTORCH_ADAM_BETAS[1],
+                                      epsilon=PYTORCH_ADAM_EPSILON)
+    return SGDWithL2(learning_rate, momentum, weight_decay)
 
 
 @keras.saving.register_keras_serializable(package="tf_fastls0")

@@ -20,7 +20,7 @@ from tf_fastls0.models import build_model
 from tf_fastls0.training import callbacks as callbacks_lib
 from tf_fastls0.training import checkpoints, run_folder
 from tf_fastls0.training.export import export_network
-from tf_fastls0.training.optimizer import SGDWithL2
+from tf_fastls0.training.optimizer import optimizer_named
 from tf_fastls0.training.recipe import recipe_for
 from tf_fastls0.training.schedule import schedule_named
 from tf_fastls0.training.strategies import is_chief, make_strategy
@@ -242,9 +242,9 @@ def build_trainer(config, splits):
         network, recipe_for(config, splits.image_shape), steps,
         soft_labels={"train_labels": splits.train.labels, "num_classes": splits.num_classes,
                      "momentum": config.sat_momentum, "start_epoch": config.sat_start_epoch})
-    total_steps = config.epochs * steps
-    optimizer = SGDWithL2(schedule_named(config.lr_schedule, config.learning_rate, total_steps),
-                          config.momentum, config.weight_decay)
+    schedule = schedule_named(config.lr_schedule, config.learning_rate, config.epochs * steps,
+                              config.warmup_epochs * steps)
+    optimizer = optimizer_named(config.optimizer, schedule, config.momentum, config.weight_decay)
     trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile)
     optimizer.build(network.trainable_variables)  # so a checkpoint can restore its slots
     return trainer, optimizer

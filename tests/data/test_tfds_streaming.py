@@ -1,0 +1,130 @@
+"""TFDS data sets: streamed from their ArrayRecord files they give the in-memory batches; stored as
+TFRecord they are held in memory, and streaming them is refused with what to do.
+
+The data sets are tiny ones made here with ``tfds.dataset_builders.store_as_tfds_dataset`` (no
+download), stored unshuffled so the examples keep the order they were given in: a ``cifar10``
+(the registered builder reads it, so ``--dataset=cifar10 --tfds_data_dir`` finds it) of random
+images as ArrayRecord, and ``tiny_tfrecord`` as TFRecord."""
+
+import importlib.resources
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tf_fastls0.data import (DataConfig, DataError, ImageSet, evaluation_dataset, load_data,
+                             training_dataset)
+from tf_fastls0.data import image_folder
+from tf_fastls0.data.tfds_records import TfdsRecords
+from tf_fastls0.data.tfds_source import load_tfds
+
+SHAPE = (32, 32, 3)
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+           "truck")
+SIZES = {"train": 40, "test": 12}
+
+
+def _store(name, data_dir, file_format):
+    try:
+        import importlib_resources  # noqa: F401
+    except ImportError:  # a TFDS dependency some installs lack; only the store path needs it
+        sys.modules["importlib_resources"] = importlib.resources
+    import tensorflow_datasets as tfds
+
+    rng = np.random.default_rng(0)
+    arrays = {split: (rng.integers(0, 256, (n, *SHAPE), dtype=np.uint8),
+                      rng.integers(0, len(CLASSES), n)) for split, n in SIZES.items()}
+    features = tfds.features.FeaturesDict({  # CIFAR-10's features
+        "id": tfds.features.Text(), "image": tfds.features.Image(shape=SHAPE),
+        "label": tfds.features.ClassLabel(names=CLASSES)})
+    registered = name in tfds.list_builders()
+    tfds.dataset_builders.store_as_tfds_dataset(
+        name=name, version=str(tfds.builder_cls(name).VERSION) if registered else "1.0.0",
+        features=features, data_dir=str(data_dir), file_format=file_format,
+        disable_shuffling=True,
+        split_datasets={split: tf.data.Dataset.from_tensor_slices(
+            {"id": [f"{split}_{i}".encode() for i in range(len(labels))], "image": images,
+             "label": labels}) for split, (images, labels) in arrays.items()})
+    return arrays
+
+
+@pytest.fixture(scope="module")
+def tfds_dir(tmp_path_factory):
+    """The folder of the two data sets, with the arrays each was made from."""
+    data_dir = tmp_path_factory.mktemp("tfds")
+    made = {name: _store(name, data_dir, file_format) for name, file_format in
+            (("cifar10", "array_record"), ("tiny_tfrecord", "tfrecord"))}
+    return data_dir, made
+
+
+def collect(dataset):
+    return [tuple(t.numpy() for t in batch) for batch in dataset]
+
+
+def assert_same_batches(first, second):
+    assert len(first) == len(second) > 0
+    for a, b in zip(first, second):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x, y)
+
+
+def cifar10(data_dir, pipeline, **settings):
+    return load_data(DataConfig(dataset="cifar10", tfds_data_dir=str(data_dir),
+                                tfds_download=False, pipeline=pipeline, **settings))
+
+
+def both_paths(data_dir, **settings):
+    memory, stream = (cifar10(data_dir, pipeline, **settings) for pipeline in ("memory", "stream"))
+    assert isinstance(memory.train, ImageSet) and isinstance(memory.test, ImageSet)
+    assert isinstance(stream.train, TfdsRecords) and isinstance(stream.test, TfdsRecords)
+    return memory, stream
+
+
+def test_streamed_records_give_the_in_memory_batches(tfds_dir):
+    data_dir, made = tfds_dir
+    memory, stream = both_paths(data_dir)
+    images, labels = made["cifar10"]["train"]
+    np.testing.assert_array_equal(memory.train.images, images)  # stored order, lossless
+    np.testing.assert_array_equal(stream.train.labels, labels)
+    assert memory.train.class_names == stream.train.class_names == CLASSES
+    assert memory.image_shape == stream.image_shape == SHAPE
+    for augment in (True, False):
+        assert_same_batches(collect(training_dataset(memory.train, 8, 2, seed=5, augment=augment)),
+                            collect(training_dataset(stream.train, 8, 2, seed=5, augment=augment)))
+    assert_same_batches(collect(evaluation_dataset(memory.test, 5)),
+                        collect(evaluation_dataset(stream.test, 5)))
+    np.testing.assert_array_equal(memory.test.float_images([3, 1]),
+                                  stream.test.float_images([3, 1]))
+
+
+def test_capped_splits_choose_the_same_examples_either_way(tfds_dir):
+    memory, stream = both_paths(tfds_dir[0], max_train_examples=16, max_eval_examples=5, seed=3)
+    assert len(stream.train) == 16 and len(stream.test) == 5
+    np.testing.assert_array_equal(memory.train.images, stream.train.images_at())
+    np.testing.assert_array_equal(memory.test.labels, stream.test.labels)
+    assert_same_batches(collect(training_dataset(memory.train, 8, 2, seed=1)),
+                        collect(training_dataset(stream.train, 8, 2, seed=1)))
+
+
+def test_a_resumed_record_stream_continues_where_the_whole_one_was(tfds_dir):
+    _, stream = both_paths(tfds_dir[0])
+    whole = collect(training_dataset(stream.train, 8, 2, seed=3))
+    resumed = collect(training_dataset(stream.train, 8, 2, seed=3, start_epoch=1, skip_steps=2))
+    assert_same_batches(whole[7:], resumed)
+
+
+def test_auto_streams_records_only_when_they_do_not_fit(tfds_dir, monkeypatch):
+    assert isinstance(cifar10(tfds_dir[0], "auto").train, ImageSet)
+    monkeypatch.setattr(image_folder, "MEMORY_LIMIT_BYTES", 100)
+    assert isinstance(cifar10(tfds_dir[0], "auto").train, TfdsRecords)
+
+
+def test_a_tfrecord_data_set_is_held_in_memory_and_streaming_it_says_how_to_convert(tfds_dir):
+    data_dir, made = tfds_dir
+    for pipeline in ("auto", "memory"):
+        splits = load_tfds("tiny_tfrecord", str(data_dir), download=False, pipeline=pipeline)
+        np.testing.assert_array_equal(splits.test.images, made["tiny_tfrecord"]["test"][0])
+    with pytest.raises(DataError, match="is stored as TFRecord.*tfds convert_format.*"
+                                        "--pipeline=memory"):
+        load_tfds("tiny_tfrecord", str(data_dir), download=False, pipeline="stream")
