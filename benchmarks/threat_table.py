@@ -14,7 +14,10 @@
 (b) One sPGD iteration under each threat over one pixel iteration, on an untrained ``--model`` at
     ``--batch`` random images: (T(steps) - T(1)) / (steps - 1) with the KL loss (no image stops
     early), timed interleaved (``timing.py``); medians over ``--repeats``.
-Writes ``threat_table.json`` and ``threat_table.md`` into ``--output_dir``.
+Writes ``threat_table.json`` and ``threat_table.md`` into ``--output_dir``. ``--parts`` runs
+one of the two (time (b) on a quiet machine apart from a long (a)); the part not run keeps its
+figures from an earlier ``threat_table.json`` in the same folder. (a) resumes: a rerun skips the
+evaluations whose ``report.json`` is written and continues an interrupted one.
 """
 
 import json
@@ -30,7 +33,9 @@ from tf_fastls0.evaluation import BUDGETS, EvalConfig, evaluate_model
 from tf_fastls0.models import build_model
 from tf_fastls0.training.config import TrainConfig
 from tf_fastls0.utils import settings
-from tf_fastls0.utils.cli import UsageError, run_main
+from tf_fastls0.utils.atomic import atomic_path, write_json
+from tf_fastls0.data import DataError
+from tf_fastls0.utils.cli import UsageError, fail, run_main
 
 QUICK = BUDGETS["saa_quick"]
 DEFAULT_THREATS = ("pixels:20", "patches:1:5", "patches:4:3", "columns:1", "columns:2")
@@ -47,6 +52,8 @@ flags.DEFINE_integer("image_size", 32, "Height and width of (b)'s random images.
 flags.DEFINE_integer("steps", 6, "sPGD steps of the multi-step run (b) differences against 1.")
 flags.DEFINE_integer("repeats", 5, "Interleaved timing repeats of (b).")
 flags.DEFINE_string("output_dir", "/tmp/threat_table", "Where the reports and tables go.")
+flags.DEFINE_multi_enum("parts", ["accuracy", "cost"], ["accuracy", "cost"],
+                        "Which parts to run: accuracy (a), cost (b).")
 flags.DEFINE_bool("save_adversarial", False, "Also save each evaluation's adversarial images "
                   "and their PNG grid.")
 
@@ -78,14 +85,23 @@ def robust_accuracy_table(models, specs):
             os.makedirs(output_dir, exist_ok=True)
             saved = os.path.join(output_dir, "adversarial.npz") if FLAGS.save_adversarial \
                 else None
-            report = evaluate_model(EvalConfig(
+            report = _finished_report(output_dir) or evaluate_model(EvalConfig(
                 model=path, eps=k, iters=FLAGS.iters, rs_queries=FLAGS.rs_queries,
                 n_examples=FLAGS.n_examples, batch_size=FLAGS.batch, progress=False,
-                output_dir=output_dir, save_adversarial=saved, threat_model=threat))
+                output_dir=output_dir, save_adversarial=saved, resume=True,
+                threat_model=threat))
             rows.append({"model": label, "threat": spec, "k": k, "unit": report["k_unit"],
                          "structure": report["threat"]["description"],
                          "clean_acc": report["clean_acc"], "robust_acc": report["robust_acc"]})
     return rows
+
+
+def _finished_report(output_dir):
+    path = os.path.join(output_dir, "report.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as handle:
+        return json.load(handle)
 
 
 def iteration_cost(specs):
@@ -124,32 +140,63 @@ def iteration_cost(specs):
 
 
 def main(argv):
+    try:
+        _run(argv)
+    except (DataError, UsageError) as error:  # a model or data folder that cannot be read
+        fail(str(error))
+
+
+def _run(argv):
     del argv
     if FLAGS.steps < 2:
         raise UsageError("--steps must be at least 2 (the iteration is T(steps) - T(1))")
     os.makedirs(FLAGS.output_dir, exist_ok=True)
-    result = {"settings": {name: FLAGS[name].value for name in (
-        "models", "threats", "n_examples", "iters", "rs_queries", "batch", "model", "width",
-        "image_size", "steps", "repeats")}, "device": [d.name for d in
-                                                       tf.config.list_logical_devices()]}
-    result["robust_accuracy"] = robust_accuracy_table(FLAGS.models, FLAGS.threats)
-    result["iteration_cost"] = iteration_cost(FLAGS.threats)
+    result = _earlier_result()
+    result["device"] = [d.name for d in tf.config.list_logical_devices()]
+    if "accuracy" in FLAGS.parts:
+        result["settings"]["accuracy"] = _settings("models", "threats", "n_examples", "iters",
+                                                   "rs_queries", "batch")
+        result["robust_accuracy"] = robust_accuracy_table(FLAGS.models, FLAGS.threats)
+    if "cost" in FLAGS.parts:
+        result["settings"]["cost"] = _settings("threats", "batch", "model", "width",
+                                               "image_size", "steps", "repeats")
+        result["iteration_cost"] = iteration_cost(FLAGS.threats)
+    text = _markdown(result)
+    print(text)
+    write_json(os.path.join(FLAGS.output_dir, "threat_table.json"), result)
+    with atomic_path(os.path.join(FLAGS.output_dir, "threat_table.md")) as temporary:
+        with open(temporary, "w") as handle:
+            handle.write(text + "\n")
+
+
+def _earlier_result():
+    path = os.path.join(FLAGS.output_dir, "threat_table.json")
+    result = {"settings": {}, "robust_accuracy": [], "iteration_cost": []}
+    if os.path.exists(path):
+        with open(path) as handle:
+            earlier = json.load(handle)
+        if "accuracy" in earlier.get("settings", {}) or "cost" in earlier.get("settings", {}):
+            result.update(earlier)
+    return result
+
+
+def _settings(*names):
+    return {name: FLAGS[name].value for name in names}
+
+
+def _markdown(result):
     tables = []
     if result["robust_accuracy"]:
         tables.append(markdown_table(
             ["model", "threat", "k", "clean %", "robust %"],
             [[r["model"], r["structure"], f"{r['k']} {r['unit']}", f"{r['clean_acc']:.1f}",
               f"{r['robust_acc']:.1f}"] for r in result["robust_accuracy"]]))
-    tables.append(markdown_table(
-        ["threat", "sPGD iteration (ms)", "over pixels"],
-        [[r["threat"], f"{1000 * r['iteration_seconds']:.2f}", f"{r['over_pixels']:.2f}"]
-         for r in result["iteration_cost"]]))
-    text = "\n\n".join(tables)
-    print(text)
-    with open(os.path.join(FLAGS.output_dir, "threat_table.json"), "w") as handle:
-        json.dump(result, handle, indent=2)
-    with open(os.path.join(FLAGS.output_dir, "threat_table.md"), "w") as handle:
-        handle.write(text + "\n")
+    if result["iteration_cost"]:
+        tables.append(markdown_table(
+            ["threat", "sPGD iteration (ms)", "over pixels"],
+            [[r["threat"], f"{1000 * r['iteration_seconds']:.2f}", f"{r['over_pixels']:.2f}"]
+             for r in result["iteration_cost"]]))
+    return "\n\n".join(tables)
 
 
 if __name__ == "__main__":
