@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_fastls0.data.image_set import PAD_CROP, RESIZED_CROP, DataError, ImageSet
+from tf_fastls0.data.streamed_split import StreamedSplit
 from tf_fastls0.data.imagenet_crops import resize_and_centre_crop
 
 KEEP = "keep"
@@ -42,10 +43,12 @@ class Decoding:
 
 
 @dataclasses.dataclass(frozen=True)
-class ImageFiles:
+class ImageFiles(StreamedSplit):
     """One split as files. ``augmentation`` says how training augments it: PAD_CROP (decoded
     images all of ``image_shape``) or RESIZED_CROP (originals of any size, cropped to
     ``image_shape``; unaugmented, they get the test transform)."""
+
+    ELEMENTS = "paths"
 
     paths: np.ndarray  # str
     labels: np.ndarray
@@ -57,29 +60,6 @@ class ImageFiles:
     def __post_init__(self):
         if len(self.paths) != len(self.labels):
             raise DataError(f"{len(self.paths)} files but {len(self.labels)} labels")
-
-    def __len__(self):
-        return len(self.labels)
-
-    @property
-    def elements(self):
-        """What the pipeline shuffles and ``load`` reads: the file paths."""
-        return self.paths
-
-    @property
-    def num_classes(self):
-        return len(self.class_names)
-
-    @property
-    def crop_size(self):
-        return self.image_shape[0]
-
-    def subset(self, max_examples, seed=0):
-        """The same choice as ``ImageSet.subset``."""
-        if max_examples is None or max_examples >= len(self):
-            return self
-        chosen = np.sort(np.random.default_rng(seed).permutation(len(self))[:max_examples])
-        return dataclasses.replace(self, paths=self.paths[chosen], labels=self.labels[chosen])
 
     def load(self, path):
         """The image of one file as this split holds it (uint8; tf.data map function)."""
@@ -93,20 +73,6 @@ class ImageFiles:
         if self.augmentation == RESIZED_CROP:
             return resize_and_centre_crop(image, self.crop_size)
         return image
-
-    def images_at(self, indices=None):
-        """The images at ``indices`` (all if None), decoded now: uint8 ``[n, *image_shape]``."""
-        paths = self.paths if indices is None else self.paths[indices]
-        dataset = tf.data.Dataset.from_tensor_slices(paths).map(
-            lambda path: self.unaugmented(self.load(path)), num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=True).batch(256)
-        batches = [batch.numpy() for batch in dataset]
-        if not batches:
-            return np.zeros((0, *self.image_shape), np.uint8)
-        return np.concatenate(batches)
-
-    def float_images(self, indices=None):
-        return self.images_at(indices).astype(np.float32) / 255.0
 
     def decoded(self):
         """This split decoded into memory, as an ``ImageSet`` (PAD_CROP splits only)."""

@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_fastls0.data.image_set import PAD_CROP, DataError, ImageSet
+from tf_fastls0.data.streamed_split import StreamedSplit
 
 LABEL_BATCH = 1024
 
@@ -59,8 +60,10 @@ class RecordReader:
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class TfdsRecords:
+class TfdsRecords(StreamedSplit):
     """One split as records of ``reader``, images all of ``image_shape``."""
+
+    ELEMENTS = "keys"
 
     keys: np.ndarray  # int64 record indices
     labels: np.ndarray
@@ -79,29 +82,6 @@ class TfdsRecords:
         return cls(np.arange(len(reader), dtype=np.int64), reader.labels(),
                    tuple(reader.features[reader.label_key].names), image_shape, reader)
 
-    def __len__(self):
-        return len(self.labels)
-
-    @property
-    def elements(self):
-        """What the pipeline shuffles and ``load`` reads: the record indices."""
-        return self.keys
-
-    @property
-    def num_classes(self):
-        return len(self.class_names)
-
-    @property
-    def crop_size(self):
-        return self.image_shape[0]
-
-    def subset(self, max_examples, seed=0):
-        """The same choice as ``ImageSet.subset``."""
-        if max_examples is None or max_examples >= len(self):
-            return self
-        chosen = np.sort(np.random.default_rng(seed).permutation(len(self))[:max_examples])
-        return dataclasses.replace(self, keys=self.keys[chosen], labels=self.labels[chosen])
-
     def load(self, key):
         """The uint8 image of one record (tf.data map function)."""
         image = self.reader.image(self.reader.record(key))
@@ -109,19 +89,6 @@ class TfdsRecords:
 
     def unaugmented(self, image):
         return image
-
-    def images_at(self, indices=None):
-        """The images at ``indices`` (all if None), decoded now: uint8 ``[n, *image_shape]``."""
-        keys = self.keys if indices is None else self.keys[indices]
-        dataset = tf.data.Dataset.from_tensor_slices(keys).map(
-            self.load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).batch(256)
-        batches = [batch.numpy() for batch in dataset]
-        if not batches:
-            return np.zeros((0, *self.image_shape), np.uint8)
-        return np.concatenate(batches)
-
-    def float_images(self, indices=None):
-        return self.images_at(indices).astype(np.float32) / 255.0
 
     def decoded(self):
         """This split decoded into memory, as an ``ImageSet``."""
