@@ -89,6 +89,14 @@ TABLES = {
         "fast_ls_l0_t": PaperRow("Fast-LS-l0", saa=63.0),
         "fast_ls_l0_awp": PaperRow("Fast-LS-l0 + AWP", saa=65.2),
     },
+    # Table 4b (ImageNet-100, ResNet-34, eps 200): SPEC gives no figures; labels only.
+    "table4b": {
+        "sat_20step": PaperRow("sAT, 20-step"),
+        "strades_t_20step": PaperRow("sTRADES, 20-step"),
+        "strades_t_20step_sn": PaperRow("sTRADES+S&N, 20-step"),
+        "fast_ls_l0_t": PaperRow("Fast-LS-l0 (T)"),
+        "fast_ls_l0_f": PaperRow("Fast-LS-l0 (F)"),
+    },
     "table7": {
         "fast_ls_l0_t": PaperRow("Fast-LS-l0 (T)", clean=65.3, saa=52.2,
                                  train_seconds=_hours(1, 5)),
