@@ -41,14 +41,6 @@ REFERENCE_LAMBDA2 = 4.0
 REFERENCE_LAMBDA3 = 1.5
 
 
-def example_losses(targets, logits):
-    """Per-example CE to labels ``[batch]`` or to soft rows ``[batch, K]``."""
-    targets = tf.convert_to_tensor(targets)
-    if targets.shape.rank == 1:
-        return per_example.cross_entropy(targets, logits)
-    return per_example.soft_cross_entropy(targets, logits)
-
-
 def _global_mean_share(values, mask, count):
     """This replica's share of ``sum over the global batch of mask * values / count``."""
     return tf.reduce_sum(tf.where(mask, values, tf.zeros_like(values))) / tf.maximum(count, 1.0)
@@ -59,8 +51,8 @@ def regulariser_share(start_logits, adv_logits, targets, ce_weight=REFERENCE_LAM
     """This replica's share of ``(m / n) (lambda2 G + lambda3 max(V_a - V_n, 0))``, 0 unless
     0 < m < n."""
     start_logits = tf.stop_gradient(start_logits)
-    before = tf.stop_gradient(example_losses(targets, start_logits))
-    after = example_losses(targets, adv_logits)
+    before = tf.stop_gradient(per_example.cross_entropy_to(targets, start_logits))
+    after = per_example.cross_entropy_to(targets, adv_logits)
     abnormal = before > tf.stop_gradient(after)
     normal = tf.logical_not(abnormal)
     total = distributed.global_count(adv_logits)

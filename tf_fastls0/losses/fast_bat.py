@@ -35,8 +35,7 @@ Under tf.distribute C is a global-batch mean (``distributed.global_batch_mean``)
 
 import tensorflow as tf
 
-from tf_fastls0.losses import distributed
-from tf_fastls0.losses.aaer import example_losses
+from tf_fastls0.losses import distributed, per_example
 from tf_fastls0.losses.grad_align import input_gradients
 
 REFERENCE_LAMBDA = 10.0
@@ -53,7 +52,8 @@ def outer_gradients(network, adversarial, targets):
     """``g_i = grad_x CE(f(x'_i), y_i)`` (training mode), a constant of the step."""
     with tf.GradientTape() as tape:
         tape.watch(adversarial)
-        loss = tf.reduce_sum(example_losses(targets, network(adversarial, training=True)))
+        loss = tf.reduce_sum(per_example.cross_entropy_to(
+            targets, network(adversarial, training=True)))
     return tf.stop_gradient(tape.gradient(loss, adversarial))
 
 

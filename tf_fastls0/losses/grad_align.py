@@ -43,18 +43,12 @@ def random_sparse_point(images, eps, keys, seed=0, counter=0):
     return tf.clip_by_value(images + tf.cast(mask, images.dtype) * values, 0.0, 1.0)
 
 
-def _example_losses(targets, logits):
-    targets = tf.convert_to_tensor(targets)
-    if targets.shape.rank == 1:
-        return per_example.cross_entropy(targets, logits)
-    return per_example.soft_cross_entropy(targets, logits)
-
-
 def input_gradients(network, images, targets):
     """``grad_x l(x, y)`` of each example (training mode); differentiable when recorded."""
     with tf.GradientTape() as tape:
         tape.watch(images)
-        loss = tf.reduce_sum(_example_losses(targets, network(images, training=True)))
+        loss = tf.reduce_sum(per_example.cross_entropy_to(
+            targets, network(images, training=True)))
     return tape.gradient(loss, images)
 
 

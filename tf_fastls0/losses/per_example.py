@@ -21,6 +21,14 @@ def soft_cross_entropy(targets, logits):
     return -tf.reduce_sum(targets * tf.nn.log_softmax(logits, axis=-1), axis=-1)
 
 
+def cross_entropy_to(targets, logits):
+    """CE to hard labels ``[batch]`` or to soft rows ``[batch, classes]``, whichever ``targets`` is."""
+    targets = tf.convert_to_tensor(targets)
+    if targets.shape.rank == 1:
+        return cross_entropy(targets, logits)
+    return soft_cross_entropy(targets, logits)
+
+
 def kl_divergence(p_logits, q_logits):
     """``KL(softmax p || softmax q) = sum_j P_j (log P_j - log Q_j)``, gradients through both sides.
 
