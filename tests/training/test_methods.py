@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from tf_fastls0 import data as data_lib
+from tf_fastls0.training import recipe as recipe_lib
 from tf_fastls0.training.config import TrainConfig
 from tf_fastls0.training.run import build_trainer, train_and_evaluate
 
@@ -155,3 +156,9 @@ def test_standard_training_learns_the_built_in_data_well_above_chance(tmp_path):
                          verbose=0, output_dir=str(tmp_path),
                          data=data_lib.DataConfig(max_train_examples=2000, max_eval_examples=500))
     assert train_and_evaluate(config)["clean_accuracy"] >= 0.4
+
+
+def test_attacked_marks_the_examples_the_attack_changed():
+    images = tf.zeros([3, 4, 4, 3])
+    adversarial = tf.tensor_scatter_nd_update(images, [[2, 1, 1, 0]], [1.0])
+    np.testing.assert_array_equal(recipe_lib.attacked(images, adversarial), [False, False, True])

@@ -10,7 +10,8 @@ the analysis (``--loss``) read. Self-adaptive training is not a separate objecti
 soft-target form of each.
 
 Every objective takes ``(clean_logits, adv_logits, targets)`` (those in ``RAMPED`` also a
-``ramp_fraction`` of their regulariser's weight, from the epoch) and returns ``ObjectiveTerms`` of this
+``ramp_fraction`` of their regulariser's weight, from the epoch; those in ``READS_ATTACKED`` also
+``attacked``, which examples the attack changed) and returns ``ObjectiveTerms`` of this
 replica's shares (see ``distributed``: summed over replicas they give the global-batch values).
 ``targets`` picks the plain or the SAT form by its rank:
 
@@ -101,6 +102,9 @@ COEFFICIENT_SETTINGS = {
 
 # Objectives whose regulariser weight ramps up over the epochs: they take ``ramp_fraction``.
 RAMPED = {"nuat": nuat.ramp}
+
+# Objectives that tell the examples the attack changed from those it returned as they were.
+READS_ATTACKED = ("aaer",)
 
 
 def with_coefficients(name, tradeoff_alpha, trades_beta):

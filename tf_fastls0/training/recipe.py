@@ -127,6 +127,11 @@ def prepare(recipe, network, buffer, images, labels, indices, step, steps_per_ep
     return batch
 
 
+def attacked(images, adversarial):
+    """bool ``[batch]``: the examples the attack changed (sPGD returns the others as given)."""
+    return tf.reduce_any(tf.not_equal(images, adversarial), axis=tf.range(1, tf.rank(images)))
+
+
 def _projected(recipe, step):
     if recipe.attack_variant != "random":
         return recipe.attack_variant == "projected"
@@ -151,11 +156,13 @@ def loss(recipe, network, buffer, batch, track_accuracy):
         # first, and the loss uses the moved rows (Huang et al. 2020).
         new_rows = buffer.moved(batch["rows"], clean_logits, batch["epoch"])
         targets = new_rows
-    ramped = {}
+    extra = {}
     if recipe.objective_name in objectives.RAMPED:
         ramp = objectives.RAMPED[recipe.objective_name]
-        ramped["ramp_fraction"] = ramp(batch["epoch"], recipe.ramp_epochs)
-    terms = recipe.objective(clean_logits, adversarial_logits, targets, **ramped)
+        extra["ramp_fraction"] = ramp(batch["epoch"], recipe.ramp_epochs)
+    if recipe.objective_name in objectives.READS_ATTACKED:
+        extra["attacked"] = attacked(batch["images"], batch["adversarial"])
+    terms = recipe.objective(clean_logits, adversarial_logits, targets, **extra)
     track_accuracy("accuracy", batch["labels"], clean_logits)
     replicas = distributed.num_replicas_in_sync()
     total = terms.total
