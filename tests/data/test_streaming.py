@@ -9,17 +9,6 @@ from tf_fastls0.data import (DataConfig, ImageFiles, ImageSet, evaluation_datase
 from tf_fastls0.utils.cli import UsageError
 
 
-def collect(dataset):
-    return [tuple(t.numpy() for t in batch) for batch in dataset]
-
-
-def assert_same_batches(first, second):
-    assert len(first) == len(second) > 0
-    for a, b in zip(first, second):
-        for x, y in zip(a, b):
-            np.testing.assert_array_equal(x, y)
-
-
 def both_paths(folder, **settings):
     memory = load_data(DataConfig(data_dir=str(folder), pipeline="memory", **settings))
     stream = load_data(DataConfig(data_dir=str(folder), pipeline="stream", **settings))
@@ -29,7 +18,8 @@ def both_paths(folder, **settings):
 
 
 @pytest.mark.parametrize("image_size", [None, 20])
-def test_streaming_gives_the_in_memory_batches(cifar10_dir, image_size):
+def test_streaming_gives_the_in_memory_batches(cifar10_dir, image_size, collect,
+                                               assert_same_batches):
     memory, stream = both_paths(cifar10_dir, image_size=image_size, max_train_examples=48,
                                 max_eval_examples=20)
     assert memory.image_shape == stream.image_shape == (image_size or 32, image_size or 32, 3)
@@ -45,7 +35,8 @@ def test_streaming_gives_the_in_memory_batches(cifar10_dir, image_size):
     np.testing.assert_array_equal(memory.test.subset(5, seed=2).images, subset.images_at())
 
 
-def test_a_resumed_stream_continues_where_the_whole_one_was(cifar10_dir):
+def test_a_resumed_stream_continues_where_the_whole_one_was(cifar10_dir, collect,
+                                                            assert_same_batches):
     _, stream = both_paths(cifar10_dir, max_train_examples=32, max_eval_examples=8)
     whole = collect(training_dataset(stream.train, 8, 2, seed=3))
     resumed = collect(training_dataset(stream.train, 8, 2, seed=3, start_epoch=1, skip_steps=1))
@@ -62,7 +53,7 @@ def test_auto_keeps_small_folders_in_memory_and_streams_imagenet_training(cifar1
     assert imagenet.image_shape == imagenet.test.image_shape == (24, 24, 3)
 
 
-def test_imagenet_test_images_are_the_same_on_both_paths(cifar10_dir):
+def test_imagenet_test_images_are_the_same_on_both_paths(cifar10_dir, collect, assert_same_batches):
     memory = load_data(DataConfig(data_dir=str(cifar10_dir), max_train_examples=16,
                                   max_eval_examples=12, preprocessing="imagenet", image_size=28))
     stream = load_data(DataConfig(data_dir=str(cifar10_dir), max_train_examples=16,

@@ -58,17 +58,6 @@ def tfds_dir(tmp_path_factory):
     return data_dir, made
 
 
-def collect(dataset):
-    return [tuple(t.numpy() for t in batch) for batch in dataset]
-
-
-def assert_same_batches(first, second):
-    assert len(first) == len(second) > 0
-    for a, b in zip(first, second):
-        for x, y in zip(a, b):
-            np.testing.assert_array_equal(x, y)
-
-
 def cifar10(data_dir, pipeline, **settings):
     return load_data(DataConfig(dataset="cifar10", tfds_data_dir=str(data_dir),
                                 tfds_download=False, pipeline=pipeline, **settings))
@@ -81,7 +70,7 @@ def both_paths(data_dir, **settings):
     return memory, stream
 
 
-def test_streamed_records_give_the_in_memory_batches(tfds_dir):
+def test_streamed_records_give_the_in_memory_batches(tfds_dir, collect, assert_same_batches):
     data_dir, made = tfds_dir
     memory, stream = both_paths(data_dir)
     images, labels = made["cifar10"]["train"]
@@ -98,7 +87,7 @@ def test_streamed_records_give_the_in_memory_batches(tfds_dir):
                                   stream.test.float_images([3, 1]))
 
 
-def test_capped_splits_choose_the_same_examples_either_way(tfds_dir):
+def test_capped_splits_choose_the_same_examples_either_way(tfds_dir, collect, assert_same_batches):
     memory, stream = both_paths(tfds_dir[0], max_train_examples=16, max_eval_examples=5, seed=3)
     assert len(stream.train) == 16 and len(stream.test) == 5
     np.testing.assert_array_equal(memory.train.images, stream.train.images_at())
@@ -107,7 +96,8 @@ def test_capped_splits_choose_the_same_examples_either_way(tfds_dir):
                         collect(training_dataset(stream.train, 8, 2, seed=1)))
 
 
-def test_a_resumed_record_stream_continues_where_the_whole_one_was(tfds_dir):
+def test_a_resumed_record_stream_continues_where_the_whole_one_was(tfds_dir, collect,
+                                                                   assert_same_batches):
     _, stream = both_paths(tfds_dir[0])
     whole = collect(training_dataset(stream.train, 8, 2, seed=3))
     resumed = collect(training_dataset(stream.train, 8, 2, seed=3, start_epoch=1, skip_steps=2))
