@@ -2,7 +2,7 @@
 --model=runs/<run>``; writes ``report.json`` and prints a Table-4-style row.
 
 Every flag is a field of ``EvalConfig`` (``evaluation/config.py``); the data flags are those of
-``DataConfig`` and default to the data settings of the model's run folder.
+``DataConfig``: each one given replaces that setting of the model's run folder's data settings.
 """
 
 import os

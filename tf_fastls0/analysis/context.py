@@ -11,6 +11,7 @@ from tqdm import tqdm
 from tf_fastls0 import data as data_lib
 from tf_fastls0.analysis import adversarial_inputs
 from tf_fastls0.analysis import training_objective
+from tf_fastls0.data.config import with_overrides
 from tf_fastls0.models.loading import LoadedModel, load_model, read_run_files
 from tf_fastls0.attacks import STAGES
 from tf_fastls0.attacks.budget import check_eps_fits
@@ -46,13 +47,7 @@ def data_config(config, run_config):
     Capping reuses ``ImageSet.subset``'s seeded permutation, whose first n indices are a prefix of
     the run's own subset: the analysed training images are images the model was trained on.
     """
-    fields = {field.name for field in dataclasses.fields(data_lib.DataConfig)}
-    base = {key: value for key, value in ((run_config or {}).get("data") or {}).items()
-            if key in fields}
-    overrides = dict(config.data_overrides)
-    if "dataset" in overrides and "data_dir" not in overrides:
-        overrides["data_dir"] = None  # an explicit --dataset replaces the run's image folder
-    resolved = data_lib.DataConfig(**{**base, **overrides})
+    resolved = with_overrides((run_config or {}).get("data"), config.data_overrides)
 
     def capped(limit):
         return config.n_examples if limit is None else min(limit, config.n_examples)
