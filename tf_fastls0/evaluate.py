@@ -2,7 +2,8 @@
 --model=runs/<run>``; writes ``report.json`` and prints a Table-4-style row.
 
 Every flag is a field of ``EvalConfig`` (``evaluation/config.py``); the data flags are those of
-``DataConfig``: each one given replaces that setting of the model's run folder's data settings.
+``DataConfig``; without any, the model's run folder's data settings apply, and with some, its
+input settings (preprocessing, image size) fill those not given.
 """
 
 import os

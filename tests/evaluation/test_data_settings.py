@@ -1,5 +1,6 @@
-"""Which data an evaluation attacks: the run's own settings, with the data flags given in their
-place (a new folder keeps the run's preprocessing and image size)."""
+"""Which data an evaluation attacks: the run's own data settings when no data flag is given;
+the flags given otherwise, with the model's input settings (preprocessing, image size) from its
+run unless given."""
 
 import json
 
@@ -25,20 +26,27 @@ def from_command_line(*arguments):
     return settings.from_flags(EvalConfig, flag_values)
 
 
-def test_a_data_folder_flag_keeps_the_runs_other_data_settings(tmp_path):
+def test_a_data_folder_flag_keeps_the_models_input_settings(tmp_path):
     config = from_command_line("--data_dir=/elsewhere/imagenet100-val")
     data = data_config_for(config, run_folder(tmp_path))
     assert data.data_dir == "/elsewhere/imagenet100-val"
-    assert (data.preprocessing, data.image_size, data.max_eval_examples) == ("imagenet", 64, 200)
+    assert (data.preprocessing, data.image_size) == ("imagenet", 64)
+    assert data.max_eval_examples is None  # the subset is the evaluation's (--n_examples)
+
+
+def test_input_settings_given_replace_the_runs(tmp_path):
+    config = from_command_line("--data_dir=/elsewhere", "--image_size=128")
+    data = data_config_for(config, run_folder(tmp_path))
+    assert (data.preprocessing, data.image_size) == ("imagenet", 128)
 
 
 def test_no_data_flags_attack_the_runs_data(tmp_path):
     data = data_config_for(from_command_line(), run_folder(tmp_path))
-    assert (data.data_dir, data.preprocessing, data.image_size) == ("/data/imagenet100",
-                                                                    "imagenet", 64)
+    assert (data.data_dir, data.preprocessing, data.image_size, data.max_eval_examples) == (
+        "/data/imagenet100", "imagenet", 64, 200)
 
 
-def test_a_dataset_flag_replaces_the_runs_image_folder(tmp_path):
+def test_a_dataset_flag_attacks_that_dataset(tmp_path):
     data = data_config_for(from_command_line("--dataset=cifar10"), run_folder(tmp_path))
     assert (data.dataset, data.data_dir) == ("cifar10", None)
 

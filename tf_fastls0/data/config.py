@@ -65,6 +65,10 @@ class DataConfig:
                              "stream")
 
 
+# How an image becomes the model's input: part of a trained model, whatever data it is shown.
+MODEL_INPUT_SETTINGS = ("preprocessing", "image_size")
+
+
 def with_overrides(run_data, overrides):
     """A run's data settings (``config.json``'s ``data`` dict, may be None) with the settings a
     command line gave (``(name, value)`` pairs) in their place. An explicit ``--dataset``

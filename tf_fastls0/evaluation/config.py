@@ -12,7 +12,7 @@ from absl import logging
 
 from tf_fastls0.attacks import ATTACK_NAMES, threats
 from tf_fastls0.attacks.threat_config import ThreatConfig
-from tf_fastls0.data.config import DataConfig, with_overrides
+from tf_fastls0.data.config import MODEL_INPUT_SETTINGS, DataConfig, with_overrides
 from tf_fastls0.evaluation.budgets import budget_name
 from tf_fastls0.models.loading import read_run_files
 from tf_fastls0.utils import settings
@@ -30,7 +30,7 @@ class EvalConfig:
         changes_results=False)
     # In code: the data to attack (None: the data settings of the model's run folder).
     data: Optional[DataConfig] = None
-    # On the command line: the data flags given, in place of the run folder's settings.
+    # On the command line: the data flags given (the run folder's input settings fill the rest).
     data_overrides: Tuple[Tuple[str, object], ...] = setting((), overrides_of=DataConfig)
     eps: int = setting(20, "l0 budget k in PIXELS (positions; every channel of a pixel may "
                        "change), or in the structures of --threat (patches, lines, groups).",
@@ -95,15 +95,19 @@ def default_output_dir(config, run_dir):
 
 
 def data_config_for(config, run_dir):
-    """The data to attack: the model's run folder's data settings with the data flags given in
-    their place, else ``config.data``, else those of the run, else the defaults. The training
-    split is never used, so only one training image is loaded."""
-    run_data = (read_run_files(run_dir).get("config") or {}).get("data")
-    if config.data_overrides or config.data is None:
-        data = with_overrides(run_data, config.data_overrides)
-        if run_data and not config.data_overrides:
+    """The data to attack: the data flags given, with the model's input settings (preprocessing,
+    image size) from its run folder unless given; else ``config.data``; else the run's data
+    settings; else the defaults. The training split is never used, so only one training image is
+    loaded."""
+    run_data = (read_run_files(run_dir).get("config") or {}).get("data") or {}
+    if config.data_overrides:
+        model_inputs = {name: run_data[name] for name in MODEL_INPUT_SETTINGS if name in run_data}
+        data = with_overrides(model_inputs, config.data_overrides)
+    elif config.data is not None:
+        data = config.data
+    else:
+        data = with_overrides(run_data, ())
+        if run_data:
             logging.warning("no data flags given: using the data settings of the run in %s (%s)",
                             run_dir, data.data_dir or data.dataset)
-    else:
-        data = config.data
     return dataclasses.replace(data, seed=config.seed, max_train_examples=1)
