@@ -28,10 +28,13 @@ class EvalConfig:
         "folder (its saved_model/, else model.keras) or one of a run's checkpoints "
         "(<run>/checkpoints/ckpt-<step>: an unfinished run, or an earlier epoch).",
         changes_results=False)
-    # In code: the data to attack (None: the data settings of the model's run folder).
-    data: Optional[DataConfig] = None
-    # On the command line: the data flags given (the run folder's input settings fill the rest).
-    data_overrides: Tuple[Tuple[str, object], ...] = setting((), overrides_of=DataConfig)
+    # The data to attack is resolved from these (``data_config_for``) and fingerprinted as
+    # resolved, so a state made from the command line resumes from code and back.
+    data: Optional[DataConfig] = setting(
+        None, "In code: the data to attack (None: the run folder's data settings).", flag=False,
+        changes_results=False)
+    data_overrides: Tuple[Tuple[str, object], ...] = setting(
+        (), overrides_of=DataConfig, changes_results=False)
     eps: int = setting(20, "l0 budget k in PIXELS (positions; every channel of a pixel may "
                        "change), or in the structures of --threat (patches, lines, groups).",
                        lower=1)

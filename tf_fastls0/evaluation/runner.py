@@ -86,7 +86,7 @@ def evaluate_model(config, splits=None):
                 "attacks": list(config.attacks), "n_examples": len(chosen.indices),
                 "n_examples_requested": config.n_examples, "output_dir": str(output_dir)}
     sha256 = weights_sha256(model.variables)
-    fingerprint = _fingerprint(config, sha256, splits)
+    fingerprint = _fingerprint(config, sha256, splits, data)
 
     with hold_run_lock(output_dir):
         refuse_other_kind(output_dir, EVALUATION)
@@ -139,9 +139,10 @@ def _shape(shape):
     return "x".join("?" if size is None else str(size) for size in shape)
 
 
-def _fingerprint(config, sha256, splits):
+def _fingerprint(config, sha256, splits, data):
     """Everything that changes what a run computes: a saved state must match it to be resumed."""
-    return {**result_settings(config), "attacks": list(config.attacks), "model_sha256": sha256,
+    return {**result_settings(config), "data": result_settings(data),
+            "attacks": list(config.attacks), "model_sha256": sha256,
             "dataset": splits.name, "test_images": len(splits.test),
             "keep_adversarial": bool(config.save_adversarial)}
 

@@ -78,6 +78,8 @@ def flag_fields(config_class, only=None):
     for field in dataclasses.fields(config_class):
         nested = _nested_config(field)
         rule = rule_of(field)
+        if rule is not None and not rule.flag:
+            continue
         if nested is not None:
             yield from flag_fields(nested, only)
         elif rule is not None and rule.overrides_of is not None:
@@ -217,6 +219,8 @@ def from_flags(config_class, flag_values=flags.FLAGS, **given):
         rule = rule_of(field)
         if field.name in given:
             values[field.name] = given[field.name]
+        elif rule is not None and not rule.flag:
+            continue
         elif _nested_config(field) is not None:
             values[field.name] = _nested_from_flags(field, flag_values)
         elif rule is not None and rule.overrides_of is not None:
@@ -280,6 +284,8 @@ def result_settings(config):
     found = {}
     for field in dataclasses.fields(config):
         value, rule = getattr(config, field.name), rule_of(field)
+        if rule is not None and not rule.changes_results:
+            continue
         if _has_flat_keys(field):
             found.update(result_settings(value))
         elif _nested_config(field) is not None:
