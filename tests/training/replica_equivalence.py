@@ -1,7 +1,9 @@
 """Trains the same steps on one device and on two replicas; prints the largest differences.
 
 Run as a script (the two logical CPUs must be configured before TensorFlow starts):
-``python tests/training/replica_equivalence.py METHOD [extra flags as key=value]``.
+``python tests/training/replica_equivalence.py CASE``, the case ``METHOD[:key=value,...]``;
+prints one JSON line ``{CASE: report}``. One case per process: several mirrored trainers in one
+process mix up their collectives.
 """
 
 import dataclasses
@@ -33,7 +35,7 @@ def train(strategy, config, splits):
     return weights, items.get("soft_labels"), items.get("atta_perturbations")
 
 
-def main(method, overrides):
+def compare(method, overrides):
     splits = data_lib.load_data(data_lib.DataConfig(max_train_examples=64, max_eval_examples=16))
     settings = dict(model="small_cnn", width=0.25, method=method, epochs=2, batch_size=16,
                     train_eps=6, sat_start_epoch=0, learning_rate=0.05)
@@ -43,7 +45,7 @@ def main(method, overrides):
     two_weights, two_buffer, two_carried = train(
         tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), config, splits)
     initial = [np.asarray(w) for w in build_trainer(config, splits)[0].network.get_weights()]
-    report = {
+    return {
         "weight_difference": max(float(np.max(np.abs(a - b))) for a, b in zip(one_weights, two_weights)),
         "weight_change": max(float(np.max(np.abs(a - b))) for a, b in zip(one_weights, initial)),
         "buffer_difference": None if one_buffer is None else float(np.max(np.abs(one_buffer - two_buffer))),
@@ -55,10 +57,13 @@ def main(method, overrides):
         "carried_rows_stored": None if one_carried is None else int(np.sum(np.any(
             one_carried[..., 0] >= 0, axis=1))),
     }
-    print(json.dumps(report))
+
+
+def parse_case(case):
+    method, _, settings = case.partition(":")
+    overrides = dict(item.split("=", 1) for item in settings.split(",") if item)
+    return method, {k: type(getattr(TrainConfig(), k))(v) for k, v in overrides.items()}
 
 
 if __name__ == "__main__":
-    overrides = dict(arg.split("=", 1) for arg in sys.argv[2:])
-    overrides = {k: type(getattr(TrainConfig(), k))(v) for k, v in overrides.items()}
-    main(sys.argv[1], overrides)
+    print(json.dumps({case: compare(*parse_case(case)) for case in sys.argv[1:]}))

@@ -118,39 +118,44 @@ def test_sat_rows_survive_a_checkpoint_round_trip(tmp_path):
     np.testing.assert_array_equal(fresh.buffer.rows.numpy(), saved)
 
 
-@pytest.mark.parametrize("method, overrides", [
-    ("fast_ls_l0", []),
-    ("strades", ["trades_mode=F", "soft_labels=self_adaptive", "attack_steps=3"]),
-    ("grad_align", ["soft_labels=self_adaptive", "nfgsm_noise=True"]),
+# Each case is "METHOD[:key=value,...]" (tests/training/replica_equivalence.py).
+REPLICA_CASES = [
+    "fast_ls_l0",
+    "strades:trades_mode=F,soft_labels=self_adaptive,attack_steps=3",
+    "grad_align:soft_labels=self_adaptive,nfgsm_noise=True",
     # Adam's first steps are about lr * sign(g): the conv biases before BatchNorm, whose gradient
     # is 0 up to rounding, would move by +-lr on rounding alone (measured 0.13), so AdamW is
     # checked without BatchNorm (4.5e-5 after 3 steps that move the weights by 0.14).
-    ("fast_ls_l0", ["optimizer=adamw", "lr_schedule=cosine", "weight_decay=0.05",
-                    "model=small_cnn_nobn"]),
-    ("fast_ls_l0", ["awp=True", "awp_gamma=0.005"]),
-    ("atta", ["soft_labels=self_adaptive", "nfgsm_noise=True"]),
-    ("n_lap", ["lap_beta=0.05"]),
-    ("fast_bat", ["fast_bat_lambda=0.5"]),
-])
-def test_one_replica_and_two_replicas_give_the_same_update(method, overrides):
+    "fast_ls_l0:optimizer=adamw,lr_schedule=cosine,weight_decay=0.05,model=small_cnn_nobn",
+    "fast_ls_l0:awp=True,awp_gamma=0.005",
+    "atta:soft_labels=self_adaptive,nfgsm_noise=True",
+    "n_aaer",
+    "n_lap:lap_beta=0.05",
+    "fast_bat:fast_bat_lambda=0.5",
+]
+
+
+@pytest.mark.parametrize("case", REPLICA_CASES)
+def test_one_replica_and_two_replicas_give_the_same_update(case):
     # small_cnn has BatchNorm: with two replicas --sync_batchnorm defaults to on, so batch
     # statistics are those of the global batch, as on one device. What remains is float
     # summation order (synchronised moments are all-reduced sums), which the attack's top-k
     # choices can amplify: measured 1.1e-4 after 3 steps that move the weights by 0.47
     # (fast_ls_l0), against 1.6e-2 with per-replica statistics (--nosync_batchnorm).
+    # One process per case: the two logical CPUs must be set before TensorFlow starts, and
+    # several mirrored trainers in one process mix up their collectives.
     script = "tests/training/replica_equivalence.py"
     repo = pathlib.Path(__file__).resolve().parents[2]  # this checkout's package, not an install
-    result = subprocess.run([sys.executable, script, method, *overrides], capture_output=True,
-                            text=True, timeout=600, cwd=repo,
-                            env=dict(os.environ, PYTHONPATH=str(repo)))
+    result = subprocess.run([sys.executable, script, case], capture_output=True, text=True,
+                            timeout=600, cwd=repo, env=dict(os.environ, PYTHONPATH=str(repo)))
     assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = json.loads(result.stdout.strip().splitlines()[-1])[case]
     assert report["weight_change"] > 1e-1  # the steps did move the weights
     assert report["weight_difference"] < 1e-3
     if report["buffer_rows_moved"] is not None:  # the method has soft labels
         assert report["buffer_rows_moved"] > 0
         assert report["buffer_difference"] < 1e-4
-    if method == "atta":
+    if case.startswith("atta"):
         assert report["carried_rows_stored"] == 48  # the 3 steps' examples
         assert report["carried_difference"] < 1e-4
 
