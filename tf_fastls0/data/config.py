@@ -73,9 +73,7 @@ def with_overrides(run_data, overrides):
     """A run's data settings (``config.json``'s ``data`` dict, may be None) with the settings a
     command line gave (``(name, value)`` pairs) in their place. An explicit ``--dataset``
     without ``--data_dir`` replaces the run's image folder."""
-    fields = {field.name for field in dataclasses.fields(DataConfig)}
-    base = {key: value for key, value in (run_data or {}).items() if key in fields}
     overrides = dict(overrides)
     if "dataset" in overrides and "data_dir" not in overrides:
         overrides["data_dir"] = None
-    return DataConfig(**{**base, **overrides})
+    return settings.from_dict(DataConfig, {**(run_data or {}), **overrides})

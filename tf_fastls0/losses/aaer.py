@@ -30,11 +30,11 @@ compared two training-mode forwards of one image that differ only by BatchNorm's
 statistics: about half of them were "abnormal" by chance, and the lambda2 term, which raises
 l'_i with weight lambda2 against the CE's 1, turned the update into an ascent on their loss.
 Counting them collapsed training to a constant prediction in the first epoch (Table 6 at CPU
-scale: clean accuracy 12-13 %, chance is 10 %). The start point is the N-FGSM sparse noise (0..2*eps random
-pixels, ``losses/sparse_noise.py``) instead of U(-2 eps, 2 eps) on every entry, and the 1-step
-attack is sPGD instead of FGSM; the reference's step-size warm-up over the first 5 epochs has no
-sPGD counterpart and is left out. With self-adaptive soft labels every CE is to the rows (the
-adversarial term SAT-weighted, l and l' plain per-example soft CEs).
+scale: clean accuracy 12-13 %, chance is 10 %). The start point is the N-FGSM sparse noise
+(0..2*eps random pixels, ``losses/sparse_noise.py``) instead of U(-2 eps, 2 eps) on every entry,
+and the 1-step attack is sPGD instead of FGSM; the reference's step-size warm-up over the first 5
+epochs has no sPGD counterpart and is left out. With self-adaptive soft labels every CE is to the
+rows (the adversarial term SAT-weighted, l and l' plain per-example soft CEs).
 
 Logged: ``adversarial`` is the CE; ``clean`` the regulariser without lambda1 (its share).
 Under tf.distribute m, n, V_n and the gate V_a > V_n are of the global batch.

@@ -290,7 +290,7 @@ def result_settings(config):
             found.update(result_settings(value))
         elif _nested_config(field) is not None:
             found[field.name] = result_settings(value) if value is not None else None
-        elif rule is not None and rule.changes_results:
+        elif rule is not None:
             found[field.name] = value
     return found
 
