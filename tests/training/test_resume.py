@@ -29,6 +29,20 @@ def final_state(output_dir):
     return path, weights, reader.get_tensor("soft_labels/.ATTRIBUTES/VARIABLE_VALUE")
 
 
+def assert_same_final_state(whole_dir, resumed_dir, step):
+    """Both runs end at ``ckpt-<step>`` with the same network weights and soft labels; returns
+    both checkpoint paths and the soft labels."""
+    path_a, weights_a, labels_a = final_state(whole_dir)
+    path_b, weights_b, labels_b = final_state(resumed_dir)
+    assert path_a.endswith(f"ckpt-{step}") and path_b.endswith(f"ckpt-{step}")
+    assert weights_a.keys() == weights_b.keys()
+    for name in weights_a:
+        np.testing.assert_allclose(weights_a[name], weights_b[name], rtol=0, atol=1e-6,
+                                   err_msg=name)
+    np.testing.assert_allclose(labels_a, labels_b, rtol=0, atol=1e-6)
+    return path_a, path_b, labels_a
+
+
 def kill_when_checkpoint_appears(process, checkpoint_dir, step, deadline=300):
     stop = time.monotonic() + deadline
     while not (checkpoint_dir / f"ckpt-{step}.index").exists():
@@ -59,14 +73,8 @@ def test_a_run_killed_mid_epoch_resumes_to_the_same_weights_and_soft_labels(tmp_
     assert "resuming from" in resumed.stdout
     assert not (killed_dir / LOCK_FILE).exists()
 
-    path_a, weights_a, labels_a = final_state(tmp_path / "whole")
-    path_b, weights_b, labels_b = final_state(killed_dir)
-    assert path_a.endswith("ckpt-24") and path_b.endswith("ckpt-24")
-    assert weights_a.keys() == weights_b.keys()
-    for name in weights_a:
-        np.testing.assert_allclose(weights_a[name], weights_b[name], rtol=0, atol=1e-6, err_msg=name)
-    assert not np.allclose(labels_a, np.eye(10)[np.argmax(labels_a, 1)])  # the buffer did move
-    np.testing.assert_allclose(labels_a, labels_b, rtol=0, atol=1e-6)
+    labels = assert_same_final_state(tmp_path / "whole", killed_dir, step=24)[2]
+    assert not np.allclose(labels, np.eye(10)[np.argmax(labels, 1)])  # the buffer did move
 
 
 def test_adamw_with_a_warmed_up_cosine_resumes_to_the_uninterrupted_weights(tmp_path, tiny_config,
@@ -86,13 +94,7 @@ def test_adamw_with_a_warmed_up_cosine_resumes_to_the_uninterrupted_weights(tmp_
 
     train_and_evaluate(tiny_config(stopped, **adamw))
     assert f"resuming from {stopped / 'checkpoints' / 'ckpt-2'} (step 2)" in capsys.readouterr().out
-    path_a, weights_a, labels_a = final_state(tmp_path / "whole")
-    path_b, weights_b, labels_b = final_state(stopped)
-    assert path_a.endswith("ckpt-4") and path_b.endswith("ckpt-4")
-    for name in weights_a:
-        np.testing.assert_allclose(weights_a[name], weights_b[name], rtol=0, atol=1e-6,
-                                   err_msg=name)
-    np.testing.assert_allclose(labels_a, labels_b, rtol=0, atol=1e-6)
+    path_a, path_b, _ = assert_same_final_state(tmp_path / "whole", stopped, step=4)
     reader_a, reader_b = tf.train.load_checkpoint(path_a), tf.train.load_checkpoint(path_b)
     names = reader_a.get_variable_to_shape_map()
     moments = [name for name in names if name.startswith("optimizer/_variables/")]
@@ -196,11 +198,5 @@ def test_the_imagenet_flagfile_streams_exports_and_resumes_exactly(tmp_path, rep
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resuming from" in resumed.stdout
 
-    path_a, weights_a, labels_a = final_state(tmp_path / "whole")
-    path_b, weights_b, labels_b = final_state(killed_dir)
-    assert path_a.endswith("ckpt-6") and path_b.endswith("ckpt-6")
-    for name in weights_a:
-        np.testing.assert_allclose(weights_a[name], weights_b[name], rtol=0, atol=1e-6,
-                                   err_msg=name)
-    assert labels_a.shape == (12, 3)
-    np.testing.assert_allclose(labels_a, labels_b, rtol=0, atol=1e-6)
+    labels = assert_same_final_state(tmp_path / "whole", killed_dir, step=6)[2]
+    assert labels.shape == (12, 3)
