@@ -184,6 +184,10 @@ class TrainConfig:
     fast_bat_lambda: float = setting(
         10.0, "Fast-BAT: lambda of the linearised attack problem; its implicit-gradient term "
         "scales as 1 / lambda.", lower=1e-6, upper=1e6)
+    atta_reset_epochs: int = setting(
+        10, "ATTA: every carried perturbation is discarded before every this many epochs "
+        "(before the 10th, 20th, ... epoch by default, as the reference's --epochs-reset); 0: "
+        "never.", lower=0)
 
     def __post_init__(self):
         settings.normalise(self)
