@@ -180,8 +180,8 @@ class TrainConfig:
     lap_beta: float = setting(0.005, "N-LAP: strength beta of the first layer's weight ascent "
                               "step, as a fraction of its weight norm.", lower=0.0, upper=10.0)
     lap_gamma: float = setting(0.3, "N-LAP: gamma of the layer strengths beta (1 - (ln l / "
-                               "ln(L+1))^gamma); smaller falls faster from the first layer.",
-                               lower=1e-3, upper=100.0)
+                               "ln L)^gamma), L the kernels; smaller falls faster from the first "
+                               "layer.", lower=1e-3, upper=100.0)
     fast_bat_lambda: float = setting(
         10.0, "Fast-BAT: lambda of the linearised attack problem; its implicit-gradient term "
         "scales as 1 / lambda.", lower=1e-6, upper=1e6)
