@@ -61,8 +61,8 @@ def test_each_kernel_moves_as_the_references_formula_with_the_papers_ascent_dire
     # The reference's change is its optimiser step (a descent direction); the paper's is the
     # adversarial (ascent) one, the gradient, which we follow.
     kernel_ids = {id(k) for k in kernels}
-    expected = iter(np_reference_perturbation([b for b, v in zip(before, network.trainable_variables)
-                                               if id(v) in kernel_ids], gradients, 0.3, 0.1, 3))
+    old_kernels = [b for b, v in zip(before, network.trainable_variables) if id(v) in kernel_ids]
+    expected = iter(np_reference_perturbation(old_kernels, gradients, 0.3, 0.1, 3))
     for variable, old in zip(network.trainable_variables, before):
         if id(variable) not in kernel_ids:
             np.testing.assert_array_equal(variable, old)

@@ -6,8 +6,8 @@ ATTA accumulates each example's adversarial perturbation across epochs: the atta
 keeps building on the steps of earlier epochs (the paper's ATTA-1). Source: the paper's Alg. 1
 and the reference code haizhongzheng/ATTA (``train_atta_cifar.py``; ``adaptive_data_aug.py``'s
 ``atta_aug`` / ``inverse_atta_aug``), which keeps one perturbation per training image in the
-*padded* image's frame, crops and flips it with the image each epoch, starts the attack from it and writes the
-attacked window back through the inverse crop and flip. Its training objective is plain CE on
+*padded* image's frame, crops and flips it with the image each epoch, starts the attack from it
+and writes the attacked window back through the inverse crop and flip. Its training objective is plain CE on
 the adversarial examples (the paper's "ATTA" row: the objective here is sAT's, ``sparse_at``;
 "ATTA + S&N" adds ``--soft_labels=self_adaptive --nfgsm_noise``).
 

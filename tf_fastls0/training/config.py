@@ -138,9 +138,9 @@ class TrainConfig:
                                lower=0.0, upper=1e4)
     label_smoothing: float = setting(0.1, "label_smoothing: smoothing factor a of the targets.",
                                      lower=0.0, upper=1.0)
-    nuat_lambda: float = setting(4.5, "NuAT: final weight of the nuclear-norm regulariser "
-                                 "||D||_* / sqrt(64 n), the reference's ||D||_* / 64 at its batch of "
-                                 "64 at any batch size n.", lower=0.0, upper=1e4)
+    nuat_lambda: float = setting(
+        4.5, "NuAT: final weight of the nuclear-norm regulariser ||D||_* / sqrt(64 n), the "
+        "reference's ||D||_* / 64 at its batch of 64 at any batch size n.", lower=0.0, upper=1e4)
     nuat_ramp_epochs: Optional[int] = setting(
         None, "NuAT: epochs over which the regulariser weight ramps linearly from 0; default "
         "epochs - 10, as the reference.", lower=1)
