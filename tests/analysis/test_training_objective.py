@@ -59,8 +59,9 @@ PER_EXAMPLE = tuple(name for name in training_objective.NAMES
 @pytest.mark.parametrize("name", PER_EXAMPLE)
 def test_parts_sum_to_the_objective_over_uneven_batches(problem, name):
     model, images, adversarial, labels = problem
+    coefficients = {"tradeoff": {"alpha": 0.3}, "strades": {"beta": 2.0}}.get(name)
     parts = training_objective.objective_parts(name, images, labels, adversarial, batch_size=4,
-                                               alpha=0.3, beta=2.0)
+                                               coefficients=coefficients)
     assert len(parts) == 3  # 4 + 4 + 2 examples
     clean_logits = model(images, training=False).numpy().astype(np.float64)
     adv_logits = model(adversarial, training=False).numpy().astype(np.float64)
@@ -68,7 +69,7 @@ def test_parts_sum_to_the_objective_over_uneven_batches(problem, name):
     if name in PAPER_OBJECTIVES:
         whole = expected(name, clean_logits, adv_logits, labels, 0.3, 2.0)
     else:  # a Table 6 baseline (checked against numpy in tests/losses): on the whole set at once
-        whole = float(training_objective.batch_objective(name, 0.3, 2.0)(
+        whole = float(training_objective.batch_objective(name)(
             clean_logits.astype(np.float32), adv_logits.astype(np.float32), labels))
     assert total == pytest.approx(whole, rel=1e-5)
 
@@ -76,7 +77,7 @@ def test_parts_sum_to_the_objective_over_uneven_batches(problem, name):
 def test_adversarial_objectives_refuse_missing_examples(problem):
     _, images, _, labels = problem
     with pytest.raises(ValueError, match="needs adversarial examples"):
-        training_objective.objective_parts("sparse_at", images, labels, alpha=0.75, beta=6.0)
+        training_objective.objective_parts("sparse_at", images, labels)
     assert training_objective.objective_for_method("fast_ls_l0") == "strades"
 
 
@@ -95,10 +96,10 @@ def test_reattack_at_the_trained_weights_equals_the_fixed_examples(problem):
     variables = model.trainable_variables
     directions = [landscape.filter_normalised_direction(variables, seed=1, index=i) for i in (0, 1)]
     held = landscape.loss_grid(model, training_objective.objective_parts(
-        "sparse_at", images, labels, fixed, batch_size=4, alpha=0.75, beta=6.0), directions,
+        "sparse_at", images, labels, fixed, batch_size=4), directions,
         steps=3, extent=0.5)
     recomputed = landscape.loss_grid(model, training_objective.objective_parts(
-        "sparse_at", images, labels, attack=attack, batch_size=4, alpha=0.75, beta=6.0),
+        "sparse_at", images, labels, attack=attack, batch_size=4),
         directions, steps=3, extent=0.5)
     assert recomputed.losses[1, 1] == pytest.approx(held.losses[1, 1], rel=1e-5)
     # Away from the centre the examples are made afresh for the moved weights.

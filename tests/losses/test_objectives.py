@@ -214,23 +214,43 @@ def test_label_smoothing_matches_numpy(batch):
 
 def test_nuat_matches_numpy_and_its_gradient_is_u_v_transpose(batch):
     clean, adv, labels, _ = batch
-    nuclear = np.linalg.svd(adv - clean, compute_uv=False).sum()
+    # the reference's ||D||_* / 64 at its batch of 64, scaled to n rows: ||D||_* / sqrt(64 n)
+    nuclear = np.linalg.svd(adv - clean, compute_uv=False).sum() / np.sqrt(64 * 5)
     terms = objectives.OBJECTIVES["nuat"](clean, adv, labels, weight=4.5, ramp_fraction=0.5)
-    np.testing.assert_allclose(terms.adversarial, nuclear / 5, rtol=1e-5)
-    np.testing.assert_allclose(terms.total, np_ce(labels, clean).mean() + 2.25 * nuclear / 5, rtol=1e-5)
+    np.testing.assert_allclose(terms.adversarial, nuclear, rtol=1e-5)
+    np.testing.assert_allclose(terms.total, np_ce(labels, clean).mean() + 2.25 * nuclear, rtol=1e-5)
     adv_variable = tf.constant(adv)
     with tf.GradientTape() as tape:
         tape.watch(adv_variable)
         norm = objectives.OBJECTIVES["nuat"](clean, adv_variable, labels).adversarial
     u, _, vt = np.linalg.svd(adv - clean, full_matrices=False)
-    np.testing.assert_allclose(tape.gradient(norm, adv_variable), u @ vt / 5, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(tape.gradient(norm, adv_variable), u @ vt / np.sqrt(64 * 5),
+                               rtol=1e-4, atol=1e-6)
 
 
 def test_nuat_handles_a_rank_deficient_difference(batch):
     clean, _, labels, _ = batch
     adv = clean.copy()
     adv[0] += np.array([3.0, 0.0, -4.0, 0.0], np.float32)  # rank one: norm = 5
-    np.testing.assert_allclose(objectives.OBJECTIVES["nuat"](clean, adv, labels).adversarial, 1.0, rtol=1e-5)
+    np.testing.assert_allclose(objectives.OBJECTIVES["nuat"](clean, adv, labels).adversarial,
+                               5 / np.sqrt(64 * 5), rtol=1e-5)
+
+
+@pytest.mark.parametrize("copies", [2, 4])
+def test_nuat_on_copies_of_a_64_row_batch_is_the_references_value_on_it(copies):
+    """The reference divides the nuclear norm of its 64-row batch by 64 (val-iisc/NuAT,
+    TRAIN_BATCH_SIZE = 64); a batch of ``copies`` copies of those rows has the same regulariser
+    here, where ||D||_* / n would be 1 / sqrt(copies) of it."""
+    rng = np.random.default_rng(3)
+    clean = rng.normal(size=(64, 10)).astype(np.float32)
+    adv = clean + rng.normal(size=(64, 10)).astype(np.float32)
+    labels = rng.integers(0, 10, 64)
+    reference = np.linalg.svd(adv - clean, compute_uv=False).sum() / 64
+    tiled = [np.tile(x, (copies, 1)) for x in (clean, adv)] + [np.tile(labels, copies)]
+    np.testing.assert_allclose(objectives.OBJECTIVES["nuat"](*tiled).adversarial, reference,
+                               rtol=1e-5)
+    np.testing.assert_allclose(objectives.OBJECTIVES["nuat"](clean, adv, labels).adversarial,
+                               reference, rtol=1e-5)
 
 
 def test_nuat_weight_ramps_linearly_to_its_final_value():

@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from tf_fastls0 import data as data_lib
 from tf_fastls0.data.pipeline import random_crop_and_flip
+from tf_fastls0.training import atta_buffer
 from tf_fastls0.training import recipe as recipe_lib
 from tf_fastls0.training.atta_buffer import PerturbationBuffer
 from tf_fastls0.training.config import TrainConfig
@@ -116,5 +117,55 @@ def test_a_run_resumed_mid_epoch_ends_as_the_uninterrupted_one(tmp_path):
     carried = whole.carried.rows.numpy()
     assert np.any(carried[..., 0] >= 0)
     np.testing.assert_allclose(resumed.carried.rows.numpy(), carried, atol=1e-6)
+    for a, b in zip(whole.network.get_weights(), resumed.network.get_weights()):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_the_reset_epochs_are_the_references():
+    # train_atta_cifar.py resets before its 1-based epochs 10, 20, 30 (of 40): 0-based 9, 19, 29
+    fresh = [int(e) for e in range(40) if atta_buffer.starts_afresh(e, 10)]
+    assert fresh == [e - 1 for e in range(1, 41) if e % 10 == 0] == [9, 19, 29, 39]
+    assert not any(bool(atta_buffer.starts_afresh(e, 0)) for e in range(40))
+
+
+def test_a_reset_epoch_starts_afresh_and_a_run_restored_before_it_ends_as_the_whole_one(
+        tmp_path, monkeypatch):
+    config = TrainConfig(**SMALL, epochs=3, augment=True, atta_reset_epochs=2)  # resets epoch 1
+    splits = data_lib.load_data(config.data)
+    initials = []
+    real = recipe_lib.sparse_pgd
+
+    def spy(*args, **kwargs):
+        initials.append(np.asarray(kwargs["initial"][0]).sum(axis=(1, 2, 3)))
+        return real(*args, **kwargs)
+
+    def fresh():
+        trainer, optimizer = build_trainer(config, splits)
+        trainer.run_eagerly = True
+        return trainer, optimizer
+
+    def stream(start_epoch=0):
+        return data_lib.training_dataset(splits.train, 16, 3, config.seed, augment=True,
+                                         start_epoch=start_epoch)
+
+    monkeypatch.setattr(recipe_lib, "sparse_pgd", spy)
+    whole, _ = fresh()
+    whole.fit(stream(), epochs=1, steps_per_epoch=6, verbose=0, shuffle=False)
+    carried = [counts.sum() for counts in initials]  # pixels carried into each step's attack
+    assert carried[0] == carried[1] == 0  # nothing stored yet
+    assert carried[2] == carried[3] == 0  # epoch 1 resets: its attacks start afresh
+    assert carried[4] > 0 and carried[5] > 0  # epoch 2 carries epoch 1's perturbations
+
+    first, optimizer = fresh()
+    first.fit(stream(), epochs=1, steps_per_epoch=2, verbose=0, shuffle=False)  # epoch 0
+    path = make_checkpoint(first, optimizer).save(str(tmp_path / "ckpt"))
+    assert np.any(first.carried.rows.numpy()[..., 0] >= 0)  # it holds rows the reset must drop
+    resumed, optimizer = fresh()
+    make_checkpoint(resumed, optimizer).restore(path).assert_consumed()
+    initials.clear()
+    resumed.fit(stream(start_epoch=1), epochs=1, steps_per_epoch=4, verbose=0, shuffle=False)
+    assert [counts.sum() for counts in initials[:2]] == [0, 0]
+    np.testing.assert_allclose(resumed.carried.rows.numpy(), whole.carried.rows.numpy(),
+                               atol=1e-6)
     for a, b in zip(whole.network.get_weights(), resumed.network.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-5)

@@ -183,7 +183,31 @@ def test_standard_training_learns_the_built_in_data_well_above_chance(tmp_path):
     assert train_and_evaluate(config)["clean_accuracy"] >= 0.4
 
 
-def test_attacked_marks_the_examples_the_attack_changed():
-    images = tf.zeros([3, 4, 4, 3])
-    adversarial = tf.tensor_scatter_nd_update(images, [[2, 1, 1, 0]], [1.0])
-    np.testing.assert_array_equal(recipe_lib.attacked(images, adversarial), [False, False, True])
+@pytest.mark.parametrize("method", ["n_aaer", "sparse_at"])
+def test_n_aaer_trains_on_the_attacks_last_iterate_and_sparse_at_on_its_best(method, monkeypatch):
+    config = TrainConfig(**SMALL, method=method)
+    splits = data_lib.load_data(config.data)
+    trainer, _ = build_trainer(config, splits)
+    images, labels, indices = next(iter(data_lib.training_dataset(
+        splits.train, 16, 1, config.seed, augment=False)))
+    results = []
+    real = recipe_lib.sparse_pgd
+
+    def spy(model_fn, start, *args, **kwargs):
+        results.append((np.asarray(start), real(model_fn, start, *args, **kwargs)))
+        return results[-1][1]
+
+    monkeypatch.setattr(recipe_lib, "sparse_pgd", spy)
+    batch = recipe_lib.prepare(trainer.recipe, trainer.network, None, images, labels, indices,
+                               tf.constant(0, tf.int64), 2)
+    (start, result), = results
+    mask, magnitude = (np.asarray(t) for t in result.last_iterate)
+    iterate = start + mask * magnitude  # x + m * p: the step's image, kept or not
+    best = np.asarray(result.adversarial)
+    returned_start = np.all(best == start, axis=(1, 2, 3))
+    assert returned_start.any()  # best-tracking kept the start of some images ...
+    assert np.all(np.any(iterate != start, axis=(1, 2, 3)))  # ... whose iterate moved
+    assert np.all(mask.sum(axis=(1, 2, 3)) <= config.train_eps)
+    assert iterate.min() >= 0 and iterate.max() <= 1
+    expected = iterate if method == "n_aaer" else best
+    np.testing.assert_allclose(batch["adversarial"], expected, atol=1e-6)

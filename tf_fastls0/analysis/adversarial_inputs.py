@@ -1,7 +1,8 @@
 """Adversarial examples for the analyses, made batch by batch over arrays held in memory.
 
 - ``spgd_adversarial``: sPGD as training runs it (SPEC section 2; 1 step for "1-step sPGD",
-  patience 10, the gradient variant drawn per batch with probability 1/2 unless fixed);
+  the run's patience, 10 by default, and its gradient variant, by default drawn per batch with
+  probability 1/2);
 - ``saa``: the Sparse-AutoAttack cascade (SPEC section 4) at a chosen budget.
 An example's random draws are keyed by its position in the arrays, so results do not depend on
 the batch size, and the variant of batch b is ``random_variant(seed, counter=b)``.
@@ -26,15 +27,21 @@ def batch_projected(batch_index, variant="random", seed=0):
 
 
 def spgd_batch(model_fn, images, labels, keys, *, eps, steps, projected, seed=0,
-               patience=TRAINING_PATIENCE):
-    """One batch's sPGD adversarial images (a tensor like ``images``); tf.function-safe."""
-    return sparse_pgd(model_fn, images, labels, eps=eps, steps=steps, projected=projected,
-                      loss="ce", patience=patience, keys=keys, seed=seed,
-                      compact=True).adversarial
+               patience=TRAINING_PATIENCE, last_iterate=False):
+    """One batch's sPGD adversarial images (a tensor like ``images``); tf.function-safe. With
+    ``last_iterate`` the attack's last iterate itself, as N-AAER trains on it
+    (``losses.objectives.TRAINS_ON_LAST_ITERATE``), instead of its best input."""
+    result = sparse_pgd(model_fn, images, labels, eps=eps, steps=steps, projected=projected,
+                        loss="ce", patience=patience, keys=keys, seed=seed,
+                        compact=not last_iterate)
+    if not last_iterate:
+        return result.adversarial
+    mask, magnitude = result.last_iterate
+    return tf.cast(tf.cast(images, tf.float32) + magnitude * mask, images.dtype)
 
 
 def spgd_adversarial(model_fn, images, labels, *, eps, steps=1, variant="random", batch_size=128,
-                     seed=0, patience=TRAINING_PATIENCE, progress=None):
+                     seed=0, patience=TRAINING_PATIENCE, last_iterate=False, progress=None):
     """sPGD adversarial examples for all ``images`` (float ``[N, H, W, C]`` in [0, 1]) -> numpy.
 
     ``progress``, if given, is called with the number of images done after each batch.
@@ -46,7 +53,8 @@ def spgd_adversarial(model_fn, images, labels, *, eps, steps=1, variant="random"
         if projected not in compiled:
             compiled[projected] = tf.function(
                 lambda x, y, k, p=projected: spgd_batch(model_fn, x, y, k, eps=eps, steps=steps,
-                                                        projected=p, seed=seed, patience=patience),
+                                                        projected=p, seed=seed, patience=patience,
+                                                        last_iterate=last_iterate),
                 reduce_retracing=True)
         stop = min(start + batch_size, len(images))
         adversarial.append(compiled[projected](

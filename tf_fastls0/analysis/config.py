@@ -25,7 +25,9 @@ class AnalysisConfig:
 
     ``data_overrides`` are the data settings given on the command line; the rest of the data
     config comes from the first model's run folder (``config.json``), so by default the analyses
-    see the data the model was trained on. ``loss="auto"`` picks each model's training objective.
+    see the data the model was trained on. ``loss="auto"`` picks each model's training objective;
+    its coefficients, budgets, attack patience and variant and N-FGSM noise are each model's run's
+    (``AnalysisContext.run_settings``) unless a flag here sets them.
     """
 
     model: Tuple[str, ...] = setting(
@@ -54,20 +56,21 @@ class AnalysisConfig:
         "model's training objective from its run's config.json (sparse_at if none).",
         choices=("auto",) + tuple(OBJECTIVES), aliases=METHOD_ALIASES)
     tradeoff_alpha: Optional[float] = setting(
-        None, "Tradeoff weight (default: the run's, else the trainer's default).",
-        lower=0.0, upper=1.0)
+        None, "Tradeoff weight (default: the run's, else the trainer's default; every other "
+        "coefficient of the objective is the run's).", lower=0.0, upper=1.0)
     trades_beta: Optional[float] = setting(
         None, "sTRADES KL weight (default: the run's, else the trainer's default).",
         lower=0.0, upper=1e4)
     train_eps: Optional[int] = setting(
         None, "l0 budget (pixels) of the 1-step (and multi-step) sPGD that makes the fixed "
-        f"adversarial examples; default {TRAIN_EPS_PER_EVAL_EPS}x --eval_eps, as in training.",
-        lower=0)
-    eval_eps: int = setting(20, "l0 budget (pixels) of Sparse-AutoAttack (locations, "
-                            "interpolation).", lower=0)
-    attack_variant: str = setting(
-        "random", "sPGD gradient variant of the training attack: random draws one per batch with "
-        "probability 1/2, as training does.", choices=VARIANTS)
+        "adversarial examples; default the run's --train_eps (a model without a run: "
+        f"{TRAIN_EPS_PER_EVAL_EPS}x --eval_eps).", lower=0)
+    eval_eps: Optional[int] = setting(
+        None, "l0 budget (pixels) of Sparse-AutoAttack (locations, interpolation); default the "
+        "run's --eval_eps (a model without a run: the trainer's default, 20).", lower=0)
+    attack_variant: Optional[str] = setting(
+        None, "sPGD gradient variant of the training attack (random draws one per batch with "
+        "probability 1/2); default the run's --attack_variant.", choices=VARIANTS)
     top_k: int = setting(10, "Hessian eigenvalues to compute (largest |value| first).", lower=1)
     hessian_max_iterations: int = setting(100, "Power-iteration cap per eigenvalue.", lower=1)
     hessian_tolerance: float = setting(
@@ -94,8 +97,6 @@ class AnalysisConfig:
     def __post_init__(self):
         settings.normalise(self)
         object.__setattr__(self, "analysis", expand_analyses(self.analysis))
-        if self.train_eps is None:
-            object.__setattr__(self, "train_eps", TRAIN_EPS_PER_EVAL_EPS * self.eval_eps)
         if self.grid_size % 2 == 0:
             raise UsageError(f"--grid_size={self.grid_size} must be odd, so that the grid's "
                              "centre is the trained model")

@@ -1,6 +1,17 @@
 """What the analyses of one call share: the models, the examples, and every attack's output,
 computed once per model and reused (the Hessian and the landscape hold the same 1-step
-adversarial examples fixed; locations and interpolation share one Sparse-AutoAttack run)."""
+adversarial examples fixed; locations and interpolation share one Sparse-AutoAttack run).
+
+Each model is analysed with its own run's settings (``run_settings``: the run folder's
+``config.json`` read back as a ``TrainConfig``, the trainer's defaults for a model without one),
+the analysis flags that are set taking their place: the objective's every coefficient
+(``--mart_beta=3`` is analysed with beta 3), the training and evaluation budgets, the training
+attack's patience and variant, and N-FGSM noise. The training objective (Hessian, landscape) is
+taken as the run trained on it: at the noisy images (``losses/sparse_noise.py``, drawn with the
+analysis seed) when the run added noise, on the attack's last iterate for the objectives in
+``objectives.TRAINS_ON_LAST_ITERATE``. Locations, interpolation and the gradient distance study
+the attack itself, on the images as they are.
+"""
 
 import dataclasses
 from typing import Dict, List, NamedTuple
@@ -15,8 +26,9 @@ from tf_fastls0.data.config import with_overrides
 from tf_fastls0.models.loading import LoadedModel, load_model, read_run_files
 from tf_fastls0.attacks import STAGES
 from tf_fastls0.attacks.budget import check_eps_fits
-from tf_fastls0.training.config import TrainConfig
-from tf_fastls0.utils import settings
+from tf_fastls0.losses import objectives
+from tf_fastls0.losses.sparse_noise import sparse_noise
+from tf_fastls0.training.config import TRAIN_EPS_PER_EVAL_EPS, TrainConfig
 from tf_fastls0.utils.cli import UsageError
 
 
@@ -31,10 +43,27 @@ class Examples(NamedTuple):
 
 
 class Objective(NamedTuple):
-    """The loss a model's Hessian and landscape are taken of, with its coefficients."""
+    """The loss a model's Hessian and landscape are taken of, with its coefficients by parameter
+    name (``objectives.COEFFICIENT_SETTINGS``), each the run's unless a flag sets it."""
     name: str
-    alpha: float
-    beta: float
+    coefficients: dict
+
+# The analysis flags that replace the run's setting of the same name when they are set.
+RUN_OVERRIDES = ("tradeoff_alpha", "trades_beta", "train_eps", "eval_eps", "attack_variant")
+
+
+def run_settings(config, run_config):
+    """The run's ``TrainConfig`` (its ``config.json`` ``run_config``; the trainer's defaults
+    without one) with the analysis flags of ``RUN_OVERRIDES`` that are set in their place."""
+    overrides = {name: getattr(config, name) for name in RUN_OVERRIDES
+                 if getattr(config, name) is not None}
+    if not run_config and config.train_eps is None and config.eval_eps is not None:
+        overrides["train_eps"] = TRAIN_EPS_PER_EVAL_EPS * config.eval_eps  # as training derives it
+    try:
+        run = TrainConfig.from_dict(run_config) if run_config else TrainConfig()
+        return dataclasses.replace(run, **overrides)
+    except (UsageError, TypeError, ValueError) as error:
+        raise AnalysisError(f"the run's settings with this analysis' flags: {error}") from error
 
 
 def progress_bar(description, total=None, unit="it"):
@@ -80,37 +109,58 @@ class AnalysisContext:
         for model in models:
             _check_fits(model, splits.image_shape, splits.name)
             _check_classes(model, splits)
-        _check_budgets(config, splits.image_shape)
+            _check_budgets(run_settings(config, model.run_config), splits.image_shape)
         return cls(config, models, _examples(splits.train), _examples(splits.test), splits.name)
 
+    def run_settings(self, model):
+        """The model's run settings with this call's flags in their place (``run_settings``)."""
+        key = ("run", model.label)
+        if key not in self.cache:
+            self.cache[key] = run_settings(self.config, model.run_config)
+        return self.cache[key]
+
     def objective(self, model):
-        """``--loss``, or with ``auto`` the model's training objective; coefficients likewise."""
-        run = model.run_config or {}
+        """``--loss``, or with ``auto`` the model's training objective, with its coefficients."""
         name = self.config.loss
         if name == "auto":
-            name = training_objective.objective_for_method(run.get("method", "sparse_at"))
-        alpha = _first_set(self.config.tradeoff_alpha, run.get("tradeoff_alpha"),
-                           settings.default_of(TrainConfig, "tradeoff_alpha"))
-        beta = _first_set(self.config.trades_beta, run.get("trades_beta"),
-                          settings.default_of(TrainConfig, "trades_beta"))
-        return Objective(name, float(alpha), float(beta))
+            name = training_objective.objective_for_method(
+                (model.run_config or {}).get("method", "sparse_at"))
+        run = self.run_settings(model)
+        return Objective(name, {parameter: getattr(run, field) for parameter, field in
+                                objectives.COEFFICIENT_SETTINGS.get(name, {}).items()})
 
-    def adversarial(self, model, split, steps=1):
-        """sPGD adversarial examples of ``split`` ("train" or "test") at ``--train_eps`` (cached)."""
-        key = ("spgd", model.label, split, steps)
+    def training_images(self, model):
+        """The training images as the run's attack started from them: with N-FGSM noise
+        (0..2*train_eps pixels, keyed by the example's position) when the run added it."""
+        run = self.run_settings(model)
+        images = self.train.images
+        if not run.nfgsm:
+            return images
+        keys = np.arange(len(images), dtype=np.int64)
+        return sparse_noise(images, run.train_eps, keys, self.config.seed).numpy()
+
+    def adversarial(self, model, split, steps=1, as_trained=False):
+        """sPGD adversarial examples of ``split`` ("train" or "test") at the run's train_eps,
+        patience and variant (cached); ``as_trained``: of the training images as the run's
+        objective saw them (``training_images``; the last iterate where it trains on that)."""
+        key = ("spgd", model.label, split, steps, as_trained)
         if key not in self.cache:
             examples = getattr(self, split)
-            config = self.config
+            images = self.training_images(model) if as_trained else examples.images
+            config, run = self.config, self.run_settings(model)
+            last_iterate = (as_trained and self.objective(model).name
+                            in objectives.TRAINS_ON_LAST_ITERATE)
             with progress_bar(f"{model.label}: {steps}-step sPGD on {split} images",
                               len(examples.labels), "img") as bar:
                 self.cache[key] = adversarial_inputs.spgd_adversarial(
-                    model.model_fn, examples.images, examples.labels, eps=config.train_eps,
-                    steps=steps, variant=config.attack_variant, batch_size=config.batch_size,
-                    seed=config.seed, progress=bar.update)
+                    model.model_fn, images, examples.labels, eps=run.train_eps,
+                    steps=steps, variant=run.attack_variant, batch_size=config.batch_size,
+                    seed=config.seed, patience=run.attack_patience, last_iterate=last_iterate,
+                    progress=bar.update)
         return self.cache[key]
 
     def saa(self, model):
-        """Sparse-AutoAttack on the test images at ``--eval_eps`` with ``--iters`` and
+        """Sparse-AutoAttack on the test images at the run's eval_eps with ``--iters`` and
         ``--rs_queries`` (cached)."""
         key = ("saa", model.label)
         if key not in self.cache:
@@ -123,7 +173,8 @@ class AnalysisContext:
                         bar.update(stage["images_done"] - bar.n)
 
                 self.cache[key] = adversarial_inputs.saa(
-                    model.model_fn, examples.images, examples.labels, eps=config.eval_eps,
+                    model.model_fn, examples.images, examples.labels,
+                    eps=self.run_settings(model).eval_eps,
                     iterations=config.iters, queries=config.rs_queries,
                     batch_size=config.batch_size, seed=config.seed, progress=report)
         return self.cache[key]
@@ -136,28 +187,26 @@ class AnalysisContext:
         fixed, attack = None, None
         if training_objective.needs_adversarial(objective.name):
             if reattack:
-                attack = _reattack(config)
+                attack = _reattack(config.seed, self.run_settings(model),
+                                   objective.name in objectives.TRAINS_ON_LAST_ITERATE)
             else:
-                fixed = self.adversarial(model, "train")
+                fixed = self.adversarial(model, "train", as_trained=True)
         return training_objective.objective_parts(
-            objective.name, self.train.images, self.train.labels, fixed, attack=attack,
-            batch_size=config.batch_size, alpha=objective.alpha, beta=objective.beta)
+            objective.name, self.training_images(model), self.train.labels, fixed, attack=attack,
+            batch_size=config.batch_size, coefficients=objective.coefficients)
 
 
-def _reattack(config):
+def _reattack(seed, run, last_iterate):
     """1-step sPGD run inside a loss part, with the batch's variant fixed as in ``adversarial``."""
 
     def attack(model_fn, images, labels, keys, batch_index):
-        projected = adversarial_inputs.batch_projected(batch_index, config.attack_variant,
-                                                       config.seed)
-        return adversarial_inputs.spgd_batch(model_fn, images, labels, keys, eps=config.train_eps,
-                                             steps=1, projected=projected, seed=config.seed)
+        projected = adversarial_inputs.batch_projected(batch_index, run.attack_variant, seed)
+        return adversarial_inputs.spgd_batch(model_fn, images, labels, keys, eps=run.train_eps,
+                                             steps=1, projected=projected, seed=seed,
+                                             patience=run.attack_patience,
+                                             last_iterate=last_iterate)
 
     return attack
-
-
-def _first_set(*values):
-    return next(value for value in values if value is not None)
 
 
 def _check_fits(model, image_shape, data_name):
@@ -176,5 +225,5 @@ def _check_classes(model, splits):
                             "--data_dir")
 
 
-def _check_budgets(config, image_shape):
-    check_eps_fits(image_shape, train_eps=config.train_eps, eval_eps=config.eval_eps)
+def _check_budgets(run, image_shape):
+    check_eps_fits(image_shape, train_eps=run.train_eps, eval_eps=run.eval_eps)

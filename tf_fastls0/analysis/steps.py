@@ -125,11 +125,13 @@ def hessian(context, output_dir):
         }
     path = save_figure(os.path.join(output_dir, "hessian_spectrum.png"), plots.plot_spectra,
                        spectra, title=f"Top {config.top_k} Hessian eigenvalues "
-                       f"({len(context.train.labels)} training images, eps {config.train_eps})")
+                       f"({len(context.train.labels)} training images, eps "
+                       f"{_title_value(context, 'train_eps')})")
     write_json(os.path.join(output_dir, "hessian.json"),
                {"models": summary, "settings": _settings(context, "top_k", "hessian_max_iterations",
                                                          "hessian_tolerance", "train_eps",
-                                                         "attack_variant")})
+                                                         "attack_variant", "attack_patience",
+                                                         "nfgsm")})
     return StepOutput(summary, {"hessian/spectrum": path}, {})
 
 
@@ -171,7 +173,8 @@ def landscape(context, output_dir):
     write_json(os.path.join(output_dir, "landscape.json"),
                {"models": summary, "settings": _settings(context, "grid_size", "grid_range",
                                                          "directions", "reattack", "train_eps",
-                                                         "attack_variant")})
+                                                         "attack_variant", "attack_patience",
+                                                         "nfgsm")})
     return StepOutput(summary, figures, {})
 
 
@@ -204,8 +207,8 @@ def locations(context, output_dir):
         }
     path = save_figure(os.path.join(output_dir, "locations.png"), plots.plot_histograms,
                        {"normalised l0 distance": distances, "overlap rate": overlaps},
-                       title=f"Pixels of 1-step sPGD (eps {context.config.train_eps}) vs "
-                       f"sAA (eps {context.config.eval_eps})")
+                       title=f"Pixels of 1-step sPGD (eps {_title_value(context, 'train_eps')}) "
+                       f"vs sAA (eps {_title_value(context, 'eval_eps')})")
     write_json(os.path.join(output_dir, "locations.json"),
                {"models": summary, "settings": _settings(context, "train_eps", "eval_eps", "iters",
                                                          "rs_queries", "attack_variant")})
@@ -268,9 +271,25 @@ def _mean(values):
     return float(np.nanmean(values)) if np.any(~np.isnan(values)) else None
 
 
+# Settings each model takes from its run (``AnalysisContext.run_settings``).
+RUN_SETTINGS = ("train_eps", "eval_eps", "attack_variant", "attack_patience", "nfgsm")
+
+
+def _run_value(context, name):
+    """The models' run setting ``name``: one value if they share it, else ``{label: value}``."""
+    values = {model.label: getattr(context.run_settings(model), name) for model in context.models}
+    return next(iter(values.values())) if len(set(values.values())) == 1 else values
+
+
+def _title_value(context, name):
+    value = _run_value(context, name)
+    return "per model" if isinstance(value, dict) else value
+
+
 def _settings(context, *names):
     config = context.config
-    settings = {name: getattr(config, name) for name in names}
+    settings = {name: _run_value(context, name) if name in RUN_SETTINGS else getattr(config, name)
+                for name in names}
     settings.update(seed=config.seed, data=context.data_name,
                     train_examples=len(context.train.labels), test_examples=len(context.test.labels))
     return settings

@@ -6,10 +6,11 @@ examples), ``"tradeoff"`` (paper Eq. 8), ``"strades"`` (CE + beta KL) and ``"cle
 clean images). The adversarial examples
 are held fixed (made once, before) unless an ``attack`` is given, in which case each part makes
 its batch's examples afresh at the current weights (the landscape's "reattack" mode). Hard labels
-throughout: the trainer's SAT soft targets are not part of an exported model. The Table 6
-baselines keep their papers' default coefficients here; NuAT's nuclear norm and AdvLC's top
-fraction are taken over each part's batch (as in training), so they do not add up over parts
-to their value on the whole set.
+throughout: the trainer's SAT soft targets are not part of an exported model. Each objective's
+coefficients are given (``coefficients``, its parameters in ``objectives.COEFFICIENT_SETTINGS``;
+the analysis reads them from the run's ``config.json``), its papers' defaults where left out; NuAT's
+nuclear norm and AdvLC's top fraction are taken over each part's batch (as in training), so they
+do not add up over parts to their value on the whole set.
 """
 
 import functools
@@ -30,9 +31,9 @@ def objective_for_method(method):
     return method_named(method).objective
 
 
-def batch_objective(name, alpha, beta):
+def batch_objective(name, coefficients=None):
     """``(clean_logits, adv_logits, labels) -> batch mean loss``; unused logits may be None."""
-    objective = objectives.with_coefficients(name, alpha, beta)
+    objective = functools.partial(objectives.OBJECTIVES[name], **(coefficients or {}))
     return lambda clean, adversarial, labels: objective(clean, adversarial, labels).total
 
 
@@ -52,7 +53,7 @@ def _part(model, *, objective, uses_clean, images, labels, keys, adversarial, at
 
 
 def objective_parts(name, images, labels, adversarial=None, *, attack=None, batch_size=128,
-                    alpha, beta):
+                    coefficients=None):
     """Parts ``part(model) -> scalar`` summing to the mean objective over all examples.
 
     Args:
@@ -63,7 +64,8 @@ def objective_parts(name, images, labels, adversarial=None, *, attack=None, batc
       attack: ``attack(model_fn, images, labels, keys, batch_index=b) -> adversarial``, run inside
         each part (keys are the examples' positions, b the part's number).
       batch_size: examples per part.
-      alpha, beta: Tradeoff and sTRADES coefficients.
+      coefficients: the objective's coefficients by parameter name (``{"beta": 3.0}`` for MART);
+        the papers' defaults where left out.
     """
     if needs_adversarial(name) and adversarial is None and attack is None:
         raise ValueError(f"objective {name!r} needs adversarial examples or an attack")
@@ -72,7 +74,7 @@ def objective_parts(name, images, labels, adversarial=None, *, attack=None, batc
     if adversarial is not None:
         adversarial = tf.convert_to_tensor(adversarial, tf.float32)
     total = images.shape[0]
-    objective = batch_objective(name, alpha, beta)
+    objective = batch_objective(name, coefficients)
     uses_adversarial = needs_adversarial(name)
     parts = []
     for batch_index, start in enumerate(range(0, total, batch_size)):

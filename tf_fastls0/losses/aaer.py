@@ -2,7 +2,8 @@
 Catastrophic Overfitting Via Abnormal Adversarial Examples Regularization"), on 1-step sPGD
 examples; the method ``n_aaer`` adds N-FGSM's noise as the paper's N-AAER does.
 
-Loss (reference code, ``train_aaer.py``; the paper's Eq. 7 in the reference's form):
+Loss (reference code tmllab/2023_NeurIPS_AAER, ``CIFAR10/AAER.py``; the paper's Eq. 7 in the
+reference's form):
 
     CE(f(x'), y) + lambda1 * (m / n) * (lambda2 * G + lambda3 * max(V_a - V_n, 0)),
 
@@ -21,20 +22,22 @@ Reference lambdas at eps = 8/255: lambda1 = 1, lambda2 = 4, lambda3 = 1.5 (``--a
 ``--aaer_lambda2``, ``--aaer_lambda3``); we found no l0 values in the Fast-LS-l0 paper and keep
 them.
 
-l0 adaptation and deviations. Only the examples the attack changed are abnormal or normal
-(``attacked``; m and the variations are over them, n is still the whole batch). The reference's
-FGSM always moves its start; 1-step sPGD keeps the best of its start and its step (SPEC §2) and
-returns the start unchanged where the step did not raise the loss, 73-88 % of a batch in the
-first 40 steps of a CPU-scale run (small CNN x0.5, eps 120). For those x' = x, and l_i > l'_i
-compared two training-mode forwards of one image that differ only by BatchNorm's batch
-statistics: about half of them were "abnormal" by chance, and the lambda2 term, which raises
-l'_i with weight lambda2 against the CE's 1, turned the update into an ascent on their loss.
-Counting them collapsed training to a constant prediction in the first epoch (Table 6 at CPU
-scale: clean accuracy 12-13 %, chance is 10 %). The start point is the N-FGSM sparse noise
-(0..2*eps random pixels, ``losses/sparse_noise.py``) instead of U(-2 eps, 2 eps) on every entry,
-and the 1-step attack is sPGD instead of FGSM; the reference's step-size warm-up over the first 5
-epochs has no sPGD counterpart and is left out. With self-adaptive soft labels every CE is to the
-rows (the adversarial term SAT-weighted, l and l' plain per-example soft CEs).
+x' is the one-step attack's iterate itself (``objectives.TRAINS_ON_LAST_ITERATE``; the recipe
+gives sPGD's ``last_iterate``), as the reference's FGSM step is: the abnormal examples are the
+ones whose loss the step lowered. sPGD's usual output keeps the best of the start and the step
+and returns the start wherever the step lowered the loss (issue 23): trained on that, the examples
+AAER is about never reached the regulariser, and an earlier version compared two training-mode
+forwards of one image that differed only by BatchNorm's batch statistics (73-88 % of a batch
+"abnormal" by chance in a CPU-scale run; Table 6 at CPU scale collapsed to 12-13 % clean accuracy
+when they counted, so that version left the unchanged examples out of m and the variations).
+
+l0 adaptation and deviations: the start point is the N-FGSM sparse noise (0..2*eps random pixels,
+``losses/sparse_noise.py``) instead of U(-2 eps, 2 eps) on every entry, and the 1-step attack is
+sPGD (its own random start, then one step) instead of FGSM. sPGD leaves alone the images the model
+already misclassifies at x (FGSM steps them too): their x' is sPGD's random start, a random
+perturbation of ``train_eps`` pixels, judged like the others. The reference's step-size warm-up
+over the first 5 epochs has no sPGD counterpart and is left out. With self-adaptive soft labels
+every CE is to the rows (the adversarial term SAT-weighted, l and l' plain per-example soft CEs).
 
 Logged: ``adversarial`` is the CE; ``clean`` the regulariser without lambda1 (its share).
 Under tf.distribute m, n, V_n and the gate V_a > V_n are of the global batch.
@@ -57,18 +60,14 @@ def _global_mean_share(values, mask, count):
 
 
 def regulariser_share(start_logits, adv_logits, targets, ce_weight=REFERENCE_LAMBDA2,
-                      variation_weight=REFERENCE_LAMBDA3, attacked=None):
+                      variation_weight=REFERENCE_LAMBDA3):
     """This replica's share of ``(m / n) (lambda2 G + lambda3 max(V_a - V_n, 0))``, 0 unless
-    there are abnormal and normal examples; ``attacked`` (bool ``[batch]``, default all) marks
-    the examples the attack changed, the only ones that can be either."""
+    there are abnormal and normal examples."""
     start_logits = tf.stop_gradient(start_logits)
     before = tf.stop_gradient(per_example.cross_entropy_to(targets, start_logits))
     after = per_example.cross_entropy_to(targets, adv_logits)
-    lowered = before > tf.stop_gradient(after)
-    if attacked is None:
-        attacked = tf.ones_like(lowered)
-    abnormal = lowered & attacked
-    normal = tf.logical_not(lowered) & attacked
+    abnormal = before > tf.stop_gradient(after)
+    normal = tf.logical_not(abnormal)
     total = distributed.global_count(adv_logits)
     abnormal_count = distributed.global_sum(tf.reduce_sum(tf.cast(abnormal, tf.float32)))
     normal_count = distributed.global_sum(tf.reduce_sum(tf.cast(normal, tf.float32)))
@@ -85,10 +84,10 @@ def regulariser_share(start_logits, adv_logits, targets, ce_weight=REFERENCE_LAM
 
 
 def aaer_loss(clean_logits, adv_logits, targets, weight=REFERENCE_LAMBDA1,
-              ce_weight=REFERENCE_LAMBDA2, variation_weight=REFERENCE_LAMBDA3, attacked=None):
+              ce_weight=REFERENCE_LAMBDA2, variation_weight=REFERENCE_LAMBDA3):
     """AAER's loss; ``clean_logits`` are the training-mode logits of the attack's start point,
-    ``attacked`` the examples the attack changed (default all)."""
+    ``adv_logits`` those of the one-step attack's iterate."""
     adversarial = classification_term(adv_logits, targets)
     regulariser = regulariser_share(clean_logits, adv_logits, targets, ce_weight,
-                                    variation_weight, attacked)
+                                    variation_weight)
     return ObjectiveTerms(adversarial + weight * regulariser, regulariser, adversarial)

@@ -2,11 +2,20 @@
 
 Training loss (paper Eq. 3; reference code val-iisc/NuAT, ``CIFAR10/NuAT_cifar10.py``):
 
-    CE(f(X), Y) + lambda * ||f(X') - f(X)||_* / n,
+    CE(f(X), Y) + lambda * ||f(X') - f(X)||_* / sqrt(64 n),
 
 f the logits, X the clean batch and X' its adversarial examples (as matrices, one row per
 example), ||.||_* the nuclear norm (sum of singular values) of the n x K logit difference of the
-whole (global) batch, n its size. The reference ramps lambda linearly from 0, adding
+whole (global) batch, n its size. The reference divides by its batch size, 64
+(``TRAIN_BATCH_SIZE``), and its lambda is tuned for that: the singular values of an n x K matrix
+of similar rows grow as sqrt(n), so ||D||_* / n falls as 1 / sqrt(n), and so does each example's
+pull against the CE (its row's gradient is a row of U V^T / n). Measured on i.i.d. Gaussian
+10-column rows: ||D||_* / n at n = 128, 256, 512 is 0.715, 0.508, 0.360 of its value at n = 64
+(sqrt(64 / n): 0.707, 0.5, 0.354); so at our batch of 128 the reference's formula would be about
+0.7x as strong. We divide by sqrt(64 n) instead (issue 23), which is the reference's ||D||_* / 64
+at n = 64 and gives a batch of copies of 64 rows the regulariser of those 64 rows: lambda = 4.5
+keeps the reference's strength at any batch size (``--nuat_lambda=3.18`` is the reference's
+formula at 128). The reference ramps lambda linearly from 0, adding
 lambda_max / (epochs - 10) after each epoch, so epoch e (0-based) uses
 lambda_max * min(e / (epochs - 10), 1); lambda_max = 4.5 for CIFAR-10 (``--nuat_lambda``,
 ``--nuat_ramp_epochs``, default epochs - 10).
@@ -29,6 +38,7 @@ from tf_fastls0.losses import distributed
 from tf_fastls0.losses.terms import ObjectiveTerms, classification_term
 
 PAPER_LAMBDA = 4.5
+REFERENCE_BATCH_SIZE = 64  # the reference's TRAIN_BATCH_SIZE, for which PAPER_LAMBDA is tuned
 EPOCHS_AT_FULL_LAMBDA = 10  # the reference reaches lambda_max 10 epochs before the end
 
 
@@ -56,7 +66,9 @@ def nuclear_norm_share(matrix):
 
 
 def nuat_loss(clean_logits, adv_logits, targets, weight=PAPER_LAMBDA, ramp_fraction=1.0):
-    """NuAT's loss with lambda = ``weight * ramp_fraction``; ``adversarial`` is the norm / n."""
+    """NuAT's loss with lambda = ``weight * ramp_fraction``; ``adversarial`` is the norm /
+    sqrt(64 n), n the global batch size."""
     clean = classification_term(clean_logits, targets)
-    norm = nuclear_norm_share(adv_logits - clean_logits) / distributed.global_count(clean_logits)
+    scale = tf.sqrt(REFERENCE_BATCH_SIZE * distributed.global_count(clean_logits))
+    norm = nuclear_norm_share(adv_logits - clean_logits) / scale
     return ObjectiveTerms(clean + weight * ramp_fraction * norm, clean, norm)

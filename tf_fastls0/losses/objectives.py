@@ -10,8 +10,9 @@ the analysis (``--loss``) read. Self-adaptive training is not a separate objecti
 soft-target form of each.
 
 Every objective takes ``(clean_logits, adv_logits, targets)`` (those in ``RAMPED`` also a
-``ramp_fraction`` of their regulariser's weight, from the epoch; those in ``READS_ATTACKED`` also
-``attacked``, which examples the attack changed) and returns ``ObjectiveTerms`` of this
+``ramp_fraction`` of their regulariser's weight, from the epoch; those in
+``TRAINS_ON_LAST_ITERATE`` get the attack's last iterate as ``adv_logits``' input, not its best
+input) and returns ``ObjectiveTerms`` of this
 replica's shares (see ``distributed``: summed over replicas they give the global-batch values).
 ``targets`` picks the plain or the SAT form by its rank:
 
@@ -103,8 +104,10 @@ COEFFICIENT_SETTINGS = {
 # Objectives whose regulariser weight ramps up over the epochs: they take ``ramp_fraction``.
 RAMPED = {"nuat": nuat.ramp}
 
-# Objectives that tell the examples the attack changed from those it returned as they were.
-READS_ATTACKED = ("aaer",)
+# Objectives trained on the attack's last iterate itself rather than its best input (the
+# reference's one-step attack keeps no best): AAER's abnormal examples are those the step made
+# easier, which best-tracking would hide.
+TRAINS_ON_LAST_ITERATE = ("aaer",)
 
 
 def with_coefficients(name, tradeoff_alpha, trades_beta):

@@ -3,12 +3,11 @@ Transferable Adversarial Examples"), adapted to l0: ``--method=atta``.
 
 ATTA accumulates each example's adversarial perturbation across epochs: the attack of epoch
 ``e`` starts from the perturbation the example ended epoch ``e - 1`` with, so a 1-step attack
-keeps building on the steps of earlier epochs (the paper's ATTA-1). Source: the paper's Alg. 1 and
-the reference code github.com/hzzheng93/ATTA (not itself in the corpus available here; its
-``adaptive_data_aug.py`` functions ``atta_aug`` / ``inverse_atta_aug`` were read as copied into
-derived repositories), which keeps one perturbation per training image in the *padded* image's
-frame, crops and flips it with the image each epoch, starts the attack from it and writes the
-attacked window back through the inverse crop and flip. Its training objective is plain CE on
+keeps building on the steps of earlier epochs (the paper's ATTA-1). Source: the paper's Alg. 1
+and the reference code haizhongzheng/ATTA (``train_atta_cifar.py``; ``adaptive_data_aug.py``'s
+``atta_aug`` / ``inverse_atta_aug``), which keeps one perturbation per training image in the
+*padded* image's frame, crops and flips it with the image each epoch, starts the attack from it
+and writes the attacked window back through the inverse crop and flip. Its training objective is plain CE on
 the adversarial examples (the paper's "ATTA" row: the objective here is sAT's, ``sparse_at``;
 "ATTA + S&N" adds ``--soft_labels=self_adaptive --nfgsm_noise``).
 
@@ -38,6 +37,15 @@ ranking carries (``sparse_pgd.CARRIED_LOGIT_MARGIN``); (c) it starts from ``0.00
 the first epoch here is sPGD's usual random start; (d) the reference's learned step sizes
 (``alpha``) belong to its layer-wise variant and are not used: sPGD's own step sizes are.
 
+Reset (the reference's ``--epochs-reset``, 10 for CIFAR-10 in ``train_atta_cifar.py`` and its
+``data-config/cifar-*.json``): before its 1-based epochs 10, 20, ... the reference replaces every
+stored perturbation with a fresh start. Here ``lookup`` ignores the stored rows in the 0-based
+epochs e with (e + 1) % ``--atta_reset_epochs`` == 0, so those epochs' attacks start as the first
+epoch's do and the rows they store carry on. Being a function of the epoch alone, it needs no
+state of its own, and a run resumed in or across a reset epoch does the same. The examples a
+reset epoch leaves out (``drop_remainder``: fewer than a batch) keep their row for one more
+epoch, where the reference has none.
+
 Under tf.distribute the rows of all replicas are gathered and written into every replica's copy
 (``replicated_rows.py``); the variable is in every checkpoint, so a resumed run carries on
 exactly. Memory: ``N * train_eps * (1 + C)`` float32 per replica (CIFAR-10 at eps 120: 96 MB).
@@ -50,15 +58,26 @@ from tf_fastls0.data.pipeline import CROP_PADDING, crop_and_flip_draws
 from tf_fastls0.training import replicated_rows
 
 EMPTY = -1.0  # the position of an unused place in a row
+REFERENCE_RESET_EPOCHS = 10  # the reference's --epochs-reset for CIFAR-10
+
+
+def starts_afresh(epoch, reset_epochs):
+    """Whether 0-based ``epoch`` ignores the stored perturbations: the reference resets them
+    before its 1-based epochs ``reset_epochs``, ``2 reset_epochs``, ...; 0 never resets."""
+    if not reset_epochs:
+        return tf.constant(False)
+    return tf.equal(tf.math.floormod(tf.cast(epoch, tf.int64) + 1, reset_epochs), 0)
 
 
 class PerturbationBuffer:
     """One sparse perturbation per training example, kept in the padded image's frame."""
 
-    def __init__(self, num_examples, image_shape, eps, augment, seed):
+    def __init__(self, num_examples, image_shape, eps, augment, seed,
+                 reset_epochs=REFERENCE_RESET_EPOCHS):
         self.height, self.width, self.channels = image_shape
         self.eps = eps
         self.seed = seed
+        self.reset_epochs = reset_epochs
         self.padding = CROP_PADDING if augment else 0
         self.augment = augment
         rows = tf.concat([tf.fill([num_examples, eps, 1], EMPTY),
@@ -83,6 +102,7 @@ class PerturbationBuffer:
         rows = tf.gather(self.rows, indices)
         offsets, flips = self._draws(indices, epoch)
         position = tf.cast(rows[..., 0], tf.int32)
+        position = tf.where(starts_afresh(epoch, self.reset_epochs), int(EMPTY), position)
         row = position // self.frame_width - offsets[:, :1]
         column = position % self.frame_width - offsets[:, 1:]
         inside = ((position >= 0) & (row >= 0) & (row < self.height) & (column >= 0)

@@ -138,8 +138,9 @@ class TrainConfig:
                                lower=0.0, upper=1e4)
     label_smoothing: float = setting(0.1, "label_smoothing: smoothing factor a of the targets.",
                                      lower=0.0, upper=1.0)
-    nuat_lambda: float = setting(4.5, "NuAT: final weight of the nuclear-norm regulariser.",
-                                 lower=0.0, upper=1e4)
+    nuat_lambda: float = setting(
+        4.5, "NuAT: final weight of the nuclear-norm regulariser ||D||_* / sqrt(64 n), the "
+        "reference's ||D||_* / 64 at its batch of 64 at any batch size n.", lower=0.0, upper=1e4)
     nuat_ramp_epochs: Optional[int] = setting(
         None, "NuAT: epochs over which the regulariser weight ramps linearly from 0; default "
         "epochs - 10, as the reference.", lower=1)
@@ -179,11 +180,15 @@ class TrainConfig:
     lap_beta: float = setting(0.005, "N-LAP: strength beta of the first layer's weight ascent "
                               "step, as a fraction of its weight norm.", lower=0.0, upper=10.0)
     lap_gamma: float = setting(0.3, "N-LAP: gamma of the layer strengths beta (1 - (ln l / "
-                               "ln(L+1))^gamma); smaller falls faster from the first layer.",
-                               lower=1e-3, upper=100.0)
+                               "ln L)^gamma), L the kernels; smaller falls faster from the first "
+                               "layer.", lower=1e-3, upper=100.0)
     fast_bat_lambda: float = setting(
         10.0, "Fast-BAT: lambda of the linearised attack problem; its implicit-gradient term "
         "scales as 1 / lambda.", lower=1e-6, upper=1e6)
+    atta_reset_epochs: int = setting(
+        10, "ATTA: every carried perturbation is discarded before every this many epochs "
+        "(before the 10th, 20th, ... epoch by default, as the reference's --epochs-reset); 0: "
+        "never.", lower=0)
 
     def __post_init__(self):
         settings.normalise(self)

@@ -2,36 +2,58 @@
 Analysis of Catastrophic Overfitting: Revealing the Pseudo-Robust Shortcut Dependency"); the
 method ``n_lap`` is 1-step sAT with N-FGSM's noise and this perturbation, the paper's N-LAP.
 
-Each step, before the attack, every layer l = 1..L (the kernels of rank > 1, in the order of
-``network.trainable_variables``, which is the forward order of our models) takes an ascent step
-of the loss, scaled to the layer's weight norm with a strength that falls from the first layer
-to the last:
+Each step, before the attack, every kernel l = 1..L (the trainable variables of rank > 1, in the
+order of ``network.trainable_variables``, the forward order of our models; L = 21 for
+PreActResNet-18) takes a step scaled to its weight norm, with a strength that falls from the first
+layer to the last:
 
     w_l <- w_l + lambda_l * ||w_l|| * g_l / ||g_l||,    g_l = grad_(w_l) CE(f_w(x), y),
-    lambda_l = beta * (1 - (ln l / ln(L + 1))^gamma),
+    lambda_l = beta * (1 - (ln l / ln L)^gamma),
 
-x the noisy image (the attack's start point). The step is not undone: the perturbations
-accumulate over the steps (the paper's answer to the "persistent shortcuts" that one-step AWP,
-which restores the weights, leaves in place); the SGD step is then taken from the perturbed
-weights, on the CE of the sPGD examples crafted against them (weights perturbed before
-inputs, as the paper orders them). Biases and BatchNorm parameters are not perturbed (AWP's
-rule, which LAP builds on).
+x the noisy image (the attack's start point), the CE's forward in training mode. The step is not
+undone: the perturbations accumulate over the steps (the paper's answer to the "persistent
+shortcuts" that one-step AWP, which restores the weights, leaves in place); the SGD step is then
+taken from the perturbed weights, on the CE of the sPGD examples. Biases and BatchNorm
+parameters are not perturbed.
 
-Sources and what we chose: the paper's text (method section and ablations: L2-normalised
-per-layer weight perturbation, strengths decreasing from former to latter layers set by
-gamma, accumulation, weight perturbation first) and the reference README's N-LAP settings on
-CIFAR-10, gamma = 0.3 and beta = 0.001 / 0.002 / 0.005 / 0.75 at eps = 8 / 12 / 16 / 32 (of
-255). We could not read the reference ``LAP.py``, so the schedule lambda_l above is our reading
-of the paper's formula and "not undone" our reading of "accumulate"; both should be checked
-against the reference code. The Fast-LS-l0 paper gives no l0 values that we found: we keep
-gamma = 0.3 and take beta = 0.005 (``--lap_beta``, ``--lap_gamma``).
+Sources: the reference code tmllab/2024_ICML_LAP, ``CIFAR10/LAP.py`` with ``utils.py``'s
+``diff_in_weights`` and ``add_into_weights``, and the paper's text (method section and ablations:
+"adversarial" weight perturbation, L2-normalised per layer, strengths decreasing from former to
+latter layers set by gamma, accumulated, weight perturbation first; the reference README's N-LAP
+settings on CIFAR-10: gamma = 0.3, beta = 0.001 / 0.002 / 0.005 / 0.75 at eps = 8 / 12 / 16 / 32
+of 255). The reference, per batch: one training-mode forward and backward at the N-FGSM start
+gives the input gradient (FGSM) and the weight gradient; a real optimiser step (SGD, momentum 0.9,
+weight decay) is taken and its change Delta measured, the weights and the optimiser state are
+restored, and each kernel gets ``(1 - (ln l / ln layer_number)^gamma) * beta * ||w_l|| *
+Delta_l / ||Delta_l||`` added, before the training forward at the FGSM example. What we follow:
 
-l0 adaptation and deviations: the input attack is the trainer's 1-step sPGD from N-FGSM's
-sparse noise. The paper draws g_l from the attack's own backward pass; our sPGD's backward
-gives input gradients only, so g is one extra forward and backward (the paper's LAP-A variant,
-whose results it reports as equal), in inference mode like the attack, with CE to the labels.
-Under tf.distribute g is the global-batch gradient (all-reduced), so every replica takes the
-same step.
+- Strengths: the reference's ``layer_number`` is 21 for PreActResNet-18, 35 for WideResNet-34-10
+  and 50 for ViT-small, each network's count of perturbed kernels (for ResNet-18: 1 + 4 + 5 + 5 +
+  5 convolutions and the classifier), so its denominator is ln L and the classifier's strength is
+  0. This module's first version read the paper's formula as ln(L + 1) with L counting every
+  kernel; the reference's three counts fit ln(L + 1) only with L counting the layers before the
+  classifier, so we take ln L as the reference does (issue 23). At gamma = 0.3 and L = 21 the two
+  differ by about 1 % of beta per layer, except the classifier (0 here, 0.005 beta before).
+- Direction, where the code and the paper disagree: ``diff_in_weights(proxy, model)`` is called
+  with the saved weights first, so Delta = (weights after the optimiser step) - (saved weights) =
+  -lr * (momentum buffer + gradient + weight decay term): a descent direction. The paper
+  calls the perturbation adversarial (it maximises the loss, as AWP's, from which the code is
+  adapted, where the proxy's step is on the negated loss). We follow the paper: the ascent
+  direction g_l / ||g_l||, without the optimiser's momentum and weight decay (the paper's
+  normalised-gradient form of an adversarial weight perturbation).
+- The weight gradient is a forward and backward of its own at the noisy image (in training mode,
+  as the reference's; the paper's LAP-A variant, whose results it reports as equal), because our
+  sPGD's backward gives input gradients only; and the attack is then run at the perturbed
+  weights, where the reference's input gradient is taken at the saved ones (the paper orders
+  weights before inputs). Under tf.distribute g is the global-batch gradient (all-reduced), so
+  every replica takes the same step.
+
+l0 adaptation: the input attack is the trainer's 1-step sPGD from N-FGSM's sparse noise. The
+Fast-LS-l0 paper gives no l0 values that we found: we keep gamma = 0.3 and take beta = 0.005
+(``--lap_beta``, ``--lap_gamma``). Kernel order: the reference counts PyTorch's parameter order, in
+which a residual block's shortcut convolution comes after its second convolution; ours is the
+Keras models' order, which may place it elsewhere in the block (its strength then differs by a
+position).
 """
 
 import functools
@@ -46,8 +68,10 @@ DEFAULT_BETA = 0.005  # the reference's N-LAP value at eps = 16/255
 
 
 def layer_strengths(count, beta, gamma):
-    """``lambda_l = beta * (1 - (ln l / ln(count + 1))^gamma)`` for l = 1..count."""
-    top = math.log(count + 1)
+    """``lambda_l = beta * (1 - (ln l / ln count)^gamma)`` for l = 1..count (one kernel: beta)."""
+    if count == 1:
+        return [beta]
+    top = math.log(count)
     return [beta * (1.0 - (math.log(layer) / top) ** gamma) for layer in range(1, count + 1)]
 
 
@@ -63,9 +87,10 @@ def ascent_steps(weights, gradients, strengths):
 
 
 def weight_gradients(network, variables, images, labels):
-    """The global-batch gradient of the mean CE at ``images`` (inference mode)."""
+    """The global-batch gradient of the mean CE at ``images`` (training mode, as the reference's
+    forward; BatchNorm's moving statistics move with it, as there)."""
     with tf.GradientTape() as tape:
-        logits = network(images, training=False)
+        logits = network(images, training=True)
         share = distributed.global_batch_mean(per_example.cross_entropy(labels, logits))
     gradients = tape.gradient(share, variables)
     context = tf.distribute.get_replica_context()

@@ -50,6 +50,7 @@ class Recipe:
     lap_beta: float = 0.0  # LAP's layer-aware weight perturbation strength (0: none)
     lap_gamma: float = layer_aware.PAPER_GAMMA
     bilevel_lambda: float = 0.0  # Fast-BAT's lambda (0: no implicit-gradient term)
+    raw_iterate: bool = False  # train on the attack's last iterate, not its best input (N-AAER)
 
     @property
     def logged_means(self):
@@ -84,7 +85,8 @@ def recipe_for(config, image_shape=None):
         awp_warmup_epochs=config.awp_warmup_epochs, carried_perturbation=config.atta,
         lap_beta=config.lap_beta if config.method_entry.layer_aware_perturbation else 0.0,
         lap_gamma=config.lap_gamma,
-        bilevel_lambda=config.fast_bat_lambda if config.method_entry.bilevel_correction else 0.0)
+        bilevel_lambda=config.fast_bat_lambda if config.method_entry.bilevel_correction else 0.0,
+        raw_iterate=name in objectives.TRAINS_ON_LAST_ITERATE)
 
 
 def _attack_loss(config, objective_name):
@@ -122,14 +124,18 @@ def prepare(recipe, network, buffer, images, labels, indices, step, steps_per_ep
         clean_logits=clean_logits, keys=indices, seed=recipe.seed, counter=step,
         threat=recipe.threat,
         initial=None if carried is None else carried.lookup(indices, batch["epoch"]), **loss)
-    batch.update(images=images, adversarial=tf.stop_gradient(attack.adversarial), rows=rows,
+    adversarial = (last_iterate_images(images, attack.last_iterate) if recipe.raw_iterate
+                   else attack.adversarial)
+    batch.update(images=images, adversarial=tf.stop_gradient(adversarial), rows=rows,
                  clean_logits=clean_logits, last_iterate=attack.last_iterate)
     return batch
 
 
-def attacked(images, adversarial):
-    """bool ``[batch]``: the examples the attack changed (sPGD returns the others as given)."""
-    return tf.reduce_any(tf.not_equal(images, adversarial), axis=tf.range(1, tf.rank(images)))
+def last_iterate_images(images, last_iterate):
+    """The attack's last iterate ``x + mask * p`` itself, where sPGD's best-tracking would
+    return ``x`` wherever the iterate lowered the loss (``losses/aaer.py``)."""
+    mask, magnitude = last_iterate
+    return tf.cast(tf.cast(images, tf.float32) + magnitude * mask, images.dtype)
 
 
 def _projected(recipe, step):
@@ -160,8 +166,6 @@ def loss(recipe, network, buffer, batch, track_accuracy):
     if recipe.objective_name in objectives.RAMPED:
         ramp = objectives.RAMPED[recipe.objective_name]
         extra["ramp_fraction"] = ramp(batch["epoch"], recipe.ramp_epochs)
-    if recipe.objective_name in objectives.READS_ATTACKED:
-        extra["attacked"] = attacked(batch["images"], batch["adversarial"])
     terms = recipe.objective(clean_logits, adversarial_logits, targets, **extra)
     track_accuracy("accuracy", batch["labels"], clean_logits)
     replicas = distributed.num_replicas_in_sync()

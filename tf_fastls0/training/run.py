@@ -243,7 +243,8 @@ def build_trainer(config, splits):
         soft_labels={"train_labels": splits.train.labels, "num_classes": splits.num_classes,
                      "momentum": config.sat_momentum, "start_epoch": config.sat_start_epoch},
         carried={"num_examples": len(splits.train), "image_shape": splits.image_shape,
-                 "eps": config.train_eps, "augment": config.augment, "seed": config.seed})
+                 "eps": config.train_eps, "augment": config.augment, "seed": config.seed,
+                 "reset_epochs": config.atta_reset_epochs})
     schedule = schedule_named(config.lr_schedule, config.learning_rate, config.epochs * steps,
                               config.warmup_epochs * steps)
     optimizer = optimizer_named(config.optimizer, schedule, config.momentum, config.weight_decay)
