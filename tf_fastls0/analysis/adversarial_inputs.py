@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_fastls0.attacks import random_variant, sparse_autoattack, sparse_pgd
+from tf_fastls0.training.recipe import last_iterate_images
 
 VARIANTS = ("random", "projected", "unprojected")
 TRAINING_PATIENCE = 10  # SPEC section 2.6: restart patience of the training attack
@@ -34,10 +35,8 @@ def spgd_batch(model_fn, images, labels, keys, *, eps, steps, projected, seed=0,
     result = sparse_pgd(model_fn, images, labels, eps=eps, steps=steps, projected=projected,
                         loss="ce", patience=patience, keys=keys, seed=seed,
                         compact=not last_iterate)
-    if not last_iterate:
-        return result.adversarial
-    mask, magnitude = result.last_iterate
-    return tf.cast(tf.cast(images, tf.float32) + magnitude * mask, images.dtype)
+    return (last_iterate_images(images, result.last_iterate) if last_iterate
+            else result.adversarial)
 
 
 def spgd_adversarial(model_fn, images, labels, *, eps, steps=1, variant="random", batch_size=128,
