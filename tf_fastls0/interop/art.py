@@ -27,7 +27,7 @@ from art.attacks.attack import EvasionAttack
 from art.estimators.classification import TensorFlowV2Classifier
 
 from tf_fastls0.attacks import threats
-from tf_fastls0.attacks.sparse_autoattack import sparse_autoattack
+from tf_fastls0.attacks.sparse_autoattack import SparseAutoAttack as Cascade
 from tf_fastls0.attacks.sparse_pgd import sparse_pgd
 from tf_fastls0.attacks.sparse_rs import sparse_rs
 from tf_fastls0.utils.cli import UsageError
@@ -37,7 +37,8 @@ PIXEL_RANGE = (0.0, 1.0)
 
 class _SparseAttack(EvasionAttack):
     """What the three attacks share: the estimator checks, the pixel-space model, threats, labels
-    and batching. A subclass gives ``_attack(model_fn, images, labels, keys, threat)``."""
+    and batching. A subclass gives ``_attack_for(model_fn, threat)``: the function
+    ``(images, labels, keys) -> adversarial images`` (numpy) that attacks one batch."""
 
     attack_params = EvasionAttack.attack_params + [
         "eps", "seed", "batch_size", "threat", "patch_size", "placement", "group_map"]
@@ -84,11 +85,12 @@ class _SparseAttack(EvasionAttack):
                 batch = tf.transpose(batch, (0, 3, 1, 2))
             return estimator._predict_framework(batch, training_mode=False)
 
+        attack = self._attack_for(model_fn, threat)
         adversarial = np.empty_like(images)
         for start in range(0, len(images), self.batch_size):
             rows = slice(start, start + self.batch_size)
             keys = np.arange(start, start + len(images[rows]), dtype=np.int32)
-            adversarial[rows] = self._attack(model_fn, images[rows], labels[rows], keys, threat)
+            adversarial[rows] = attack(images[rows], labels[rows], keys)
         return np.transpose(adversarial, (0, 3, 1, 2)) if estimator.channels_first else adversarial
 
     def _labels(self, x, y):
@@ -128,11 +130,13 @@ class SparsePGD(_SparseAttack):
         self.alpha, self.beta = alpha, beta
         super().__init__(estimator, eps=eps, **kwargs)
 
-    def _attack(self, model_fn, images, labels, keys, threat):
-        return sparse_pgd(model_fn, images, labels, eps=int(self.eps), steps=int(self.steps),
-                          projected=self.projected, patience=self.patience, alpha=self.alpha,
-                          beta=self.beta, keys=keys, seed=self.seed, threat=threat,
-                          compact=True).adversarial.numpy()
+    def _attack_for(self, model_fn, threat):
+        def attack(images, labels, keys):
+            return sparse_pgd(model_fn, images, labels, eps=int(self.eps), steps=int(self.steps),
+                              projected=self.projected, patience=self.patience, alpha=self.alpha,
+                              beta=self.beta, keys=keys, seed=self.seed, threat=threat,
+                              compact=True).adversarial.numpy()
+        return attack
 
 
 class SparseRS(_SparseAttack):
@@ -145,10 +149,12 @@ class SparseRS(_SparseAttack):
         self.queries, self.p_init = queries, p_init
         super().__init__(estimator, eps=eps, **kwargs)
 
-    def _attack(self, model_fn, images, labels, keys, threat):
-        return sparse_rs(model_fn, images, labels, eps=int(self.eps), queries=int(self.queries),
-                         p_init=self.p_init, keys=keys, seed=self.seed,
-                         threat=threat).adversarial.numpy()
+    def _attack_for(self, model_fn, threat):
+        def attack(images, labels, keys):
+            return sparse_rs(model_fn, images, labels, eps=int(self.eps),
+                             queries=int(self.queries), p_init=self.p_init, keys=keys,
+                             seed=self.seed, threat=threat).adversarial.numpy()
+        return attack
 
 
 class SparseAutoAttack(_SparseAttack):
@@ -164,12 +170,14 @@ class SparseAutoAttack(_SparseAttack):
         self.attacks = attacks
         super().__init__(estimator, eps=eps, **kwargs)
 
-    def _attack(self, model_fn, images, labels, keys, threat):
-        result = sparse_autoattack(model_fn, [(images, labels, keys)], eps=int(self.eps),
-                                   iterations=int(self.iterations), queries=int(self.queries),
-                                   attacks=self.attacks, seed=self.seed, patience=self.patience,
-                                   threat=threat)
-        return result.adversarial
+    def _attack_for(self, model_fn, threat):
+        cascade = Cascade(model_fn, eps=int(self.eps), iterations=int(self.iterations),
+                          queries=int(self.queries), seed=self.seed, patience=self.patience,
+                          threat=threat)  # traced once, for every batch of this call
+
+        def attack(images, labels, keys):
+            return cascade([(images, labels, keys)], attacks=self.attacks).adversarial
+        return attack
 
 
 def _check_estimator(estimator):
