@@ -72,12 +72,12 @@ class ConvertConfig:
 
 def convert(config):
     """Reads ``config.pytorch``, writes ``config.output`` (atomically) and returns the model."""
-    state = load_state_dict(config.pytorch)
-    network = keras_model_from_state_dict(state, config.model, config.num_classes,
-                                          config.image_size, source=config.pytorch)
     folder = os.path.dirname(os.path.abspath(config.output))
     if not os.path.isdir(folder):
         raise UsageError(f"--output={config.output}: folder {folder} does not exist")
+    state = load_state_dict(config.pytorch)
+    network = keras_model_from_state_dict(state, config.model, config.num_classes,
+                                          config.image_size, source=config.pytorch)
     with atomic_path(config.output) as temporary:
         network.save(temporary + ".keras")  # Keras insists on the suffix
         os.replace(temporary + ".keras", temporary)
