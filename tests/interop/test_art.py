@@ -6,7 +6,6 @@ import hypothesis
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 from art.estimators.classification import SklearnClassifier, TensorFlowV2Classifier
 from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
