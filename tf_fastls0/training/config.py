@@ -39,6 +39,9 @@ class TrainConfig:
     sync_batchnorm: Optional[bool] = setting(
         None, "Synchronise BatchNorm statistics across replicas; default on whenever there is more "
         "than one replica, so several replicas give the same update as one.")
+    init_from: Optional[str] = setting(
+        None, "A .keras model of the same architecture (e.g. a PyTorch checkpoint converted by "
+        "tf_fastls0.convert) whose weights, matched by layer name, the network starts from.")
     # The method
     method: str = setting("standard", methods_help(), choices=tuple(METHODS),
                           aliases=METHOD_ALIASES)

@@ -17,7 +17,7 @@ from tf_fastls0 import data as data_lib
 from tf_fastls0.attacks import threats
 from tf_fastls0.attacks.budget import check_eps_fits
 from tf_fastls0.data.image_set import RESIZED_CROP
-from tf_fastls0.models import build_model
+from tf_fastls0.models import build_model, initial_weights
 from tf_fastls0.training import callbacks as callbacks_lib
 from tf_fastls0.training import checkpoints, run_folder
 from tf_fastls0.training.export import export_network
@@ -237,6 +237,8 @@ def build_trainer(config, splits):
     keras.utils.set_random_seed(config.seed)  # the same initial weights for the same seed
     network = build_model(config.model, splits.image_shape, splits.num_classes, config.width,
                           config.sync_batchnorm)
+    if config.init_from:
+        initial_weights.load_into(network, config.init_from)
     steps = data_lib.steps_per_epoch(splits.train, config.batch_size)
     trainer = AdversarialTrainer(
         network, recipe_for(config, splits.image_shape), steps,
