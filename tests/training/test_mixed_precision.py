@@ -69,7 +69,7 @@ def test_a_bfloat16_run_resumes_to_the_uninterrupted_weights(bfloat16_run, tiny_
     assert_same_final_state(bfloat16_run, stopped, step=4)
 
 
-def test_a_bfloat16_run_exports_a_float32_classifier(bfloat16_run):
+def test_a_bfloat16_run_exports_float32_and_its_checkpoint_loads_the_same(bfloat16_run):
     images = np.random.default_rng(0).uniform(size=(4, 32, 32, 3)).astype(np.float32)
     served = load_model(bfloat16_run, prefer="saved_model").model_fn(images)
     network = load_model(bfloat16_run, prefer="keras").network
@@ -77,6 +77,8 @@ def test_a_bfloat16_run_exports_a_float32_classifier(bfloat16_run):
     assert {layer.dtype_policy.name for layer in network.layers} == {"float32"}
     assert network(images).dtype == tf.float32
     np.testing.assert_allclose(served.numpy(), network(images).numpy(), rtol=1e-5, atol=1e-5)
+    checkpoint = load_model(str(bfloat16_run / "checkpoints" / "ckpt-4")).model_fn(images)
+    np.testing.assert_allclose(checkpoint.numpy(), served.numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_evaluation_runs_the_model_under_its_own_policy(bfloat16_run, tmp_path):
