@@ -45,12 +45,13 @@ from benchmarks import step_cost
 from benchmarks.timing import interleaved_medians, markdown_table
 from tf_fastls0 import data as data_lib
 from tf_fastls0.attacks import SparseAutoAttack
+from tf_fastls0.data import DataError
 from tf_fastls0.data.config import DataConfig
 from tf_fastls0.evaluation.budgets import BUDGETS
 from tf_fastls0.training.config import TrainConfig
 from tf_fastls0.training.run import build_trainer
 from tf_fastls0.utils.atomic import atomic_path, write_json
-from tf_fastls0.utils.cli import UsageError, run_main
+from tf_fastls0.utils.cli import UsageError, fail, refuse_positional_arguments, run_main
 
 PAPER_EPOCHS = 100
 PAPER_MINUTES = 50  # Fast-LS-l0, 100 CIFAR-10 epochs on one RTX 6000 Ada (paper Table 4a)
@@ -78,10 +79,18 @@ FLAGS = flags.FLAGS
 
 
 def main(argv):
-    del argv
-    started = time.perf_counter()
+    refuse_positional_arguments(argv)
     if not os.path.isdir(FLAGS.data_dir):
-        raise UsageError(f"--data_dir={FLAGS.data_dir}: no such folder (the CIFAR-10 images)")
+        fail(f"--data_dir={FLAGS.data_dir}: no such folder (the CIFAR-10 image folder)")
+    try:
+        check()
+    except (DataError, UsageError) as error:
+        fail(str(error))
+
+
+def check():
+    """Runs the parts and writes their results (see the module docstring)."""
+    started = time.perf_counter()
     scale = _scale(FLAGS.tiny)
     device = step_cost.device_name()
     output_dir = FLAGS.output_dir or os.path.join(REPO, "benchmarks", "results", "gpu_check",

@@ -31,3 +31,12 @@ def test_the_tiny_gpu_check_measures_every_part_and_writes_its_results(repo, tmp
     summary = (tmp_path / "summary.md").read_text()
     assert "Projected 100 epochs" in summary and "paper: 50 min" in summary
     assert not (repo / "benchmarks" / "results" / "gpu_check" / "CPU").exists()
+
+
+def test_a_missing_image_folder_is_one_line_and_exit_status_2(run_module, tmp_path):
+    result = run_module("benchmarks.gpu_check", "--tiny", f"--data_dir={tmp_path / 'none'}",
+                        f"--output_dir={tmp_path / 'out'}")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: --data_dir={tmp_path / 'none'}: no such folder (the CIFAR-10 image folder)")
+    assert not (tmp_path / "out").exists()
