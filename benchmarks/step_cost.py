@@ -56,7 +56,8 @@ METHODS = {
 }
 
 flags.DEFINE_list("methods", list(METHODS), f"Methods to time, from {', '.join(METHODS)}.")
-settings.define_flags(TrainConfig, only=("model", "width", "batch_size", "jit_compile"))
+settings.define_flags(TrainConfig, only=("model", "width", "batch_size", "jit_compile",
+                                         "mixed_precision"))
 flags.DEFINE_integer("image_size", 32, "Square image size.", lower_bound=4)
 flags.DEFINE_integer("num_classes", 10, "Number of classes.", lower_bound=2)
 flags.DEFINE_integer("train_eps", 1, "Training l0 budget (pixels). The default of 1 pixel, with "
@@ -66,8 +67,6 @@ flags.DEFINE_integer("train_eps", 1, "Training l0 budget (pixels). The default o
                      lower_bound=1)
 flags.DEFINE_integer("rounds", 5, "Interleaved rounds; the median is reported.", lower_bound=1)
 flags.DEFINE_integer("steps_per_round", 2, "Steps timed per method in each round.", lower_bound=1)
-flags.DEFINE_enum("mixed_precision", "off", ["off", "mixed_float16", "mixed_bfloat16"],
-                  "Keras mixed-precision policy (logits stay float32).")
 flags.DEFINE_string("output", None, "Write the results as JSON here as well.")
 flags.register_validator("methods", lambda names: all(n in METHODS for n in names),
                          f"--methods must name only: {', '.join(METHODS)}")
@@ -83,15 +82,19 @@ def synthetic_splits(batch_size, image_size, num_classes):
     return DataSplits("synthetic", image_set, image_set)
 
 
-def compiled_step(name, splits):
+def compiled_step(name, splits, **settings):
+    """A warmed-up zero-argument call of one training step of method ``name``; ``settings``:
+    ``TrainConfig`` fields (default: this program's flags)."""
     shared = dict(model=FLAGS.model, width=FLAGS.width, batch_size=FLAGS.batch_size, epochs=10,
-                  train_eps=FLAGS.train_eps, sat_start_epoch=0, jit_compile=FLAGS.jit_compile)
+                  train_eps=FLAGS.train_eps, sat_start_epoch=0, jit_compile=FLAGS.jit_compile,
+                  mixed_precision=FLAGS.mixed_precision) if not settings else \
+        dict(epochs=10, sat_start_epoch=0, **settings)
     config = TrainConfig(**{**shared, **METHODS[name]})  # a method may name its own model
     trainer, _ = build_trainer(config, splits)
-    images = tf.constant(splits.train.float_images(slice(0, FLAGS.batch_size)))
+    images = tf.constant(splits.train.float_images(slice(0, config.batch_size)))
     own_predictions = tf.argmax(trainer.network(images, training=False), -1, output_type=tf.int32)
-    batch = (images, own_predictions, tf.range(FLAGS.batch_size, dtype=tf.int64))
-    step = tf.function(trainer.train_step, jit_compile=FLAGS.jit_compile or None)
+    batch = (images, own_predictions, tf.range(config.batch_size, dtype=tf.int64))
+    step = tf.function(trainer.train_step, jit_compile=config.jit_compile or None)
 
     def run():
         logs = step(batch)
@@ -104,9 +107,6 @@ def compiled_step(name, splits):
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
-    if FLAGS.mixed_precision != "off":
-        import keras
-        keras.mixed_precision.set_global_policy(FLAGS.mixed_precision)
     splits = synthetic_splits(FLAGS.batch_size, FLAGS.image_size, FLAGS.num_classes)
     steps = {}
     for name in FLAGS.methods:
@@ -137,10 +137,11 @@ def _results(medians):
     return {"rows": rows, "settings": {name: FLAGS[name].value for name in (
         "model", "width", "batch_size", "image_size", "train_eps", "rounds", "steps_per_round",
         "jit_compile", "mixed_precision")},
-        "device": _device(), "tensorflow_version": tf.__version__}
+        "device": device_name(), "tensorflow_version": tf.__version__}
 
 
-def _device():
+def device_name():
+    """The first GPU's name, else the CPU's."""
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")

@@ -15,6 +15,7 @@ from tf_fastls0.attacks.threat_config import ThreatConfig
 from tf_fastls0.data.config import MODEL_INPUT_SETTINGS, DataConfig, with_overrides
 from tf_fastls0.evaluation.budgets import budget_name
 from tf_fastls0.models.loading import read_run_files
+from tf_fastls0.models.precision import PRECISION_HELP, PRECISIONS
 from tf_fastls0.utils import settings
 from tf_fastls0.utils.cli import UsageError
 from tf_fastls0.utils.settings import setting
@@ -50,6 +51,9 @@ class EvalConfig:
         10_000, "Test images to attack (capped at the split): a fixed subset chosen by --seed, "
         "the same for every model.", lower=1)
     batch_size: int = setting(500, "Images per attack batch.", lower=1)
+    mixed_precision: str = setting("off", PRECISION_HELP + " Needs a Keras model (a run folder, "
+                                   ".keras file or checkpoint), not a bare SavedModel.",
+                                   choices=PRECISIONS)
     seed: int = setting(0, "Seed of the image subset and of every attack draw.", lower=0)
     output_dir: Optional[str] = setting(
         None, "Where report.json and eval_state.npz go (default: <run folder>/eval_<budget>_k<eps>"

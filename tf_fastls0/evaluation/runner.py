@@ -40,6 +40,7 @@ from tf_fastls0.evaluation.records import Records
 from tf_fastls0.evaluation.robust_curve import ROBUST_VS_K_FILE, plot_robust_vs_k
 from tf_fastls0.evaluation.selection import plan
 from tf_fastls0.evaluation.state import STATE_FILE, EvalState, load_state
+from tf_fastls0.models import precision
 from tf_fastls0.models.loading import load_model, locate
 from tf_fastls0.utils.atomic import clean_temporaries, write_json
 from tf_fastls0.utils.cli import Interrupted, RunFailed, UsageError
@@ -73,7 +74,9 @@ def evaluate_model(config, splits=None):
     output_dir = config.output_dir or default_output_dir(config, run_dir)
     check_output_dir(output_dir)
     splits = splits if splits is not None else load_data(data)
-    model = load_model(config.model)
+    model = precision.for_evaluation(
+        load_model(config.model, prefer="saved_model" if config.mixed_precision == precision.OFF
+                   else "keras"), config.mixed_precision)
     threat = config.threat_model.structure(splits.test.image_shape)
     _check_fits(model, splits, config.eps, threat)
     chosen = plan(len(splits.test), n_examples=config.n_examples, seed=config.seed,

@@ -14,6 +14,7 @@ from tf_fastls0.data.config import DataConfig
 from tf_fastls0.evaluation.budgets import BUDGETS
 from tf_fastls0.losses import nuat
 from tf_fastls0.models import MODELS
+from tf_fastls0.models.precision import PRECISION_HELP, PRECISIONS
 from tf_fastls0.training.methods import (METHOD_ALIASES, METHODS, SOFT_LABEL_ALIASES,
                                          SOFT_LABELS, methods_help)
 from tf_fastls0.training.optimizer import OPTIMIZERS
@@ -123,6 +124,7 @@ class TrainConfig:
     log_every_steps: int = setting(10, "Write per-step TensorBoard scalars this often.", lower=1,
                                    changes_results=False)
     jit_compile: bool = setting(False, "Compile the training step with XLA.")
+    mixed_precision: str = setting("off", PRECISION_HELP, choices=PRECISIONS)
     resume: bool = setting(True, "Continue from the last checkpoint in --output_dir if there is "
                            "one.", changes_results=False)
     overwrite: bool = setting(False, "Replace an --output_dir that holds a run with other "

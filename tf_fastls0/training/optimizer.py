@@ -60,3 +60,22 @@ class SGDWithL2(keras.optimizers.SGD):
 
     def get_config(self):
         return {**super().get_config(), "l2": self.l2}
+
+
+def loss_scaled(optimizer):
+    """``optimizer`` with float16 training's dynamic loss scaling (``--mixed_precision=
+    mixed_float16``): the train step differentiates ``optimizer.scale_loss(loss)``, the update
+    unscales the gradients, and a step whose scaled gradients overflow halves the scale and
+    leaves the weights alone. Such a step still counts, so the step counter keeps counting
+    batches (the epoch, the schedule and every keyed draw follow it; a resumed run relies on it).
+    """
+    return CountingLossScaleOptimizer(optimizer)
+
+
+class CountingLossScaleOptimizer(keras.optimizers.LossScaleOptimizer):
+    """Keras' ``LossScaleOptimizer``, whose skipped (overflowing) steps also advance
+    ``iterations``."""
+
+    def _stateful_handle_non_finite_grads(self):
+        super()._stateful_handle_non_finite_grads()
+        self.inner_optimizer.iterations.assign_add(1)

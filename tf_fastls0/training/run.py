@@ -17,11 +17,11 @@ from tf_fastls0 import data as data_lib
 from tf_fastls0.attacks import threats
 from tf_fastls0.attacks.budget import check_eps_fits
 from tf_fastls0.data.image_set import RESIZED_CROP
-from tf_fastls0.models import build_model, initial_weights
+from tf_fastls0.models import build_model, initial_weights, precision
 from tf_fastls0.training import callbacks as callbacks_lib
 from tf_fastls0.training import checkpoints, run_folder
 from tf_fastls0.training.export import export_network
-from tf_fastls0.training.optimizer import optimizer_named
+from tf_fastls0.training.optimizer import loss_scaled, optimizer_named
 from tf_fastls0.training.recipe import recipe_for
 from tf_fastls0.training.schedule import schedule_named
 from tf_fastls0.training.strategies import is_chief, make_strategy
@@ -239,6 +239,7 @@ def build_trainer(config, splits):
                           config.sync_batchnorm)
     if config.init_from:
         initial_weights.load_into(network, config.init_from)
+    network = precision.with_policy(network, config.mixed_precision)
     steps = data_lib.steps_per_epoch(splits.train, config.batch_size)
     trainer = AdversarialTrainer(
         network, recipe_for(config, splits.image_shape), steps,
@@ -250,6 +251,8 @@ def build_trainer(config, splits):
     schedule = schedule_named(config.lr_schedule, config.learning_rate, config.epochs * steps,
                               config.warmup_epochs * steps)
     optimizer = optimizer_named(config.optimizer, schedule, config.momentum, config.weight_decay)
+    if config.mixed_precision == precision.FLOAT16:
+        optimizer = loss_scaled(optimizer)
     trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile)
     optimizer.build(network.trainable_variables)  # so a checkpoint can restore its slots
     return trainer, optimizer

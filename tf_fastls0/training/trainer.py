@@ -62,8 +62,10 @@ class AdversarialTrainer(keras.Model):
             with tf.GradientTape() as tape:
                 terms, new_rows = recipe_lib.loss(self.recipe, self.network, self.buffer, batch,
                                                   self.track_accuracy)
-            gradients = tape.gradient(terms.total, self.network.trainable_variables)
+                scaled = self.optimizer.scale_loss(terms.total)  # float16's loss scale, if any
+            gradients = tape.gradient(scaled, self.network.trainable_variables)
             gradients, gradient_norm = global_gradients(gradients)
+        gradient_norm = self._unscaled(gradient_norm)
         self.optimizer.apply(gradients, self.network.trainable_variables)
         if new_rows is not None:
             self.buffer.store(indices, new_rows)
@@ -97,14 +99,23 @@ class AdversarialTrainer(keras.Model):
             network = awp.StatelessNetwork(self.network, perturbed)
             terms, new_rows = recipe_lib.loss(recipe, network, self.buffer, batch,
                                               self.track_accuracy)
-        gradients, gradient_norm = global_gradients(tape.gradient(terms.total, perturbed))
+            scaled = self.optimizer.scale_loss(terms.total)
+        gradients, gradient_norm = global_gradients(tape.gradient(scaled, perturbed))
         network.write_state()
         # The reference's coupled L2 decay acts on the perturbed weights: add its v part (this
         # replica's share of it; the optimizer sums the replicas' gradients). AdamW's decoupled
         # decay has no gradient term; it acts on w alone (its lr * decay * v part is left out).
-        share = getattr(self.optimizer, "l2", 0.0) / distributed.num_replicas_in_sync()
+        optimizer = getattr(self.optimizer, "inner_optimizer", self.optimizer)  # float16's
+        share = getattr(optimizer, "l2", 0.0) / distributed.num_replicas_in_sync()
+        share = self.optimizer.scale_loss(share)  # as the loss's gradients are scaled
         gradients = [g + share * v for g, v in zip(gradients, perturbation)]
         return terms, new_rows, gradients, gradient_norm
+
+    def _unscaled(self, gradient_norm):
+        """The norm of the loss's gradients, without float16's loss scale
+        (``--mixed_precision``; the optimizer unscales the gradients themselves)."""
+        scale = getattr(self.optimizer, "dynamic_scale", None)
+        return gradient_norm if scale is None else gradient_norm / scale
 
     def test_step(self, data):
         images, labels, _ = data
