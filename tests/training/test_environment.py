@@ -71,13 +71,21 @@ def test_a_disk_filling_midway_keeps_the_last_good_checkpoint_and_no_partial_one
     assert tf.train.latest_checkpoint(str(run / "checkpoints")).endswith("ckpt-4")
 
 
+@pytest.mark.parametrize("error", ["OSError", "tf.errors.ResourceExhaustedError"])
 def test_a_disk_filling_during_the_export_names_the_checkpoint_to_export_from(
-        copy_run, tiny_config, monkeypatch):
+        error, copy_run, tiny_config, monkeypatch):
+    """TensorFlow's own writers (the SavedModel's variables) raise its errors, which have no
+    ``filename`` or ``strerror``: the handler still gives its one line."""
     run = copy_run()
     (run / "summary.json").unlink()
 
     def export_network(network, output_dir):
-        raise no_space(os.path.join(output_dir, "saved_model.tmp-1"))
+        path = os.path.join(output_dir, "saved_model.tmp-1")
+        if error == "OSError":
+            raise no_space(path)
+        raise tf.errors.ResourceExhaustedError(
+            None, None, f"{path}/variables/variables.data-00000-of-00001.tempstate1; No space "
+            "left on device")
 
     monkeypatch.setattr(run_lib, "export_network", export_network)
     with pytest.raises(RunFailed, match=f"No space left on device; training is done, the last "
