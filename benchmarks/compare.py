@@ -28,6 +28,7 @@ from benchmarks.harness.specs import CORNERSEARCH_IMAGES, EvalBudget, as_flags, 
 from benchmarks.harness.steps import FAILED, FINISHED, STOPPED, Plan, bring_up_to_date, needs_work
 from tf_fastls0.utils.atomic import write_json
 from tf_fastls0.utils.cli import UsageError, fail, refuse_positional_arguments, run_main
+from tf_fastls0.utils.settings import MAX_SEED
 
 EXIT_UNFINISHED = 75  # EX_TEMPFAIL: stopped early on purpose; the same command continues
 
@@ -56,7 +57,7 @@ flags.DEFINE_integer("cornersearch_images", CORNERSEARCH_IMAGES,
                      "CornerSearch, slow, attacks only the first this many of the --n_examples "
                      "images (the paper: 1,000), in an evaluation of its own.", lower_bound=1)
 flags.DEFINE_integer("eval_seed", 0, "Seed of the test-image subset and the attacks.",
-                     lower_bound=0)
+                     lower_bound=0, upper_bound=MAX_SEED)
 flags.DEFINE_integer("eval_shards", 1, "Evaluate each run as this many shards side by side, "
                      "shard i with CUDA_VISIBLE_DEVICES=i (one per GPU), then merge.",
                      lower_bound=1)

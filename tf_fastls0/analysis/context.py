@@ -80,6 +80,7 @@ class AnalysisContext:
         for model in models:
             _check_fits(model, splits.image_shape, splits.name)
             _check_classes(model, splits)
+            _check_top_k(config, model)
         _check_budgets(config, splits.image_shape)
         return cls(config, models, _examples(splits.train), _examples(splits.test), splits.name)
 
@@ -174,6 +175,17 @@ def _check_classes(model, splits):
         raise AnalysisError(f"model {model.label!r} gives {classes} class scores but {splits.name} "
                             f"has {splits.num_classes} classes; choose its data with --dataset or "
                             "--data_dir")
+
+
+def _check_top_k(config, model):
+    """The Hessian has as many eigenvalues as the model has trainable parameters."""
+    if "hessian" not in config.analysis:
+        return
+    count = sum(int(np.prod(variable.shape)) for variable in model.network.trainable_variables)
+    if config.top_k > count:
+        raise AnalysisError(f"--top_k={config.top_k}: model {model.label!r} has only {count} "
+                            "trainable parameters, so its Hessian has no more eigenvalues than "
+                            "that")
 
 
 def _check_budgets(config, image_shape):

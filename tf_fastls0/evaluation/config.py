@@ -50,7 +50,8 @@ class EvalConfig:
         10_000, "Test images to attack (capped at the split): a fixed subset chosen by --seed, "
         "the same for every model.", lower=1)
     batch_size: int = setting(500, "Images per attack batch.", lower=1)
-    seed: int = setting(0, "Seed of the image subset and of every attack draw.", lower=0)
+    seed: int = setting(0, "Seed of the image subset and of every attack draw.", lower=0,
+                        upper=settings.MAX_SEED)
     output_dir: Optional[str] = setting(
         None, "Where report.json and eval_state.npz go (default: <run folder>/eval_<budget>_k<eps>"
         "[_shard<i>of<n>]).", changes_results=False)

@@ -1,6 +1,7 @@
 """Entry-point plumbing shared by every command: one-line errors with exit status 2, a run that
 fails midway with status 1, Ctrl-C with one line and status 130."""
 
+import os
 import sys
 
 from absl import flags
@@ -26,12 +27,46 @@ def fail(message, status=2):
     sys.exit(status)
 
 
-def parse_flags(argv):
-    """absl's parser, but a bad value stops with one clear line and exit status 2."""
+def parse_flags(argv, flag_values=flags.FLAGS):
+    """absl's parser, but a bad value stops with one clear line and exit status 2, and so does a
+    flagfile that includes itself (absl warns, skips it and runs without its settings)."""
     try:
-        return flags.FLAGS(argv)
+        refuse_flagfile_cycles(argv[1:])
+        return flag_values(argv)
+    except UsageError as error:
+        fail(str(error))
     except flags.Error as error:
         fail(str(error).splitlines()[0])
+
+
+def refuse_flagfile_cycles(args, _stack=()):
+    """``UsageError`` naming the chain when a ``--flagfile`` among ``args`` includes itself,
+    directly or through others. Files that cannot be read are left to absl's own message."""
+    for path in _flagfiles_in(args):
+        real = os.path.realpath(os.path.expanduser(path))
+        if real in _stack:
+            chain = " -> ".join([*_stack[_stack.index(real):], real])
+            raise UsageError(f"--flagfile={path} includes itself ({chain}); absl would skip it "
+                             "and run without its settings")
+        try:
+            with open(real) as handle:
+                lines = [line.strip() for line in handle]
+        except (OSError, UnicodeDecodeError):
+            continue
+        refuse_flagfile_cycles(lines, (*_stack, real))
+
+
+def _flagfiles_in(args):
+    """The flagfile names among command-line words or flagfile lines, as absl reads them."""
+    args = list(args)
+    for position, arg in enumerate(args):
+        name, equals, value = arg.lstrip("-").partition("=")
+        if not arg.startswith("-") or name != "flagfile":
+            continue
+        if equals:
+            yield value
+        elif position + 1 < len(args):
+            yield args[position + 1]
 
 
 def refuse_positional_arguments(argv):

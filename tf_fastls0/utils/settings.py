@@ -18,6 +18,7 @@ from absl import flags
 from tf_fastls0.utils.cli import UsageError
 
 _KEY = "tf_fastls0"
+MAX_SEED = 2**32 - 1  # numpy's and Keras' seeding take 32-bit seeds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,10 +119,14 @@ def _item_problem(rule, value):
     if isinstance(value, float) and not math.isfinite(value):
         return "must be a finite number"
     if rule.lower is not None and value < rule.lower:
-        return f"must be at least {rule.lower:g}"
+        return f"must be at least {_bound(rule.lower)}"
     if rule.upper is not None and value > rule.upper:
-        return f"must be at most {rule.upper:g}"
+        return f"must be at most {_bound(rule.upper)}"
     return None
+
+
+def _bound(value):
+    return str(value) if isinstance(value, int) else f"{value:g}"
 
 
 def _shown(value):
