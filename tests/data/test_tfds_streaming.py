@@ -111,3 +111,17 @@ def test_a_tfrecord_data_set_is_held_in_memory_and_streaming_it_says_how_to_conv
     with pytest.raises(DataError, match="is stored as TFRecord.*tfds convert_format.*"
                                         "--pipeline=memory"):
         load_tfds("tiny_tfrecord", str(data_dir), download=False, pipeline="stream")
+
+
+@pytest.mark.parametrize("folder", ["missing", "empty", "holds another data set"])
+@pytest.mark.parametrize("pipeline", ["stream", "memory", "auto"])
+def test_a_folder_without_the_data_set_says_there_is_no_data_there(folder, pipeline, tfds_dir,
+                                                                   tmp_path):
+    """Not "stored as TFRecord, convert it": there is nothing there to convert."""
+    data_dir = {"missing": tmp_path / "nowhere", "empty": tmp_path,
+                "holds another data set": tfds_dir[0]}[folder]
+    name = "cifar100" if folder == "holds another data set" else "cifar10"
+    with pytest.raises(DataError, match=f"^there is no TFDS data set '{name}' in {data_dir} "
+                                        r"\(no .*\); pass the --tfds_data_dir that holds it"):
+        load_data(DataConfig(dataset=name, tfds_data_dir=str(data_dir), tfds_download=False,
+                             pipeline=pipeline))
