@@ -2,7 +2,8 @@
 
     python -m benchmarks.compare --flagfile=benchmarks/configs/table1_cpu.flags
 
-Each ``--run=NAME=FLAGFILE[:OVERRIDE;...]`` is trained by ``python -m tf_fastls0.train`` in its own
+Every row's trainer and evaluator flags are parsed before any row runs (a refused flag: one line
+naming the row, exit status 2). Each ``--run=NAME=FLAGFILE[:OVERRIDE;...]`` is trained by ``python -m tf_fastls0.train`` in its own
 process (or resumed, or skipped when finished), then evaluated by ``python -m tf_fastls0.evaluate``
 with the same Sparse-AutoAttack budget, test images and seed as every other run. Into
 ``--output_dir`` go ``table.md``, ``table.csv``, ``results.json`` and ``robust_vs_time.png``
@@ -24,7 +25,7 @@ from benchmarks.harness.processes import Deadline
 from benchmarks.harness.provenance import git_commit
 from benchmarks.harness.rows import collect_row
 from benchmarks.harness.specs import CORNERSEARCH_IMAGES, EvalBudget, as_flags, \
-    evaluator_argv, parse_runs, run_dir, trainer_argv
+    check_rows, evaluator_argv, parse_runs, run_dir, trainer_argv
 from benchmarks.harness.steps import FAILED, FINISHED, STOPPED, Plan, bring_up_to_date, needs_work
 from tf_fastls0.utils.atomic import write_json
 from tf_fastls0.utils.cli import UsageError, fail, refuse_positional_arguments, run_main
@@ -111,6 +112,7 @@ def _specs_and_plan():
                 train_flags=tuple(as_flags(FLAGS.train_flag)),
                 eval_flags=tuple(as_flags(FLAGS.eval_flag)), budget=budget,
                 eval_shards=FLAGS.eval_shards)
+    check_rows(specs, plan.runs_dir, plan.train_flags, budget, plan.eval_flags)
     return specs, plan
 
 

@@ -17,6 +17,7 @@ from tf_fastls0 import data as data_lib
 from tf_fastls0.attacks import threats
 from tf_fastls0.attacks.budget import check_eps_fits
 from tf_fastls0.data.image_set import RESIZED_CROP
+from tf_fastls0.data.streamed_split import READ_ERRORS, unreadable_example
 from tf_fastls0.models import build_model
 from tf_fastls0.training import callbacks as callbacks_lib
 from tf_fastls0.training import checkpoints, run_folder
@@ -98,6 +99,15 @@ def _train(config, strategy, splits, chief, plan, started):
         raise Interrupted(f"training stopped at step {int(optimizer.iterations.numpy())}; "
                           f"{_last_checkpoint(manager)}; run the same command again to "
                           "resume") from None
+    except RunFailed:
+        raise
+    except READ_ERRORS as error:  # a streamed file or record that stopped reading
+        unreadable = unreadable_example(splits, error)
+        if unreadable is None:
+            raise
+        raise RunFailed(f"{unreadable}; training stopped at step "
+                        f"{int(optimizer.iterations.numpy())}; {_last_checkpoint(manager)}; "
+                        "fix or remove it and run the same command again to resume") from None
     if not all(math.isfinite(value) for value in final_metrics.values()):
         raise TrainingDiverged(
             f"the loss became NaN or infinite by step {int(optimizer.iterations.numpy())}; training stopped "

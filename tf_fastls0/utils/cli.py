@@ -1,5 +1,6 @@
 """Entry-point plumbing shared by every command: one-line errors with exit status 2, a run that
-fails midway with status 1, Ctrl-C with one line and status 130."""
+fails midway with status 1, Ctrl-C with one line and status 130, and a stop by SIGTERM (what job
+schedulers send) that a command handles like Ctrl-C with one line and status 143."""
 
 import os
 import sys
@@ -7,6 +8,7 @@ import sys
 from absl import flags
 
 INTERRUPTED_STATUS = 130  # 128 + SIGINT, what shells report for a command stopped by Ctrl-C
+TERMINATED_STATUS = 143  # 128 + SIGTERM
 
 
 class UsageError(ValueError):
@@ -20,6 +22,22 @@ class RunFailed(RuntimeError):
 
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C, with a message saying what was saved; raised in place of ``KeyboardInterrupt``."""
+
+    status = INTERRUPTED_STATUS
+    word = "interrupted"
+
+
+class Terminated(Interrupted):
+    """SIGTERM, where a command turns it into an exception (``interrupts.terminate_as_interrupt``);
+    it stops the command as Ctrl-C does, with exit status 143."""
+
+    status = TERMINATED_STATUS
+    word = "terminated"
+
+
+def stopped(interrupt, message):
+    """``message`` as the ``Interrupted`` (or ``Terminated``) of the stop ``interrupt``."""
+    return (Terminated if isinstance(interrupt, Terminated) else Interrupted)(message)
 
 
 def fail(message, status=2):
@@ -77,14 +95,15 @@ def refuse_positional_arguments(argv):
 
 def run_main(main):
     """``absl.app.run`` with this module's parser: bad flags give one line and exit status 2;
-    Ctrl-C gives one line and exit status 130."""
+    Ctrl-C gives one line and exit status 130 (SIGTERM, where a command catches it, 143)."""
     from absl import app
 
     def interruptible(argv):
         try:
             return main(argv)
         except KeyboardInterrupt as interrupt:
-            print(f"interrupted: {interrupt}" if str(interrupt) else "interrupted", file=sys.stderr)
-            sys.exit(INTERRUPTED_STATUS)
+            word = getattr(interrupt, "word", Interrupted.word)
+            print(f"{word}: {interrupt}" if str(interrupt) else word, file=sys.stderr)
+            sys.exit(getattr(interrupt, "status", INTERRUPTED_STATUS))
 
     app.run(interruptible, flags_parser=parse_flags)

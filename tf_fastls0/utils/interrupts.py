@@ -5,12 +5,17 @@ tensor conversion) can leave its C++ state half-updated, and the process may the
 (SIGSEGV) while unwinding instead of saving and exiting. Inside ``stop_at_step_end`` the first
 Ctrl-C only records the request; the training loop stops after the current step, saves and
 exits. A second Ctrl-C raises ``KeyboardInterrupt`` at once, as without it.
+
+``terminate_as_interrupt`` makes SIGTERM (how job schedulers stop a job) raise ``Terminated``,
+a ``KeyboardInterrupt``, so a command saves what it has as it does on Ctrl-C.
 """
 
 import contextlib
 import signal
 import sys
 import threading
+
+from tf_fastls0.utils.cli import Terminated
 
 
 class StopRequest:
@@ -40,3 +45,21 @@ def stop_at_step_end(notice):
         yield request
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def terminate_as_interrupt():
+    """Inside it, SIGTERM raises ``Terminated`` (a ``KeyboardInterrupt``) in the main thread;
+    elsewhere, and after it, SIGTERM keeps its usual behaviour."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum, frame):
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
