@@ -40,8 +40,8 @@ def test_a_training_image_deleted_midway_stops_with_one_line_naming_it(tmp_path,
     lines = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1, stderr[-3000:]
     match = re.fullmatch(fr"error: cannot read {victim}: No such file or directory; training "
-                         r"stopped at step (\d+); the last checkpoint is (\S+); fix or remove it "
-                         "and run the same command again to resume", lines[0])
+                         r"stopped at step (\d+); the last checkpoint is (\S+); repair or "
+                         "restore it and run the same command again to resume", lines[0])
     assert match, lines[0]
     assert tf.train.latest_checkpoint(str(run / "checkpoints")) == match[2]
 

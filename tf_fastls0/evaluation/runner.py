@@ -184,7 +184,7 @@ def _check_and_attack(model, splits, chosen, state, config, output_dir, threat):
             state.save(output_dir)
         raise RunFailed(f"{unreadable}; evaluation stopped after {_batches_done(state, chosen)}; "
                         f"its state is saved in {os.path.join(output_dir, STATE_FILE)}; repair "
-                        "it and continue with --resume") from None
+                        "or restore it and continue with --resume") from None
     return warnings
 
 
