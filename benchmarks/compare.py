@@ -2,14 +2,15 @@
 
     python -m benchmarks.compare --flagfile=benchmarks/configs/table1_cpu.flags
 
-Every row's trainer and evaluator flags are parsed before any row runs (a refused flag: one line
-naming the row, exit status 2). Each ``--run=NAME=FLAGFILE[:OVERRIDE;...]`` is trained by ``python -m tf_fastls0.train`` in its own
+Each ``--run=NAME=FLAGFILE[:OVERRIDE;...]`` is trained by ``python -m tf_fastls0.train`` in its own
 process (or resumed, or skipped when finished), then evaluated by ``python -m tf_fastls0.evaluate``
 with the same Sparse-AutoAttack budget, test images and seed as every other run. Into
 ``--output_dir`` go ``table.md``, ``table.csv``, ``results.json`` and ``robust_vs_time.png``
 (rewritten after every run), and ``logs/<run>.{train,eval}.log``. Run it again after an
 interruption: finished runs are not redone. Exit status: 0 when every run is finished, 75 when
 it stopped early (``--deadline_seconds``, ``--stop_after_runs``): run it again; 1 when a run failed.
+Every row's trainer and evaluator flags are parsed before any row runs: a refused flag stops the
+table at once with one line naming the row (exit status 2).
 """
 
 import datetime

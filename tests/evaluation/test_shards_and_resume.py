@@ -87,6 +87,7 @@ def test_an_input_file_rewritten_in_place_is_refused_by_resume_training_and_merg
     partial = _evaluate(tiny_run, splits, tmp_path / "partial", max_batches=1, **whole)
     assert not partial["complete"]
     training = TrainConfig(output_dir=str(tmp_path / "run"), threat_model=threat)
+    (tmp_path / "run").mkdir()
     run_folder.claim(training)  # what a training run writes into its folder before training
     assert run_folder.plan(training) == run_folder.RESUME
 

@@ -72,9 +72,9 @@ class Checkpointing(keras.callbacks.Callback):
 
 
 class StopWhenRequested(keras.callbacks.Callback):
-    """After Ctrl-C or SIGTERM (a set ``interrupts.StopRequest``), saves a checkpoint at the step reached and
-    raises ``KeyboardInterrupt`` from here, between steps, where unwinding touches no
-    TensorFlow state half-way through an operation."""
+    """After Ctrl-C or SIGTERM (a set ``interrupts.StopRequest``), saves a checkpoint at the
+    step reached and raises ``KeyboardInterrupt`` (``Terminated`` for SIGTERM) from here, between
+    steps, where unwinding touches no TensorFlow state half-way through an operation."""
 
     def __init__(self, request, checkpointing):
         super().__init__()
