@@ -12,6 +12,7 @@ from tf_fastls0 import data as data_lib
 from tf_fastls0.analysis import adversarial_inputs
 from tf_fastls0.analysis import training_objective
 from tf_fastls0.data.config import with_overrides
+from tf_fastls0.data.streamed_split import READ_ERRORS, unreadable_example
 from tf_fastls0.models.loading import LoadedModel, load_model, read_run_files
 from tf_fastls0.attacks import STAGES
 from tf_fastls0.attacks.budget import check_eps_fits
@@ -82,7 +83,14 @@ class AnalysisContext:
             _check_classes(model, splits)
             _check_top_k(config, model)
         _check_budgets(config, splits.image_shape)
-        return cls(config, models, _examples(splits.train), _examples(splits.test), splits.name)
+        try:
+            train, test = _examples(splits.train), _examples(splits.test)
+        except READ_ERRORS as error:  # a streamed file or record that no longer reads
+            found = unreadable_example(splits, error)
+            if found is None:
+                raise
+            raise AnalysisError(found) from None
+        return cls(config, models, train, test, splits.name)
 
     def objective(self, model):
         """``--loss``, or with ``auto`` the model's training objective; coefficients likewise."""
