@@ -62,3 +62,29 @@ def test_the_file_that_stopped_reading_is_found_among_the_listed_ones(damage, tm
     assert splits.train.unreadable(failed.value).startswith(
         f"cannot read {victim}: {reason[damage]}")
     assert splits.test.unreadable(failed.value) is None  # every test image reads
+
+
+def test_an_evaluation_whose_test_image_stops_reading_keeps_its_state(tmp_path):
+    import keras
+
+    from tf_fastls0.evaluation import EvalConfig, evaluate_model
+    from tf_fastls0.utils.cli import RunFailed
+
+    data_dir = image_folder(tmp_path / "data")
+    model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Flatten(),
+                              keras.layers.Dense(2)])
+    model.save(tmp_path / "model.keras")
+    data = DataConfig(data_dir=str(data_dir), pipeline="stream")
+    splits = load_data(data)
+    victim = data_dir / "test" / "a" / "1.png"
+    victim.write_bytes(b"not an image")  # damaged after the listing
+    output_dir = tmp_path / "eval"
+    with pytest.raises(RunFailed) as failed:
+        evaluate_model(EvalConfig(model=str(tmp_path / "model.keras"), data=data, eps=2,
+                                  attacks=("spgd_proj",), iters=2, n_examples=8, batch_size=4,
+                                  output_dir=str(output_dir), progress=False), splits)
+    assert re.fullmatch(fr"cannot read {victim}: Unknown image file format\..*; evaluation "
+                        r"stopped after 0 of 2 batches; its state is saved in "
+                        fr"{output_dir}/eval_state.npz; repair or restore it and continue with "
+                        "--resume", str(failed.value)), str(failed.value)
+    assert (output_dir / "eval_state.npz").exists()
