@@ -9,6 +9,8 @@ with the same Sparse-AutoAttack budget, test images and seed as every other run.
 (rewritten after every run), and ``logs/<run>.{train,eval}.log``. Run it again after an
 interruption: finished runs are not redone. Exit status: 0 when every run is finished, 75 when
 it stopped early (``--deadline_seconds``, ``--stop_after_runs``): run it again; 1 when a run failed.
+Every row's trainer and evaluator flags are parsed before any row runs: a refused flag stops the
+table at once with one line naming the row (exit status 2).
 """
 
 import datetime
@@ -24,10 +26,11 @@ from benchmarks.harness.processes import Deadline
 from benchmarks.harness.provenance import git_commit
 from benchmarks.harness.rows import collect_row
 from benchmarks.harness.specs import CORNERSEARCH_IMAGES, EvalBudget, as_flags, \
-    evaluator_argv, parse_runs, run_dir, trainer_argv
+    check_rows, evaluator_argv, parse_runs, run_dir, trainer_argv
 from benchmarks.harness.steps import FAILED, FINISHED, STOPPED, Plan, bring_up_to_date, needs_work
 from tf_fastls0.utils.atomic import write_json
 from tf_fastls0.utils.cli import UsageError, fail, refuse_positional_arguments, run_main
+from tf_fastls0.utils.settings import MAX_SEED
 
 EXIT_UNFINISHED = 75  # EX_TEMPFAIL: stopped early on purpose; the same command continues
 
@@ -56,7 +59,7 @@ flags.DEFINE_integer("cornersearch_images", CORNERSEARCH_IMAGES,
                      "CornerSearch, slow, attacks only the first this many of the --n_examples "
                      "images (the paper: 1,000), in an evaluation of its own.", lower_bound=1)
 flags.DEFINE_integer("eval_seed", 0, "Seed of the test-image subset and the attacks.",
-                     lower_bound=0)
+                     lower_bound=0, upper_bound=MAX_SEED)
 flags.DEFINE_integer("eval_shards", 1, "Evaluate each run as this many shards side by side, "
                      "shard i with CUDA_VISIBLE_DEVICES=i (one per GPU), then merge.",
                      lower_bound=1)
@@ -110,6 +113,7 @@ def _specs_and_plan():
                 train_flags=tuple(as_flags(FLAGS.train_flag)),
                 eval_flags=tuple(as_flags(FLAGS.eval_flag)), budget=budget,
                 eval_shards=FLAGS.eval_shards)
+    check_rows(specs, plan.runs_dir, plan.train_flags, budget, plan.eval_flags)
     return specs, plan
 
 

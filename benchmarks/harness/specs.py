@@ -5,6 +5,9 @@ A run is written ``NAME=FLAGFILE[:OVERRIDE;OVERRIDE...]`` (one ``--run`` flag pe
 (the leading ``--`` may be left out). The trainer's flags come in this order, later ones winning:
 the run's flagfile, the table's ``--train_flag`` lines, the run's overrides, then what the
 harness must decide (``--output_dir``, no end-of-training evaluation).
+
+``check_rows`` parses every row's trainer and evaluator flags as the two commands will, before
+any row runs: a wrong flag in the last row stops the table at once, naming the row.
 """
 
 import dataclasses
@@ -12,8 +15,11 @@ import os
 import re
 from typing import Tuple
 
+from absl import flags
+
 from tf_fastls0.attacks.cornersearch import EVALUATION_IMAGES as CORNERSEARCH_IMAGES
-from tf_fastls0.utils.cli import UsageError
+from tf_fastls0.utils import settings
+from tf_fastls0.utils.cli import UsageError, refuse_flagfile_cycles
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # Attacks the paper runs on fewer images because they are slow: each is evaluated apart, on
@@ -126,3 +132,52 @@ def evaluator_argv(model_dir, output_dir, budget, eval_flags, shard=None):
     if shard is not None:
         argv += [f"--shard_index={shard[0]}", f"--num_shards={shard[1]}"]
     return argv
+
+
+def check_rows(specs, runs_dir, train_flags, budget, eval_flags):
+    """Parses each row's trainer and evaluator arguments into ``TrainConfig`` and ``EvalConfig``
+    (flag parsing, every value check and combination check of the commands); ``UsageError``
+    naming the first row refused and why."""
+    from tf_fastls0.evaluation.config import EvalConfig
+    from tf_fastls0.training.config import TrainConfig
+
+    for spec in specs:
+        problem = _refusal(TrainConfig, trainer_argv(spec, runs_dir, train_flags))
+        if problem:
+            raise UsageError(f"run {spec.name}: the trainer refuses its flags: {problem}")
+        directory = run_dir(runs_dir, spec)
+        for part in budget.parts():
+            problem = _refusal(EvalConfig, evaluator_argv(
+                directory, os.path.join(directory, part.folder_name), part, eval_flags))
+            if problem:
+                raise UsageError(f"run {spec.name}: the evaluator refuses its flags: {problem}")
+
+
+def _refusal(config_class, argv):
+    """Why the command of ``config_class`` would refuse ``argv`` before any work, or None."""
+    flag_values = flags.FlagValues()
+    settings.define_flags(config_class, flag_values=flag_values)
+    try:
+        refuse_flagfile_cycles(argv)
+        unparsed = flag_values(["command", *argv], known_only=True)[1:]
+        unknown = [arg for arg in unparsed if arg.startswith("-") and
+                   _flag_name(arg) not in _COMMAND_LINE_FLAGS]
+        if unknown:
+            return f"unknown flag {unknown[0]}"
+        settings.from_flags(config_class, flag_values)
+    except flags.Error as error:
+        return str(error).splitlines()[0]
+    except ValueError as error:  # UsageError, DataError
+        return str(error)
+    return None
+
+
+def _flag_name(arg):
+    name = arg.lstrip("-").partition("=")[0]
+    return name[2:] if name.startswith("no") and name[2:] in _COMMAND_LINE_FLAGS else name
+
+
+# absl's own flags, which every command also takes (logging, debugging)
+_COMMAND_LINE_FLAGS = frozenset(
+    flag.name for module in ("absl.logging", "absl.app")
+    for flag in flags.FLAGS.flags_by_module_dict().get(module, ()))

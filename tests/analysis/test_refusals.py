@@ -43,3 +43,13 @@ def test_a_run_without_logs_is_refused_before_the_settings_are_written(tiny_run,
     with pytest.raises(AnalysisError, match="has no training logs"):
         run_analyses(config)
     assert [path.name for path in output_dir.iterdir()] == ["mine.txt"]
+
+
+def test_more_hessian_eigenvalues_than_parameters_are_refused_leaving_no_output(tiny_run,
+                                                                                tmp_path):
+    config = AnalysisConfig(model=(str(tiny_run),), analysis=("hessian",), n_examples=4,
+                            top_k=10**9, output_dir=str(tmp_path / "analysis"))
+    with pytest.raises(AnalysisError, match=r"^--top_k=1000000000: model 'tiny_run\S*' has only "
+                                            r"\d+ trainable parameters"):
+        run_analyses(config)
+    assert not (tmp_path / "analysis").exists()

@@ -108,9 +108,51 @@ def test_markdown_table_and_plot_are_written(compared):
 
 
 def test_a_failing_run_is_reported_and_the_table_still_written(tmp_path, run_module):
+    # settings that parse (see the next test for those that do not) but cannot run
     result = run_module("benchmarks.compare", f"--output_dir={tmp_path}",
-                        "--run=broken=configs/quickstart.flags:--no_such_flag=1")
+                        "--run=broken=configs/quickstart.flags:--data_dir=/no/such/folder")
     assert result.returncode == 1
-    assert "broken: training failed" in result.stdout and "no_such_flag" in result.stdout
+    assert "broken: training failed" in result.stdout and "does not exist" in result.stdout
     rows = list(csv.DictReader((tmp_path / "table.csv").open()))
     assert [(row["run"], row["status"]) for row in rows] == [("broken", "failed")]
+
+
+def test_a_row_with_refused_flags_stops_the_table_before_any_row_runs(tmp_path, run_module):
+    """The bad row is last: it stops the table before the first row trains."""
+    output_dir = tmp_path / "table"
+    result = run_module("benchmarks.compare", f"--output_dir={output_dir}",
+                        "--run=good=configs/quickstart.flags",
+                        "--run=bad=configs/quickstart.flags:--method=no_such_method")
+    assert result.returncode == 2, result.stdout + result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error")]
+    assert len(errors) == 1 and errors[0].startswith(
+        "error: run bad: the trainer refuses its flags: flag --method=no_such_method: value "
+        "should be one of"), result.stderr[-2000:]
+    assert not output_dir.exists()  # no row trained, no table written
+
+
+def test_every_row_s_trainer_and_evaluator_settings_are_checked_up_front(tmp_path):
+    from benchmarks.harness.specs import EvalBudget, RunSpec, check_rows
+    from tf_fastls0.utils.cli import UsageError
+
+    flagfile = tmp_path / "bad.flags"
+    flagfile.write_text("--flagfile=configs/quickstart.flags\n--epochs=0\n")
+    looping = tmp_path / "loop.flags"
+    looping.write_text(f"--flagfile={looping}\n")
+    good = RunSpec("good", "configs/quickstart.flags")
+    budget = EvalBudget(attacks=("saa", "cornersearch"))
+    check_rows([good], str(tmp_path), (), budget, ())  # a good row passes
+    for row, train_flags, eval_flags, message in [
+            (RunSpec("bad", str(flagfile)), (), (),
+             "run bad: the trainer refuses its flags: flag --epochs=0: must be at least 1"),
+            (RunSpec("bad", "configs/quickstart.flags", ("--no_such_flag=1",)), (), (),
+             "run bad: the trainer refuses its flags: unknown flag --no_such_flag=1"),
+            (RunSpec("bad", str(looping)), (), (), "run bad: the trainer refuses its flags: "
+             f"--flagfile={looping} includes itself"),
+            (good, ("--awp", "--method=sparse_at", "--awp_warmup_epochs=99"), (),
+             "run good: the trainer refuses its flags: --awp_warmup_epochs=99 must be smaller"),
+            (good, (), ("--threat=groups",),
+             "run good: the evaluator refuses its flags: --threat=groups needs --group_map")]:
+        with pytest.raises(UsageError) as refused:
+            check_rows([good, row], str(tmp_path), train_flags, budget, eval_flags)
+        assert str(refused.value).startswith(message) and "\n" not in str(refused.value)

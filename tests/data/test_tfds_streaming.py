@@ -7,6 +7,7 @@ download), stored unshuffled so the examples keep the order they were given in: 
 images as ArrayRecord, and ``tiny_tfrecord`` as TFRecord."""
 
 import importlib.resources
+import re
 import sys
 
 import numpy as np
@@ -15,6 +16,7 @@ import tensorflow as tf
 
 from tf_fastls0.data import DataConfig, DataError, ImageSet, load_data, training_dataset
 from tf_fastls0.data import image_folder
+from tf_fastls0.data.streamed_split import READ_ERRORS
 from tf_fastls0.data.tfds_records import TfdsRecords
 from tf_fastls0.data.tfds_source import load_tfds
 
@@ -111,3 +113,36 @@ def test_a_tfrecord_data_set_is_held_in_memory_and_streaming_it_says_how_to_conv
     with pytest.raises(DataError, match="is stored as TFRecord.*tfds convert_format.*"
                                         "--pipeline=memory"):
         load_tfds("tiny_tfrecord", str(data_dir), download=False, pipeline="stream")
+
+
+@pytest.mark.parametrize("folder", ["missing", "empty", "holds another data set"])
+@pytest.mark.parametrize("pipeline", ["stream", "memory", "auto"])
+def test_a_folder_without_the_data_set_says_there_is_no_data_there(folder, pipeline, tfds_dir,
+                                                                   tmp_path):
+    """Not "stored as TFRecord, convert it": there is nothing there to convert."""
+    data_dir = {"missing": tmp_path / "nowhere", "empty": tmp_path,
+                "holds another data set": tfds_dir[0]}[folder]
+    name = "cifar100" if folder == "holds another data set" else "cifar10"
+    with pytest.raises(DataError, match=f"^there is no TFDS data set '{name}' in {data_dir} "
+                                        r"\(no .*\); pass the --tfds_data_dir that holds it"):
+        load_data(DataConfig(dataset=name, tfds_data_dir=str(data_dir), tfds_download=False,
+                             pipeline=pipeline))
+
+
+def test_a_record_that_fails_midway_is_named(tfds_dir, tmp_path):
+    """The ArrayRecord file damaged after the listing: the record that no longer reads is
+    found and named, as a deleted image file is (tests/training/test_stream_errors.py)."""
+    import shutil
+
+    data_dir = shutil.copytree(tfds_dir[0], tmp_path / "tfds")
+    splits = cifar10(data_dir, "stream")
+    (shard,) = data_dir.glob("cifar10/*/cifar10-train.array_record*")
+    size = shard.stat().st_size
+    with open(shard, "r+b") as handle:  # the same size, its records overwritten
+        handle.write(b"\0" * (size - 1024))
+    with pytest.raises(READ_ERRORS) as failed:
+        for _ in training_dataset(splits.train, 8, 1):
+            pass
+    found = splits.train.unreadable(failed.value)
+    assert re.fullmatch(rf"cannot read record \d+ of TFDS cifar10 train in {data_dir}\S*: .+",
+                        found), found

@@ -119,8 +119,12 @@ def test_bad_inputs_exit_2_with_one_line(arguments, message, tiny_run, run_modul
     assert len(errors) == 1 and message in errors[0], result.stderr[-2000:]
 
 
-def test_ctrl_c_saves_the_state_and_stops_with_one_line_and_status_130(tiny_run, start_module,
-                                                                      wait_for, tmp_path):
+@pytest.mark.parametrize("stop, status, word", [("SIGINT", 130, "interrupted"),
+                                                 ("SIGTERM", 143, "terminated")])
+def test_ctrl_c_or_sigterm_saves_the_state_and_stops_with_one_line(stop, status, word, tiny_run,
+                                                                   start_module, wait_for,
+                                                                   tmp_path):
+    """Ctrl-C at a terminal, SIGTERM from a job scheduler: both save the state and stop."""
     import signal
 
     from tf_fastls0.utils.run_marker import MARKER_FILE
@@ -131,12 +135,12 @@ def test_ctrl_c_saves_the_state_and_stops_with_one_line_and_status_130(tiny_run,
                            "--iters=5000", "--rs_queries=5000", "--n_examples=32",
                            "--batch_size=2", "--noprogress", f"--output_dir={tmp_path}")
     wait_for(tmp_path / MARKER_FILE, process)  # written just before the first attack
-    process.send_signal(signal.SIGINT)
+    process.send_signal(getattr(signal, stop))
     _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr[-3000:]
+    assert process.returncode == status, stderr[-3000:]
     assert "Traceback" not in stderr
     last = stderr.strip().splitlines()[-1]
-    match = re.fullmatch(r"interrupted: evaluation stopped after (\d+) of 16 batches; its state "
+    match = re.fullmatch(fr"{word}: evaluation stopped after (\d+) of 16 batches; its state "
                          f"is saved in {tmp_path}/eval_state.npz; continue with --resume", last)
     assert match, stderr[-2000:]
     with np.load(tmp_path / "eval_state.npz") as saved:

@@ -5,6 +5,7 @@ import shutil
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from tf_fastls0.attacks import CLEAN_MISTAKE
 from tf_fastls0.evaluation import EvalConfig, evaluate_model, load_model
@@ -44,3 +45,36 @@ def test_a_keras_file_outside_a_run_is_evaluated(tiny_run, splits, tmp_path):
     codes = np.array(report["images"]["broken_by"]["spgd_proj"])
     np.testing.assert_array_equal(codes != CLEAN_MISTAKE, correct)
     assert report["clean_acc"] == pytest.approx(100 * np.mean(correct))
+
+
+class LinearModule(tf.Module):
+    """A plain ``tf.Module`` (no Keras) that ends in a softmax: a SavedModel the README accepts
+    (a ``serve`` function of one image batch) but whose outputs are probabilities."""
+
+    def __init__(self):
+        super().__init__()
+        self.kernel = tf.Variable(tf.random.stateless_normal([32 * 32 * 3, 10], [0, 1]) * 0.01)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 32, 32, 3], tf.float32)])
+    def __call__(self, images):
+        return tf.nn.softmax(tf.reshape(images, [-1, 32 * 32 * 3]) @ self.kernel)
+
+
+@pytest.mark.parametrize("form", ["function", "signature"])
+def test_a_saved_model_of_a_plain_tf_module_is_evaluated_and_checked(form, splits, tmp_path):
+    """``serve`` as a ``tf.function`` attribute, or only as the SavedModel's ``serve`` signature
+    (keyword input, a dict of one output)."""
+    module = LinearModule()
+    path = str(tmp_path / "module")
+    if form == "function":
+        module.serve = module.__call__
+        tf.saved_model.save(module, path)
+    else:
+        tf.saved_model.save(module, path, signatures={"serve": module.__call__})
+    loaded = load_model(path)
+    assert loaded.format == "saved_model" and len(loaded.variables) == 1
+    report = evaluate_model(EvalConfig(model=path, output_dir=str(tmp_path / "out"), eps=4,
+                                       attacks=("spgd_proj",), iters=2, rs_queries=1,
+                                       n_examples=8, batch_size=8, progress=False), splits)
+    assert report["complete"] and report["model"]["sha256"] == weights_sha256(loaded.variables)
+    assert any("look like probabilities" in warning for warning in report["warnings"])

@@ -61,3 +61,41 @@ def test_a_resumed_run_ends_with_the_uninterrupted_report(unsharded, tiny_run, s
     resumed = _evaluate(tiny_run, splits, tmp_path, resume=True)
     assert resumed["complete"]
     assert comparable(resumed) == comparable(unsharded)
+
+
+def test_an_input_file_rewritten_in_place_is_refused_by_resume_training_and_merging(
+        tiny_run, splits, tmp_path):
+    """The group map is named by a path, but what a run computes depends on its content: a map
+    rewritten in place (same path, other groups) must not be mixed into one result."""
+    from tf_fastls0.attacks.threat_config import ThreatConfig
+    from tf_fastls0.evaluation.merging import MergeError
+    from tf_fastls0.training import run_folder
+    from tf_fastls0.training.config import TrainConfig
+
+    group_map = tmp_path / "groups.npy"
+
+    def write_map(side):  # square blocks of side x side pixels, one group each
+        rows, columns = np.indices((32, 32)) // side
+        np.save(group_map, (rows * (32 // side) + columns).astype(np.int32))
+
+    write_map(4)
+    threat = ThreatConfig(threat="groups", group_map=str(group_map))
+    groups = dict(threat_model=threat, eps=2, attacks=("spgd_proj",), num_shards=2)
+    first = _evaluate(tiny_run, splits, tmp_path / "shard0", shard_index=0, **groups)
+    assert first["complete"] and first["settings"]["group_map_sha256"]
+    whole = {**groups, "num_shards": 1}
+    partial = _evaluate(tiny_run, splits, tmp_path / "partial", max_batches=1, **whole)
+    assert not partial["complete"]
+    training = TrainConfig(output_dir=str(tmp_path / "run"), threat_model=threat)
+    (tmp_path / "run").mkdir()
+    run_folder.claim(training)  # what a training run writes into its folder before training
+    assert run_folder.plan(training) == run_folder.RESUME
+
+    write_map(8)  # the same path, other groups
+    with pytest.raises(UsageError, match=r"other settings \(group_map_sha256\)"):
+        _evaluate(tiny_run, splits, tmp_path / "partial", resume=True, **whole)
+    with pytest.raises(UsageError, match=r"holds a run with other settings \(group_map_sha256\)"):
+        run_folder.plan(training)
+    second = _evaluate(tiny_run, splits, tmp_path / "shard1", shard_index=1, **groups)
+    with pytest.raises(MergeError, match="differ in group_map_sha256"):
+        merge_reports([first, second])

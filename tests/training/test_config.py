@@ -53,6 +53,10 @@ def refusal(output_dir, *argv):
     ("--lr_schedule=cosine --warmup_epochs=-1", "--warmup_epochs=-1: must be at least 0"),
     ("--warmup_epochs=1", "--warmup_epochs=1 needs --lr_schedule=cosine"),
     ("--lr_schedule=cosine --warmup_epochs=1", "--warmup_epochs=1 must be smaller than --epochs=1"),
+    # settings that cannot take effect (issue 26)
+    ("--method=sparse_at --awp --awp_warmup_epochs=1",
+     "--awp_warmup_epochs=1 must be smaller than --epochs=1: AWP would never run"),
+    ("--seed=4294967296", "--seed=4294967296: must be at most 4294967295"),
 ])
 def test_values_no_run_can_use_are_refused_in_one_line(flag, message, tmp_path):
     said = refusal(tmp_path / "out", *flag.split())
@@ -78,6 +82,15 @@ def test_values_that_do_not_fit_the_data_are_refused_before_training(changes, me
     with pytest.raises(error, match=message):
         train_and_evaluate(config)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("config_class", CONFIGS)
+def test_no_command_takes_a_seed_numpy_cannot(config_class):
+    """numpy's and Keras' seeding take 32-bit seeds: a larger one is refused in one line."""
+    required = {TrainConfig: {}, EvalConfig: {"model": "m"}, AnalysisConfig: {"model": ("m",)}}
+    with pytest.raises(UsageError, match=r"^--seed=4294967296: must be at most 4294967295$"):
+        config_class(**required[config_class], seed=2**32)
+    assert config_class(**required[config_class], seed=2**32 - 1).seed == 2**32 - 1
 
 
 @pytest.mark.parametrize("config_class", CONFIGS)

@@ -71,16 +71,57 @@ def test_a_disk_filling_midway_keeps_the_last_good_checkpoint_and_no_partial_one
     assert tf.train.latest_checkpoint(str(run / "checkpoints")).endswith("ckpt-4")
 
 
+@pytest.mark.parametrize("error", ["OSError", "tf.errors.ResourceExhaustedError"])
 def test_a_disk_filling_during_the_export_names_the_checkpoint_to_export_from(
-        copy_run, tiny_config, monkeypatch):
+        error, copy_run, tiny_config, monkeypatch):
+    """TensorFlow's own writers (the SavedModel's variables) raise its errors, which have no
+    ``filename`` or ``strerror``: the handler still gives its one line."""
     run = copy_run()
     (run / "summary.json").unlink()
 
     def export_network(network, output_dir):
-        raise no_space(os.path.join(output_dir, "saved_model.tmp-1"))
+        path = os.path.join(output_dir, "saved_model.tmp-1")
+        if error == "OSError":
+            raise no_space(path)
+        raise tf.errors.ResourceExhaustedError(
+            None, None, f"{path}/variables/variables.data-00000-of-00001.tempstate1; No space "
+            "left on device")
 
     monkeypatch.setattr(run_lib, "export_network", export_network)
     with pytest.raises(RunFailed, match=f"No space left on device; training is done, the last "
                                         f"checkpoint is {run}/checkpoints/ckpt-4; "):
         train_and_evaluate(tiny_config(run))
     assert not (run / "summary.json").exists()
+
+
+@pytest.mark.parametrize("error", ["OSError", "tf.errors.ResourceExhaustedError",
+                                   "tf.errors.UnknownError"])
+def test_a_checkpoint_write_failing_gives_its_line_whatever_error_reaches_it(error, tmp_path,
+                                                                             monkeypatch):
+    """``checkpoints.save`` meets OSErrors (Python writes) and TensorFlow's errors (its file
+    system layer), the latter without ``filename`` or ``strerror``, sometimes without a
+    message."""
+    from tf_fastls0.training import checkpoints
+
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(v=tf.Variable(1.0)),
+                                         str(tmp_path), max_to_keep=3)
+    checkpoints.save(manager, 1)
+    raised = {"OSError": no_space(tmp_path / "ckpt-2.index"),
+              "tf.errors.ResourceExhaustedError": tf.errors.ResourceExhaustedError(
+                  None, None, f"{tmp_path}/ckpt-2.index; No space left on device"),
+              "tf.errors.UnknownError": tf.errors.UnknownError(None, None, "")}[error]
+
+    def failing_write(checkpoint, prefix, options=None):
+        raise raised
+
+    monkeypatch.setattr(tf.train.Checkpoint, "_write", failing_write)
+    with pytest.raises(CheckpointWriteFailed) as failed:
+        checkpoints.save(manager, 2)
+    reason = {"OSError": "No space left on device",
+              "tf.errors.ResourceExhaustedError": f"{tmp_path}/ckpt-2.index; No space left on "
+                                                  "device",
+              "tf.errors.UnknownError": "UnknownError"}[error]
+    assert str(failed.value) == (
+        f"cannot write checkpoint {tmp_path}/ckpt-2: {reason}; its partial files were removed "
+        f"and the last good checkpoint is {tmp_path}/ckpt-1; fix that and run the same command "
+        "again to resume")

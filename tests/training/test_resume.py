@@ -9,6 +9,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tf_fastls0.utils.run_lock import LOCK_FILE
@@ -146,14 +147,19 @@ def test_a_diverging_loss_stops_with_the_step_and_keeps_a_loadable_checkpoint(tm
             assert np.all(np.isfinite(value)), name
 
 
-def test_ctrl_c_stops_training_with_one_line_and_status_130(tmp_path, start_module, wait_for):
+@pytest.mark.parametrize("stop, status, word", [("SIGINT", 130, "interrupted"),
+                                                 ("SIGTERM", 143, "terminated")])
+def test_ctrl_c_or_sigterm_stops_training_with_one_line(stop, status, word, tmp_path,
+                                                        start_module, wait_for):
+    """Ctrl-C at a terminal, SIGTERM from a job scheduler: the step ends, its checkpoint is
+    saved, one line names it."""
     process = start_module("tf_fastls0.train", *RUN, f"--output_dir={tmp_path}")
     wait_for(tmp_path / "checkpoints" / "ckpt-3.index", process)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(getattr(signal, stop))
     _, stderr = process.communicate(timeout=120)
-    assert process.returncode == 130, stderr[-3000:]
+    assert process.returncode == status, stderr[-3000:]
     assert "Traceback" not in stderr
-    interrupted = [line for line in stderr.splitlines() if line.startswith("interrupted:")]
+    interrupted = [line for line in stderr.splitlines() if line.startswith(f"{word}:")]
     assert len(interrupted) == 1 and stderr.strip().endswith(interrupted[0])
     assert "stopping after this step and saving a checkpoint" in stderr
     stopped_at = int(interrupted[0].split("training stopped at step ")[1].split(";")[0])

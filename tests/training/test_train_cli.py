@@ -115,3 +115,18 @@ def test_invalid_flags_stop_with_one_line_and_status_2(flag, message, run_module
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and message in errors[0], result.stderr[-2000:]
     assert not output_dir.exists()
+
+
+def test_a_flagfile_that_includes_itself_is_refused_before_any_work(run_module, tmp_path):
+    """absl only warns about the cycle and skips the file: the run would start with defaults."""
+    first, second = tmp_path / "first.flags", tmp_path / "second.flags"
+    first.write_text(f"--epochs=1\n--flagfile={second}\n")
+    second.write_text(f"--batch_size=8\n--flagfile={first}\n")
+    output_dir = tmp_path / "out"
+    result = run_module("tf_fastls0.train", f"--flagfile={first}", f"--output_dir={output_dir}")
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: --flagfile={first} includes itself ({first} -> {second} -> "
+                      f"{first}); absl would skip it and run without its settings"], \
+        result.stderr[-2000:]
+    assert not output_dir.exists()

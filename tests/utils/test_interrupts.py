@@ -3,7 +3,8 @@ import signal
 
 import pytest
 
-from tf_fastls0.utils.interrupts import stop_at_step_end
+from tf_fastls0.utils.cli import Terminated
+from tf_fastls0.utils.interrupts import stop_at_step_end, terminate_as_interrupt
 
 
 def test_the_first_ctrl_c_is_recorded_and_the_second_stops_at_once(capsys):
@@ -19,3 +20,16 @@ def test_ctrl_c_behaves_as_usual_again_after_the_block():
     with stop_at_step_end("stopping soon"):
         pass
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_sigterm_is_a_stop_request_too_and_stops_as_terminated():
+    """How job schedulers stop a job: the step ends, a checkpoint is saved, exit status 143."""
+    with stop_at_step_end("stopping soon") as request:
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert request.requested and isinstance(request.interrupt(), Terminated)
+        with pytest.raises(Terminated):
+            os.kill(os.getpid(), signal.SIGTERM)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    with terminate_as_interrupt(), pytest.raises(Terminated):  # evaluation's: stop at once
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL

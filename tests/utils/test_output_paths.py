@@ -57,3 +57,31 @@ def test_a_failing_write_becomes_one_line_naming_the_path(tmp_path):
     with pytest.raises(UsageError, match=f"cannot write {tmp_path}/x: No space left on device$"):
         with environment_errors(tmp_path):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f"{tmp_path}/x")
+
+
+@pytest.mark.parametrize("error, line", [
+    (OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/out/x.json"),
+     "cannot write /out/x.json: No space left on device"),
+    (OSError(errno.EROFS, os.strerror(errno.EROFS)), "cannot write /out: Read-only file system"),
+    (OSError("disk gone"), "cannot write /out: disk gone"),
+    (OSError(), "cannot write /out: OSError"),
+    # what TensorFlow raises from SavedModel export, checkpoints and summaries: no filename, no
+    # strerror, a message (sometimes of several lines, sometimes empty)
+    ("tf:ResourceExhaustedError:/out/saved_model/variables.data; No space left on device\nmore",
+     "cannot write /out: /out/saved_model/variables.data; No space left on device"),
+    ("tf:PermissionDeniedError:/out/logs; Read-only file system",
+     "cannot write /out: /out/logs; Read-only file system"),
+    ("tf:UnknownError:", "cannot write /out: UnknownError"),
+])
+def test_describe_is_total_over_the_errors_that_reach_its_handlers(error, line):
+    if isinstance(error, str):
+        import tensorflow as tf
+
+        _, kind, message = error.split(":", 2)
+        error = getattr(tf.errors, kind)(None, None, message)
+    assert output_paths.describe(error, "/out") == line
+    if isinstance(error, OSError):  # the OSErrors reach environment_errors too
+        with pytest.raises(UsageError) as refused:
+            with environment_errors("/out"):
+                raise error
+        assert str(refused.value) == line

@@ -92,7 +92,7 @@ class AnalysisConfig:
     multistep_iters: int = setting(20, "sPGD iterations of the multi-step attack that "
                                    "gradient_distance compares 1-step sPGD with.", lower=1)
     seed: int = setting(0, "Seed of the example subsets, attacks and random directions.",
-                        lower=0)
+                        lower=0, upper=settings.MAX_SEED)
 
     def __post_init__(self):
         settings.normalise(self)

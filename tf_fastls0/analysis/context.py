@@ -23,6 +23,7 @@ from tf_fastls0 import data as data_lib
 from tf_fastls0.analysis import adversarial_inputs
 from tf_fastls0.analysis import training_objective
 from tf_fastls0.data.config import with_overrides
+from tf_fastls0.data.streamed_split import READ_ERRORS, unreadable_example
 from tf_fastls0.models.loading import LoadedModel, load_model, read_run_files
 from tf_fastls0.attacks import STAGES
 from tf_fastls0.attacks.budget import check_eps_fits
@@ -110,7 +111,15 @@ class AnalysisContext:
             _check_fits(model, splits.image_shape, splits.name)
             _check_classes(model, splits)
             _check_budgets(run_settings(config, model.run_config), splits.image_shape)
-        return cls(config, models, _examples(splits.train), _examples(splits.test), splits.name)
+            _check_top_k(config, model)
+        try:
+            train, test = _examples(splits.train), _examples(splits.test)
+        except READ_ERRORS as error:  # a streamed file or record that no longer reads
+            found = unreadable_example(splits, error)
+            if found is None:
+                raise
+            raise AnalysisError(found) from None
+        return cls(config, models, train, test, splits.name)
 
     def run_settings(self, model):
         """The model's run settings with this call's flags in their place (``run_settings``)."""
@@ -227,3 +236,14 @@ def _check_classes(model, splits):
 
 def _check_budgets(run, image_shape):
     check_eps_fits(image_shape, train_eps=run.train_eps, eval_eps=run.eval_eps)
+
+
+def _check_top_k(config, model):
+    """The Hessian has as many eigenvalues as the model has trainable parameters."""
+    if "hessian" not in config.analysis:
+        return
+    count = sum(int(np.prod(variable.shape)) for variable in model.network.trainable_variables)
+    if config.top_k > count:
+        raise AnalysisError(f"--top_k={config.top_k}: model {model.label!r} has only {count} "
+                            "trainable parameters, so its Hessian has no more eigenvalues than "
+                            "that")

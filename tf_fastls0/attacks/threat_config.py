@@ -24,7 +24,7 @@ class ThreatConfig:
         "or grid (disjoint tiles).", choices=threats.PLACEMENTS)
     group_map: Optional[str] = setting(
         None, "A .npy file of an integer [H, W] map of group ids for --threat=groups (negative: "
-        "never changed).")
+        "never changed).", input_file=True)
 
     def __post_init__(self):
         settings.normalise(self)

@@ -37,7 +37,8 @@ class DataConfig:
         None, "Use a fixed random subset of at most this many training images.", lower=1)
     max_eval_examples: Optional[int] = setting(
         None, "Use a fixed random subset of at most this many test images.", lower=1)
-    seed: int = setting(0, "Seed of the subsets (the command's --seed).", flag=False, lower=0)
+    seed: int = setting(0, "Seed of the subsets (the command's --seed).", flag=False, lower=0,
+                        upper=settings.MAX_SEED)
     pipeline: str = setting(
         "auto", "How image-folder and TFDS images reach the model: memory decodes them once and "
         "keeps them; stream reads and decodes each image when a batch needs it, in parallel, with "

@@ -34,6 +34,7 @@ class RecordReader:
         self._source = builder.as_data_source(
             split, deserialize_method=tfds.decode.DeserializeMethod.RAW_BYTES,
             file_format="array_record")
+        self.name = f"TFDS {builder.name} {split} in {builder.data_dir}"
         self.features = builder.info.features
         self.image_key, self.label_key = builder.info.supervised_keys or ("image", "label")
         self._skip_image = {self.image_key: tfds.decode.SkipDecoding()}
@@ -81,6 +82,9 @@ class TfdsRecords(StreamedSplit):
                             f"{image_shape}; it cannot be read as records")
         return cls(np.arange(len(reader), dtype=np.int64), reader.labels(),
                    tuple(reader.features[reader.label_key].names), image_shape, reader)
+
+    def element_name(self, key):
+        return f"record {int(key)} of {self.reader.name}"
 
     def load(self, key):
         """The uint8 image of one record (tf.data map function)."""

@@ -6,7 +6,8 @@ A data set stored as ArrayRecord (prepared with ``file_format="array_record"``, 
 ArrayRecord), and ``auto`` keeps a split in memory when it fits in ``MEMORY_LIMIT_BYTES``
 decoded, as for image folders. One stored as TFRecord only can only be held in memory
 (``as_dataset``, read in order); ``--pipeline=stream`` then says how to convert it.
-``--tfds_download`` with ``stream`` prepares a data set as ArrayRecord.
+``--tfds_download`` with ``stream`` prepares a data set as ArrayRecord. A folder that does not
+hold the data set says so, with either pipeline.
 """
 
 import numpy as np
@@ -28,6 +29,7 @@ def load_tfds(name, data_dir=None, download=True, max_train=None, max_test=None,
         if download:
             builder.download_and_prepare(
                 file_format=ARRAY_RECORD if pipeline == "stream" else None)
+        _check_prepared(builder, name, data_dir)
         if _has_records(builder):
             splits = {split: _placed(TfdsRecords.of_split(builder, split).subset(
                 limit, seed), pipeline) for split, limit in (("train", max_train),
@@ -44,6 +46,17 @@ def load_tfds(name, data_dir=None, download=True, max_train=None, max_test=None,
                         f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''} "
                         "(without internet, use --data_dir with an image folder)") from None
     return DataSplits(name, splits["train"], splits["test"])
+
+
+def _check_prepared(builder, name, data_dir):
+    """A folder without the data set (missing, empty, another version) says so, whatever the
+    pipeline: without this check streaming would read the absence of ArrayRecord files as a
+    TFRecord data set."""
+    if not builder.is_prepared():
+        where = data_dir or "the default TFDS folder"
+        raise DataError(f"there is no TFDS data set {name!r} in {where} (no {builder.data_dir}); "
+                        "pass the --tfds_data_dir that holds it, or --tfds_download to "
+                        "download it (without internet, use --data_dir with an image folder)")
 
 
 def _has_records(builder):

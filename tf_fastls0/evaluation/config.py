@@ -54,7 +54,8 @@ class EvalConfig:
     mixed_precision: str = setting("off", PRECISION_HELP + " Needs a Keras model (a run folder, "
                                    ".keras file or checkpoint), not a bare SavedModel.",
                                    choices=PRECISIONS)
-    seed: int = setting(0, "Seed of the image subset and of every attack draw.", lower=0)
+    seed: int = setting(0, "Seed of the image subset and of every attack draw.", lower=0,
+                        upper=settings.MAX_SEED)
     output_dir: Optional[str] = setting(
         None, "Where report.json and eval_state.npz go (default: <run folder>/eval_<budget>_k<eps>"
         "[_shard<i>of<n>]).", changes_results=False)

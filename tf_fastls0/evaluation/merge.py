@@ -12,7 +12,7 @@ from tf_fastls0.evaluation.robust_curve import ROBUST_VS_K_FILE, plot_robust_vs_
 from tf_fastls0.evaluation.runner import REPORT_FILE
 from tf_fastls0.utils.atomic import write_json
 from tf_fastls0.utils.cli import UsageError, fail, refuse_positional_arguments, run_main
-from tf_fastls0.utils.output_paths import check_output_file, environment_errors
+from tf_fastls0.utils.output_paths import check_output_file, describe, environment_errors
 
 flags.DEFINE_list("reports", None, "Shard reports (report.json files or their folders), "
                   "comma-separated: every shard of one evaluation.")
@@ -49,7 +49,7 @@ def _read(path):
         with open(path) as handle:
             report = json.load(handle)
     except OSError as error:
-        raise UsageError(f"cannot read {path}: {error.strerror}") from None
+        raise UsageError(describe(error, path, "read")) from None
     except ValueError:
         raise UsageError(f"{path} is not a JSON report") from None
     if not isinstance(report, dict) or "images" not in report or "shard" not in report:

@@ -29,6 +29,7 @@ from tf_fastls0.attacks import STAGE_CODES, SparseAutoAttack, resolve_stages
 from tf_fastls0.attacks import threats
 from tf_fastls0.attacks.budget import check_eps_fits
 from tf_fastls0.data import load_data
+from tf_fastls0.data.streamed_split import READ_ERRORS, StreamedSplit
 from tf_fastls0.evaluation import report as report_lib
 from tf_fastls0.evaluation.adversarial_files import check_adversarial_path
 from tf_fastls0.evaluation.adversarial_files import save_adversarial as write_adversarial
@@ -43,11 +44,13 @@ from tf_fastls0.evaluation.state import STATE_FILE, EvalState, load_state
 from tf_fastls0.models import precision
 from tf_fastls0.models.loading import load_model, locate
 from tf_fastls0.utils.atomic import clean_temporaries, write_json
-from tf_fastls0.utils.cli import Interrupted, RunFailed, UsageError
+from tf_fastls0.utils.cli import RunFailed, UsageError, stopped
+from tf_fastls0.utils.interrupts import terminate_as_interrupt
 from tf_fastls0.utils.output_paths import check_output_dir, describe, environment_errors
 from tf_fastls0.utils.run_lock import hold_run_lock
 from tf_fastls0.utils.run_marker import (EVALUATION, MARKER_FILE, refuse_other_kind,
                                          write_marker)
+from tf_fastls0.utils import settings as settings_lib
 from tf_fastls0.utils.settings import result_settings
 
 REPORT_FILE = "report.json"
@@ -87,7 +90,8 @@ def evaluate_model(config, splits=None):
                    if key not in ("data", "progress", "threat_model")},
                 **values["threat_model"],  # at the top level, as before it was nested
                 "attacks": list(config.attacks), "n_examples": len(chosen.indices),
-                "n_examples_requested": config.n_examples, "output_dir": str(output_dir)}
+                "n_examples_requested": config.n_examples, "output_dir": str(output_dir),
+                **settings_lib.input_file_hashes(config)}  # merged shards must agree on them
     sha256 = weights_sha256(model.variables)
     fingerprint = _fingerprint(config, sha256, splits, data)
 
@@ -143,8 +147,10 @@ def _shape(shape):
 
 
 def _fingerprint(config, sha256, splits, data):
-    """Everything that changes what a run computes: a saved state must match it to be resumed."""
-    return {**result_settings(config), "data": result_settings(data),
+    """Everything that changes what a run computes: a saved state must match it to be resumed.
+    Input files (a group map) count by their content, not only by their path."""
+    return {**result_settings(config), **settings_lib.input_file_hashes(config),
+            "data": result_settings(data),
             "attacks": list(config.attacks), "model_sha256": sha256,
             "dataset": splits.name, "test_images": len(splits.test),
             "keep_adversarial": bool(config.save_adversarial)}
@@ -157,17 +163,31 @@ def _fresh_state(fingerprint, test, shard_indices, attacks, *, keep_adversarial,
 
 
 def _check_and_attack(model, splits, chosen, state, config, output_dir, threat):
-    """The sanity checks (their warnings are returned), then the attacks; Ctrl-C saves the state
-    and stops with one line."""
+    """The sanity checks (their warnings are returned), then the attacks; Ctrl-C or SIGTERM
+    saves the state and stops with one line (exit status 130 or 143)."""
     try:
-        warnings = _warnings(model, splits, chosen.indices[:PROBE_IMAGES])
-        _attack_pending(model.model_fn, splits.test, chosen, state, config, output_dir, threat)
-    except KeyboardInterrupt:
+        with terminate_as_interrupt():
+            warnings = _warnings(model, splits, chosen.indices[:PROBE_IMAGES])
+            _attack_pending(model.model_fn, splits.test, chosen, state, config, output_dir,
+                            threat)
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM as a job scheduler stops a job
         with _failing_midway(output_dir, state):
             state.save(output_dir)  # a batch cut short is not done: it is attacked again
-        raise Interrupted(f"evaluation stopped after {_batches_done(state, chosen)}; its state "
-                          f"is saved in {os.path.join(output_dir, STATE_FILE)}; continue with "
-                          "--resume") from None
+        raise stopped(interrupt, f"evaluation stopped after {_batches_done(state, chosen)}; "
+                      f"its state is saved in {os.path.join(output_dir, STATE_FILE)}; continue "
+                      "with --resume") from None
+    except RunFailed:
+        raise
+    except READ_ERRORS as error:  # a streamed test image or record that stopped reading
+        unreadable = (splits.test.unreadable(error, chosen.indices)
+                      if isinstance(splits.test, StreamedSplit) else None)
+        if unreadable is None:
+            raise
+        with _failing_midway(output_dir, state):
+            state.save(output_dir)
+        raise RunFailed(f"{unreadable}; evaluation stopped after {_batches_done(state, chosen)}; "
+                        f"its state is saved in {os.path.join(output_dir, STATE_FILE)}; repair "
+                        "or restore it and continue with --resume") from None
     return warnings
 
 

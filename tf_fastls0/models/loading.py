@@ -50,14 +50,19 @@ class ModelSource:
 
 
 class ServedNetwork:
-    """A loaded SavedModel seen as a network: ``serve`` always runs in inference mode."""
+    """A loaded SavedModel seen as a network: ``serve`` always runs in inference mode.
 
-    def __init__(self, loaded, serve):
+    ``serve`` is the SavedModel's ``serve`` function (Keras' export, or a ``tf.function``
+    attribute of a plain ``tf.Module``), or its ``serve`` signature (keyword input, a dict of one
+    output). The weights are the loaded object's variables, or, for an object that does not list
+    them (a plain ``tf.Module`` loads as a bare trackable), the variables ``serve`` reads."""
+
+    def __init__(self, loaded, serve, input_spec, variables, trainable_variables):
         self._loaded = loaded  # owns every variable ``serve`` reads (BatchNorm statistics too)
         self._serve = serve
-        self.trainable_variables = list(loaded.trainable_variables)
-        self.weights = list(loaded.variables)
-        self.input_shape = tuple(serve.input_signature[0].shape)
+        self.trainable_variables = list(trainable_variables)
+        self.weights = list(variables)
+        self.input_shape = tuple(input_spec.shape)
         self.name = ""
 
     def __call__(self, images, training=False):
@@ -197,12 +202,52 @@ def _load_saved_model(path):
         loaded = tf.saved_model.load(path)
     except Exception as error:  # noqa: BLE001  (any loader failure is one clear line)
         raise ModelError(f"cannot load the SavedModel at {path}: {_first_line(error)}") from None
-    serve = getattr(loaded, SERVING_SIGNATURE, None)
-    signature = getattr(serve, "input_signature", None)
-    if serve is None or not signature or len(signature) != 1 or len(signature[0].shape) != 4:
+    served = _serving_function(loaded)
+    if served is None:
         raise ModelError(f"not a tf_fastls0 model: the SavedModel at {path} has no "
                          f"'{SERVING_SIGNATURE}' function taking one [N, H, W, C] image batch")
-    return ServedNetwork(loaded, serve)
+    serve, spec, concrete = served
+    variables = _listed(loaded, "variables") or concrete.variables
+    trainable = _listed(loaded, "trainable_variables") or concrete.trainable_variables
+    return ServedNetwork(loaded, serve, spec, variables, trainable)
+
+
+def _serving_function(loaded):
+    """``(serve, input spec, concrete function)`` of the ``serve`` function or signature of one
+    [N, H, W, C] input, else None."""
+    function = getattr(loaded, SERVING_SIGNATURE, None)
+    specs = getattr(function, "input_signature", None)
+    if function is not None and specs and len(specs) == 1 and _is_image_batch(specs[0]):
+        return function, specs[0], function.get_concrete_function()
+    signature = getattr(loaded, "signatures", {}).get(SERVING_SIGNATURE)
+    if signature is None:
+        return None
+    args, kwargs = signature.structured_input_signature
+    outputs = signature.structured_outputs
+    if args or len(kwargs) != 1 or not isinstance(outputs, dict) or len(outputs) != 1:
+        return None
+    (name, spec), = kwargs.items()
+    if not _is_image_batch(spec):
+        return None
+    (output,) = outputs
+
+    def serve(images):
+        return signature(**{name: images})[output]
+
+    return serve, spec, signature
+
+
+def _is_image_batch(spec):
+    return getattr(spec, "shape", None) is not None and spec.shape.rank == 4
+
+
+def _listed(loaded, name):
+    """``loaded.<name>`` where the loaded object lists its variables (Keras' export does), else
+    None (a plain ``tf.Module`` loads as a bare trackable without the property)."""
+    try:
+        return list(getattr(loaded, name))
+    except (AttributeError, TypeError):
+        return None
 
 
 def _load_keras(path):

@@ -72,9 +72,9 @@ class Checkpointing(keras.callbacks.Callback):
 
 
 class StopWhenRequested(keras.callbacks.Callback):
-    """After Ctrl-C (a set ``interrupts.StopRequest``), saves a checkpoint at the step reached and
-    raises ``KeyboardInterrupt`` from here, between steps, where unwinding touches no
-    TensorFlow state half-way through an operation."""
+    """After Ctrl-C or SIGTERM (a set ``interrupts.StopRequest``), saves a checkpoint at the
+    step reached and raises ``KeyboardInterrupt`` (``Terminated`` for SIGTERM) from here, between
+    steps, where unwinding touches no TensorFlow state half-way through an operation."""
 
     def __init__(self, request, checkpointing):
         super().__init__()
@@ -92,7 +92,7 @@ class StopWhenRequested(keras.callbacks.Callback):
     def _stop_if_requested(self, logs=None):
         if self.request.requested:
             self.checkpointing.save_now(int(self.model.optimizer.iterations.numpy()), logs)
-            raise KeyboardInterrupt
+            raise self.request.interrupt()  # KeyboardInterrupt, or Terminated for SIGTERM
 
 
 def _finite_weights(model):

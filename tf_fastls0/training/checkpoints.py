@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from tf_fastls0.utils.atomic import atomic_path
 from tf_fastls0.utils.cli import RunFailed, UsageError
+from tf_fastls0.utils.output_paths import reason
 
 CHECKPOINT_NAME = "ckpt"
 INDEX_FILE = "checkpoint"
@@ -74,7 +75,7 @@ def save(manager, step):
         last = (f"the last good checkpoint is {previous}" if previous
                 else "there is no earlier checkpoint")
         raise CheckpointWriteFailed(
-            f"cannot write checkpoint {_prefix(manager.directory, step)}: {_reason(error)}; its "
+            f"cannot write checkpoint {_prefix(manager.directory, step)}: {reason(error)}; its "
             f"partial files were removed and {last}; fix that and run the same command again to "
             "resume") from None
     except KeyboardInterrupt:
@@ -159,7 +160,7 @@ def _unreadable(prefix):
         for key in reader.get_variable_to_shape_map():
             reader.get_tensor(key)
     except Exception as error:  # noqa: BLE001  (any failure to read back means: not complete)
-        return f"it does not read back ({_reason(error)})"
+        return f"it does not read back ({reason(error)})"
     return None
 
 
@@ -169,7 +170,7 @@ def _restore(checkpoint, prefix):
         status.assert_existing_objects_matched()
         status.expect_partial()
     except Exception as error:  # noqa: BLE001  (a later complete restore overwrites every value)
-        return f"it does not match this run ({_reason(error)})"
+        return f"it does not match this run ({reason(error)})"
     return None
 
 
@@ -204,13 +205,6 @@ def _remove(path):
     else:
         with contextlib.suppress(OSError):
             os.remove(path)
-
-
-def _reason(error):
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
-    text = (getattr(error, "message", None) or str(error)).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 @contextlib.contextmanager

@@ -116,7 +116,7 @@ class TrainConfig:
         lower=0.0, upper=1.0)
     augment: bool = setting(True, "Random crop (4-pixel padding) and horizontal flip.")
     seed: int = setting(0, "Seed of the initial weights, data order, augmentation and attacks.",
-                        lower=0)
+                        lower=0, upper=settings.MAX_SEED)
     # How the run is carried out
     strategy: str = setting(
         "default", "tf.distribute strategy: default (one device), mirrored (all local GPUs), "
@@ -242,6 +242,9 @@ def _check_combinations(config):
             raise UsageError("--soft_labels, --nfgsm_noise and --awp need an adversarial "
                              "--method")
         return
+    if config.awp and config.awp_warmup_epochs >= config.epochs:
+        raise UsageError(f"--awp_warmup_epochs={config.awp_warmup_epochs} must be smaller than "
+                         f"--epochs={config.epochs}: AWP would never run")
     if config.attack_steps < 1:
         raise UsageError(f"--attack_steps=0 leaves --method={config.method} without an attack")
     if config.train_eps < 1:

@@ -17,6 +17,7 @@ from tf_fastls0 import data as data_lib
 from tf_fastls0.attacks import threats
 from tf_fastls0.attacks.budget import check_eps_fits
 from tf_fastls0.data.image_set import RESIZED_CROP
+from tf_fastls0.data.streamed_split import READ_ERRORS, unreadable_example
 from tf_fastls0.models import build_model, initial_weights, precision
 from tf_fastls0.training import callbacks as callbacks_lib
 from tf_fastls0.training import checkpoints, run_folder
@@ -30,7 +31,7 @@ from tf_fastls0.training.trainer import AdversarialTrainer
 from tf_fastls0.utils import interrupts, settings
 from tf_fastls0.training.run_folder import SUMMARY_FILE
 from tf_fastls0.utils.atomic import write_json
-from tf_fastls0.utils.cli import Interrupted, RunFailed, UsageError
+from tf_fastls0.utils.cli import RunFailed, UsageError, stopped
 from tf_fastls0.utils.output_paths import check_output_dir, describe, environment_errors
 from tf_fastls0.utils.run_lock import hold_run_lock
 
@@ -94,10 +95,19 @@ def _train(config, strategy, splits, chief, plan, started):
         else:  # killed between the last checkpoint and the export: only the export is left to do
             final_metrics = {f"val_{name}": float(value) for name, value in
                              trainer.evaluate(eval_data, return_dict=True, verbose=0).items()}
-    except KeyboardInterrupt:
-        raise Interrupted(f"training stopped at step {int(optimizer.iterations.numpy())}; "
-                          f"{_last_checkpoint(manager)}; run the same command again to "
-                          "resume") from None
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM (exit status 143)
+        raise stopped(interrupt, f"training stopped at step {int(optimizer.iterations.numpy())}; "
+                      f"{_last_checkpoint(manager)}; run the same command again to "
+                      "resume") from None
+    except RunFailed:
+        raise
+    except READ_ERRORS as error:  # a streamed file or record that stopped reading
+        unreadable = unreadable_example(splits, error)
+        if unreadable is None:
+            raise
+        raise RunFailed(f"{unreadable}; training stopped at step "
+                        f"{int(optimizer.iterations.numpy())}; {_last_checkpoint(manager)}; "
+                        "repair or restore it and run the same command again to resume") from None
     if not all(math.isfinite(value) for value in final_metrics.values()):
         raise TrainingDiverged(
             f"the loss became NaN or infinite by step {int(optimizer.iterations.numpy())}; training stopped "
@@ -184,7 +194,7 @@ def _fit_until_done_or_stopped(trainer, strategy, config, splits, eval_data, man
         metrics = _fit(trainer, strategy, config, splits, eval_data, checkpointing, timer,
                        [callbacks_lib.StopWhenRequested(request, checkpointing)])
         if request.requested:  # pressed after the last step's callbacks: its checkpoint is saved
-            raise KeyboardInterrupt
+            raise request.interrupt()
     return metrics
 
 

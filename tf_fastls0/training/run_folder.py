@@ -74,7 +74,8 @@ def claim(config):
     folder = config.output_dir
     clean_temporaries(folder, RUN_OUTPUTS)
     remove_temporaries(os.path.join(folder, CHECKPOINT_DIR))
-    write_json(os.path.join(folder, CONFIG_FILE), config.to_dict())
+    write_json(os.path.join(folder, CONFIG_FILE),
+               {**config.to_dict(), **settings.input_file_hashes(config)})
     write_marker(folder, TRAINING)
 
 
@@ -95,13 +96,19 @@ def read_config(folder):
 
 def _changed_settings(config):
     """The settings that change what the run computes and differ from the folder's run's (read
-    through ``TrainConfig``, so old names and missing new settings compare as they mean)."""
+    through ``TrainConfig``, so old names and missing new settings compare as they mean), and
+    the input files whose content differs (``<field>_sha256`` in config.json)."""
     try:
-        previous = settings.result_settings(TrainConfig.from_dict(read_config(config.output_dir)))
+        written = read_config(config.output_dir)
+        previous = settings.result_settings(TrainConfig.from_dict(written))
     except ValueError as error:  # UsageError too: a config.json no run of today could write
         return [f"unknown: {error}"]
-    return sorted(key for key, value in settings.result_settings(config).items()
-                  if previous.get(key) != value)
+    changed = [key for key, value in settings.result_settings(config).items()
+               if previous.get(key) != value]
+    # an input file rewritten in place (runs from before the hashes were written have none)
+    changed += [key for key, value in settings.input_file_hashes(config).items()
+                if key in written and written[key] != value]
+    return sorted(changed)
 
 
 def _legacy_run(folder):

@@ -3,6 +3,8 @@
 A path that cannot be written (a file where a folder should be, an empty or too long name, a
 read-only parent) is refused before anything is loaded or computed; an ``OSError`` at the first
 write (a full disk, a read-only mount) becomes the same kind of ``UsageError`` naming the path.
+``describe`` and ``reason`` format any exception (TensorFlow's errors have no ``filename`` or
+``strerror``) and never raise, so a handler always prints its line.
 """
 
 import contextlib
@@ -48,8 +50,25 @@ def environment_errors(path, what="write"):
 
 
 def describe(error, path, what="write"):
-    """``cannot write <path>: <the system's reason>``."""
-    return f"cannot {what} {error.filename or path}: {error.strerror or error}"
+    """``cannot write <path>: <the system's reason>``, for any exception: an ``OSError`` names
+    its own file, a TensorFlow error (no ``filename``, no ``strerror``) gives its message."""
+    return f"cannot {what} {getattr(error, 'filename', None) or path}: {reason(error)}"
+
+
+def reason(error):
+    """One line saying why ``error`` happened, whatever its type: the system's reason of an
+    ``OSError``, the first line of a TensorFlow error's message or of any other exception's
+    text, else the exception's type name. It never raises."""
+    strerror = getattr(error, "strerror", None)
+    if isinstance(strerror, str) and strerror.strip():
+        return strerror.strip()
+    try:
+        text = getattr(error, "message", None)
+        text = text if isinstance(text, str) and text.strip() else str(error)
+    except Exception:  # noqa: BLE001  (a __str__ that raises still gives a line)
+        text = ""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
 
 
 def _checked_name(path, flag):

@@ -17,7 +17,7 @@ import socket
 import sys
 
 from tf_fastls0.utils.cli import UsageError
-from tf_fastls0.utils.output_paths import environment_errors
+from tf_fastls0.utils.output_paths import environment_errors, reason
 
 LOCK_FILE = ".tf_fastls0.lock"
 _RETRIES = 5  # a lock file unlinked by its releasing holder between our open and our flock
@@ -69,7 +69,7 @@ def _acquire(path, folder):
             os.close(descriptor)
             if error.errno in (errno.EWOULDBLOCK, errno.EACCES):
                 raise FolderBusy(_busy_message(folder)) from None
-            raise UsageError(f"cannot lock {folder}: {error.strerror}") from None
+            raise UsageError(f"cannot lock {folder}: {reason(error)}") from None
         if _same_file(descriptor, path):
             return descriptor
         os.close(descriptor)  # we locked a file its holder had just unlinked: try the new one

@@ -18,6 +18,7 @@ from absl import flags
 from tf_fastls0.utils.cli import UsageError
 
 _KEY = "tf_fastls0"
+MAX_SEED = 2**32 - 1  # numpy's and Keras' seeding take 32-bit seeds
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,6 +36,9 @@ class Rule:
     # On a nested config whose fields were once the parent's own (the threat settings): they keep
     # their top-level keys in HParams and fingerprints, and an old config.json's are read back.
     flat_keys: bool = False
+    # The value names a file the results depend on (a group map): its content is hashed into
+    # what a resumed run or a merged shard must match (``input_file_hashes``).
+    input_file: bool = False
 
 
 def setting(default=dataclasses.MISSING, help="", **rule):
@@ -118,10 +122,14 @@ def _item_problem(rule, value):
     if isinstance(value, float) and not math.isfinite(value):
         return "must be a finite number"
     if rule.lower is not None and value < rule.lower:
-        return f"must be at least {rule.lower:g}"
+        return f"must be at least {_bound(rule.lower)}"
     if rule.upper is not None and value > rule.upper:
-        return f"must be at most {rule.upper:g}"
+        return f"must be at most {_bound(rule.upper)}"
     return None
+
+
+def _bound(value):
+    return str(value) if isinstance(value, int) else f"{value:g}"
 
 
 def _shown(value):
@@ -293,6 +301,36 @@ def result_settings(config):
         elif rule is not None:
             found[field.name] = value
     return found
+
+
+def input_file_hashes(config):
+    """``{"<field>_sha256": sha256 of the file's bytes}`` for every set ``input_file`` field of
+    ``config`` and of the configs nested in it: a file rewritten in place (same path, other
+    content) changes what a run computes. A file that cannot be read hashes as None (its reader
+    says why)."""
+    found = {}
+    for field in dataclasses.fields(config):
+        value, rule = getattr(config, field.name), rule_of(field)
+        if _nested_config(field) is not None:
+            if value is not None:
+                found.update(input_file_hashes(value))
+        elif rule is not None and rule.input_file and value:
+            found[f"{field.name}_sha256"] = file_sha256(value)
+    return found
+
+
+def file_sha256(path):
+    """The sha256 of the file's bytes, or None if it cannot be read."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except OSError:
+        return None
+    return digest.hexdigest()
 
 
 def flat_dict(config, prefix=""):
