@@ -59,7 +59,7 @@ from tf_fastls0.losses import objectives
 from tf_fastls0.training.config import TrainConfig
 from tf_fastls0.training.methods import METHODS, method_named
 from tf_fastls0.training.recipe import recipe_for
-from tf_fastls0.training.trainer import AdversarialTrainer
+from tf_fastls0.training.trainer import AdversarialTrainer, unpack
 from tf_fastls0.utils.cli import UsageError
 
 # The settings every attacked method reads, and those of its add-ons: each named by the
@@ -133,8 +133,14 @@ class SparseAdversarialModel(AdversarialTrainer):
             x, y, steps = self._indexed_arrays(x, y, batch_size, steps_per_epoch)
         if self.steps_per_epoch is None:
             self._set_up_on_first_fit(epochs, steps)
-        return super().fit(x, y, batch_size=batch_size, epochs=epochs,
-                           steps_per_epoch=steps_per_epoch, **kwargs)
+        try:
+            return super().fit(x, y, batch_size=batch_size, epochs=epochs,
+                               steps_per_epoch=steps_per_epoch, **kwargs)
+        except tf.errors.InvalidArgumentError as error:
+            if INDEX_ERROR not in str(error):
+                raise
+            raise UsageError(f"fit: a batch has an {INDEX_ERROR} ({self.num_examples}); "
+                             "training stopped before its step") from None
 
     def _set_up_on_first_fit(self, epochs, steps):
         config = config_for(self.settings, epochs)
@@ -181,8 +187,6 @@ class SparseAdversarialModel(AdversarialTrainer):
                              "example: pass num_examples= (one more than the largest example "
                              "index) to SparseAdversarialModel")
         self._check_first_batch(*first)
-        if self.num_examples is not None:
-            dataset = dataset.map(_index_check(self.num_examples))
         return dataset, steps
 
     def _check_first_batch(self, images, labels, indices):
@@ -215,6 +219,17 @@ class SparseAdversarialModel(AdversarialTrainer):
         if self.num_examples is not None and np.max(indices) >= self.num_examples:
             raise UsageError(f"fit: {INDEX_ERROR} ({np.max(indices)} >= {self.num_examples})")
         self._checked = True
+
+    def train_step(self, data):
+        images, labels, indices = unpack(data)
+        if self.num_examples is not None and indices is not None:
+            # Every later batch's indices, checked before anything of its step reads them.
+            check = tf.debugging.assert_less(
+                tf.cast(indices, tf.int64), tf.constant(self.num_examples, tf.int64),
+                message=f"{INDEX_ERROR} ({self.num_examples})")
+            with tf.control_dependencies([check]):
+                data = (images, labels, tf.identity(indices))
+        return super().train_step(data)
 
     def save(self, filepath, overwrite=True, **kwargs):
         """Saves the classifier alone (a ``.keras`` file), as it is."""
@@ -313,16 +328,6 @@ def _with_positions(dataset, num_examples):
         return count + size, (images, labels, positions)
 
     return dataset.scan(tf.constant(0, tf.int64), add)
-
-
-def _index_check(num_examples):
-    def check(images, labels, indices):
-        with tf.control_dependencies([tf.debugging.assert_less(
-                tf.cast(indices, tf.int64), tf.constant(num_examples, tf.int64),
-                message=f"{INDEX_ERROR} ({num_examples})")]):
-            return images, labels, tf.identity(indices)
-
-    return check
 
 
 def with_example_index(dataset):
