@@ -192,7 +192,7 @@ def test_the_wrapper_and_the_command_train_the_same_weights(tmp_path):
 
     classifier = keras.saving.load_model(architecture)
     model = tf_fastls0.SparseAdversarialModel(classifier, "fast_ls_l0", train_eps=4,
-                                              sat_start_epoch=0)
+                                              sat_start_epoch=0, num_examples=16)
     model.compile(optimizer=optimizer_named("sgd", 0.1, config.momentum, config.weight_decay))
     splits = data_lib.load_data(config.data)
     batches = data_lib.training_dataset(splits.train, 8, 2, config.seed, augment=False)

@@ -183,7 +183,7 @@ class SparseAdversarialModel(AdversarialTrainer):
             dataset = _with_positions(dataset, self.num_examples)
             first = (*first, tf.range(tf.shape(first[1])[0], dtype=tf.int64))
         if self._needs_num_examples and self.num_examples is None:
-            raise UsageError(f"method {self.recipe.objective_name!r} keeps a row per training "
+            raise UsageError(f"method {self.settings['method']!r} keeps a row per training "
                              "example: pass num_examples= (one more than the largest example "
                              "index) to SparseAdversarialModel")
         self._check_first_batch(*first)
