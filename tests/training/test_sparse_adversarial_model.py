@@ -202,3 +202,38 @@ def test_the_wrapper_and_the_command_train_the_same_weights(tmp_path):
         np.testing.assert_allclose(mine, theirs, atol=1e-6)
     start = keras.saving.load_model(architecture).get_weights()
     assert any(np.max(np.abs(a - b)) > 1e-4 for a, b in zip(start, by_command))
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"model": "resnet9000"}, "--model=resnet9000: choose one of .* or a .keras file"),
+    ({"model": "small_cnn", "reinitialize": True}, "--reinitialize applies to a .keras --model"),
+])
+def test_the_commands_model_is_a_registered_name_or_a_keras_file(settings, message):
+    with pytest.raises(UsageError, match=message):
+        TrainConfig(**settings)
+
+
+def test_a_missing_keras_file_is_refused_before_the_run_folder_is_made(tmp_path):
+    config = TrainConfig(model=str(tmp_path / "missing.keras"), output_dir=str(tmp_path / "run"),
+                         epochs=1, data=data_lib.DataConfig(max_train_examples=16,
+                                                            max_eval_examples=8))
+    with pytest.raises(UsageError, match="missing.keras: no such file"):
+        train_and_evaluate(config)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("reinitialize", [False, True])
+def test_a_keras_architecture_starts_from_its_weights_or_fresh_ones(reinitialize, tmp_path):
+    from tf_fastls0.training.run import build_network
+
+    path = tmp_path / "mine.keras"
+    tiny_classifier(size=32, classes=10).save(path)
+    config = TrainConfig(model=str(path), reinitialize=reinitialize, seed=3)
+    keras.utils.set_random_seed(config.seed)
+    network = build_network(config, (32, 32, 3), 10)
+    saved = keras.saving.load_model(path)
+    assert [type(layer) for layer in network.layers] == [type(layer) for layer in saved.layers]
+    same = all(np.array_equal(a, b) for a, b in zip(network.get_weights(), saved.get_weights()))
+    assert same != reinitialize
+    with pytest.raises(UsageError, match="takes .* images to 10 classes; the data has"):
+        build_network(config, (32, 32, 3), 100)
