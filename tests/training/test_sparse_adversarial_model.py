@@ -123,7 +123,8 @@ def _fit(data, **kwargs):
 
 
 @pytest.mark.parametrize("data, kwargs, message", [
-    ((tiny_data()[0] * 255, tiny_data()[1]), {}, r"range over \[0.*, 25.*\]; they must be in \[0, 1\]"),
+    ((tiny_data()[0] * 255, tiny_data()[1]), {},
+     r"range over \[0.*, 25.*\]; they must be in \[0, 1\]"),
     ((tiny_data()[0],), {}, "has no labels"),
     ((tf.data.Dataset.from_tensor_slices(tiny_data()[0]).batch(4),), {}, "no labels"),
     ((tiny_data()[0], tiny_data()[1] + 3), {}, r"labels must be class numbers in \[0, 3\)"),
