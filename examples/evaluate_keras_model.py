@@ -2,8 +2,8 @@
 
     python examples/evaluate_keras_model.py --model=runs/example_own_model/my_cnn.keras
     python examples/evaluate_keras_model.py --train_epochs=5     # a keras.applications model
-    python examples/evaluate_keras_model.py --test_images=8 --train_images=32 --train_epochs=1 \
-        --batch_size=16 --ks=1,2 --iters=2 --rs_queries=2            # seconds
+    python examples/evaluate_keras_model.py --model=small.keras --test_images=8 --ks=1,2 \
+        --iters=2 --rs_queries=2                          # seconds with a small model (CI)
 
 ``--model``: a ``.keras`` file of any classifier taking images in [0, 1] to logits (the one
 ``train_own_model.py`` saves, say). Without it the classifier is ``keras.applications``'
