@@ -18,6 +18,7 @@ import datetime
 import os
 import platform
 import sys
+import tempfile
 import time
 
 import keras
@@ -30,12 +31,13 @@ from tf_fastls0.attacks import threats
 from tf_fastls0.attacks.budget import check_eps_fits
 from tf_fastls0.data import load_data
 from tf_fastls0.data.streamed_split import READ_ERRORS, StreamedSplit
+from tf_fastls0.evaluation import in_memory as in_memory_lib
 from tf_fastls0.evaluation import report as report_lib
 from tf_fastls0.evaluation.adversarial_files import check_adversarial_path
 from tf_fastls0.evaluation.adversarial_files import save_adversarial as write_adversarial
 from tf_fastls0.evaluation.budgets import budget_name
 from tf_fastls0.evaluation.checks import sanity_warnings
-from tf_fastls0.evaluation.config import data_config_for, default_output_dir
+from tf_fastls0.evaluation.config import EvalConfig, data_config_for, default_output_dir
 from tf_fastls0.evaluation.fingerprint import weights_sha256
 from tf_fastls0.evaluation.records import Records
 from tf_fastls0.evaluation.robust_curve import ROBUST_VS_K_FILE, plot_robust_vs_k
@@ -57,9 +59,17 @@ REPORT_FILE = "report.json"
 PROBE_IMAGES = 64  # the first chosen images, checked before attacking (the same for every shard)
 
 
-def evaluate_model(config, splits=None):
+def evaluate_model(config=None, splits=None, *, model=None, images=None, labels=None,
+                   **settings):
     """Evaluates the model ``config.model`` as ``config`` (an ``EvalConfig``) says and writes
     ``report.json`` into its output folder.
+
+    From Python, instead of ``config``: ``model`` (a path, an in-memory ``keras.Model``, or any
+    callable images in [0, 1] -> logits), optionally ``images`` (uint8, or float in [0, 1]) and
+    ``labels`` as numpy arrays to attack, and the ``EvalConfig`` settings as keywords
+    (``evaluate_model(model=net, images=x, labels=y, eps=10, iters=100, rs_queries=100)``). An
+    in-memory model without ``output_dir`` is evaluated in a temporary folder; the report is
+    returned either way.
 
     ``splits``: the ``DataSplits`` to attack (its test split), if already loaded; else the data
     of ``config.data``, or, when that is None, the data the model's run was trained on.
@@ -67,17 +77,35 @@ def evaluate_model(config, splits=None):
     runs attack each image as one uninterrupted run would. Returns the report (also written to
     ``report.json``); ``UsageError`` on bad input.
     """
+    in_memory = model is not None and not isinstance(model, (str, os.PathLike))
+    if config is None:
+        config = EvalConfig(model=in_memory_lib.IN_MEMORY if in_memory else str(model),
+                            **settings)
+    elif settings or (model is not None and not in_memory):
+        raise UsageError("evaluate_model: give either an EvalConfig, or model= and its settings")
+    if in_memory and not config.output_dir:
+        with tempfile.TemporaryDirectory(prefix="tf_fastls0_eval_") as scratch:
+            return evaluate_model(dataclasses.replace(config, output_dir=scratch), splits,
+                                  model=model, images=images, labels=labels)
+    loaded = in_memory_lib.loaded(model) if in_memory else None
+    if images is not None:
+        classes = (loaded or load_model(config.model)).num_classes(np.shape(images)[1:])
+        splits = in_memory_lib.splits_of(images, labels, classes)
+    return _evaluate(config, splits, loaded)
+
+
+def _evaluate(config, splits, loaded):
     started, started_at = time.perf_counter(), _now()
     if config.save_adversarial:
         check_adversarial_path(config.save_adversarial)
     if config.output_dir:
         check_output_dir(config.output_dir)
-    run_dir = locate(config.model).run_dir
+    run_dir = None if loaded is not None else locate(config.model).run_dir
     data = data_config_for(config, run_dir)
     output_dir = config.output_dir or default_output_dir(config, run_dir)
     check_output_dir(output_dir)
     splits = splits if splits is not None else load_data(data)
-    model = precision.for_evaluation(
+    model = loaded or precision.for_evaluation(
         load_model(config.model, prefer="saved_model" if config.mixed_precision == precision.OFF
                    else "keras"), config.mixed_precision)
     threat = config.threat_model.structure(splits.test.image_shape)

@@ -281,8 +281,11 @@ def _load_checkpoint(prefix, run_dir):
     except Exception as error:  # noqa: BLE001
         raise ModelError(f"cannot read the checkpoint {prefix}: {_first_line(error)}") from None
     size = (config.get("data") or {}).get("image_size")
-    network = build_model(config["model"], (size, size, 3), _classes_in(reader, prefix),
-                          config.get("width", 1.0))
+    if config["model"].endswith(".keras"):  # a user's architecture (--model=<file>.keras)
+        network = _load_keras(config["model"])
+    else:
+        network = build_model(config["model"], (size, size, 3), _classes_in(reader, prefix),
+                              config.get("width", 1.0))
     try:
         tf.train.Checkpoint(network=network).restore(prefix).expect_partial() \
             .assert_existing_objects_matched()

@@ -1,10 +1,18 @@
-"""Keras callbacks of a training run: per-step summaries, epoch checkpoints, epoch timing."""
+"""Keras callbacks of a training run: per-step summaries, epoch checkpoints, epoch timing.
+
+``StepSummaries``, ``RobustValidation`` and ``CatastrophicOverfittingMonitor`` are public
+(``tf_fastls0.RobustValidation`` ...): add them to your own ``fit``, on a
+``SparseAdversarialModel`` or on any Keras classifier (the monitor also needs the training
+attack's accuracy, ``adversarial_accuracy``, which ``SparseAdversarialModel`` logs); put
+``RobustValidation`` before the monitor, which reads its ``val_robust_accuracy``.
+"""
 
 import functools
 import math
 import time
 
 import keras
+import numpy as np
 from absl import logging
 import tensorflow as tf
 
@@ -128,11 +136,14 @@ class RobustValidation(keras.callbacks.Callback):
     left unbroken) at the evaluation budget; ``threat``: a structured ``threats.Threat`` (``eps``
     then counts its structures), None for pixels."""
 
-    def __init__(self, images, labels, eps, steps, batch_size, seed=0, rs_queries=0,
+    def __init__(self, images, labels, eps, steps=20, batch_size=128, seed=0, rs_queries=100,
                  threat=None):
         super().__init__()
         self.threat = threat
-        self.images, self.labels = images, labels
+        images = np.asarray(images)
+        if images.dtype == np.uint8:
+            images = images.astype(np.float32) / 255.0
+        self.images, self.labels = images.astype(np.float32), np.asarray(labels, np.int32)
         self.eps, self.steps, self.batch_size, self.seed = eps, steps, batch_size, seed
         self.rs_queries = rs_queries
         self._attack = None
@@ -152,7 +163,7 @@ class RobustValidation(keras.callbacks.Callback):
     def _robust_batch(self, images, labels, keys):
         from tf_fastls0.attacks import sparse_pgd, sparse_rs
 
-        network = self.model.network
+        network = getattr(self.model, "network", self.model)  # the classifier alone
         predict = lambda x: network(x, training=False)  # noqa: E731
         survived = tf.equal(tf.argmax(predict(images), -1, output_type=tf.int32), labels)
         stages = [functools.partial(sparse_pgd, steps=self.steps, projected=projected, patience=3,
@@ -182,9 +193,10 @@ class CatastrophicOverfittingMonitor(keras.callbacks.Callback):
     best. Logs a warning and a ``catastrophic_overfitting`` TensorBoard marker (1 at the epoch it
     is flagged, else 0), and stops training if asked."""
 
-    def __init__(self, log_dir, robust_drop, train_margin, stop=False):
+    def __init__(self, log_dir=None, robust_drop=0.5, train_margin=0.1, stop=False):
         super().__init__()
-        self.writer = tf.summary.create_file_writer(log_dir)
+        self.writer = (tf.summary.create_file_writer(log_dir) if log_dir
+                       else tf.summary.create_noop_writer())
         self.robust_drop, self.train_margin, self.stop = robust_drop, train_margin, stop
         self.best_robust = self.best_train = 0.0
         self.flagged_epochs = []

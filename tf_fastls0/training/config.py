@@ -25,6 +25,7 @@ from tf_fastls0.utils.cli import UsageError
 from tf_fastls0.utils.settings import setting
 
 TRAIN_EPS_PER_EVAL_EPS = 6  # the paper's multi-eps rule (SPEC §5)
+KERAS_SUFFIX = ".keras"  # --model=<file>.keras: a user's architecture
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +35,13 @@ class TrainConfig:
         "runs/default", "Run folder: TensorBoard logs, checkpoints, SavedModel, summary.json.",
         changes_results=False)
     # The model
-    model: str = setting("preact_resnet18", "Classifier architecture.", choices=tuple(MODELS))
+    model: str = setting(
+        "preact_resnet18", f"Classifier architecture: one of {', '.join(MODELS)}, or a .keras "
+        "file of your own (images in [0, 1] -> logits), trained from the weights it holds "
+        "(--reinitialize: from fresh ones).")
+    reinitialize: bool = setting(False, "With --model=<file>.keras: draw fresh weights with its "
+                                 "layers' initializers (seeded by --seed) instead of starting from "
+                                 "the file's.")
     width: float = setting(1.0, "Channel-width multiplier of the model (1 = the paper's).",
                            lower=0.01, upper=64)
     sync_batchnorm: Optional[bool] = setting(
@@ -233,6 +240,12 @@ class TrainConfig:
 
 
 def _check_combinations(config):
+    if config.model not in MODELS and not config.model.endswith(KERAS_SUFFIX):
+        raise UsageError(f"--model={config.model}: choose one of {', '.join(MODELS)} or a "
+                         f"{KERAS_SUFFIX} file")
+    if config.reinitialize and config.model in MODELS:
+        raise UsageError(f"--reinitialize applies to a {KERAS_SUFFIX} --model only "
+                         f"(--model={config.model} is always built from fresh weights)")
     if config.sat_start_epoch >= config.epochs:
         raise UsageError(f"--sat_start_epoch={config.sat_start_epoch} must be smaller than "
                          f"--epochs={config.epochs}")

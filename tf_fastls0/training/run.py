@@ -19,6 +19,7 @@ from tf_fastls0.attacks.budget import check_eps_fits
 from tf_fastls0.data.image_set import RESIZED_CROP
 from tf_fastls0.data.streamed_split import READ_ERRORS, unreadable_example
 from tf_fastls0.models import build_model, initial_weights, precision
+from tf_fastls0.training.config import KERAS_SUFFIX
 from tf_fastls0.training import callbacks as callbacks_lib
 from tf_fastls0.training import checkpoints, run_folder
 from tf_fastls0.training.export import export_network
@@ -27,7 +28,7 @@ from tf_fastls0.training.recipe import recipe_for
 from tf_fastls0.training.schedule import schedule_named
 from tf_fastls0.training.strategies import is_chief, make_strategy
 from tf_fastls0.training.strategy_loop import fit_with_strategy
-from tf_fastls0.training.trainer import AdversarialTrainer
+from tf_fastls0.training.sparse_adversarial_model import SparseAdversarialModel
 from tf_fastls0.utils import interrupts, settings
 from tf_fastls0.training.run_folder import SUMMARY_FILE
 from tf_fastls0.utils.atomic import write_json
@@ -241,23 +242,18 @@ def _robustness_callbacks(config, splits, logs_dir):
 
 
 def build_trainer(config, splits):
-    """The compiled ``AdversarialTrainer`` and its optimizer for ``config`` (not yet trained),
-    in the current strategy's scope; benchmarks and tests time or step it directly."""
+    """The compiled ``SparseAdversarialModel`` and its optimizer for ``config`` (not yet
+    trained), in the current strategy's scope; benchmarks and tests time or step it directly."""
     config = resolve_for_strategy(config, tf.distribute.get_strategy())
     keras.utils.set_random_seed(config.seed)  # the same initial weights for the same seed
-    network = build_model(config.model, splits.image_shape, splits.num_classes, config.width,
-                          config.sync_batchnorm)
+    network = build_network(config, splits.image_shape, splits.num_classes)
     if config.init_from:
         initial_weights.load_into(network, config.init_from)
     network = precision.with_policy(network, config.mixed_precision)
     steps = data_lib.steps_per_epoch(splits.train, config.batch_size)
-    trainer = AdversarialTrainer(
-        network, recipe_for(config, splits.image_shape), steps,
-        soft_labels={"train_labels": splits.train.labels, "num_classes": splits.num_classes,
-                     "momentum": config.sat_momentum, "start_epoch": config.sat_start_epoch},
-        carried={"num_examples": len(splits.train), "image_shape": splits.image_shape,
-                 "eps": config.train_eps, "augment": config.augment, "seed": config.seed,
-                 "reset_epochs": config.atta_reset_epochs})
+    trainer = SparseAdversarialModel.for_run(
+        network, config, steps, splits.image_shape, train_labels=splits.train.labels,
+        num_classes=splits.num_classes, augment=config.augment)
     schedule = schedule_named(config.lr_schedule, config.learning_rate, config.epochs * steps,
                               config.warmup_epochs * steps)
     optimizer = optimizer_named(config.optimizer, schedule, config.momentum, config.weight_decay)
@@ -268,6 +264,33 @@ def build_trainer(config, splits):
     return trainer, optimizer
 
 
+def build_network(config, image_shape, num_classes):
+    """The classifier to train: a builder of ``MODELS`` by name, or a user's architecture from a
+    ``.keras`` file (``--model=path.keras``), trained from the weights the file holds, or from
+    fresh ones drawn by its layers' initializers with ``--reinitialize``."""
+    if not config.model.endswith(KERAS_SUFFIX):
+        return build_model(config.model, image_shape, num_classes, config.width,
+                           config.sync_batchnorm)
+    network = _load_architecture(config.model)
+    if config.reinitialize:
+        network = keras.models.clone_model(network)  # the same layers, fresh weights (seeded)
+    want = (*image_shape, num_classes)
+    have = (*network.input_shape[1:], network.output_shape[-1])
+    if any(h is not None and h != w for h, w in zip(have, want)):
+        raise UsageError(f"--model={config.model} takes {network.input_shape[1:]} images to "
+                         f"{network.output_shape[-1]} classes; the data has {image_shape} images "
+                         f"of {num_classes} classes")
+    return network
+
+
+def _load_architecture(path):
+    try:
+        return keras.saving.load_model(path, compile=False, safe_mode=True)
+    except (OSError, ValueError, TypeError) as error:
+        raise UsageError(f"--model={path} cannot be loaded: {str(error).splitlines()[0]}") \
+            from None
+
+
 def make_checkpoint(trainer, optimizer):
     """What a checkpoint holds: the network, the optimizer (slots and step), the method's state."""
     return tf.train.Checkpoint(network=trainer.network, optimizer=optimizer,
@@ -275,6 +298,8 @@ def make_checkpoint(trainer, optimizer):
 
 
 def _check_fits(config, splits):
+    if config.model.endswith(KERAS_SUFFIX) and not os.path.isfile(config.model):
+        raise UsageError(f"--model={config.model}: no such file")
     if config.batch_size > len(splits.train):
         raise UsageError(f"--batch_size={config.batch_size} is larger than the "
                          f"{len(splits.train)} training images")

@@ -4,6 +4,11 @@ Rows start as the one-hot labels and, from ``start_epoch`` on, move toward the m
 prediction each time their example is seen (SPEC §5, self-adaptive training). The variable is
 saved with every checkpoint. Under tf.distribute every replica holds a copy, written with
 the rows of all replicas (``replicated_rows.py``).
+
+When the labels are not known up front (a user's ``tf.data`` stream given to
+``SparseAdversarialModel.fit``), the buffer is made with ``num_examples`` rows of zeros, and
+``fill_unset`` writes an example's one-hot label the first time the example is seen, before the
+step reads its row: the rows the loss sees are the same as with the labels given up front.
 """
 
 import tensorflow as tf
@@ -13,15 +18,29 @@ from tf_fastls0.training import replicated_rows
 
 
 class SoftLabelBuffer:
-    def __init__(self, train_labels, num_classes, momentum, start_epoch):
+    def __init__(self, num_classes, momentum, start_epoch, train_labels=None, num_examples=None):
         self.momentum = momentum
         self.start_epoch = start_epoch
-        self.rows = tf.Variable(soft_targets.one_hot_targets(train_labels, num_classes),
-                                trainable=False, name="sat_soft_labels",
+        self.num_classes = num_classes
+        self.labels_known = train_labels is not None
+        initial = (soft_targets.one_hot_targets(train_labels, num_classes) if self.labels_known
+                   else tf.zeros([num_examples, num_classes]))
+        self.rows = tf.Variable(initial, trainable=False, name="sat_soft_labels",
                                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+
+    @property
+    def num_examples(self):
+        return int(self.rows.shape[0])
 
     def lookup(self, indices):
         return tf.gather(self.rows, indices)
+
+    def fill_unset(self, indices, labels):
+        """Rows never written yet (all zeros) become their examples' one-hot labels."""
+        rows = self.lookup(indices)
+        unset = tf.reduce_sum(rows, axis=-1, keepdims=True) == 0.0
+        filled = tf.where(unset, soft_targets.one_hot_targets(labels, self.num_classes), rows)
+        replicated_rows.store_rows(self.rows, indices, filled)
 
     def moved(self, rows, clean_logits, epoch):
         active = soft_targets.targets_active(epoch, self.start_epoch)

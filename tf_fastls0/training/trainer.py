@@ -1,7 +1,14 @@
 """The training model: a ``keras.Model`` whose ``train_step`` runs a recipe's attack and loss.
 
 It wraps the classifier (``network``) so that what is exported is the plain classifier, and the
-training machinery (recipe, trackers, soft-label buffer) stays out of the SavedModel.
+training machinery (recipe, trackers, soft-label buffer) stays out of the SavedModel. Its public
+face is ``SparseAdversarialModel`` (``sparse_adversarial_model.py``): the settings of a method as
+keywords, any ``(x, y)`` data; the command builds the same class from its ``TrainConfig``.
+
+A batch is ``(images, labels, example_index)`` (the project's pipeline, or a user's indexed
+data), ``((images, example_index), labels)`` (numpy arrays given to ``fit``: the index travels
+inside ``x`` so that Keras' shuffle keeps it with its image), or ``(images, labels)`` for
+``evaluate``.
 """
 
 import keras
@@ -25,16 +32,29 @@ class AdversarialTrainer(keras.Model):
         super().__init__(**kwargs)
         self.network = network
         self.recipe = recipe
-        self.steps_per_epoch = steps_per_epoch
-        self.buffer = SoftLabelBuffer(**soft_labels) if recipe.self_adaptive else None
-        self.carried = (PerturbationBuffer(**carried) if recipe.carried_perturbation
-                        else None)
+        self.steps_per_epoch = None
+        self.buffer = self.carried = None
+        if steps_per_epoch is not None:
+            self.set_up(recipe, steps_per_epoch, soft_labels, carried)
         self.means = {name: keras.metrics.Mean(name=name)
                       for name in ("loss",) + recipe.logged_means + recipe.logged_regularisers}
         self.accuracies = {name: keras.metrics.SparseCategoricalAccuracy(name=name)
                            for name in ("accuracy",) + recipe.logged_accuracies}
 
+    def set_up(self, recipe, steps_per_epoch, soft_labels=None, carried=None):
+        """What a step needs beyond the network: the recipe, the steps per epoch (a step's epoch
+        is its number // this) and the per-example buffers, made in the model's strategy scope.
+        Without ``steps_per_epoch`` at construction, called before the first ``fit``."""
+        self.recipe = recipe
+        self.steps_per_epoch = steps_per_epoch
+        with self.distribute_strategy.scope():
+            self.buffer = SoftLabelBuffer(**soft_labels) if recipe.self_adaptive else None
+            self.carried = (PerturbationBuffer(**carried) if recipe.carried_perturbation
+                            else None)
+
     def call(self, images, training=False):
+        if isinstance(images, (tuple, list)):  # (images, example_index): numpy data in fit
+            images = images[0]
         return self.network(images, training=training)
 
     @property
@@ -52,7 +72,12 @@ class AdversarialTrainer(keras.Model):
         self.accuracies[name].update_state(labels, logits)
 
     def train_step(self, data):
-        images, labels, indices = data
+        images, labels, indices = unpack(data)
+        if indices is None:
+            raise ValueError("a training batch needs its example indices: (images, labels, "
+                             "example_index)")
+        if self.buffer is not None and not self.buffer.labels_known:
+            self.buffer.fill_unset(indices, labels)
         step = tf.convert_to_tensor(self.optimizer.iterations)
         batch = recipe_lib.prepare(self.recipe, self.network, self.buffer, images, labels,
                                    indices, step, self.steps_per_epoch, self.carried)
@@ -118,9 +143,21 @@ class AdversarialTrainer(keras.Model):
         return gradient_norm if scale is None else gradient_norm / scale
 
     def test_step(self, data):
-        images, labels, _ = data
+        images, labels, _ = unpack(data)
         logits = self.network(images, training=False)
         per_example = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
         self.means["loss"].update_state(per_example)
         self.accuracies["accuracy"].update_state(labels, logits)
         return {"loss": self.means["loss"].result(), "accuracy": self.accuracies["accuracy"].result()}
+
+
+def unpack(data):
+    """``(images, labels, example_index or None)`` of a batch in any of the forms above."""
+    if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+        raise ValueError("a batch must be (images, labels) or (images, labels, example_index)")
+    if len(data) == 3:
+        return tuple(data)
+    inputs, labels = data
+    if isinstance(inputs, (tuple, list)):
+        return inputs[0], labels, inputs[1]
+    return inputs, labels, None

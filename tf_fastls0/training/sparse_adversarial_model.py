@@ -1,0 +1,337 @@
+"""``SparseAdversarialModel``: any Keras classifier trained with a sparse (l0) adversarial method
+inside Keras' own ``compile`` / ``fit`` / ``evaluate``.
+
+    model = tf_fastls0.SparseAdversarialModel(classifier, method="fast_ls_l0", train_eps=120)
+    model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.9))
+    model.fit(train_ds, epochs=10, validation_data=test_ds,
+              callbacks=[tf_fastls0.RobustValidation(x_val, y_val, eps=20)])
+    classifier.save("robust.keras")      # or model.save(...): the classifier, unchanged
+
+It is the trainer the command uses (``trainer.AdversarialTrainer``; ``python -m tf_fastls0.train``
+builds it with ``for_run``), so a method behaves the same from Python and from the command.
+
+``classifier``: images float32 NHWC in [0, 1] -> logits (not probabilities). ``method``: a name
+of the method table (``methods.METHODS``); ``settings``: the method's settings, named as the
+command's flags (``training/config.py``: ``train_eps``, ``attack_steps``, ``trades_beta``,
+``sat_start_epoch``, ``awp``, ``threat_model`` ...). A setting the method does not read (say
+``trades_beta`` with ``sparse_at``) and a setting of the command rather than of the method
+(``epochs``, ``batch_size``, ``learning_rate``: give them to ``fit`` and ``compile``) are refused.
+
+Data given to ``fit``:
+
+- numpy arrays ``fit(x, y, batch_size=...)``: the wrapper attaches each image's index to ``x``
+  before Keras shuffles, so the index always names the image;
+- a ``tf.data.Dataset`` of batches ``(x, y, example_index)``: the index is the user's
+  (``with_example_index(ds)`` adds one to an unbatched ``(x, y)`` data set; do it before
+  ``shuffle``); ``num_examples`` (one more than the largest index) is then needed by the
+  methods with a per-example state (self-adaptive soft labels, ATTA);
+- a ``tf.data.Dataset`` of batches ``(x, y)``: each example is indexed by its position in the
+  epoch (and, for a repeated data set with ``steps_per_epoch``, modulo ``num_examples``). Keyed
+  random draws (N-FGSM noise, the attack's start) only need distinct keys, so every method
+  trains; but soft labels and ATTA's carried perturbations then follow the position, not the
+  image: right for a data set in the same order every epoch, wrong for one reshuffled every
+  epoch. For those methods index before shuffling (above), or fit numpy arrays.
+
+``num_examples`` is read where it can be (the arrays' length; a data set's cardinality times its
+first batch's size) and asked for only where it cannot. The epochs and steps per epoch of the
+first ``fit`` fix what depends on them (``sat_start_epoch``'s default, half the epochs; NuAT's
+ramp; the epoch of a step, its number // steps per epoch); pass ``sat_start_epoch`` when training
+in several ``fit`` calls. ATTA from Python assumes the images are the same each epoch (no random
+augmentation in the data set): its carried perturbations are kept in the image's own frame.
+
+Before any training step, ``fit`` checks the first batch and refuses, with one line: a data set
+without labels, images outside [0, 1], a classifier whose outputs are probabilities (a softmax
+last layer is refused already when the model is made), labels beyond the classifier's classes,
+an index beyond ``num_examples`` (later batches' indices are checked as they are read).
+"""
+
+import dataclasses
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import logging
+
+from tf_fastls0.attacks.threat_config import ThreatConfig
+from tf_fastls0.evaluation.checks import probability_warning
+from tf_fastls0.losses import objectives
+from tf_fastls0.training.config import TrainConfig
+from tf_fastls0.training.methods import METHODS, method_named
+from tf_fastls0.training.recipe import recipe_for
+from tf_fastls0.training.trainer import AdversarialTrainer, unpack
+from tf_fastls0.utils.cli import UsageError
+
+# The settings every attacked method reads, and those of its add-ons: each named by the
+# ``Method`` flag (``methods.py``) or the objective that reads it. An objective's coefficients
+# come from ``objectives.COEFFICIENT_SETTINGS``.
+ATTACK_SETTINGS = ("train_eps", "eval_eps", "attack_steps", "attack_variant", "attack_patience",
+                   "threat_model", "soft_labels", "nfgsm_noise", "awp")
+SELF_ADAPTIVE_SETTINGS = ("sat_start_epoch", "sat_momentum", "sat_attack_target")
+AWP_SETTINGS = ("awp_gamma", "awp_warmup_epochs")
+ADD_ON_SETTINGS = {"gradient_alignment": ("grad_align_lambda",),
+                   "layer_aware_perturbation": ("lap_beta", "lap_gamma"),
+                   "bilevel_correction": ("fast_bat_lambda",)}
+OBJECTIVE_SETTINGS = {"strades": ("trades_mode",), "nuat": ("nuat_ramp_epochs",)}
+GENERAL_SETTINGS = ("seed",)
+PROVISIONAL_EPOCHS = 10**6  # checks the settings before fit says how many epochs there are
+INDEX_ERROR = "example index beyond num_examples"
+
+
+class SparseAdversarialModel(AdversarialTrainer):
+    """``base_model`` trained with ``method`` (see the module docstring)."""
+
+    def __init__(self, base_model, method="fast_ls_l0", *, num_examples=None, config=None,
+                 **settings):
+        _refuse_softmax_output(base_model)
+        if config is None:
+            self.settings = dict(settings, method=method)
+            config = config_for(self.settings, PROVISIONAL_EPOCHS)
+        else:  # the command's whole TrainConfig (``for_run``)
+            self.settings = None
+        # The loss terms and trackers known now; the recipe of the run is made by ``set_up``
+        # once the data and the epochs are known (a structured threat needs the image shape).
+        provisional = recipe_for(dataclasses.replace(config, threat_model=ThreatConfig()))
+        super().__init__(base_model, provisional, steps_per_epoch=None)
+        self.num_examples = num_examples
+        self._checked = False
+
+    @classmethod
+    def for_run(cls, network, config, steps_per_epoch, image_shape, train_labels, num_classes,
+                augment):
+        """The command's model: ``config`` a ``TrainConfig``, the labels of the training split
+        known up front, its images augmented with pad-crop-flip if ``augment``."""
+        model = cls(network, config=config, num_examples=len(train_labels))
+        model._set_up_for(config, steps_per_epoch, image_shape, num_classes,
+                          train_labels=train_labels, augment=augment)
+        return model
+
+    @property
+    def base_model(self):
+        return self.network
+
+    def _set_up_for(self, config, steps_per_epoch, image_shape, num_classes, train_labels=None,
+                    augment=False):
+        self.set_up(
+            recipe_for(config, image_shape), steps_per_epoch,
+            soft_labels={"num_classes": num_classes, "momentum": config.sat_momentum,
+                         "start_epoch": config.sat_start_epoch, "train_labels": train_labels,
+                         "num_examples": self.num_examples},
+            carried={"num_examples": self.num_examples, "image_shape": image_shape,
+                     "eps": config.train_eps, "augment": augment, "seed": config.seed,
+                     "reset_epochs": config.atta_reset_epochs})
+
+    @property
+    def _needs_num_examples(self):
+        return self.recipe.self_adaptive or self.recipe.carried_perturbation
+
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, steps_per_epoch=None, **kwargs):
+        if isinstance(x, tf.data.Dataset):
+            if y is not None:
+                raise UsageError("fit: give the labels inside the data set, not as y")
+            x, steps = self._indexed_dataset(x, steps_per_epoch)
+        else:
+            x, y, steps = self._indexed_arrays(x, y, batch_size, steps_per_epoch)
+        if self.steps_per_epoch is None:
+            self._set_up_on_first_fit(epochs, steps)
+        try:
+            return super().fit(x, y, batch_size=batch_size, epochs=epochs,
+                               steps_per_epoch=steps_per_epoch, **kwargs)
+        except tf.errors.InvalidArgumentError as error:
+            if INDEX_ERROR not in str(error):
+                raise
+            raise UsageError(f"fit: a batch has an {INDEX_ERROR} ({self.num_examples}); "
+                             "training stopped before its step") from None
+
+    def _set_up_on_first_fit(self, epochs, steps):
+        config = config_for(self.settings, epochs)
+        self._set_up_for(config, steps, self._image_shape, self._num_classes)
+
+    def _indexed_arrays(self, x, y, batch_size, steps_per_epoch):
+        if y is None:
+            raise UsageError("fit: the training data has no labels: pass fit(x, y) or a data set "
+                             "of (x, y) batches")
+        images, labels = np.asarray(x), np.asarray(y)
+        if len(images) != len(labels):
+            raise UsageError(f"fit: {len(images)} images but {len(labels)} labels")
+        if self.num_examples is None:
+            self.num_examples = len(images)
+        indices = np.arange(len(images), dtype=np.int64)
+        self._check_first_batch(images[:batch_size or 32], labels[:batch_size or 32],
+                                indices[:batch_size or 32])
+        steps = steps_per_epoch or math.ceil(len(images) / (batch_size or 32))
+        return (images, indices), labels, steps
+
+    def _indexed_dataset(self, dataset, steps_per_epoch):
+        spec = dataset.element_spec
+        if not isinstance(spec, tuple) or len(spec) not in (2, 3):
+            raise UsageError("fit: the data set's elements must be batches (x, y) or (x, y, "
+                             "example_index); it has no labels" if not isinstance(spec, tuple)
+                             else f"fit: the data set's elements have {len(spec)} parts; "
+                             "expected (x, y) or (x, y, example_index)")
+        first = next(iter(dataset))
+        steps = steps_per_epoch or _cardinality(dataset)
+        if steps is None:
+            raise UsageError("fit: the data set's length is unknown or infinite: pass "
+                             "steps_per_epoch")
+        if len(spec) == 2:
+            if self.num_examples is None and _cardinality(dataset) is not None:
+                self.num_examples = steps * int(tf.shape(first[1])[0])  # positions stay below
+            if self._needs_num_examples and self.settings is not None:
+                logging.warning("fit: the (x, y) data set is indexed by position in the epoch: "
+                                "soft labels follow the image only if the order is the same "
+                                "every epoch (see tf_fastls0.with_example_index)")
+            dataset = _with_positions(dataset, self.num_examples)
+            first = (*first, tf.range(tf.shape(first[1])[0], dtype=tf.int64))
+        if self._needs_num_examples and self.num_examples is None:
+            raise UsageError(f"method {self.settings['method']!r} keeps a row per training "
+                             "example: pass num_examples= (one more than the largest example "
+                             "index) to SparseAdversarialModel")
+        self._check_first_batch(*first)
+        return dataset, steps
+
+    def _check_first_batch(self, images, labels, indices):
+        """One line for what would make training wrong, before any step (once per model)."""
+        images = tf.convert_to_tensor(images)
+        self._image_shape = tuple(int(d) for d in images.shape[1:])
+        if self._checked:
+            return
+        if not images.dtype.is_floating:
+            raise UsageError(f"fit: the images are {images.dtype.name}; the classifier takes "
+                             "float images in [0, 1] (divide uint8 images by 255)")
+        low, high = float(tf.reduce_min(images)), float(tf.reduce_max(images))
+        if low < 0.0 or high > 1.0:
+            raise UsageError(f"fit: the images range over [{low:g}, {high:g}]; they must be in "
+                             "[0, 1] (the attacks change pixels within [0, 1]; normalise inside "
+                             "the model)")
+        logits = np.asarray(tf.cast(self.network(images, training=False), tf.float32))
+        if logits.ndim != 2:
+            raise UsageError(f"fit: the classifier returns shape {list(logits.shape)}; it must "
+                             "return logits [batch, classes]")
+        if probability_warning(logits):
+            raise UsageError("fit: the classifier's outputs look like probabilities (each row in "
+                             "[0, 1], summing to 1); return logits (drop the final softmax)")
+        self._num_classes = logits.shape[-1]
+        labels = np.asarray(labels)
+        if labels.ndim != 1 or labels.min() < 0 or labels.max() >= self._num_classes:
+            raise UsageError(f"fit: labels must be class numbers in [0, {self._num_classes}) "
+                             f"[batch]; got shape {list(labels.shape)}, values "
+                             f"{labels.min()}..{labels.max()}")
+        if self.num_examples is not None and np.max(indices) >= self.num_examples:
+            raise UsageError(f"fit: {INDEX_ERROR} ({np.max(indices)} >= {self.num_examples})")
+        self._checked = True
+
+    def train_step(self, data):
+        images, labels, indices = unpack(data)
+        if self.num_examples is not None and indices is not None:
+            # Every later batch's indices, checked before anything of its step reads them.
+            check = tf.debugging.assert_less(
+                tf.cast(indices, tf.int64), tf.constant(self.num_examples, tf.int64),
+                message=f"{INDEX_ERROR} ({self.num_examples})")
+            with tf.control_dependencies([check]):
+                data = (images, labels, tf.identity(indices))
+        return super().train_step(data)
+
+    def save(self, filepath, overwrite=True, **kwargs):
+        """Saves the classifier alone (a ``.keras`` file), as it is."""
+        return self.network.save(filepath, overwrite=overwrite, **kwargs)
+
+    def export(self, filepath, **kwargs):
+        """Exports the classifier alone (a SavedModel)."""
+        return self.network.export(filepath, **kwargs)
+
+
+def config_for(settings, epochs):
+    """The ``TrainConfig`` of a method's settings (``settings["method"]`` and its keywords) over
+    ``epochs``; ``UsageError`` for a setting that is not the method's."""
+    method = settings.get("method")
+    names = {field.name for field in dataclasses.fields(TrainConfig)}
+    for name in settings:
+        if name == "method":
+            continue
+        if name not in names:
+            raise UsageError(f"unknown setting {name}=; the settings are the fields of "
+                             "tf_fastls0.training.config.TrainConfig")
+        if name not in _settings_of(method, settings):
+            raise UsageError(f"{name}= {_why_not(name, method, settings)}")
+    return TrainConfig(epochs=epochs, **settings)
+
+
+def _settings_of(method, settings):
+    """The names of the settings ``method`` reads (given the add-ons ``settings`` turns on)."""
+    if method not in METHODS and method_named_or_none(method) is None:
+        raise UsageError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
+    entry = method_named(method)
+    found = set(GENERAL_SETTINGS)
+    if not entry.adversarial:
+        return found
+    found.update(ATTACK_SETTINGS)
+    found.update(objectives.COEFFICIENT_SETTINGS.get(entry.objective, {}).values())
+    found.update(OBJECTIVE_SETTINGS.get(entry.objective, ()))
+    for flag, names in ADD_ON_SETTINGS.items():
+        if getattr(entry, flag):
+            found.update(names)
+    if entry.self_adaptive or settings.get("soft_labels") in ("self_adaptive", "sat"):
+        found.update(SELF_ADAPTIVE_SETTINGS)
+    if settings.get("awp"):
+        found.update(AWP_SETTINGS)
+    return found
+
+
+def method_named_or_none(name):
+    try:
+        return method_named(name)
+    except KeyError:
+        return None
+
+
+def _why_not(name, method, settings):
+    everywhere = set().union(*(_settings_of(other, {"soft_labels": "self_adaptive", "awp": True})
+                               for other in METHODS))
+    if name not in everywhere:
+        return ("is a setting of the command, not of the method: give it to compile() or fit() "
+                "(the optimizer, epochs, batch size), or leave it out")
+    if name in SELF_ADAPTIVE_SETTINGS:
+        return f"does not apply: method {method!r} has no self-adaptive soft labels " \
+               "(add soft_labels='self_adaptive')"
+    if name in AWP_SETTINGS:
+        return "does not apply without awp=True"
+    return f"does not apply to method {method!r}"
+
+
+def _refuse_softmax_output(model):
+    """A classifier whose last layer is a softmax gives probabilities: refused."""
+    layers = getattr(model, "layers", None)
+    if not layers:
+        return
+    last = layers[-1]
+    activation = getattr(last, "activation", None)
+    if isinstance(last, keras.layers.Softmax) or activation is keras.activations.softmax or \
+            getattr(activation, "__name__", "") == "softmax":
+        raise UsageError(f"the classifier's last layer {last.name!r} is a softmax: the methods "
+                         "and attacks need logits; build it without the final softmax")
+
+
+def _cardinality(dataset):
+    count = int(dataset.cardinality())
+    return count if count > 0 else None
+
+
+def _with_positions(dataset, num_examples):
+    """``(x, y)`` batches -> ``(x, y, position)``: each example's place in the stream (restarted
+    every epoch: Keras iterates a finite data set afresh), modulo ``num_examples`` if known."""
+    def add(count, batch):
+        images, labels = batch
+        size = tf.shape(labels, out_type=tf.int64)[0]
+        positions = count + tf.range(size, dtype=tf.int64)
+        if num_examples:
+            positions %= num_examples
+        return count + size, (images, labels, positions)
+
+    return dataset.scan(tf.constant(0, tf.int64), add)
+
+
+def with_example_index(dataset):
+    """An unbatched ``(x, y)`` data set -> ``(x, y, example_index)``, the index the element's
+    place in ``dataset``: call it before ``shuffle`` so the index stays with its example."""
+    return dataset.enumerate().map(lambda index, element: (*element, index))
