@@ -9,7 +9,22 @@ input is ``x + p * topk_mask(sigmoid(m), eps)`` (``topk_mask.sparse_perturbation
 Each image keeps its best input, starting from the clean image with its clean loss; an iterate
 replaces it where its loss is >= the best loss or where it is fooled. Fooled images stop (early
 stop), images fooled before the attack are returned unchanged, and an unfooled image whose binary
-mask has not changed for ``patience`` steps draws fresh mask logits (restart).
+mask has stayed the same for ``patience`` steps draws fresh mask logits (restart).
+
+Restarts follow the sAA reference code (CityU-MLO/sPGD, ``SparsePGD.__call__``; SPEC §2.6): a
+step first moves (p, m) with the previous evaluation's gradients, then evaluates (forward, loss,
+gradients, best-tracking, early stop), and only then counts: each image still attacked whose
+binary mask this step left the same gains one; if no image still attacked kept its mask, every
+still-attacked image's counter goes back to 0. So within one call the counter is of unchanged
+steps, not of consecutive ones, and it couples the images of the call: with ``patience >= 2`` an
+image's restarts can depend on the other images in the batch, as in the reference (evaluation
+keeps each image in the same batch across shards and resumes; under ``tf.distribute`` the batch is
+the replica's). An image that reaches ``patience`` gets fresh N(0, 1) mask logits (p is kept) and
+a zero counter; the next step moves the fresh logits with the gradient taken before the restart.
+Deviations: the fresh logits are keyed draws (example key, step; see keyed_random) rather than the
+reference's global ``torch.randn``; the reference compares the top-k of the raw logits, this code
+the top-k of their sigmoid (the same order, except where float32 rounds two sigmoids to one
+value); ``patience=None`` never restarts.
 
 Losses: ``"ce"`` (hard labels), ``"soft_ce"`` (CE to ``soft_targets``; SAT), ``"kl"``
 (``KL(softmax f(x) || softmax f(x_adv))`` with the clean logits fixed; sTRADES mode F; every image
@@ -83,7 +98,8 @@ class _Best(NamedTuple):
 
 class _Iterate(NamedTuple):
     """The attack state between steps: (p, m), the binary mask, the gradients at the current
-    iterate, consecutive unchanged-mask steps, and which images are still attacked."""
+    iterate, the restart counter (unchanged-mask steps, SPEC §2.6), and which images are still
+    attacked."""
     magnitude: tf.Tensor  # [B, H, W, C]
     mask_logits: tf.Tensor  # [B, H, W, 1]; [B, G] over a structured threat
     mask: tf.Tensor  # the binary mask, the logits' shape
@@ -159,21 +175,30 @@ def sparse_pgd(model_fn, images, labels, *, eps, steps, projected=False, loss="c
         magnitude_grad, mask_grad = tape.gradient(losses, [magnitude, mask_logits])
         return perturbed, logits, losses, magnitude_grad, mask_grad
 
-    def step(i, rows, state):
-        """Updates (p, m) from the last gradients; restarts masks stuck for ``patience`` steps."""
+    def step(rows, state):
+        """Updates (p, m) from the last gradients; returns the new state and, per image, whether
+        its binary mask stayed the same."""
         magnitude, mask_logits = _update(rows.x, state, alpha, beta)
         mask = masks.topk(mask_logits, eps)
-        unchanged = tf.where(_same_mask(mask, state.mask), state.unchanged + 1, 0)
-        if patience is not None:
-            restart = tf.logical_and(unchanged >= patience, state.active)
-            mask_logits, mask = tf.cond(
-                tf.reduce_any(restart),
-                lambda: _restart(mask_logits, mask, restart, rows.keys, eps, seed, counter, i,
-                                 masks),
-                lambda: (mask_logits, mask))
-            unchanged = tf.where(restart, 0, unchanged)
-        return state._replace(magnitude=magnitude, mask_logits=mask_logits, mask=mask,
-                              unchanged=unchanged)
+        same = _same_mask(mask, state.mask)
+        return state._replace(magnitude=magnitude, mask_logits=mask_logits, mask=mask), same
+
+    def count_and_restart(i, rows, state, same):
+        """After an evaluation (SPEC §2.6): counts the images still attacked whose mask stayed the
+        same, and gives fresh mask logits to those that reach ``patience``."""
+        if patience is None:
+            return state
+        stuck = tf.logical_and(state.active, same)
+        unchanged = tf.where(tf.reduce_any(stuck), state.unchanged + tf.cast(stuck, tf.int32),
+                             tf.where(state.active, 0, state.unchanged))
+        restart = tf.logical_and(unchanged >= patience, state.active)
+        mask_logits, mask = tf.cond(
+            tf.reduce_any(restart),
+            lambda: _restart(state.mask_logits, state.mask, restart, rows.keys, eps, seed,
+                             counter, i, masks),
+            lambda: (state.mask_logits, state.mask))
+        return state._replace(mask_logits=mask_logits, mask=mask,
+                              unchanged=tf.where(restart, 0, unchanged))
 
     def track(best, state, perturbed, logits, losses, rows):
         """The iterate replaces the best where its loss is >= the best's or it is fooled."""
@@ -194,11 +219,12 @@ def sparse_pgd(model_fn, images, labels, *, eps, steps, projected=False, loss="c
             work, finished = tf.cond(compaction.is_due(work.state.active),
                                      lambda: _compacted(work, finished),
                                      lambda: (work, finished))
-        state = step(i, work.rows, work.state)
+        state, same = step(work.rows, work.state)
         perturbed, logits, losses, magnitude_grad, mask_grad = evaluate(
             work.rows, state.magnitude, state.mask_logits, state.mask)
         best = work.best._replace(passes=work.best.passes + tf.cast(state.active, tf.int32))
         best, state = track(best, state, perturbed, logits, losses, work.rows)
+        state = count_and_restart(i, work.rows, state, same)
         state = state._replace(magnitude_grad=magnitude_grad, mask_grad=mask_grad)
         return i + 1, _Work(work.rows, state, best), finished
 
@@ -220,7 +246,7 @@ def sparse_pgd(model_fn, images, labels, *, eps, steps, projected=False, loss="c
                                           shape_invariants=invariants if compact else None)
 
     # The last step needs only a forward pass: its gradient would never be used.
-    state = step(i, work.rows, work.state)
+    state, _ = step(work.rows, work.state)
     perturbed = work.rows.x + state.magnitude * masks.pixel_mask(state.mask)
     logits = tf.cast(model_fn(perturbed), tf.float32)
     best, _ = track(work.best, state, perturbed, logits, objective(logits, work.rows), work.rows)
