@@ -38,7 +38,7 @@ def test_output_is_a_sparse_image(mlp, assert_sparse_image, batch, height, width
     images = images.astype(dtype)
     model_fn = mlp(shape, CLASSES, seed)
     variant = tf.constant(seed % 2 == 0) if projected == "tensor" else projected
-    result = sparse_pgd(model_fn, images, labels, eps=eps, steps=steps, projected=variant,
+    result = sparse_pgd(model_fn, images, labels, eps=eps, iterations=steps, projected=variant,
                         patience=patience, seed=seed, **_loss_arguments(loss, labels, seed))
     assert_sparse_image(result.adversarial.numpy(), images, eps)
     assert result.adversarial.dtype == tf.as_dtype(dtype)
@@ -53,7 +53,7 @@ def test_output_is_a_sparse_image(mlp, assert_sparse_image, batch, height, width
 @pytest.mark.parametrize("eps, steps", [(0, 5), (4, 0)])
 def test_zero_budget_returns_the_input(mlp, eps, steps):
     images, labels = _batch((5, 5, 3), 3, seed=1)
-    result = sparse_pgd(mlp((5, 5, 3)), images, labels, eps=eps, steps=steps)
+    result = sparse_pgd(mlp((5, 5, 3)), images, labels, eps=eps, iterations=steps)
     np.testing.assert_array_equal(result.adversarial.numpy(), images)
 
 
@@ -74,7 +74,7 @@ def test_steps_that_lower_the_loss_return_the_clean_image(steps):
     images, _ = _batch((4, 4, 3), 3, seed=2, low=0.1, high=0.9)
     labels = np.zeros(3, np.int32)
     model_fn = _distance_model(images, sign=-1.0, offset=-1.0)
-    result = sparse_pgd(model_fn, images, labels, eps=2, steps=steps)
+    result = sparse_pgd(model_fn, images, labels, eps=2, iterations=steps)
     np.testing.assert_array_equal(result.adversarial.numpy(), images)
     np.testing.assert_allclose(result.loss.numpy(), np.log1p(np.exp(-1.0)), rtol=1e-6)
     assert not result.is_adversarial.numpy().any()
@@ -84,7 +84,7 @@ def test_a_step_that_raises_the_loss_is_kept():
     images, _ = _batch((4, 4, 3), 3, seed=3, low=0.1, high=0.9)
     labels = np.zeros(3, np.int32)
     model_fn = _distance_model(images, sign=1.0, offset=-5.0)  # eps=1, C=3: distance <= 3 < 5
-    result = sparse_pgd(model_fn, images, labels, eps=1, steps=1)
+    result = sparse_pgd(model_fn, images, labels, eps=1, iterations=1)
     changed = np.any(result.adversarial.numpy() != images, axis=-1).sum(axis=(1, 2))
     np.testing.assert_array_equal(changed, [1, 1, 1])
     assert np.all(result.loss.numpy() > np.log1p(np.exp(-5.0)))
@@ -96,7 +96,7 @@ def test_clean_mistakes_are_untouched_except_under_kl(mlp, loss):
     model_fn = mlp((5, 5, 3), CLASSES, seed=4)
     labels = model_fn(images).numpy().argmax(-1).astype(np.int32)
     labels[:3] = (labels[:3] + 1) % CLASSES
-    result = sparse_pgd(model_fn, images, labels, eps=3, steps=3, loss=loss)
+    result = sparse_pgd(model_fn, images, labels, eps=3, iterations=3, loss=loss)
     adversarial = result.adversarial.numpy()
     unchanged = np.all(adversarial == images, axis=(1, 2, 3))
     if loss == "ce":
@@ -204,8 +204,8 @@ def test_one_step_matches_a_numpy_transcription_of_the_spec(projected, alpha, be
     keys = np.arange(10, 10 + batch)
     expected, expected_loss, _ = _numpy_spgd(images, labels, weights, 4, 1, projected, keys, seed,
                                              alpha, beta)
-    result = sparse_pgd(model_fn, images, labels, eps=4, steps=1, projected=projected, keys=keys,
-                        seed=seed, alpha=alpha, beta=beta)
+    result = sparse_pgd(model_fn, images, labels, eps=4, iterations=1, projected=projected,
+                        keys=keys, seed=seed, alpha=alpha, beta=beta)
     np.testing.assert_allclose(result.adversarial.numpy(), expected, atol=1e-5)
     np.testing.assert_allclose(result.loss.numpy(), expected_loss, rtol=1e-4, atol=1e-5)
 
@@ -217,8 +217,8 @@ def test_more_steps_extend_fewer_steps(mlp, loss):
     images, _ = _batch((6, 6, 3), 8, seed=5)
     model_fn = mlp((6, 6, 3), CLASSES, seed=5)
     labels = model_fn(images).numpy().argmax(-1).astype(np.int32)
-    short = sparse_pgd(model_fn, images, labels, eps=6, steps=2, loss=loss, patience=1)
-    long = sparse_pgd(model_fn, images, labels, eps=6, steps=6, loss=loss, patience=1)
+    short = sparse_pgd(model_fn, images, labels, eps=6, iterations=2, loss=loss, patience=1)
+    long = sparse_pgd(model_fn, images, labels, eps=6, iterations=6, loss=loss, patience=1)
     assert np.all(long.loss.numpy() >= short.loss.numpy() - 1e-6)
     if loss == "ce":
         fooled = short.is_adversarial.numpy()
@@ -245,7 +245,7 @@ def test_restarts_match_a_numpy_transcription_of_the_reference_loop(projected, p
     without = _numpy_spgd(images, labels, weights, 2, steps, projected, keys, seed)[0]
     assert not np.allclose(without, expected, atol=1e-3)  # and they change the result
     for compact in (False, True):
-        result = sparse_pgd(model_fn, images, labels, eps=2, steps=steps, projected=projected,
+        result = sparse_pgd(model_fn, images, labels, eps=2, iterations=steps, projected=projected,
                             patience=patience, keys=keys, seed=seed, compact=compact)
         np.testing.assert_allclose(result.adversarial.numpy(), expected, atol=1e-5)
         np.testing.assert_allclose(result.loss.numpy(), expected_loss, rtol=1e-4, atol=1e-5)
@@ -254,8 +254,8 @@ def test_restarts_match_a_numpy_transcription_of_the_reference_loop(projected, p
 def test_soft_targets_that_are_one_hot_give_the_ce_attack(mlp):
     images, labels = _batch((5, 5, 3), 5, seed=8)
     model_fn = mlp((5, 5, 3), CLASSES, seed=8)
-    hard = sparse_pgd(model_fn, images, labels, eps=3, steps=3)
-    soft = sparse_pgd(model_fn, images, labels, eps=3, steps=3, loss="soft_ce",
+    hard = sparse_pgd(model_fn, images, labels, eps=3, iterations=3)
+    soft = sparse_pgd(model_fn, images, labels, eps=3, iterations=3, loss="soft_ce",
                       soft_targets=np.eye(CLASSES, dtype=np.float32)[labels])
     np.testing.assert_array_equal(soft.adversarial.numpy(), hard.adversarial.numpy())
 
@@ -265,7 +265,7 @@ def test_targeted_success_means_the_target_class(mlp):
     model_fn = mlp((6, 6, 3), CLASSES, seed=9)
     labels = model_fn(images).numpy().argmax(-1).astype(np.int32)
     targets = (labels + 1) % CLASSES
-    result = sparse_pgd(model_fn, images, labels, eps=6, steps=8, loss="targeted_ce",
+    result = sparse_pgd(model_fn, images, labels, eps=6, iterations=8, loss="targeted_ce",
                         target_labels=targets)
     predicted = model_fn(result.adversarial).numpy().argmax(-1)
     np.testing.assert_array_equal(result.is_adversarial.numpy(), predicted == targets)
@@ -276,8 +276,8 @@ def test_randomness_is_keyed_per_example_not_per_batch(mlp):
     images, labels = _batch((6, 6, 3), 6, seed=10)
     model_fn = mlp((6, 6, 3), CLASSES, seed=10)
     keys = np.array([40, 41, 42, 43, 44, 45])
-    whole = sparse_pgd(model_fn, images, labels, eps=2, steps=3, keys=keys)
-    half = sparse_pgd(model_fn, images[3:], labels[3:], eps=2, steps=3, keys=keys[3:])
+    whole = sparse_pgd(model_fn, images, labels, eps=2, iterations=3, keys=keys)
+    half = sparse_pgd(model_fn, images[3:], labels[3:], eps=2, iterations=3, keys=keys[3:])
     np.testing.assert_allclose(half.adversarial.numpy(), whole.adversarial.numpy()[3:], atol=1e-6)
 
 
@@ -285,12 +285,12 @@ def test_compiled_with_a_variant_tensor_and_batch_of_one_matches_eager(mlp):
     images, labels = _batch((5, 6, 1), 1, seed=11)
     model_fn = mlp((5, 6, 1), CLASSES, seed=11)
     compiled = tf.function(
-        lambda x, y, projected: sparse_pgd(model_fn, x, y, eps=3, steps=4, projected=projected,
+        lambda x, y, projected: sparse_pgd(model_fn, x, y, eps=3, iterations=4, projected=projected,
                                            patience=1),
         reduce_retracing=True)
     for projected in (False, True):
         graph = compiled(images, labels, tf.constant(projected))
-        eager = sparse_pgd(model_fn, images, labels, eps=3, steps=4, projected=projected,
+        eager = sparse_pgd(model_fn, images, labels, eps=3, iterations=4, projected=projected,
                            patience=1)
         np.testing.assert_allclose(graph.adversarial.numpy(), eager.adversarial.numpy(), atol=1e-6)
 
@@ -318,7 +318,7 @@ def test_cost_is_steps_backward_and_steps_plus_one_forward(mlp, steps):
     labels = model_fn(images).numpy().argmax(-1).astype(np.int32)
     clean_logits = model_fn(images)
     counts = {"forward": 0, "backward": 0}
-    sparse_pgd(_counting_model(model_fn, counts), images, labels, eps=1, steps=steps,
+    sparse_pgd(_counting_model(model_fn, counts), images, labels, eps=1, iterations=steps,
                clean_logits=clean_logits, loss="kl")  # kl: no early stop, so every step runs
     assert counts == {"forward": steps + 1, "backward": steps}
 
@@ -340,8 +340,8 @@ def test_a_carried_start_is_where_the_attack_begins(mlp):
         mask[i].flat[rng.choice(25, count, replace=False)] = 1.0
     magnitude = rng.uniform(-1.5, 1.5, size=(3, 5, 5, 3)).astype(np.float32)
     flat = lambda x: tf.zeros([tf.shape(x)[0], CLASSES]) + 0.0 * tf.reduce_sum(x)  # noqa: E731
-    carried = sparse_pgd(flat, images, labels, eps=4, steps=1, initial=(mask, magnitude))
-    fresh = sparse_pgd(flat, images, labels, eps=4, steps=1)
+    carried = sparse_pgd(flat, images, labels, eps=4, iterations=1, initial=(mask, magnitude))
+    fresh = sparse_pgd(flat, images, labels, eps=4, iterations=1)
     start_mask, start_magnitude = (t.numpy() for t in carried.last_iterate)
     fresh_mask, fresh_magnitude = (t.numpy() for t in fresh.last_iterate)
     assert np.all(start_mask.reshape(3, -1).sum(-1) == 4)

@@ -28,7 +28,7 @@ def batch_projected(batch_index, variant="random", seed=0):
 def spgd_batch(model_fn, images, labels, keys, *, eps, steps, projected, seed=0,
                patience=TRAINING_PATIENCE):
     """One batch's sPGD adversarial images (a tensor like ``images``); tf.function-safe."""
-    return sparse_pgd(model_fn, images, labels, eps=eps, steps=steps, projected=projected,
+    return sparse_pgd(model_fn, images, labels, eps=eps, iterations=steps, projected=projected,
                       loss="ce", patience=patience, keys=keys, seed=seed,
                       compact=True).adversarial
 
@@ -66,5 +66,6 @@ def saa(model_fn, images, labels, *, eps, iterations, queries, batch_size=128, s
     batches = [(images[start:start + batch_size], labels[start:start + batch_size],
                 np.arange(start, min(start + batch_size, len(images))))
                for start in range(0, len(images), batch_size)]
-    return sparse_autoattack(model_fn, batches, eps=eps, iterations=iterations, queries=queries,
+    return sparse_autoattack(model_fn, batches=batches, eps=eps, iterations=iterations,
+                             queries=queries,
                              seed=seed, progress=progress)
