@@ -140,7 +140,8 @@ def _timed_calls(net, model_fn, images, labels):
     def spgd(steps, loss, given_logits):
         @tf.function
         def run():
-            result = sparse_pgd(model_fn, images, labels, eps=FLAGS.eps, steps=steps, loss=loss,
+            result = sparse_pgd(model_fn, images, labels, eps=FLAGS.eps, iterations=steps,
+                                loss=loss,
                                 clean_logits=clean_logits if given_logits else None)
             return tf.reduce_sum(result.adversarial) + tf.reduce_sum(result.loss)
 
@@ -173,8 +174,8 @@ def _interleaved(calls, repeats):
 def _saa_images_per_second(model_fn, images, labels):
     """sAA over a warm-up batch (tracing) then ``saa_batches`` timed copies of the same batch."""
     stamps = []
-    sparse_autoattack(model_fn, [(images, labels)] * (1 + FLAGS.saa_batches), eps=FLAGS.eps,
-                      iterations=FLAGS.saa_iterations, queries=FLAGS.saa_queries,
+    sparse_autoattack(model_fn, batches=[(images, labels)] * (1 + FLAGS.saa_batches),
+                      eps=FLAGS.eps, iterations=FLAGS.saa_iterations, queries=FLAGS.saa_queries,
                       keep_adversarial=False,
                       progress=lambda event: stamps.append((event["batch"], time.perf_counter())))
     batch_end = {batch: stamp for batch, stamp in stamps}  # the last stage's stamp per batch
@@ -190,7 +191,7 @@ def _saa_seconds_per_call(model_fn, images, labels):
     fresh_seconds, kept_seconds = [], []
     for _ in range(FLAGS.saa_batches):
         start = time.perf_counter()
-        sparse_autoattack(model_fn, [(images, labels)], keep_adversarial=False, **budget)
+        sparse_autoattack(model_fn, batches=[(images, labels)], keep_adversarial=False, **budget)
         fresh_seconds.append(time.perf_counter() - start)
         start = time.perf_counter()
         kept([(images, labels)], keep_adversarial=False)

@@ -97,7 +97,7 @@ def _stage_functions(model_fn, image_shape, iterations, queries, compact):
 
     def spgd(projected):
         def run(images, labels, keys, eps):
-            result = sparse_pgd(model_fn, images, labels, eps=eps, steps=iterations,
+            result = sparse_pgd(model_fn, images, labels, eps=eps, iterations=iterations,
                                 projected=projected, patience=3, keys=keys, counter=1 + projected,
                                 compact=compact)
             return result.is_adversarial, tf.reduce_sum(result.passes)

@@ -117,7 +117,7 @@ def iteration_cost(specs):
     def attack(threat, k, steps):
         @tf.function
         def run():
-            result = sparse_pgd(model_fn, images, labels, eps=k, steps=steps, loss="kl",
+            result = sparse_pgd(model_fn, images, labels, eps=k, iterations=steps, loss="kl",
                                 clean_logits=clean_logits, threat=threat)
             return tf.reduce_sum(result.adversarial)
         return run

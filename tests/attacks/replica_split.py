@@ -28,8 +28,8 @@ def model():
 
 def attacks(model_fn):
     def run(images, labels, keys, projected):
-        pgd = sparse_pgd(model_fn, images, labels, eps=3, steps=4, projected=projected, keys=keys,
-                         seed=5, counter=7, patience=1)
+        pgd = sparse_pgd(model_fn, images, labels, eps=3, iterations=4, projected=projected,
+                         keys=keys, seed=5, counter=7, patience=1)
         rs = sparse_rs(model_fn, images, labels, eps=3, queries=10, keys=keys, seed=5)
         return pgd.adversarial, rs.adversarial
 

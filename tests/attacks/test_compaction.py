@@ -37,9 +37,9 @@ def _run(attack, counted, compact, compiled):
 
 
 ATTACKS = {
-    "spgd_unproj": lambda model_fn, x, y, compact: sparse_pgd(model_fn, x, y, eps=3, steps=40,
+    "spgd_unproj": lambda model_fn, x, y, compact: sparse_pgd(model_fn, x, y, eps=3, iterations=40,
                                                               seed=2, compact=compact),
-    "spgd_proj": lambda model_fn, x, y, compact: sparse_pgd(model_fn, x, y, eps=3, steps=40,
+    "spgd_proj": lambda model_fn, x, y, compact: sparse_pgd(model_fn, x, y, eps=3, iterations=40,
                                                             projected=True, seed=2,
                                                             compact=compact),
     "rs": lambda model_fn, x, y, compact: sparse_rs(model_fn, x, y, eps=3, queries=80, seed=2,
@@ -83,9 +83,9 @@ def test_buckets_are_powers_of_two_holding_every_active_row():
 
 def test_spgd_counts_the_passes_each_image_was_attacked_with(counted):
     model_fn, images, labels, _ = counted
-    everyone = sparse_pgd(model_fn, images, labels, eps=3, steps=12, loss="kl", compact=True)
+    everyone = sparse_pgd(model_fn, images, labels, eps=3, iterations=12, loss="kl", compact=True)
     np.testing.assert_array_equal(everyone.passes.numpy(), 12)  # KL: nobody stops early
-    stopping = sparse_pgd(model_fn, images, labels, eps=3, steps=12, seed=2, compact=True)
+    stopping = sparse_pgd(model_fn, images, labels, eps=3, iterations=12, seed=2, compact=True)
     passes, fooled = stopping.passes.numpy(), stopping.is_adversarial.numpy()
     np.testing.assert_array_equal(passes[~fooled], 12)
     assert fooled.any() and np.all(passes[fooled] <= 12) and passes.min() < 12
@@ -96,7 +96,7 @@ def test_the_cascade_agrees_compacted_or_not_on_a_cifar_cnn(cifar_cnn):
     # iterations of the first stage, some resist every stage); equal on a 2-core CPU.
     model_fn, images, labels = cifar_cnn
     batches = [(images[i:i + 100], labels[i:i + 100]) for i in (0, 100)]
-    first, second = (sparse_autoattack(model_fn, batches, eps=10, iterations=30, queries=60,
+    first, second = (sparse_autoattack(model_fn, batches=batches, eps=10, iterations=30, queries=60,
                                        compact=compact) for compact in (True, False))
     survivors = first.report["survivors"]
     assert survivors["spgd_unproj"] < 0.5 * survivors["clean"] and survivors["rs"] > 0

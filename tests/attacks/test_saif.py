@@ -22,7 +22,7 @@ def test_output_is_a_sparse_image(mlp, predicted_batch, assert_sparse_image, bat
     model_fn = mlp(shape, CLASSES, seed)
     images, labels = predicted_batch(model_fn, shape, batch, seed)
     images = images.astype(dtype)
-    result = saif(model_fn, images, labels, eps=eps, steps=steps, seed=seed)
+    result = saif(model_fn, images, labels, eps=eps, iterations=steps, seed=seed)
     adversarial = result.adversarial.numpy()
     assert result.adversarial.dtype == tf.as_dtype(dtype)
     assert_sparse_image(adversarial, images, eps)
@@ -35,8 +35,8 @@ def test_clean_mistakes_come_back_unchanged_and_fooled_images_stay_fooled(mlp, p
     model_fn = mlp(shape, CLASSES, seed=4)
     images, labels = predicted_batch(model_fn, shape, 16, seed=4)
     labels[:2] = (labels[:2] + 1) % CLASSES
-    short = saif(model_fn, images, labels, eps=3, steps=5, seed=1)
-    long = saif(model_fn, images, labels, eps=3, steps=40, seed=1)
+    short = saif(model_fn, images, labels, eps=3, iterations=5, seed=1)
+    long = saif(model_fn, images, labels, eps=3, iterations=40, seed=1)
     np.testing.assert_array_equal(long.adversarial.numpy()[:2], images[:2])
     fooled = short.is_adversarial.numpy()
     assert 2 < fooled.sum() < long.is_adversarial.numpy().sum() < 16  # informative
@@ -53,7 +53,7 @@ def test_compaction_and_batch_splits_change_nothing(mlp, predicted_batch, compil
     keys = np.arange(100, 124)
 
     def run(x, y, k, compact):
-        return saif(model_fn, x, y, eps=3, steps=30, keys=k, seed=2, compact=compact)
+        return saif(model_fn, x, y, eps=3, iterations=30, keys=k, seed=2, compact=compact)
 
     attack = tf.function(run, reduce_retracing=True) if compiled else run
     full = attack(images, labels, keys, False)

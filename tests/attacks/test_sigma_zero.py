@@ -26,7 +26,7 @@ def test_returned_images_match_their_pixel_counts(mlp, predicted_batch, assert_s
     images, labels = predicted_batch(model_fn, shape, batch, seed)
     labels[0] = (labels[0] + 1) % CLASSES  # a clean mistake: returned as is, 0 pixels
     images = images.astype(dtype)
-    result = sigma_zero(model_fn, images, labels, steps=steps)
+    result = sigma_zero(model_fn, images, labels, iterations=steps)
     adversarial = result.adversarial.numpy()
     assert result.adversarial.dtype == tf.as_dtype(dtype)
     assert_sparse_image(adversarial, images, height * width)
@@ -45,7 +45,7 @@ def test_the_cascade_breaks_within_the_budget_and_keeps_every_minimum(mlp, predi
     model_fn = mlp(shape, CLASSES, seed=3)
     images, labels = predicted_batch(model_fn, shape, 24, seed=3)
     eps = 3
-    result = sparse_autoattack(model_fn, [(images, labels)], eps=eps, iterations=100,
+    result = sparse_autoattack(model_fn, images, labels, eps=eps, iterations=100,
                                attacks="sigma_zero")
     counts, broken = result.min_pixels, result.broken_by == STAGE_CODES["sigma_zero"]
     assert np.any(counts > eps) and np.any((counts >= 1) & (counts <= eps))  # informative

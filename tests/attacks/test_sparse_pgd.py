@@ -38,7 +38,7 @@ def test_output_is_a_sparse_image(mlp, assert_sparse_image, batch, height, width
     images = images.astype(dtype)
     model_fn = mlp(shape, CLASSES, seed)
     variant = tf.constant(seed % 2 == 0) if projected == "tensor" else projected
-    result = sparse_pgd(model_fn, images, labels, eps=eps, steps=steps, projected=variant,
+    result = sparse_pgd(model_fn, images, labels, eps=eps, iterations=steps, projected=variant,
                         patience=patience, seed=seed, **_loss_arguments(loss, labels, seed))
     assert_sparse_image(result.adversarial.numpy(), images, eps)
     assert result.adversarial.dtype == tf.as_dtype(dtype)
@@ -53,7 +53,7 @@ def test_output_is_a_sparse_image(mlp, assert_sparse_image, batch, height, width
 @pytest.mark.parametrize("eps, steps", [(0, 5), (4, 0)])
 def test_zero_budget_returns_the_input(mlp, eps, steps):
     images, labels = _batch((5, 5, 3), 3, seed=1)
-    result = sparse_pgd(mlp((5, 5, 3)), images, labels, eps=eps, steps=steps)
+    result = sparse_pgd(mlp((5, 5, 3)), images, labels, eps=eps, iterations=steps)
     np.testing.assert_array_equal(result.adversarial.numpy(), images)
 
 
@@ -74,7 +74,7 @@ def test_steps_that_lower_the_loss_return_the_clean_image(steps):
     images, _ = _batch((4, 4, 3), 3, seed=2, low=0.1, high=0.9)
     labels = np.zeros(3, np.int32)
     model_fn = _distance_model(images, sign=-1.0, offset=-1.0)
-    result = sparse_pgd(model_fn, images, labels, eps=2, steps=steps)
+    result = sparse_pgd(model_fn, images, labels, eps=2, iterations=steps)
     np.testing.assert_array_equal(result.adversarial.numpy(), images)
     np.testing.assert_allclose(result.loss.numpy(), np.log1p(np.exp(-1.0)), rtol=1e-6)
     assert not result.is_adversarial.numpy().any()
@@ -84,7 +84,7 @@ def test_a_step_that_raises_the_loss_is_kept():
     images, _ = _batch((4, 4, 3), 3, seed=3, low=0.1, high=0.9)
     labels = np.zeros(3, np.int32)
     model_fn = _distance_model(images, sign=1.0, offset=-5.0)  # eps=1, C=3: distance <= 3 < 5
-    result = sparse_pgd(model_fn, images, labels, eps=1, steps=1)
+    result = sparse_pgd(model_fn, images, labels, eps=1, iterations=1)
     changed = np.any(result.adversarial.numpy() != images, axis=-1).sum(axis=(1, 2))
     np.testing.assert_array_equal(changed, [1, 1, 1])
     assert np.all(result.loss.numpy() > np.log1p(np.exp(-5.0)))
@@ -96,7 +96,7 @@ def test_clean_mistakes_are_untouched_except_under_kl(mlp, loss):
     model_fn = mlp((5, 5, 3), CLASSES, seed=4)
     labels = model_fn(images).numpy().argmax(-1).astype(np.int32)
     labels[:3] = (labels[:3] + 1) % CLASSES
-    result = sparse_pgd(model_fn, images, labels, eps=3, steps=3, loss=loss)
+    result = sparse_pgd(model_fn, images, labels, eps=3, iterations=3, loss=loss)
     adversarial = result.adversarial.numpy()
     unchanged = np.all(adversarial == images, axis=(1, 2, 3))
     if loss == "ce":
@@ -107,13 +107,14 @@ def test_clean_mistakes_are_untouched_except_under_kl(mlp, loss):
         assert np.all(result.loss.numpy() >= 0.0)
 
 
-def _numpy_one_step(images, labels, weights, eps, projected, keys, seed, alpha, beta):
-    """sPGD with t = 1 on the linear model ``logits = flatten(x) @ W``, straight from SPEC §2."""
+def _numpy_spgd(images, labels, weights, eps, steps, projected, keys, seed, alpha=0.25,
+                beta=0.25, patience=None):
+    """sPGD with CE on the linear model ``logits = flatten(x) @ W``, straight from SPEC §2 (the
+    reference's loop: update, evaluate, track, then count unchanged masks and restart). Returns
+    the best inputs, their losses and the restart events ``{"restarts", "resets"}``."""
     batch, height, width, channels = images.shape
     x = images.astype(np.float64)
-
-    def logits_of(inputs):
-        return inputs.reshape(batch, -1) @ weights
+    sigmoid = lambda m: 1.0 / (1.0 + np.exp(-m))  # noqa: E731
 
     def cross_entropy(logits):
         shifted = logits - logits.max(-1, keepdims=True)
@@ -127,46 +128,84 @@ def _numpy_one_step(images, labels, weights, eps, projected, keys, seed, alpha, 
             row[order[:eps]] = 1.0
         return mask.reshape(batch, height, width, 1)
 
+    def evaluate(p, m):
+        """The attacked input, its logits and loss, dL/dp, dL/dm and the binary mask."""
+        s = sigmoid(m)
+        mask = top_k(s)
+        inputs = x + p * mask
+        logits = inputs.reshape(batch, -1) @ weights
+        loss, probs = cross_entropy(logits)
+        g = ((probs - np.eye(weights.shape[1])[labels]) @ weights.T).reshape(x.shape)
+        dm = np.sum(g * p, axis=-1, keepdims=True) * s * (1.0 - s)
+        return inputs, logits, loss, g * (mask if projected else s), dm, mask
+
+    clean_logits = x.reshape(batch, -1) @ weights
+    best, best_loss = x.copy(), cross_entropy(clean_logits)[0]
+    active = clean_logits.argmax(-1) == labels
+    events = {"restarts": 0, "resets": 0}
+    if eps == 0 or steps == 0:
+        return best, best_loss, events
     p = keyed_random.uniform(keys, [height, width, channels], seed, 0,
                              keyed_random.STREAM_MAGNITUDE, minval=-1.0, maxval=1.0).numpy()
     p = np.clip(p, -x, 1.0 - x)
     m = keyed_random.normal(keys, [height, width, 1], seed, 0,
                             keyed_random.STREAM_MASK_LOGITS).numpy().astype(np.float64)
-    s = 1.0 / (1.0 + np.exp(-m))
-    mask = top_k(s)
-    _, probs = cross_entropy(logits_of(x + p * mask))
-    g = ((probs - np.eye(weights.shape[1])[labels]) @ weights.T).reshape(x.shape)
-    dp = g * (mask if projected else s)
-    dm = np.sum(g * p, axis=-1, keepdims=True) * s * (1.0 - s)
-    p = np.clip(p + alpha * np.sign(dp), np.maximum(-1.0, -x), np.minimum(1.0, 1.0 - x))
-    norm = np.sqrt(np.sum(dm ** 2, axis=(1, 2, 3), keepdims=True))
-    m = m + np.where(norm >= 2e-10, beta * np.sqrt(height * width) * dm / norm, 0.0)
-    stepped = x + p * top_k(1.0 / (1.0 + np.exp(-m)))
+    *_, dp, dm, mask = evaluate(p, m)
+    counts = np.zeros(batch, np.int64)
+    for i in range(1, steps + 1):
+        moving = active[:, None, None, None]
+        norm = np.sqrt(np.sum(dm ** 2, axis=(1, 2, 3), keepdims=True))
+        stepped_m = m + np.where(norm >= 2e-10, beta * np.sqrt(height * width) * dm / norm, 0.0)
+        stepped_p = np.clip(p + alpha * np.sign(dp), np.maximum(-1.0, -x),
+                            np.minimum(1.0, 1.0 - x))
+        p, m = np.where(moving, stepped_p, p), np.where(moving, stepped_m, m)
+        previous = mask
+        inputs, logits, loss, dp, dm, mask = evaluate(p, m)
+        fooled = logits.argmax(-1) != labels
+        take = active & ((loss >= best_loss) | fooled)
+        best[take], best_loss[take] = inputs[take], loss[take]
+        active = active & ~fooled
+        if patience is None or i == steps:
+            continue
+        stuck = active & np.all(mask == previous, axis=(1, 2, 3))
+        if stuck.any():
+            counts += stuck
+        else:
+            counts[active] = 0
+            events["resets"] += int(active.any() and counts.any())
+        restart = active & (counts >= patience)
+        fresh = keyed_random.normal(keys, [height, width, 1], seed, i,
+                                    keyed_random.STREAM_RESTART).numpy().astype(np.float64)
+        m = np.where(restart[:, None, None, None], fresh, m)
+        mask = top_k(sigmoid(m))  # the restarted images' mask; the others' is unchanged
+        counts[restart] = 0
+        events["restarts"] += int(restart.sum())
+    return best, best_loss, events
 
-    clean_logits, step_logits = logits_of(x), logits_of(stepped)
-    clean_loss, step_loss = cross_entropy(clean_logits)[0], cross_entropy(step_logits)[0]
-    clean_correct = clean_logits.argmax(-1) == labels
-    take = clean_correct & ((step_loss >= clean_loss) | (step_logits.argmax(-1) != labels))
-    return np.where(take[:, None, None, None], stepped, x), np.where(take, step_loss, clean_loss)
 
-
-@pytest.mark.parametrize("projected, alpha, beta", [(False, 0.25, 0.25), (True, 0.25, 0.25),
-                                                    (False, 0.1, 2.0), (True, 0.5, 4.0)])
-def test_one_step_matches_a_numpy_transcription_of_the_spec(projected, alpha, beta):
-    shape, batch, seed = (4, 5, 3), 6, 7
+def _linear_case(shape, batch, seed):
+    """Images, labels (runner-up classes: attackable; image 0 its clean class) and the weights of
+    a linear model."""
     images, _ = _batch(shape, batch, seed)
     rng = np.random.default_rng(seed)
     weights = rng.normal(size=(int(np.prod(shape)), CLASSES)) * 0.5
     logits = images.reshape(batch, -1) @ weights
     labels = np.argsort(logits, axis=-1)[:, -2].astype(np.int32)  # runner-up: attackable
     labels[0] = logits[0].argmax()  # and one clean-correct image that may resist
-    keys = np.arange(10, 10 + batch)
-    expected, expected_loss = _numpy_one_step(images, labels, weights, 4, projected, keys, seed,
-                                              alpha, beta)
-
     model_fn = lambda x: tf.reshape(x, [tf.shape(x)[0], -1]) @ tf.constant(weights, tf.float32)
-    result = sparse_pgd(model_fn, images, labels, eps=4, steps=1, projected=projected, keys=keys,
-                        seed=seed, alpha=alpha, beta=beta)
+    return images, labels, weights, model_fn
+
+
+@pytest.mark.parametrize("projected, alpha, beta", [(False, 0.25, 0.25), (True, 0.25, 0.25),
+                                                    (False, 0.1, 2.0), (True, 0.5, 4.0)])
+def test_one_step_matches_a_numpy_transcription_of_the_spec(projected, alpha, beta):
+    shape, batch, seed = (4, 5, 3), 6, 7
+    images, labels, weights, model_fn = _linear_case(shape, batch, seed)
+    keys = np.arange(10, 10 + batch)
+    expected, expected_loss, _ = _numpy_spgd(images, labels, weights, 4, 1, projected, keys, seed,
+                                             alpha, beta)
+    result = sparse_pgd(model_fn, images, labels, eps=4, iterations=1, projected=projected,
+                        keys=keys, seed=seed, alpha=alpha, beta=beta)
     np.testing.assert_allclose(result.adversarial.numpy(), expected, atol=1e-5)
     np.testing.assert_allclose(result.loss.numpy(), expected_loss, rtol=1e-4, atol=1e-5)
 
@@ -178,8 +217,8 @@ def test_more_steps_extend_fewer_steps(mlp, loss):
     images, _ = _batch((6, 6, 3), 8, seed=5)
     model_fn = mlp((6, 6, 3), CLASSES, seed=5)
     labels = model_fn(images).numpy().argmax(-1).astype(np.int32)
-    short = sparse_pgd(model_fn, images, labels, eps=6, steps=2, loss=loss, patience=1)
-    long = sparse_pgd(model_fn, images, labels, eps=6, steps=6, loss=loss, patience=1)
+    short = sparse_pgd(model_fn, images, labels, eps=6, iterations=2, loss=loss, patience=1)
+    long = sparse_pgd(model_fn, images, labels, eps=6, iterations=6, loss=loss, patience=1)
     assert np.all(long.loss.numpy() >= short.loss.numpy() - 1e-6)
     if loss == "ce":
         fooled = short.is_adversarial.numpy()
@@ -189,35 +228,34 @@ def test_more_steps_extend_fewer_steps(mlp, loss):
                                       short.adversarial.numpy()[fooled])
 
 
-def _changed_positions(result, images):
-    return np.any(result.adversarial.numpy() != images, axis=-1)
-
-
-def test_mask_restarts_after_patience_unchanged_steps():
-    """With zero gradients nothing moves, every iterate ties the best loss and replaces it, so the
-    output shows the mask of the last iterate: the start's until the restart at step 3."""
-    images, labels = _batch((8, 8, 3), 3, seed=6, low=0.1, high=0.9)
-    labels[:] = 0
-    flat_model = lambda x: tf.zeros([tf.shape(x)[0], 2]) + 0.0 * tf.reduce_sum(x)
-    positions = {}
-    for patience in (3, None):
-        for steps in (1, 2, 3):
-            result = sparse_pgd(flat_model, images, labels, eps=4, steps=steps, patience=patience)
-            positions[patience, steps] = _changed_positions(result, images)
-    start_logits = keyed_random.normal(np.arange(3), [8, 8, 1], 0, 0,
-                                       keyed_random.STREAM_MASK_LOGITS).numpy()[..., 0]
-    threshold = np.sort(start_logits.reshape(3, -1), axis=1)[:, -4]
-    np.testing.assert_array_equal(positions[3, 1], start_logits >= threshold[:, None, None])
-    np.testing.assert_array_equal(positions[3, 2], positions[3, 1])
-    assert np.all(np.any(positions[3, 3] != positions[3, 1], axis=(1, 2)))
-    np.testing.assert_array_equal(positions[None, 3], positions[3, 1])
+@pytest.mark.parametrize("projected, patience", [(False, 2), (True, 3)])
+def test_restarts_match_a_numpy_transcription_of_the_reference_loop(projected, patience):
+    """SPEC §2.6: evaluate, then count unchanged masks (reset only when every attacked image's
+    mask changed), restart at ``patience``, move the fresh logits with the previous gradient. The
+    compacted batch gives the full batch's result."""
+    batch, seed, steps = 12, 1, 14
+    images, _ = _batch((4, 5, 3), batch, seed)
+    weights = np.random.default_rng(seed).normal(size=(60, CLASSES)) * 0.3
+    labels = (images.reshape(batch, -1) @ weights).argmax(-1).astype(np.int32)  # all correct
+    model_fn = lambda x: tf.reshape(x, [tf.shape(x)[0], -1]) @ tf.constant(weights, tf.float32)
+    keys = np.arange(batch)
+    expected, expected_loss, events = _numpy_spgd(images, labels, weights, 2, steps, projected,
+                                                  keys, seed, patience=patience)
+    assert events["restarts"] > 0 and events["resets"] > 0  # both rules are exercised
+    without = _numpy_spgd(images, labels, weights, 2, steps, projected, keys, seed)[0]
+    assert not np.allclose(without, expected, atol=1e-3)  # and they change the result
+    for compact in (False, True):
+        result = sparse_pgd(model_fn, images, labels, eps=2, iterations=steps, projected=projected,
+                            patience=patience, keys=keys, seed=seed, compact=compact)
+        np.testing.assert_allclose(result.adversarial.numpy(), expected, atol=1e-5)
+        np.testing.assert_allclose(result.loss.numpy(), expected_loss, rtol=1e-4, atol=1e-5)
 
 
 def test_soft_targets_that_are_one_hot_give_the_ce_attack(mlp):
     images, labels = _batch((5, 5, 3), 5, seed=8)
     model_fn = mlp((5, 5, 3), CLASSES, seed=8)
-    hard = sparse_pgd(model_fn, images, labels, eps=3, steps=3)
-    soft = sparse_pgd(model_fn, images, labels, eps=3, steps=3, loss="soft_ce",
+    hard = sparse_pgd(model_fn, images, labels, eps=3, iterations=3)
+    soft = sparse_pgd(model_fn, images, labels, eps=3, iterations=3, loss="soft_ce",
                       soft_targets=np.eye(CLASSES, dtype=np.float32)[labels])
     np.testing.assert_array_equal(soft.adversarial.numpy(), hard.adversarial.numpy())
 
@@ -227,7 +265,7 @@ def test_targeted_success_means_the_target_class(mlp):
     model_fn = mlp((6, 6, 3), CLASSES, seed=9)
     labels = model_fn(images).numpy().argmax(-1).astype(np.int32)
     targets = (labels + 1) % CLASSES
-    result = sparse_pgd(model_fn, images, labels, eps=6, steps=8, loss="targeted_ce",
+    result = sparse_pgd(model_fn, images, labels, eps=6, iterations=8, loss="targeted_ce",
                         target_labels=targets)
     predicted = model_fn(result.adversarial).numpy().argmax(-1)
     np.testing.assert_array_equal(result.is_adversarial.numpy(), predicted == targets)
@@ -238,8 +276,8 @@ def test_randomness_is_keyed_per_example_not_per_batch(mlp):
     images, labels = _batch((6, 6, 3), 6, seed=10)
     model_fn = mlp((6, 6, 3), CLASSES, seed=10)
     keys = np.array([40, 41, 42, 43, 44, 45])
-    whole = sparse_pgd(model_fn, images, labels, eps=2, steps=3, keys=keys)
-    half = sparse_pgd(model_fn, images[3:], labels[3:], eps=2, steps=3, keys=keys[3:])
+    whole = sparse_pgd(model_fn, images, labels, eps=2, iterations=3, keys=keys)
+    half = sparse_pgd(model_fn, images[3:], labels[3:], eps=2, iterations=3, keys=keys[3:])
     np.testing.assert_allclose(half.adversarial.numpy(), whole.adversarial.numpy()[3:], atol=1e-6)
 
 
@@ -247,12 +285,12 @@ def test_compiled_with_a_variant_tensor_and_batch_of_one_matches_eager(mlp):
     images, labels = _batch((5, 6, 1), 1, seed=11)
     model_fn = mlp((5, 6, 1), CLASSES, seed=11)
     compiled = tf.function(
-        lambda x, y, projected: sparse_pgd(model_fn, x, y, eps=3, steps=4, projected=projected,
+        lambda x, y, projected: sparse_pgd(model_fn, x, y, eps=3, iterations=4, projected=projected,
                                            patience=1),
         reduce_retracing=True)
     for projected in (False, True):
         graph = compiled(images, labels, tf.constant(projected))
-        eager = sparse_pgd(model_fn, images, labels, eps=3, steps=4, projected=projected,
+        eager = sparse_pgd(model_fn, images, labels, eps=3, iterations=4, projected=projected,
                            patience=1)
         np.testing.assert_allclose(graph.adversarial.numpy(), eager.adversarial.numpy(), atol=1e-6)
 
@@ -280,7 +318,7 @@ def test_cost_is_steps_backward_and_steps_plus_one_forward(mlp, steps):
     labels = model_fn(images).numpy().argmax(-1).astype(np.int32)
     clean_logits = model_fn(images)
     counts = {"forward": 0, "backward": 0}
-    sparse_pgd(_counting_model(model_fn, counts), images, labels, eps=1, steps=steps,
+    sparse_pgd(_counting_model(model_fn, counts), images, labels, eps=1, iterations=steps,
                clean_logits=clean_logits, loss="kl")  # kl: no early stop, so every step runs
     assert counts == {"forward": steps + 1, "backward": steps}
 
@@ -302,8 +340,8 @@ def test_a_carried_start_is_where_the_attack_begins(mlp):
         mask[i].flat[rng.choice(25, count, replace=False)] = 1.0
     magnitude = rng.uniform(-1.5, 1.5, size=(3, 5, 5, 3)).astype(np.float32)
     flat = lambda x: tf.zeros([tf.shape(x)[0], CLASSES]) + 0.0 * tf.reduce_sum(x)  # noqa: E731
-    carried = sparse_pgd(flat, images, labels, eps=4, steps=1, initial=(mask, magnitude))
-    fresh = sparse_pgd(flat, images, labels, eps=4, steps=1)
+    carried = sparse_pgd(flat, images, labels, eps=4, iterations=1, initial=(mask, magnitude))
+    fresh = sparse_pgd(flat, images, labels, eps=4, iterations=1)
     start_mask, start_magnitude = (t.numpy() for t in carried.last_iterate)
     fresh_mask, fresh_magnitude = (t.numpy() for t in fresh.last_iterate)
     assert np.all(start_mask.reshape(3, -1).sum(-1) == 4)

@@ -153,6 +153,6 @@ def test_the_cascade_judges_by_a_fresh_forward_pass():
     from tf_fastls0.attacks import SURVIVED, sparse_autoattack
 
     images = np.zeros((2, 3, 3, 1), np.float32)
-    result = sparse_autoattack(_tie_model, [(images, np.zeros(2, np.int32))], eps=1,
+    result = sparse_autoattack(_tie_model, batches=[(images, np.zeros(2, np.int32))], eps=1,
                                queries=20, attacks="rs", compiled=False)
     np.testing.assert_array_equal(result.broken_by, SURVIVED)

@@ -21,7 +21,8 @@ from tf_fastls0.evaluation.robust_curve import robust_acc_by_k
 def test_saa_at_eps_20_drives_robust_accuracy_far_below_clean(cifar_cnn):
     model_fn, images, labels = cifar_cnn
     batches = [(images[i:i + 100], labels[i:i + 100]) for i in range(0, len(images), 100)]
-    result = sparse_autoattack(model_fn, batches, eps=20, iterations=20, queries=100, seed=0)
+    result = sparse_autoattack(model_fn, batches=batches, eps=20, iterations=20, queries=100,
+                               seed=0)
     report = result.report
     assert report["clean_accuracy"] > 0.3  # the fixture model learned something
     assert report["robust_accuracy"] <= 0.2 * report["clean_accuracy"]
@@ -34,8 +35,8 @@ def test_more_spgd_iterations_are_at_least_as_strong(cifar_cnn):
     model_fn, images, labels = cifar_cnn
     correct = np.argmax(model_fn(images).numpy(), axis=-1) == labels
     images, labels = images[correct], labels[correct]
-    few = sparse_pgd(model_fn, images, labels, eps=3, steps=5, seed=1).is_adversarial.numpy()
-    many = sparse_pgd(model_fn, images, labels, eps=3, steps=30, seed=1).is_adversarial.numpy()
+    few = sparse_pgd(model_fn, images, labels, eps=3, iterations=5, seed=1).is_adversarial.numpy()
+    many = sparse_pgd(model_fn, images, labels, eps=3, iterations=30, seed=1).is_adversarial.numpy()
     assert many.sum() >= few.sum() > 0
     assert np.all(many[few])  # same seed: the longer run extends the shorter one
 
@@ -50,7 +51,7 @@ def test_saif_at_eps_20_breaks_most_correct_images(cifar_cnn):
     # Observed: 100 steps at eps = 20 break 77 of the 89 clean-correct images (robust accuracy
     # 0.445 -> 0.06; 30 steps: 75; eps = 10, 100 steps: 53), 2 s.
     model_fn, images, labels, clean = _correct(cifar_cnn)
-    fooled = saif(model_fn, images, labels, eps=20, steps=100, seed=0).is_adversarial.numpy()
+    fooled = saif(model_fn, images, labels, eps=20, iterations=100, seed=0).is_adversarial.numpy()
     assert clean > 0.3 and fooled.mean() >= 0.75  # robust accuracy <= 0.25 * clean
 
 
@@ -67,7 +68,7 @@ def test_sigma_zero_curve_falls_far_below_clean_by_k_20(cifar_cnn):
     # Observed: 100 steps on the 200 images, robust accuracy at k = 0, 1, 3, 5, 10, 20:
     # 44.5, 39.0, 33.0, 26.5, 15.0, 4.5 %, 16 s.
     model_fn, images, labels = cifar_cnn
-    pixels = sigma_zero(model_fn, images, labels, steps=100).pixels.numpy()
+    pixels = sigma_zero(model_fn, images, labels, iterations=100).pixels.numpy()
     curve = robust_acc_by_k(pixels)
     clean = curve["0"]
     assert clean > 30.0 and curve.get("20", curve[max(curve, key=int)]) <= 0.2 * clean

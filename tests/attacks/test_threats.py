@@ -81,7 +81,7 @@ def _sparse_pgd(projected):
     def attack(model_fn, images, labels, threat, eps, seed, draw):
         variant = tf.constant(projected) if draw(st.booleans()) else projected
         targets = np.random.default_rng(seed).dirichlet(np.ones(CLASSES), len(images))
-        result = sparse_pgd(model_fn, images, labels, eps=eps, steps=draw(st.integers(0, 3)),
+        result = sparse_pgd(model_fn, images, labels, eps=eps, iterations=draw(st.integers(0, 3)),
                             projected=variant, patience=draw(st.sampled_from([None, 1])),
                             seed=seed, threat=threat, loss=draw(st.sampled_from(LOSSES)),
                             soft_targets=targets.astype(np.float32),
@@ -106,7 +106,7 @@ def _sparse_rs(model_fn, images, labels, threat, eps, seed, draw):
 
 
 def _sparse_autoattack(model_fn, images, labels, threat, eps, seed, draw):
-    result = sparse_autoattack(model_fn, [(images, labels)], eps=eps,
+    result = sparse_autoattack(model_fn, images, labels, eps=eps,
                                iterations=draw(st.integers(0, 3)),
                                queries=draw(st.integers(0, 8)), seed=seed, threat=threat,
                                compiled=False)
@@ -188,7 +188,7 @@ def test_the_group_code_over_single_pixels_is_the_pixel_attack(mlp, projected):
     images, labels = _batch(shape, 4, seed=3)
     model_fn = mlp(shape, CLASSES, 3)
     pixels_as_groups = dataclasses.replace(make_threat("pixels", shape), name="groups")
-    arguments = dict(eps=4, steps=6, projected=projected, patience=1, seed=5)
+    arguments = dict(eps=4, iterations=6, projected=projected, patience=1, seed=5)
     pixel = sparse_pgd(model_fn, images, labels, **arguments)
     grouped = sparse_pgd(model_fn, images, labels, threat=pixels_as_groups, **arguments)
     np.testing.assert_array_equal(grouped.adversarial.numpy(), pixel.adversarial.numpy())
@@ -214,7 +214,7 @@ def test_the_cascade_attacks_through_the_threats_structures(assert_structured_im
     model_fn = _column_sensitive_model(shape)
     labels = model_fn(images).numpy().argmax(-1).astype(np.int32)
     threat = make_threat(threat_name, shape)
-    result = sparse_autoattack(model_fn, [(images, labels)], eps=1, iterations=20, queries=30,
+    result = sparse_autoattack(model_fn, images, labels, eps=1, iterations=20, queries=30,
                                threat=threat, compiled=False)
     assert_structured_image(result.adversarial, images, threat, 1)
     assert result.report["settings"]["eps_unit"] == threat_name
@@ -228,5 +228,5 @@ def test_stages_that_attack_pixels_only_are_refused_for_a_structured_threat(mlp)
     shape = (4, 4, 3)
     images, labels = _batch(shape, 2, seed=0)
     with pytest.raises(ValueError, match="saif attack pixels only"):
-        sparse_autoattack(mlp(shape), [(images, labels)], eps=1, iterations=2, queries=2,
+        sparse_autoattack(mlp(shape), images, labels, eps=1, iterations=2, queries=2,
                           attacks=("spgd_proj", "saif"), threat=make_threat("columns", shape))

@@ -50,7 +50,7 @@ def _batch(network, size=6, seed=0):
 def _direct(name, model_fn, images, labels, threat=None):
     keys = np.arange(len(images), dtype=np.int32)
     if name == "spgd":
-        return sparse_pgd(model_fn, images, labels, eps=3, steps=8, keys=keys, seed=5,
+        return sparse_pgd(model_fn, images, labels, eps=3, iterations=8, keys=keys, seed=5,
                           threat=threat, compact=True).adversarial.numpy()
     if name == "rs":
         return sparse_rs(model_fn, images, labels, eps=3, queries=20, keys=keys, seed=5,
@@ -62,7 +62,7 @@ def _direct(name, model_fn, images, labels, threat=None):
 def _adapter(name, classifier, threat="pixels"):
     common = {"eps": 3, "seed": 5, "threat": threat}
     if name == "spgd":
-        return art_attacks.SparsePGD(classifier, steps=8, **common)
+        return art_attacks.SparsePGD(classifier, iterations=8, **common)
     if name == "rs":
         return art_attacks.SparseRS(classifier, queries=20, **common)
     return art_attacks.SparseAutoAttack(classifier, iterations=8, queries=20, **common)

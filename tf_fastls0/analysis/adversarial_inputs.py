@@ -32,7 +32,7 @@ def spgd_batch(model_fn, images, labels, keys, *, eps, steps, projected, seed=0,
     """One batch's sPGD adversarial images (a tensor like ``images``); tf.function-safe. With
     ``last_iterate`` the attack's last iterate itself, as N-AAER trains on it
     (``losses.objectives.TRAINS_ON_LAST_ITERATE``), instead of its best input."""
-    result = sparse_pgd(model_fn, images, labels, eps=eps, steps=steps, projected=projected,
+    result = sparse_pgd(model_fn, images, labels, eps=eps, iterations=steps, projected=projected,
                         loss="ce", patience=patience, keys=keys, seed=seed,
                         compact=not last_iterate)
     return (last_iterate_images(images, result.last_iterate) if last_iterate
@@ -73,5 +73,6 @@ def saa(model_fn, images, labels, *, eps, iterations, queries, batch_size=128, s
     batches = [(images[start:start + batch_size], labels[start:start + batch_size],
                 np.arange(start, min(start + batch_size, len(images))))
                for start in range(0, len(images), batch_size)]
-    return sparse_autoattack(model_fn, batches, eps=eps, iterations=iterations, queries=queries,
+    return sparse_autoattack(model_fn, batches=batches, eps=eps, iterations=iterations,
+                             queries=queries,
                              seed=seed, progress=progress)

@@ -1,9 +1,13 @@
-"""Sparse (l0) attacks: Sparse-PGD, Sparse-RS and the Sparse-AutoAttack cascade (SPEC §2-4).
+"""Sparse (l0) attacks: Sparse-PGD, Sparse-RS, CornerSearch, SAIF, sigma-zero and the
+Sparse-AutoAttack cascade (SPEC §2-4).
 
-Every attack is a function over a ``model_fn`` (images in [0, 1] -> logits, inference mode) whose
-budget ``eps`` counts pixels. ``stages.TABLE`` names every attack the evaluation can run.
-sPGD, Sparse-RS and the cascade also take a structured ``threat`` (``threats.THREATS``: patches,
-lines, groups), where ``eps`` counts structures.
+Every attack has one interface (``common``): ``attack(model, images, labels, *, eps, ...)`` with a
+``keras.Model`` or any callable (images in [0, 1] -> logits, inference mode), numpy arrays or
+tensors, the budget ``eps`` (pixels, or the structures of a ``threat``: sPGD, Sparse-RS and the
+cascade attack structures, the others refuse them) and keyword settings named alike across attacks
+(``iterations``, ``queries``, ``keys``, ``seed``, ``counter``, ``clean_logits``, ``compact``).
+``ATTACKS`` is the public registry of them by name; ``stages.TABLE`` names every attack the
+evaluation can run.
 """
 
 from tf_fastls0.attacks.sparse_autoattack import (CLEAN_MISTAKE, NOT_FOUND, SURVIVED,
@@ -18,11 +22,6 @@ from tf_fastls0.attacks.sparse_pgd import LOSSES, SparsePGDResult, random_varian
 from tf_fastls0.attacks.sparse_rs import SparseRSResult, sparse_rs
 from tf_fastls0.attacks.topk_mask import sparse_perturbation, topk_mask
 
-# The attacks with an l0 budget ``eps`` (sigma-zero, minimum-norm, has none).
-ATTACKS = {
-    "sparse_pgd": sparse_pgd,
-    "sparse_rs": sparse_rs,
-    "sparse_autoattack": sparse_autoattack,
-    "cornersearch": cornersearch,
-    "saif": saif,
-}
+# Every attack by its function's name, all with the interface of ``common``.
+ATTACKS = {attack.__name__: attack
+           for attack in (sparse_pgd, sparse_rs, sparse_autoattack, cornersearch, saif, sigma_zero)}

@@ -26,15 +26,18 @@ Deviations from the reference:
 - two draws that hit the same pixel: the later one's colour wins (numpy's fancy assignment does the
   same in practice); the number of classes comes from the model, not a constant 10;
 - ``n_max`` is capped at the number of one-pixel perturbations (tiny test images only).
+
+The interface (model, arrays, keyword names) is every attack's (``common``); ``n_iter`` keeps the
+paper's name because it is no attack-wide count: candidates per sparsity and class. Pixels only:
+a structured ``threat`` is refused.
 """
 
 import math
-import numbers
 from typing import NamedTuple
 
 import tensorflow as tf
 
-from tf_fastls0.attacks import compaction
+from tf_fastls0.attacks import common, compaction
 from tf_fastls0.attacks.outputs import in_input_dtype
 from tf_fastls0.utils import keyed_random
 
@@ -45,9 +48,7 @@ ONE_PIXEL_PIXELS = 4  # pixels (times 2^C corners) per image and forward pass in
 EVALUATION_IMAGES = 1000  # the paper's number of CS images (a setting the evaluation still lacks)
 
 
-class CornerSearchResult(NamedTuple):
-    adversarial: tf.Tensor  # [B, H, W, C], the images' dtype
-    is_adversarial: tf.Tensor  # [B] bool: the returned image is misclassified
+CornerSearchResult = common.AttackResult
 
 
 class _Rows(NamedTuple):
@@ -64,35 +65,30 @@ class _Work(NamedTuple):
     active: tf.Tensor  # [B] bool: not fooled yet
 
 
-def cornersearch(model_fn, images, labels, *, eps, n_iter=N_ITER, n_max=N_MAX, keys=None, seed=0,
-                 counter=0, clean_logits=None, compact=True):
+def cornersearch(model, images, labels, *, eps, n_iter=N_ITER, n_max=N_MAX, keys=None, seed=0,
+                 counter=0, clean_logits=None, compact=True, threat=None):
     """Runs CornerSearch (untargeted, l0) on a batch.
 
     Args:
-      model_fn: images ``[B, H, W, C]`` in [0, 1] -> logits ``[B, K]``; only its outputs are used.
-      images: ``[B, H, W, C]`` float in [0, 1] with static H, W, C; labels: int ``[B]``.
+      model, images, labels: as every attack takes them (``common``); only the model's outputs
+        are used, and the images need a static H, W, C.
       eps: l0 budget in pixels (static int >= 0); n_iter, n_max: the paper's (static ints).
-      keys, seed, counter: per-example random keys (default ``range(B)``) and the draws' seed and
-        counter (see keyed_random).
-      clean_logits: logits of ``images`` if already known (saves a forward).
-      compact: drop fooled images from the working batch between search steps.
+      keys, seed, counter, clean_logits, compact: the shared settings (``common``); compaction
+        acts between search steps.
+      threat: None or the pixel threat (structured threats are refused).
 
     Returns a ``CornerSearchResult``; images misclassified clean come back unchanged.
     """
-    for name, value in (("eps", eps), ("n_iter", n_iter), ("n_max", n_max)):
-        if not isinstance(value, numbers.Integral) or value < 0:
-            raise ValueError(f"{name} must be a Python int >= 0, got {value!r}")
-    images = tf.convert_to_tensor(images)
-    x = tf.cast(images, tf.float32)
+    eps, n_iter, n_max = (common.check_count(name, value) for name, value in
+                          (("eps", eps), ("n_iter", n_iter), ("n_max", n_max)))
+    common.refuse_structured(threat, "cornersearch")
+    clean = common.prepare(model, images, labels, keys=keys, clean_logits=clean_logits)
+    model_fn, images, x, labels, keys, clean_logits = (clean.model_fn, clean.images, clean.x,
+                                                       clean.labels, clean.keys, clean.logits)
     height, width, channels = x.shape[1:]
     positions, corners = height * width, 2 ** channels
-    labels = tf.cast(labels, tf.int32)
-    batch = tf.shape(x)[0]
-    keys = tf.range(batch) if keys is None else keys
-    if clean_logits is None:
-        clean_logits = model_fn(x)
-    clean_logits = tf.cast(clean_logits, tf.float32)
-    clean_fooled = _fooled(clean_logits, labels)
+    batch = clean.batch
+    clean_fooled = common.fooled(clean_logits, labels)
     if eps == 0:
         return CornerSearchResult(images, clean_fooled)
     n_max = min(n_max, positions * corners)
@@ -104,7 +100,7 @@ def cornersearch(model_fn, images, labels, *, eps, n_iter=N_ITER, n_max=N_MAX, k
         candidates = _compose(rows_pixels, picks, valid, corners, channels)
         shape = tf.shape(candidates)
         flat = tf.reshape(candidates, [-1, height, width, channels])
-        logits = tf.cast(model_fn(flat), tf.float32)
+        logits = model_fn(flat)
         return tf.reshape(logits, [shape[0], shape[1], -1]), candidates
 
     # 1. Every one-pixel perturbation, a few pixels (times 2^C corners) at a time.
@@ -121,7 +117,7 @@ def cornersearch(model_fn, images, labels, *, eps, n_iter=N_ITER, n_max=N_MAX, k
                                (tf.constant(0), tf.TensorArray(tf.float32, size=passes)))
     logits = tf.reshape(tf.transpose(stacked.stack(), [1, 0, 2, 3]),
                         [batch, positions * corners, classes])
-    fooled = _fooled(logits, labels[:, tf.newaxis])
+    fooled = common.fooled(logits, labels[:, tf.newaxis])
     first = tf.argmax(tf.cast(fooled, tf.int32), axis=1, output_type=tf.int32)
     found = tf.logical_and(tf.reduce_any(fooled, axis=1), tf.logical_not(clean_fooled))
     one_pixel_images = _compose(pixels, first[:, tf.newaxis, tf.newaxis], None, corners,
@@ -136,13 +132,11 @@ def cornersearch(model_fn, images, labels, *, eps, n_iter=N_ITER, n_max=N_MAX, k
                  tf.logical_and(tf.logical_not(clean_fooled), tf.logical_not(found)))
 
     def search_step(q, work, finished):
-        if compact:
-            work, finished = tf.cond(compaction.is_due(work.active),
-                                     lambda: _compacted(work, finished),
-                                     lambda: (work, finished))
+        work, finished = common.maybe_compact(compact, work, finished, work.active,
+                                              lambda work: work.adversarial)
         count, target = 2 + q // classes, q % classes
         draws = keyed_random.integers(work.rows.keys, [n_iter, longest], n_max * n_max, seed,
-                                      tf.cast(counter, tf.int64) * (2 ** 32) + tf.cast(q, tf.int64),
+                                      common.step_counter(counter, q),
                                       keyed_random.STREAM_CORNERSEARCH)
         ranks = n_max - tf.cast(tf.floor(tf.sqrt(tf.cast(draws, tf.float64))), tf.int32) - 1
         ordering = tf.gather(work.rows.order, target, axis=1)  # [b, n_max]
@@ -154,7 +148,7 @@ def cornersearch(model_fn, images, labels, *, eps, n_iter=N_ITER, n_max=N_MAX, k
             chunk_picks = tf.gather(picks, columns, axis=1)
             chunk_valid = tf.gather(valid, columns, axis=1)
             chunk_logits, candidates = run(chunk_picks, work.rows.pixels, chunk_valid)
-            chunk_fooled = _fooled(chunk_logits, work.rows.labels[:, tf.newaxis])
+            chunk_fooled = common.fooled(chunk_logits, work.rows.labels[:, tf.newaxis])
             hit = tf.logical_and(active, tf.reduce_any(chunk_fooled, axis=1))
             first = tf.argmax(tf.cast(chunk_fooled, tf.int32), axis=1, output_type=tf.int32)
             chosen = tf.gather(candidates, first, batch_dims=1)
@@ -168,22 +162,14 @@ def cornersearch(model_fn, images, labels, *, eps, n_iter=N_ITER, n_max=N_MAX, k
 
     finished = work.adversarial
     if steps and n_iter:
-        invariants = (tf.TensorShape([]), compaction.open_batch_shapes(work),
-                      finished.shape)
-        _, work, finished = tf.while_loop(
+        _, work, finished = common.loop(
             lambda q, work, _: tf.logical_and(q < steps, tf.reduce_any(work.active)),
-            search_step, (tf.constant(0), work, finished),
-            shape_invariants=invariants if compact else None)
+            search_step, 0, work, finished, compact)
     adversarial = compaction.scatter_rows(finished, work.rows.index, work.adversarial)
     adversarial = tf.reshape(adversarial, tf.shape(x))
-    is_adversarial = _fooled(tf.cast(model_fn(adversarial), tf.float32), labels)
+    is_adversarial = common.fooled(model_fn(adversarial), labels)
     return CornerSearchResult(tf.stop_gradient(in_input_dtype(images, x, adversarial)),
                               is_adversarial)
-
-
-def _compacted(work, finished):
-    finished = compaction.scatter_rows(finished, work.rows.index, work.adversarial)
-    return compaction.gather_rows(work, compaction.survivors_first(work.active)), finished
 
 
 def _orderings(logits, labels, n_max):
@@ -226,6 +212,3 @@ def _compose(pixels, picks, valid, corners, channels):
                                                                           channels))
     return composed[:, :, :positions]
 
-
-def _fooled(logits, labels):
-    return tf.not_equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels)

@@ -24,14 +24,16 @@ Deviations from the reference:
 - the fooled test of step t is read off step t + 1's forward pass (one forward+backward per step,
   plus one forward for the last iterate), where the reference runs a separate forward after each
   step: the same iterates, one pass fewer per step.
+
+The interface (model, arrays, keyword names) is every attack's (``common``); ``steps=`` is the old
+name of ``iterations=``. Pixels only: a structured ``threat`` is refused.
 """
 
-import numbers
 from typing import NamedTuple
 
 import tensorflow as tf
 
-from tf_fastls0.attacks import compaction
+from tf_fastls0.attacks import common, compaction
 from tf_fastls0.attacks.outputs import in_input_dtype
 from tf_fastls0.attacks.topk_mask import topk_mask
 from tf_fastls0.losses import per_example
@@ -41,9 +43,7 @@ DEFAULT_STEPS = 30
 MAGNITUDE = 1.0
 
 
-class SAIFResult(NamedTuple):
-    adversarial: tf.Tensor  # [B, H, W, C], the images' dtype
-    is_adversarial: tf.Tensor  # [B] bool: the returned image is misclassified
+SAIFResult = common.AttackResult
 
 
 class _Rows(NamedTuple):
@@ -59,52 +59,45 @@ class _Work(NamedTuple):
     active: tf.Tensor  # [B] bool
 
 
-def saif(model_fn, images, labels, *, eps, steps=DEFAULT_STEPS, magnitude=MAGNITUDE, keys=None,
-         seed=0, counter=0, clean_logits=None, compact=True):
+def saif(model, images, labels, *, eps, iterations=None, magnitude=MAGNITUDE, keys=None,
+         seed=0, counter=0, clean_logits=None, compact=True, threat=None, steps=None):
     """Runs SAIF on a batch (untargeted).
 
     Args:
-      model_fn: images ``[B, H, W, C]`` in [0, 1] -> logits ``[B, K]``, in inference mode.
-      images: ``[B, H, W, C]`` float in [0, 1]; labels: int ``[B]``.
-      eps: l0 budget in pixels (static int >= 0); steps: Frank-Wolfe steps (static int >= 0).
+      model, images, labels: as every attack takes them (``common``).
+      eps: l0 budget in pixels (static int >= 0); iterations: Frank-Wolfe steps (static int >= 0,
+        ``DEFAULT_STEPS`` if None; ``steps``: its old name, deprecated).
       magnitude: the l-inf bound of the perturbation (1: unbounded within [0, 1]).
-      keys, seed, counter: per-example random keys (default ``range(B)``) and the draws' seed and
-        counter (see keyed_random).
-      clean_logits: logits of ``images`` if already known (saves a forward).
-      compact: drop fooled images from the working batch as they fall.
+      keys, seed, counter, clean_logits, compact: the shared settings (``common``).
+      threat: None or the pixel threat (structured threats are refused).
 
     Returns a ``SAIFResult``; images misclassified clean come back unchanged.
     """
-    if not isinstance(eps, numbers.Integral) or eps < 0:
-        raise ValueError(f"eps must be a Python int >= 0 (pixels), got {eps!r}")
-    if not isinstance(steps, numbers.Integral) or steps < 0:
-        raise ValueError(f"steps must be a Python int >= 0, got {steps!r}")
-    images = tf.convert_to_tensor(images)
-    x = tf.cast(images, tf.float32)
-    labels = tf.cast(labels, tf.int32)
-    batch = tf.shape(x)[0]
-    keys = tf.range(batch) if keys is None else keys
-    if clean_logits is None:
-        clean_logits = model_fn(x)
-    clean_fooled = _fooled(tf.cast(clean_logits, tf.float32), labels)
-    eps = min(int(eps), x.shape[1] * x.shape[2])
+    iterations = common.iterations_from(iterations, steps, "saif", DEFAULT_STEPS)
+    eps, steps = common.check_count("eps", eps), common.check_count("iterations", iterations)
+    common.refuse_structured(threat, "saif")
+    clean = common.prepare(model, images, labels, keys=keys, clean_logits=clean_logits)
+    model_fn, images, x, labels, keys = (clean.model_fn, clean.images, clean.x, clean.labels,
+                                         clean.keys)
+    batch = clean.batch
+    clean_fooled = common.fooled(clean.logits, labels)
+    eps = min(eps, x.shape[1] * x.shape[2])
     if eps == 0 or steps == 0:
         return SAIFResult(images, clean_fooled)
 
     def evaluate(work):
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch([work.magnitude, work.mask])
-            logits = tf.cast(model_fn(work.rows.x + work.mask * work.magnitude), tf.float32)
+            logits = model_fn(work.rows.x + work.mask * work.magnitude)
             losses = per_example.cross_entropy(work.rows.labels, logits)
         return logits, tape.gradient(losses, [work.magnitude, work.mask])
 
     def body(t, work, finished):
-        if compact:
-            work, finished = tf.cond(compaction.is_due(work.active),
-                                     lambda: _compacted(work, finished),
-                                     lambda: (work, finished))
+        work, finished = common.maybe_compact(compact, work, finished, work.active,
+                                              lambda work: (work.magnitude, work.mask))
         logits, (magnitude_grad, mask_grad) = evaluate(work)
-        active = tf.logical_and(work.active, tf.logical_not(_fooled(logits, work.rows.labels)))
+        active = tf.logical_and(work.active,
+                                tf.logical_not(common.fooled(logits, work.rows.labels)))
         rate = 1.0 / tf.sqrt(tf.cast(t, tf.float32) + 1.0)
         new_magnitude = work.magnitude + rate * (magnitude * tf.sign(magnitude_grad)
                                                  - work.magnitude)
@@ -127,26 +120,15 @@ def saif(model_fn, images, labels, *, eps, steps=DEFAULT_STEPS, magnitude=MAGNIT
                  topk_mask(tf.reshape(scores, tf.concat([shape[:3], [1]], 0)), eps),
                  tf.logical_not(clean_fooled))
     finished = (work.magnitude, work.mask)
-    invariants = (tf.TensorShape([]), compaction.open_batch_shapes(work),
-                  tf.nest.map_structure(lambda t: t.shape, finished))
-    _, work, finished = tf.while_loop(keep_going, body, (tf.constant(0), work, finished),
-                                      shape_invariants=invariants if compact else None)
+    _, work, finished = common.loop(keep_going, body, 0, work, finished, compact)
     magnitude_final, mask_final = compaction.scatter_rows(finished, work.rows.index,
                                                           (work.magnitude, work.mask))
     adversarial = tf.where(clean_fooled[:, None, None, None], x,
                            x + mask_final * magnitude_final)
-    fooled = _fooled(tf.cast(model_fn(adversarial), tf.float32), labels)
+    fooled = common.fooled(model_fn(adversarial), labels)
     return SAIFResult(tf.stop_gradient(in_input_dtype(images, x, adversarial)), fooled)
-
-
-def _compacted(work, finished):
-    finished = compaction.scatter_rows(finished, work.rows.index, (work.magnitude, work.mask))
-    return compaction.gather_rows(work, compaction.survivors_first(work.active)), finished
 
 
 def _clip(magnitude, x, bound):
     return tf.clip_by_value(magnitude, tf.maximum(-bound, -x), tf.minimum(bound, 1.0 - x))
 
-
-def _fooled(logits, labels):
-    return tf.not_equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels)

@@ -27,8 +27,14 @@ Deviations from the reference:
   within the budget; here the minimum over the whole run is the point).
 - The verdict ``is_adversarial`` and the pixel count come from one fresh forward pass on the
   returned image (clipped into [0, 1]), so they describe exactly what is returned.
-- The attack draws nothing at random (the reference starts from ``delta = 0`` too), so it takes no
-  keys or seed.
+- The attack draws nothing at random (the reference starts from ``delta = 0`` too): it takes
+  ``keys``, ``seed`` and ``counter`` for the common interface only, and every image runs every
+  step, so ``compact`` changes nothing.
+
+The interface (model, arrays, keyword names) is every attack's (``common``); ``steps=`` is the old
+name of ``iterations=``. Being minimum-norm it needs no budget: ``eps``, if given, only limits
+``is_adversarial`` to images fooled within ``eps`` pixels (the returned image is the same).
+Pixels only: a structured ``threat`` is refused.
 """
 
 import math
@@ -36,6 +42,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
+from tf_fastls0.attacks import common
 from tf_fastls0.attacks.outputs import in_input_dtype
 
 DEFAULT_STEPS = 100
@@ -51,7 +58,7 @@ NOT_FOUND = -1
 
 class SigmaZeroResult(NamedTuple):
     adversarial: tf.Tensor  # [B, H, W, C], the images' dtype: fewest-pixel fooling image, or clean
-    is_adversarial: tf.Tensor  # [B] bool: the returned image is misclassified
+    is_adversarial: tf.Tensor  # [B] bool: the returned image is misclassified (and within eps)
     pixels: tf.Tensor  # [B] int32: changed pixels of the returned image; NOT_FOUND where unfooled
 
 
@@ -64,23 +71,29 @@ class _State(NamedTuple):
     best_pixels: tf.Tensor  # [B] int32, H*W + 1 while none found
 
 
-def sigma_zero(model_fn, images, labels, *, steps=DEFAULT_STEPS, learning_rate=LEARNING_RATE,
-               sigma=SIGMA, threshold=THRESHOLD, clean_logits=None):
+def sigma_zero(model, images, labels, *, eps=None, iterations=None, learning_rate=LEARNING_RATE,
+               sigma=SIGMA, threshold=THRESHOLD, keys=None, seed=0, counter=0, clean_logits=None,
+               compact=True, threat=None, steps=None):
     """Runs sigma-zero on a batch (untargeted).
 
     Args:
-      model_fn: images ``[B, H, W, C]`` in [0, 1] -> logits ``[B, K]``, in inference mode.
-      images: ``[B, H, W, C]`` float in [0, 1]; labels: int ``[B]`` true labels.
-      steps: iterations (static int >= 0); learning_rate, sigma, threshold: the paper's.
-      clean_logits: unused by the search (kept for the stage interface); images the model already
-        misclassifies come back unchanged with 0 pixels.
+      model, images, labels: as every attack takes them (``common``).
+      eps: None, or a budget in pixels: ``is_adversarial`` then also needs at most ``eps``.
+      iterations: steps (static int >= 0, ``DEFAULT_STEPS`` if None; ``steps``: its old name,
+        deprecated); learning_rate, sigma, threshold: the paper's.
+      keys, seed, counter, clean_logits, compact: the common interface's; unused (nothing is
+        drawn, every image runs every step). Images the model already misclassifies come back
+        unchanged with 0 pixels.
+      threat: None or the pixel threat (structured threats are refused).
 
     Returns a ``SigmaZeroResult``.
     """
-    del clean_logits
-    steps = int(steps)
-    if steps < 0:
-        raise ValueError(f"steps must be >= 0, got {steps!r}")
+    del keys, seed, counter, clean_logits, compact
+    steps = common.check_count(
+        "iterations", common.iterations_from(iterations, steps, "sigma_zero", DEFAULT_STEPS))
+    eps = None if eps is None else common.check_count("eps", eps)
+    common.refuse_structured(threat, "sigma_zero")
+    model_fn = common.as_model_fn(model)
     images = tf.convert_to_tensor(images)
     x = tf.cast(images, tf.float32)
     labels = tf.cast(labels, tf.int32)
@@ -96,12 +109,12 @@ def sigma_zero(model_fn, images, labels, *, steps=DEFAULT_STEPS, learning_rate=L
     def body(i, state):
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(state.delta)
-            logits = tf.cast(model_fn(x + state.delta), tf.float32)
-            loss = (tf.maximum(_margin(logits, labels), 0.0)
+            logits = model_fn(x + state.delta)
+            loss = (tf.maximum(common.margin(logits, labels), 0.0)
                     + _smooth_pixel_count(state.delta, sigma) / positions)
         gradient = tape.gradient(loss, state.delta)
 
-        fooled = tf.not_equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels)
+        fooled = common.fooled(logits, labels)
         pixels = _changed_pixels(state.delta)
         better = tf.logical_and(fooled, pixels < state.best_pixels)
         best_delta = tf.where(better[:, None, None, None], state.delta, state.best_delta)
@@ -123,19 +136,12 @@ def sigma_zero(model_fn, images, labels, *, steps=DEFAULT_STEPS, learning_rate=L
         _, state = tf.while_loop(lambda i, _: i < steps, body, (tf.constant(0), state))
 
     adversarial = tf.clip_by_value(x + state.best_delta, 0.0, 1.0)
-    logits = tf.cast(model_fn(adversarial), tf.float32)
-    fooled = tf.not_equal(tf.argmax(logits, axis=-1, output_type=tf.int32), labels)
+    fooled = common.fooled(model_fn(adversarial), labels)
     adversarial = tf.where(fooled[:, None, None, None], adversarial, x)
     pixels = tf.where(fooled, _changed_pixels(adversarial - x), NOT_FOUND)
-    return SigmaZeroResult(tf.stop_gradient(in_input_dtype(images, x, adversarial)), fooled,
+    within = fooled if eps is None else tf.logical_and(fooled, pixels <= eps)
+    return SigmaZeroResult(tf.stop_gradient(in_input_dtype(images, x, adversarial)), within,
                            pixels)
-
-
-def _margin(logits, labels):
-    """True-class logit minus the largest other logit, ``[B]``."""
-    true = tf.gather(logits, labels, axis=1, batch_dims=1)
-    others = tf.where(tf.one_hot(labels, tf.shape(logits)[1]) > 0, -float("inf"), logits)
-    return true - tf.reduce_max(others, axis=1)
 
 
 def _smooth_pixel_count(delta, sigma):

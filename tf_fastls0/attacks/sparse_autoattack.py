@@ -22,14 +22,21 @@ With a structured ``threat`` (``threats``), ``eps`` counts its structures and on
 structured stages run (the three of sAA); the report's settings name the threat and its unit.
 A minimum-norm stage (sigma-zero) also gives ``min_pixels``: per image the fewest changed pixels
 of a fooling image it found (0 for clean mistakes, ``NOT_FOUND`` (-1) if none), at any budget.
+
+The interface is every attack's (``common``): ``sparse_autoattack(model, images, labels, eps=...)``
+with a ``keras.Model`` or a callable and numpy arrays or tensors, cut into ``batch_size`` batches;
+or ``batches=``, a stream of batches (an evaluation that does not hold every image at once; the
+old positional stream still works, with a ``DeprecationWarning``).
 """
 
 import time
+import warnings
 from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
+from tf_fastls0.attacks import common
 from tf_fastls0.attacks.sigma_zero import NOT_FOUND
 from tf_fastls0.attacks.stages import BY_NAME, STAGE_CODES, Budget, resolve_stages
 
@@ -43,17 +50,27 @@ class SparseAutoAttackResult(NamedTuple):
     report: dict  # accuracies, survivors per stage, seconds per stage, settings
     min_pixels: np.ndarray = None  # [N] int32 when a minimum-norm stage ran, see the docstring
 
+    @property
+    def is_adversarial(self):
+        """[N] bool: misclassified clean or broken by a stage (every attack's result has it)."""
+        return self.broken_by != SURVIVED
 
-def sparse_autoattack(model_fn, batches, *, eps, iterations=10_000, queries=10_000, attacks="saa",
-                      seed=0, patience=3, keep_adversarial=True, progress=None, compiled=True,
-                      compact=True, threat=None):
-    """Runs the sAA cascade over a stream of batches.
+
+def sparse_autoattack(model, images=None, labels=None, *, eps, iterations=10_000, queries=10_000,
+                      attacks="saa", seed=0, patience=3, keys=None, batch_size=500, batches=None,
+                      keep_adversarial=True, progress=None, compiled=True, compact=True,
+                      threat=None):
+    """Runs the sAA cascade on ``images`` and ``labels``, or over a stream of ``batches``.
 
     Args:
-      model_fn: images ``[B, H, W, C]`` in [0, 1] -> logits, in inference mode.
-      batches: iterable of ``(images, labels)``, ``(images, labels, keys)`` or dicts with
-        ``images``, ``labels`` and optionally ``indices``; keys (an image's index in the data set,
-        for keyed randomness) default to the running image count.
+      model: a ``keras.Model`` (run in inference mode) or a callable images ``[B, H, W, C]`` in
+        [0, 1] -> logits, in inference mode.
+      images, labels: ``[N, H, W, C]`` float in [0, 1] and int ``[N]`` (numpy or tensors),
+        attacked in batches of ``batch_size``; keys: their random keys (default ``range(N)``).
+      batches: instead of ``images`` and ``labels``, an iterable of ``(images, labels)``,
+        ``(images, labels, keys)`` or dicts with ``images``, ``labels`` and optionally ``indices``;
+        keys (an image's index in the data set, for keyed randomness) default to the running image
+        count.
       eps: l0 budget in pixels; iterations: sPGD steps per stage; queries: Sparse-RS queries.
       attacks: ``"saa"``, one stage name of ``stages.TABLE`` or a sequence of them (run in the
         given order).
@@ -70,7 +87,15 @@ def sparse_autoattack(model_fn, batches, *, eps, iterations=10_000, queries=10_0
     Returns a ``SparseAutoAttackResult``. To attack one model in many calls (an evaluation that
     saves its state between batches), keep a ``SparseAutoAttack`` instead: it traces once.
     """
-    cascade = SparseAutoAttack(model_fn, eps=eps, iterations=iterations, queries=queries,
+    if labels is None and batches is None and not hasattr(images, "shape"):
+        warnings.warn("sparse_autoattack(model, batches) is deprecated: pass batches=",
+                      DeprecationWarning, stacklevel=2)
+        images, batches = None, images
+    if (batches is None) == (images is None) or (images is None) != (labels is None):
+        raise ValueError("sparse_autoattack takes images and labels, or batches=")
+    if batches is None:
+        batches = _batches_of(images, labels, keys, common.check_count("batch_size", batch_size))
+    cascade = SparseAutoAttack(model, eps=eps, iterations=iterations, queries=queries,
                                seed=seed, patience=patience, compiled=compiled,
                                compact=compact, threat=threat)
     return cascade(batches, attacks=attacks, keep_adversarial=keep_adversarial, progress=progress)
@@ -84,13 +109,15 @@ class SparseAutoAttack:
     the stage table and any batch size reuses the stage functions already traced.
     """
 
-    def __init__(self, model_fn, *, eps, iterations=10_000, queries=10_000, seed=0, patience=3,
+    def __init__(self, model, *, eps, iterations=10_000, queries=10_000, seed=0, patience=3,
                  compiled=True, compact=True, threat=None):
-        self._model_fn = model_fn
+        self._model_fn = common.as_model_fn(model)
         self._threat = threat
         self._compiled = compiled
-        self._settings = {"eps": int(eps), "iterations": int(iterations),
-                          "queries": int(queries), "seed": int(seed), "patience": patience}
+        self._settings = {"eps": common.check_count("eps", eps),
+                          "iterations": common.check_count("iterations", iterations),
+                          "queries": common.check_count("queries", queries), "seed": int(seed),
+                          "patience": patience}
         self._budget = Budget(compact=compact, threat=threat, **self._settings)
         self._clean_fn = self._classes = None
         self._stage_fns = {}
@@ -208,6 +235,15 @@ def _stage(stage, image_spec, classes, compiled):
     return tf.function(stage, input_signature=[
         image_spec, tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int64),
         tf.TensorSpec([None, classes], tf.float32)])
+
+
+def _batches_of(images, labels, keys, batch_size):
+    """``(images, labels, keys)`` in slices of ``batch_size``; keys default to ``range(N)``."""
+    images, labels = tf.convert_to_tensor(images), tf.convert_to_tensor(labels)
+    count = int(images.shape[0])
+    keys = tf.range(count, dtype=tf.int64) if keys is None else tf.convert_to_tensor(keys)
+    return [(images[start:start + batch_size], labels[start:start + batch_size],
+             keys[start:start + batch_size]) for start in range(0, count, batch_size)]
 
 
 def _unpack(batch, seen):

@@ -9,7 +9,22 @@ input is ``x + p * topk_mask(sigmoid(m), eps)`` (``topk_mask.sparse_perturbation
 Each image keeps its best input, starting from the clean image with its clean loss; an iterate
 replaces it where its loss is >= the best loss or where it is fooled. Fooled images stop (early
 stop), images fooled before the attack are returned unchanged, and an unfooled image whose binary
-mask has not changed for ``patience`` steps draws fresh mask logits (restart).
+mask has stayed the same for ``patience`` steps draws fresh mask logits (restart).
+
+Restarts follow the sAA reference code (CityU-MLO/sPGD, ``SparsePGD.__call__``; SPEC §2.6): a
+step first moves (p, m) with the previous evaluation's gradients, then evaluates (forward, loss,
+gradients, best-tracking, early stop), and only then counts: each image still attacked whose
+binary mask this step left the same gains one; if no image still attacked kept its mask, every
+still-attacked image's counter goes back to 0. So within one call the counter is of unchanged
+steps, not of consecutive ones, and it couples the images of the call: with ``patience >= 2`` an
+image's restarts can depend on the other images in the batch, as in the reference (evaluation
+keeps each image in the same batch across shards and resumes; under ``tf.distribute`` the batch is
+the replica's). An image that reaches ``patience`` gets fresh N(0, 1) mask logits (p is kept) and
+a zero counter; the next step moves the fresh logits with the gradient taken before the restart.
+Deviations: the fresh logits are keyed draws (example key, step; see keyed_random) rather than the
+reference's global ``torch.randn``; the reference compares the top-k of the raw logits, this code
+the top-k of their sigmoid (the same order, except where float32 rounds two sigmoids to one
+value); ``patience=None`` never restarts.
 
 Losses: ``"ce"`` (hard labels), ``"soft_ce"`` (CE to ``soft_targets``; SAT), ``"kl"``
 (``KL(softmax f(x) || softmax f(x_adv))`` with the clean logits fixed; sTRADES mode F; every image
@@ -35,18 +50,18 @@ best. Pixel threats only. ``initial=None`` draws exactly what it drew before.
 ``SparsePGDResult.last_iterate`` is ``(mask [B, H, W, 1], magnitude)`` of the attack's last
 iterate (not necessarily the returned image: that may be the clean one), what ATTA carries on.
 
-Cost: ``steps`` forward+backward passes, one forward to score the last iterate, and one clean
-forward unless ``clean_logits`` is given. The iterate scored by each step's forward is the one the
-next step's gradient is taken at, so no backward pass is wasted; ``steps=1`` is one
-forward+backward at the random start, one update and one forward.
+Cost: ``iterations`` forward+backward passes, one forward to score the last iterate, and one
+clean forward unless ``clean_logits`` is given. The iterate scored by each step's forward is the
+one the next step's gradient is taken at, so no backward pass is wasted; ``iterations=1`` is one
+forward+backward at the random start, one update and one forward. The interface (model, arrays,
+keyword names) is every attack's (``common``); ``steps=`` is the old name of ``iterations=``.
 """
 
-import numbers
 from typing import NamedTuple
 
 import tensorflow as tf
 
-from tf_fastls0.attacks import compaction
+from tf_fastls0.attacks import common, compaction
 from tf_fastls0.attacks.outputs import expand_like, in_input_dtype
 from tf_fastls0.attacks.topk_mask import (group_topk, sparse_perturbation,
                                           structured_perturbation, topk_mask)
@@ -67,7 +82,7 @@ class SparsePGDResult(NamedTuple):
     logits: tf.Tensor  # [B, K] float32: model_fn's logits of the returned image
     passes: tf.Tensor  # [B] int32: forward+backward passes the image was attacked with
     # (binary pixel mask [B, H, W, 1], magnitude [B, H, W, C]) of the last iterate; None with
-    # compact=True or eps or steps 0
+    # compact=True or eps or iterations 0
     last_iterate: tuple = None
 
 
@@ -83,7 +98,8 @@ class _Best(NamedTuple):
 
 class _Iterate(NamedTuple):
     """The attack state between steps: (p, m), the binary mask, the gradients at the current
-    iterate, consecutive unchanged-mask steps, and which images are still attacked."""
+    iterate, the restart counter (unchanged-mask steps, SPEC §2.6), and which images are still
+    attacked."""
     magnitude: tf.Tensor  # [B, H, W, C]
     mask_logits: tf.Tensor  # [B, H, W, 1]; [B, G] over a structured threat
     mask: tf.Tensor  # the binary mask, the logits' shape
@@ -93,48 +109,42 @@ class _Iterate(NamedTuple):
     active: tf.Tensor  # [B] bool
 
 
-def sparse_pgd(model_fn, images, labels, *, eps, steps, projected=False, loss="ce",
+def sparse_pgd(model, images, labels, *, eps, iterations=None, projected=False, loss="ce",
                soft_targets=None, clean_logits=None, target_labels=None, patience=3, alpha=0.25,
                beta=0.25, keys=None, seed=0, counter=0, compact=False, threat=None,
-               initial=None):
+               initial=None, steps=None):
     """Runs sPGD on a batch; defaults are the paper's evaluation settings.
 
     Args:
-      model_fn: images ``[B, H, W, C]`` in [0, 1] -> logits ``[B, K]``, in inference mode.
-      images: ``[B, H, W, C]`` float in [0, 1].
+      model: a ``keras.Model`` (run in inference mode) or a callable images ``[B, H, W, C]`` in
+        [0, 1] -> logits ``[B, K]`` in inference mode.
+      images: ``[B, H, W, C]`` float in [0, 1], numpy or a tensor.
       labels: int ``[B]`` true labels (may be None for ``loss="kl"``).
       eps: l0 budget (static int >= 0): pixels, or the structures of ``threat``.
-      steps: iterations t (static int >= 0).
+      iterations: iterations t (static int >= 0); ``steps``: its old name (deprecated).
       projected: gradient variant (SPEC §2.3); Python bool or scalar bool tensor.
       loss: one of ``LOSSES``.
       soft_targets: float ``[B, K]``, required by ``"soft_ce"``.
-      clean_logits: inference-mode logits ``[B, K]`` of ``images`` if known (saves a forward).
       target_labels: int ``[B]``, required by ``"targeted_ce"``.
       patience: unchanged-mask steps before a restart (3 in evaluation, 10 in training); None:
         never restart.
       alpha, beta: magnitude and mask step sizes.
-      keys: int ``[B]`` per-example random keys (default ``range(B)``).
-      seed, counter: the draws' seed and counter (see keyed_random).
-      compact: drop stopped images from the working batch while the loop runs (``compaction``):
-        the same result at a cost that follows the images still attacked. Off by default because
-        training may compile its attack with XLA, which needs static shapes.
+      keys, seed, counter, clean_logits, compact: the shared settings (``common``); ``compact``
+        is off by default because training may compile its attack with XLA (static shapes).
       threat: a ``threats.Threat`` for a structured threat; None (pixels) by default.
       initial: ``(mask [B, H, W, 1], magnitude [B, H, W, C])``: start from this sparse
         perturbation (at most ``eps`` pixels per image) instead of a random one; pixels only.
 
     Returns a ``SparsePGDResult``.
     """
-    _check_arguments(eps, steps, loss, labels, soft_targets, target_labels)
-    eps, steps = int(eps), int(steps)
-    images = tf.convert_to_tensor(images)
-    x = tf.cast(images, tf.float32)
-    batch = tf.shape(x)[0]
-    keys = tf.range(batch) if keys is None else keys
-    if clean_logits is None:
-        clean_logits = model_fn(x)
-    clean_logits = tf.stop_gradient(tf.cast(clean_logits, tf.float32))
-    if labels is None:
-        labels = tf.argmax(clean_logits, axis=-1, output_type=tf.int32)
+    steps = common.iterations_from(iterations, steps, "sparse_pgd")
+    eps, steps = _check_arguments(eps, steps, loss, labels, soft_targets, target_labels)
+    clean = common.prepare(model, images, labels, keys=keys, clean_logits=clean_logits)
+    model_fn, images, x, keys, clean_logits = (clean.model_fn, clean.images, clean.x, clean.keys,
+                                               clean.logits)
+    batch = clean.batch
+    labels = (tf.argmax(clean_logits, axis=-1, output_type=tf.int32) if labels is None
+              else clean.labels)
     rows = _rows(x, keys, labels, soft_targets, target_labels, clean_logits)
     objective = _objective(loss)
     succeeded = _success_test(loss)
@@ -154,26 +164,35 @@ def sparse_pgd(model_fn, images, labels, *, eps, steps, projected=False, loss="c
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch([magnitude, mask_logits])
             perturbed = masks.perturb(rows.x, magnitude, mask_logits, eps, projected, mask)
-            logits = tf.cast(model_fn(perturbed), tf.float32)
+            logits = model_fn(perturbed)
             losses = objective(logits, rows)
         magnitude_grad, mask_grad = tape.gradient(losses, [magnitude, mask_logits])
         return perturbed, logits, losses, magnitude_grad, mask_grad
 
-    def step(i, rows, state):
-        """Updates (p, m) from the last gradients; restarts masks stuck for ``patience`` steps."""
+    def step(rows, state):
+        """Updates (p, m) from the last gradients; returns the new state and, per image, whether
+        its binary mask stayed the same."""
         magnitude, mask_logits = _update(rows.x, state, alpha, beta)
         mask = masks.topk(mask_logits, eps)
-        unchanged = tf.where(_same_mask(mask, state.mask), state.unchanged + 1, 0)
-        if patience is not None:
-            restart = tf.logical_and(unchanged >= patience, state.active)
-            mask_logits, mask = tf.cond(
-                tf.reduce_any(restart),
-                lambda: _restart(mask_logits, mask, restart, rows.keys, eps, seed, counter, i,
-                                 masks),
-                lambda: (mask_logits, mask))
-            unchanged = tf.where(restart, 0, unchanged)
-        return state._replace(magnitude=magnitude, mask_logits=mask_logits, mask=mask,
-                              unchanged=unchanged)
+        same = _same_mask(mask, state.mask)
+        return state._replace(magnitude=magnitude, mask_logits=mask_logits, mask=mask), same
+
+    def count_and_restart(i, rows, state, same):
+        """After an evaluation (SPEC §2.6): counts the images still attacked whose mask stayed the
+        same, and gives fresh mask logits to those that reach ``patience``."""
+        if patience is None:
+            return state
+        stuck = tf.logical_and(state.active, same)
+        unchanged = tf.where(tf.reduce_any(stuck), state.unchanged + tf.cast(stuck, tf.int32),
+                             tf.where(state.active, 0, state.unchanged))
+        restart = tf.logical_and(unchanged >= patience, state.active)
+        mask_logits, mask = tf.cond(
+            tf.reduce_any(restart),
+            lambda: _restart(state.mask_logits, state.mask, restart, rows.keys, eps, seed,
+                             counter, i, masks),
+            lambda: (state.mask_logits, state.mask))
+        return state._replace(mask_logits=mask_logits, mask=mask,
+                              unchanged=tf.where(restart, 0, unchanged))
 
     def track(best, state, perturbed, logits, losses, rows):
         """The iterate replaces the best where its loss is >= the best's or it is fooled."""
@@ -190,15 +209,14 @@ def sparse_pgd(model_fn, images, labels, *, eps, steps, projected=False, loss="c
         return best, state._replace(active=active)
 
     def body(i, work, finished):
-        if compact:
-            work, finished = tf.cond(compaction.is_due(work.state.active),
-                                     lambda: _compacted(work, finished),
-                                     lambda: (work, finished))
-        state = step(i, work.rows, work.state)
+        work, finished = common.maybe_compact(compact, work, finished, work.state.active,
+                                              lambda work: work.best)
+        state, same = step(work.rows, work.state)
         perturbed, logits, losses, magnitude_grad, mask_grad = evaluate(
             work.rows, state.magnitude, state.mask_logits, state.mask)
         best = work.best._replace(passes=work.best.passes + tf.cast(state.active, tf.int32))
         best, state = track(best, state, perturbed, logits, losses, work.rows)
+        state = count_and_restart(i, work.rows, state, same)
         state = state._replace(magnitude_grad=magnitude_grad, mask_grad=mask_grad)
         return i + 1, _Work(work.rows, state, best), finished
 
@@ -214,15 +232,12 @@ def sparse_pgd(model_fn, images, labels, *, eps, steps, projected=False, loss="c
                      unchanged=tf.zeros([batch], tf.int32), active=active)
     work, finished, i = _Work(rows, state, best), best, tf.constant(1)
     if steps > 1:
-        invariants = (i.shape, compaction.open_batch_shapes(work),
-                      tf.nest.map_structure(lambda t: t.shape, finished))
-        i, work, finished = tf.while_loop(keep_going, body, (i, work, finished),
-                                          shape_invariants=invariants if compact else None)
+        i, work, finished = common.loop(keep_going, body, i, work, finished, compact)
 
     # The last step needs only a forward pass: its gradient would never be used.
-    state = step(i, work.rows, work.state)
+    state, _ = step(work.rows, work.state)
     perturbed = work.rows.x + state.magnitude * masks.pixel_mask(state.mask)
-    logits = tf.cast(model_fn(perturbed), tf.float32)
+    logits = model_fn(perturbed)
     best, _ = track(work.best, state, perturbed, logits, objective(logits, work.rows), work.rows)
     if compact:
         best = compaction.scatter_rows(finished, work.rows.index, best)
@@ -257,13 +272,6 @@ def _rows(x, keys, labels, soft_targets, target_labels, clean_logits):
                     else tf.cast(soft_targets, tf.float32))
     target_labels = labels if target_labels is None else tf.cast(target_labels, tf.int32)
     return _Rows(tf.range(batch), x, keys, labels, soft_targets, target_labels, clean_logits)
-
-
-def _compacted(work, finished):
-    """``work`` cut to its active rows (padded to a bucket); the rows it drops are finished, so
-    their best inputs go into ``finished`` (the full batch's)."""
-    finished = compaction.scatter_rows(finished, work.rows.index, work.best)
-    return compaction.gather_rows(work, compaction.survivors_first(work.state.active)), finished
 
 
 def random_variant(seed=0, counter=0):
@@ -353,8 +361,8 @@ def _update(x, state, alpha, beta):
 
 def _restart(mask_logits, mask, restart, keys, eps, seed, counter, i, masks):
     """Fresh N(0, 1) mask logits for the ``restart`` images (SPEC §2.6), keyed by step ``i``."""
-    step_counter = tf.cast(counter, tf.int64) * (2 ** 32) + tf.cast(i, tf.int64)
-    fresh = keyed_random.normal(keys, tf.shape(mask_logits)[1:], seed, step_counter,
+    fresh = keyed_random.normal(keys, tf.shape(mask_logits)[1:], seed,
+                                common.step_counter(counter, i),
                                 keyed_random.STREAM_RESTART)
     fresh = tf.reshape(fresh, tf.shape(mask_logits))
     chosen = expand_like(restart, mask_logits)
@@ -397,11 +405,10 @@ def _result(best, images, x):
                            logits=tf.stop_gradient(best.logits), passes=best.passes)
 
 
-def _check_arguments(eps, steps, loss, labels, soft_targets, target_labels):
-    if not isinstance(eps, numbers.Integral) or eps < 0:
-        raise ValueError(f"eps must be a Python int >= 0 (pixels), got {eps!r}")
-    if not isinstance(steps, numbers.Integral) or steps < 0:
-        raise ValueError(f"steps must be a Python int >= 0, got {steps!r}")
+def _check_arguments(eps, iterations, loss, labels, soft_targets, target_labels):
+    """The static budgets as ints, after the checks of the loss's inputs."""
+    if iterations is None:
+        raise ValueError("sparse_pgd needs iterations=")
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}: choose one of {', '.join(LOSSES)}")
     if loss == "soft_ce" and soft_targets is None:
@@ -410,3 +417,4 @@ def _check_arguments(eps, steps, loss, labels, soft_targets, target_labels):
         raise ValueError('loss="targeted_ce" needs target_labels')
     if loss != "kl" and labels is None:
         raise ValueError(f"loss={loss!r} needs labels")
+    return common.check_count("eps", eps), common.check_count("iterations", iterations)

@@ -24,14 +24,15 @@ image-specific patch and updates its content); ``threat=None`` or ``pixels`` run
 
 The batch moves in lock-step (one forward per query for all still-running images); each query
 costs one forward pass, including the first (the random start). Fooled images leave the working
-batch as they fall (``compaction``), so the cost follows the images still searched.
+batch as they fall (``compaction``), so the cost follows the images still searched. The
+interface (model, arrays, keyword names) is every attack's (``common``).
 """
 
 from typing import NamedTuple
 
 import tensorflow as tf
 
-from tf_fastls0.attacks import compaction
+from tf_fastls0.attacks import common, compaction
 from tf_fastls0.attacks.outputs import expand_like, in_input_dtype
 from tf_fastls0.losses import per_example
 from tf_fastls0.utils import keyed_random
@@ -56,38 +57,29 @@ class _Search(NamedTuple):
     queries: tf.Tensor  # [B] int32
 
 
-def sparse_rs(model_fn, images, labels, *, eps, queries, p_init=0.8, keys=None, seed=0,
+def sparse_rs(model, images, labels, *, eps, queries, p_init=0.8, keys=None, seed=0,
               counter=0, clean_logits=None, compact=True, threat=None):
     """Runs Sparse-RS on a batch.
 
     Args:
-      model_fn: images ``[B, H, W, C]`` in [0, 1] -> logits ``[B, K]``; only its outputs are used.
-      images: ``[B, H, W, C]`` float in [0, 1]; labels: int ``[B]``.
-      eps: l0 budget in pixels or ``threat``'s structures (static int >= 0); queries: forward passes per image (static int).
+      model, images, labels: as every attack takes them (``common``); only the model's outputs
+        are used.
+      eps: l0 budget in pixels or ``threat``'s structures (static int >= 0); queries: forward
+        passes per image (static int >= 0).
       p_init: initial fraction of the ``eps`` pixels resampled per query.
-      keys, seed, counter: per-example random keys (default ``range(B)``) and the draw's seed and
-        counter (see keyed_random).
-      clean_logits: logits of ``images`` if already known (saves a forward).
-      compact: drop fooled images from the working batch while the search runs
-        (``compaction``): the same result at a cost that follows the images still searched.
+      keys, seed, counter, clean_logits, compact: the shared settings (``common``).
       threat: a ``threats.Threat`` for a structured threat; None (pixels) by default.
 
     Returns a ``SparseRSResult``.
     """
-    eps, queries = int(eps), int(queries)
-    if eps < 0 or queries < 0:
-        raise ValueError(f"eps and queries must be >= 0, got {eps!r}, {queries!r}")
-    images = tf.convert_to_tensor(images)
-    x = tf.cast(images, tf.float32)
+    eps, queries = common.check_count("eps", eps), common.check_count("queries", queries)
+    clean = common.prepare(model, images, labels, keys=keys, clean_logits=clean_logits)
+    model_fn, images, x, labels, keys, clean_logits = (clean.model_fn, clean.images, clean.x,
+                                                       clean.labels, clean.keys, clean.logits)
     shape = tf.shape(x)
     batch, channels = shape[0], shape[3]
     image_shape = shape[1:]
-    labels = tf.cast(labels, tf.int32)
-    keys = tf.range(batch) if keys is None else keys
-    if clean_logits is None:
-        clean_logits = model_fn(x)
-    clean_logits = tf.cast(clean_logits, tf.float32)
-    clean_fooled = _margin(clean_logits, labels) < 0
+    clean_fooled = common.margin(clean_logits, labels) < 0
     clean_loss = per_example.cross_entropy(labels, clean_logits)
     grouped = threat is not None and not threat.is_pixels
     eps = min(eps, threat.groups) if grouped else _clamp_to_positions(eps, x)
@@ -99,11 +91,12 @@ def sparse_rs(model_fn, images, labels, *, eps, queries, p_init=0.8, keys=None, 
     def draws(it, rows):
         """(scores [B, S, 2] to restore and add, colour uniforms [B, H*W, C])."""
         u = keyed_random.uniform(rows.keys, tf.stack([tf.shape(rows.pixels)[1], 2 + channels]),
-                                 seed, _step_counter(counter, it), keyed_random.STREAM_RS)
+                                 seed, common.step_counter(counter, it), keyed_random.STREAM_RS)
         if not grouped:
             return u[..., :2], u[..., 2:]
         scores = keyed_random.uniform(rows.keys, [threat.groups, 2], seed,
-                                      _step_counter(counter, it), keyed_random.STREAM_RS_GROUPS)
+                                      common.step_counter(counter, it),
+                                      keyed_random.STREAM_RS_GROUPS)
         return scores, u[..., 2:]
 
     def pixels_of(perturbed):
@@ -114,8 +107,9 @@ def sparse_rs(model_fn, images, labels, *, eps, queries, p_init=0.8, keys=None, 
 
     def score(rows, perturbed, colours):
         candidate = _compose(rows.pixels, pixels_of(perturbed), colours, image_shape)
-        logits = tf.cast(model_fn(candidate), tf.float32)
-        return per_example.cross_entropy(rows.labels, logits), _margin(logits, rows.labels) <= 0
+        logits = model_fn(candidate)
+        return (per_example.cross_entropy(rows.labels, logits),
+                common.margin(logits, rows.labels) <= 0)
 
     scores, colour_draws = draws(0, rows)
     perturbed = _top(scores[..., 1], eps, tf.constant(eps))
@@ -127,10 +121,8 @@ def sparse_rs(model_fn, images, labels, *, eps, queries, p_init=0.8, keys=None, 
     resampled = _schedule(eps, queries, p_init)
 
     def body(it, work, finished):
-        if compact:
-            work, finished = tf.cond(compaction.is_due(work.running),
-                                     lambda: _compacted(work, finished),
-                                     lambda: (work, finished))
+        work, finished = common.maybe_compact(compact, work, finished, work.running,
+                                              lambda work: work.search)
         rows, search, running = work
         scores, colour_draws = draws(it, rows)
         n = resampled(it)
@@ -142,7 +134,7 @@ def sparse_rs(model_fn, images, labels, *, eps, queries, p_init=0.8, keys=None, 
         else:
             fresh = tf.cond(tf.equal(n, 1),
                             lambda: _new_colours(colour_draws, rows, seed,
-                                                 _step_counter(counter, it)),
+                                                 common.step_counter(counter, it)),
                             lambda: _corners(colour_draws))
         colours = tf.where(pixels_of(add)[..., tf.newaxis], fresh, search.colours)
         loss, fooled = score(rows, perturbed, colours)
@@ -157,10 +149,7 @@ def sparse_rs(model_fn, images, labels, *, eps, queries, p_init=0.8, keys=None, 
         return tf.logical_and(it < queries, tf.reduce_any(work.running))
 
     work, finished = _Work(rows, search, running), search
-    invariants = (tf.TensorShape([]), compaction.open_batch_shapes(work),
-                  tf.nest.map_structure(lambda t: t.shape, finished))
-    _, work, finished = tf.while_loop(keep_going, body, (tf.constant(1), work, finished),
-                                      shape_invariants=invariants if compact else None)
+    _, work, finished = common.loop(keep_going, body, 1, work, finished, compact)
     search = compaction.scatter_rows(finished, work.rows.index, work.search)
     adversarial = tf.where(tf.reshape(clean_fooled, [-1, 1, 1, 1]), x,
                            _compose(rows.pixels, pixels_of(search.perturbed), search.colours,
@@ -184,13 +173,6 @@ class _Work(NamedTuple):
     rows: _Rows
     search: _Search
     running: tf.Tensor  # [B] bool
-
-
-def _compacted(work, finished):
-    """``work`` cut to its running rows (padded to a bucket); the dropped rows' searches are
-    finished, so they go into ``finished`` (the full batch's)."""
-    finished = compaction.scatter_rows(finished, work.rows.index, work.search)
-    return compaction.gather_rows(work, compaction.survivors_first(work.running)), finished
 
 
 def resampled_count(it, eps, queries, p_init=0.8):
@@ -225,10 +207,6 @@ def _corners(uniforms):
     return tf.cast(uniforms < 0.5, tf.float32)
 
 
-def _step_counter(counter, it):
-    return tf.cast(counter, tf.int64) * (2 ** 32) + tf.cast(it, tf.int64)
-
-
 def _new_colours(colour_draws, rows, seed, step_counter):
     """Corner colours ``[B, H*W, C]`` that differ from the clean pixels: the drawn corner where it
     differs, else the clean corner with a uniformly drawn non-empty set of channels flipped (the
@@ -249,14 +227,6 @@ def _compose(pixels, perturbed, colours, image_shape):
     """Images ``[B, *image_shape]`` from flat pixels with the ``perturbed`` ones recoloured."""
     composed = tf.where(perturbed[..., tf.newaxis], colours, pixels)
     return tf.reshape(composed, tf.concat([[-1], image_shape], 0))
-
-
-def _margin(logits, labels):
-    """True-class logit minus the largest other logit, ``[B]``."""
-    true = tf.gather(logits, labels, axis=1, batch_dims=1)
-    others = tf.where(tf.one_hot(labels, tf.shape(logits)[1]) > 0, -float("inf"), logits)
-    return true - tf.reduce_max(others, axis=1)
-
 
 
 def _clamp_to_positions(eps, x):

@@ -1,16 +1,18 @@
 """The stage table: every attack the evaluation can run, named once.
 
 Each entry gives an attack's name (what ``--attacks`` takes), its code in ``broken_by`` records,
-its display name (report tables, the benchmark harness) and the function that builds it for one
-model and budget. The cascade (``sparse_autoattack``), the evaluation runner, the report and the
-benchmark harness all read this table, so a new evaluation attack is one entry here.
+its display name (report tables, the benchmark harness), and its attack with the settings it
+takes from the budget. The cascade (``sparse_autoattack``), the evaluation runner, the report and
+the benchmark harness all read this table, so a new evaluation attack is one entry here.
 
 A built stage maps ``(images, labels, keys, clean_logits)`` to the adversarial images, one per
 input image; the cascade judges every image by one fresh forward pass on what the stage returns.
-A minimum-norm stage (``minimum_norm=True``) returns, per image, the fooling image with the fewest
-changed pixels it found, whatever the budget: the cascade counts it broken only within ``eps``
-pixels and keeps the count for the robust-accuracy-by-k curve. Only the stages marked
-``structured`` attack a structured threat (``threats``: patches, lines, groups).
+Every attack has the one interface of ``common``, so an entry names its attack function, its
+draws' counter and the keyword settings it takes from the evaluation's ``Budget``; one builder
+serves them all. A minimum-norm stage (``minimum_norm=True``) returns, per image, the fooling image
+with the fewest changed pixels it found, whatever the budget: the cascade counts it broken only
+within ``eps`` pixels and keeps the count for the robust-accuracy-by-k curve. Only the stages
+marked ``structured`` attack a structured threat (``threats``: patches, lines, groups).
 """
 
 from typing import Callable, NamedTuple
@@ -40,63 +42,44 @@ class EvaluationAttack(NamedTuple):
     name: str
     code: int
     display: str
-    build: Callable  # (model_fn, Budget) -> stage function (see the module docstring)
+    attack: Callable  # an attack with the interface of ``common``
+    settings: Callable  # Budget -> the attack's keyword settings beyond the shared ones
+    counter: int = 0  # the counter of the stage's random draws (distinct per stage)
     minimum_norm: bool = False
     structured: bool = False  # attacks structured threats too
 
+    def build(self, model_fn, budget):
+        """The stage function of this attack on ``model_fn`` at ``budget``."""
+        settings = self.settings(budget)
 
-def _spgd(projected):
-    def build(model_fn, budget):
         def stage(images, labels, keys, clean_logits):
-            return sparse_pgd(model_fn, images, labels, eps=budget.eps, steps=budget.iterations,
-                              projected=projected, loss="ce", patience=budget.patience,
-                              keys=keys, seed=budget.seed, counter=1 + int(projected),
-                              clean_logits=clean_logits, compact=budget.compact,
-                              threat=budget.threat).adversarial
+            return self.attack(model_fn, images, labels, eps=budget.eps, keys=keys,
+                               seed=budget.seed, counter=self.counter, clean_logits=clean_logits,
+                               compact=budget.compact, threat=budget.threat,
+                               **settings).adversarial
         return stage
-    return build
 
 
-def _rs(model_fn, budget):
-    def stage(images, labels, keys, clean_logits):
-        return sparse_rs(model_fn, images, labels, eps=budget.eps, queries=budget.queries,
-                         keys=keys, seed=budget.seed, counter=3, clean_logits=clean_logits,
-                         compact=budget.compact, threat=budget.threat).adversarial
-    return stage
-
-
-def _cornersearch(model_fn, budget):
-    """CornerSearch with its paper defaults; ``n_iter`` (candidates per sparsity and class) is
-    the paper's 1,000 capped at the query budget, so a quick evaluation stays quick."""
-    def stage(images, labels, keys, clean_logits):
-        return cornersearch(model_fn, images, labels, eps=budget.eps,
-                            n_iter=min(budget.queries, N_ITER), keys=keys, seed=budget.seed,
-                            counter=4, clean_logits=clean_logits,
-                            compact=budget.compact).adversarial
-    return stage
-
-
-def _saif(model_fn, budget):
-    def stage(images, labels, keys, clean_logits):
-        return saif(model_fn, images, labels, eps=budget.eps, steps=budget.iterations, keys=keys,
-                    seed=budget.seed, counter=5, clean_logits=clean_logits,
-                    compact=budget.compact).adversarial
-    return stage
-
-
-def _sigma_zero(model_fn, budget):
-    def stage(images, labels, keys, clean_logits):
-        return sigma_zero(model_fn, images, labels, steps=budget.iterations).adversarial
-    return stage
+def _spgd_settings(projected):
+    return lambda budget: {"iterations": budget.iterations, "patience": budget.patience,
+                           "projected": projected, "loss": "ce"}
 
 
 TABLE = (
-    EvaluationAttack("spgd_unproj", 1, "sPGD-unproj", _spgd(projected=False), structured=True),
-    EvaluationAttack("spgd_proj", 2, "sPGD-proj", _spgd(projected=True), structured=True),
-    EvaluationAttack("rs", 3, "RS", _rs, structured=True),
-    EvaluationAttack("cornersearch", 4, "CS", _cornersearch),
-    EvaluationAttack("saif", 5, "SAIF", _saif),
-    EvaluationAttack("sigma_zero", 6, "sigma-zero", _sigma_zero, minimum_norm=True),
+    EvaluationAttack("spgd_unproj", 1, "sPGD-unproj", sparse_pgd, _spgd_settings(False), counter=1,
+                     structured=True),
+    EvaluationAttack("spgd_proj", 2, "sPGD-proj", sparse_pgd, _spgd_settings(True), counter=2,
+                     structured=True),
+    EvaluationAttack("rs", 3, "RS", sparse_rs, lambda budget: {"queries": budget.queries},
+                     counter=3, structured=True),
+    # CornerSearch's n_iter (candidates per sparsity and class): the paper's 1,000 capped at the
+    # query budget, so a quick evaluation stays quick.
+    EvaluationAttack("cornersearch", 4, "CS", cornersearch,
+                     lambda budget: {"n_iter": min(budget.queries, N_ITER)}, counter=4),
+    EvaluationAttack("saif", 5, "SAIF", saif, lambda budget: {"iterations": budget.iterations},
+                     counter=5),
+    EvaluationAttack("sigma_zero", 6, "sigma-zero", sigma_zero,
+                     lambda budget: {"iterations": budget.iterations}, minimum_norm=True),
 )
 BY_NAME = {attack.name: attack for attack in TABLE}
 

@@ -122,18 +122,18 @@ class SparsePGD(_SparseAttack):
     white-box attack, unprojected gradient unless ``projected``, cross-entropy loss."""
 
     attack_params = _SparseAttack.attack_params + [
-        "steps", "projected", "patience", "alpha", "beta"]
+        "iterations", "projected", "patience", "alpha", "beta"]
 
-    def __init__(self, estimator, *, eps=20, steps=300, projected=False, patience=3, alpha=0.25,
-                 beta=0.25, **kwargs):
-        self.steps, self.projected, self.patience = steps, projected, patience
+    def __init__(self, estimator, *, eps=20, iterations=300, projected=False, patience=3,
+                 alpha=0.25, beta=0.25, **kwargs):
+        self.iterations, self.projected, self.patience = iterations, projected, patience
         self.alpha, self.beta = alpha, beta
         super().__init__(estimator, eps=eps, **kwargs)
 
     def _attack_for(self, model_fn, threat):
         def attack(images, labels, keys):
-            return sparse_pgd(model_fn, images, labels, eps=int(self.eps), steps=int(self.steps),
-                              projected=self.projected, patience=self.patience, alpha=self.alpha,
+            return sparse_pgd(model_fn, images, labels, eps=int(self.eps),
+                              iterations=int(self.iterations), projected=self.projected, patience=self.patience, alpha=self.alpha,
                               beta=self.beta, keys=keys, seed=self.seed, threat=threat,
                               compact=True).adversarial.numpy()
         return attack

@@ -166,7 +166,8 @@ class RobustValidation(keras.callbacks.Callback):
         network = getattr(self.model, "network", self.model)  # the classifier alone
         predict = lambda x: network(x, training=False)  # noqa: E731
         survived = tf.equal(tf.argmax(predict(images), -1, output_type=tf.int32), labels)
-        stages = [functools.partial(sparse_pgd, steps=self.steps, projected=projected, patience=3,
+        stages = [functools.partial(sparse_pgd, iterations=self.steps, projected=projected,
+                                    patience=3,
                                     counter=1 + projected, compact=True, threat=self.threat)
                   for projected in (False, True)]
         if self.rs_queries:

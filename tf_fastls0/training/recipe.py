@@ -119,7 +119,7 @@ def prepare(recipe, network, buffer, images, labels, indices, step, steps_per_ep
     if recipe.attack_loss == "soft_ce":
         loss["soft_targets"] = rows
     attack = sparse_pgd(
-        inference, images, labels, eps=recipe.eps, steps=recipe.attack_steps,
+        inference, images, labels, eps=recipe.eps, iterations=recipe.attack_steps,
         projected=_projected(recipe, step), patience=recipe.attack_patience,
         clean_logits=clean_logits, keys=indices, seed=recipe.seed, counter=step,
         threat=recipe.threat,
