@@ -118,7 +118,7 @@ class _SparseAttack(EvasionAttack):
 
 
 class SparsePGD(_SparseAttack):
-    """sPGD (Zhong et al., ICML 2024; ``attacks/sparse_pgd.py``): ``steps`` iterations of the
+    """sPGD (Zhong et al., ICML 2024; ``attacks/sparse_pgd.py``): ``iterations`` steps of the
     white-box attack, unprojected gradient unless ``projected``, cross-entropy loss."""
 
     attack_params = _SparseAttack.attack_params + [
