@@ -170,7 +170,8 @@ class SparseAdversarialModel(AdversarialTrainer):
                              else f"fit: the data set's elements have {len(spec)} parts; "
                              "expected (x, y) or (x, y, example_index)")
         first = next(iter(dataset))
-        steps = steps_per_epoch or _cardinality(dataset)
+        # A model set up for a run (the command's) already knows its epoch's length.
+        steps = steps_per_epoch or _cardinality(dataset) or self.steps_per_epoch
         if steps is None:
             raise UsageError("fit: the data set's length is unknown or infinite: pass "
                              "steps_per_epoch")
