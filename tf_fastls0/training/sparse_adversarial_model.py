@@ -71,7 +71,8 @@ SELF_ADAPTIVE_SETTINGS = ("sat_start_epoch", "sat_momentum", "sat_attack_target"
 AWP_SETTINGS = ("awp_gamma", "awp_warmup_epochs")
 ADD_ON_SETTINGS = {"gradient_alignment": ("grad_align_lambda",),
                    "layer_aware_perturbation": ("lap_beta", "lap_gamma"),
-                   "bilevel_correction": ("fast_bat_lambda",)}
+                   "bilevel_correction": ("fast_bat_lambda",),
+                   "carried_perturbation": ("atta_reset_epochs",)}
 OBJECTIVE_SETTINGS = {"strades": ("trades_mode",), "nuat": ("nuat_ramp_epochs",)}
 GENERAL_SETTINGS = ("seed",)
 PROVISIONAL_EPOCHS = 10**6  # checks the settings before fit says how many epochs there are
@@ -252,12 +253,12 @@ def config_for(settings, epochs):
         if name not in names:
             raise UsageError(f"unknown setting {name}=; the settings are the fields of "
                              "tf_fastls0.training.config.TrainConfig")
-        if name not in _settings_of(method, settings):
+        if name not in method_settings(method, settings):
             raise UsageError(f"{name}= {_why_not(name, method, settings)}")
     return TrainConfig(epochs=epochs, **settings)
 
 
-def _settings_of(method, settings):
+def method_settings(method, settings):
     """The names of the settings ``method`` reads (given the add-ons ``settings`` turns on)."""
     if method not in METHODS and method_named_or_none(method) is None:
         raise UsageError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
@@ -286,7 +287,7 @@ def method_named_or_none(name):
 
 
 def _why_not(name, method, settings):
-    everywhere = set().union(*(_settings_of(other, {"soft_labels": "self_adaptive", "awp": True})
+    everywhere = set().union(*(method_settings(other, {"soft_labels": "self_adaptive", "awp": True})
                                for other in METHODS))
     if name not in everywhere:
         return ("is a setting of the command, not of the method: give it to compile() or fit() "

@@ -333,15 +333,18 @@ def file_sha256(path):
     return digest.hexdigest()
 
 
-def flat_dict(config, prefix=""):
+def flat_dict(config, prefix="", results_only=False):
     """``{"data.dataset": ..., "epochs": ..., "threat": ...}``: every leaf value, for
-    TensorBoard's HParams (a ``flat_keys`` config's fields without its prefix)."""
+    TensorBoard's HParams (a ``flat_keys`` config's fields without its prefix); with
+    ``results_only``, only the settings that change results."""
     flat = {}
     for field in dataclasses.fields(config):
-        value = getattr(config, field.name)
+        value, rule = getattr(config, field.name), rule_of(field)
+        if results_only and rule is not None and not rule.changes_results:
+            continue
         if _nested_config(field) is not None and value is not None:
             inner = prefix if _has_flat_keys(field) else f"{prefix}{field.name}."
-            flat.update(flat_dict(value, prefix=inner))
+            flat.update(flat_dict(value, prefix=inner, results_only=results_only))
         else:
             flat[f"{prefix}{field.name}"] = value
     return flat
