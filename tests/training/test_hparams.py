@@ -28,7 +28,7 @@ def _written(logs):
 
 @pytest.mark.parametrize("method, own, others", [
     ("mart", {"mart_beta"}, {"trades_beta", "nuat_lambda", "aaer_lambda1", "lap_beta"}),
-    ("fast_ls_l0", {"trades_beta", "trades_mode", "sat_momentum", "sat_start_epoch"},
+    ("fast_ls_l0", {"trades_beta", "trades_mode", "soft_label_momentum", "soft_label_start_epoch"},
      {"mart_beta", "tradeoff_alpha", "advlc_top", "fast_bat_lambda"}),
 ])
 def test_a_run_logs_the_settings_that_change_results_and_its_own_coefficients(
