@@ -36,8 +36,9 @@ Data given to ``fit``:
 first batch's size) and asked for only where it cannot. The epochs and steps per epoch of the
 first ``fit`` fix what depends on them (``soft_label_start_epoch``'s default, half the epochs;
 NuAT's ramp; the epoch of a step, its number // steps per epoch); pass ``soft_label_start_epoch``
-when training in several ``fit`` calls. ATTA from Python assumes the images are the same each epoch (no random
-augmentation in the data set): its carried perturbations are kept in the image's own frame.
+when training in several ``fit`` calls. ATTA from Python assumes the images are the same each
+epoch (no random augmentation in the data set): its carried perturbations are kept in the image's
+own frame.
 
 Before any training step, ``fit`` checks the first batch and refuses, with one line: a data set
 without labels, images outside [0, 1], a classifier whose outputs are probabilities (a softmax
