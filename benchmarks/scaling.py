@@ -112,7 +112,7 @@ def _ints(values):
 
 def _config(**changes):
     base = dict(model=FLAGS.model, width=FLAGS.width, batch_size=FLAGS.batch_size, epochs=10,
-                train_eps=FLAGS.eps, attack_steps=FLAGS.attack_steps, sat_start_epoch=0,
+                train_eps=FLAGS.eps, attack_steps=FLAGS.attack_steps, soft_label_start_epoch=0,
                 learning_rate=0.0, augment=False, jit_compile=FLAGS.jit_compile,
                 **PRESETS[FLAGS.method])
     return TrainConfig(**{**base, **changes})

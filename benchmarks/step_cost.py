@@ -86,9 +86,10 @@ def compiled_step(name, splits, **settings):
     """A warmed-up zero-argument call of one training step of method ``name``; ``settings``:
     ``TrainConfig`` fields (default: this program's flags)."""
     shared = dict(model=FLAGS.model, width=FLAGS.width, batch_size=FLAGS.batch_size, epochs=10,
-                  train_eps=FLAGS.train_eps, sat_start_epoch=0, jit_compile=FLAGS.jit_compile,
+                  train_eps=FLAGS.train_eps, soft_label_start_epoch=0,
+                  jit_compile=FLAGS.jit_compile,
                   mixed_precision=FLAGS.mixed_precision) if not settings else \
-        dict(epochs=10, sat_start_epoch=0, **settings)
+        dict(epochs=10, soft_label_start_epoch=0, **settings)
     config = TrainConfig(**{**shared, **METHODS[name]})  # a method may name its own model
     trainer, _ = build_trainer(config, splits)
     images = tf.constant(splits.train.float_images(slice(0, config.batch_size)))

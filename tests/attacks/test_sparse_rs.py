@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tf_fastls0.attacks import sparse_rs
-from tf_fastls0.attacks.sparse_rs import _schedule, resampled_count
+from tf_fastls0.attacks.sparse_rs import (SCHEDULE_BOUNDARIES, SCHEDULE_BUDGET, SCHEDULE_DIVISORS,
+                                           _schedule)
 
 CLASSES = 4
 
@@ -53,6 +54,13 @@ def test_zero_budget_returns_the_input(mlp, eps, queries):
     images, labels = _batch((5, 5, 3), 3, seed=4)
     result = sparse_rs(mlp((5, 5, 3)), images, labels, eps=eps, queries=queries)
     np.testing.assert_array_equal(result.adversarial.numpy(), images)
+
+
+def resampled_count(it, eps, queries, p_init=0.8):
+    """``n(it)`` of SPEC §3 in plain Python: the oracle the graph schedule is checked against."""
+    scaled = it * SCHEDULE_BUDGET // queries
+    divisor = SCHEDULE_DIVISORS[sum(scaled > b for b in SCHEDULE_BOUNDARIES)]
+    return min(max(int(p_init / divisor * eps), 1), eps)
 
 
 def test_schedule_follows_the_spec_table():

@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from tf_fastls0.losses import objectives
 from tf_fastls0.losses import per_example
+from tf_fastls0.training.config import TrainConfig
 
 
 def log_softmax(z):
@@ -68,9 +69,10 @@ def test_sparse_at_is_adversarial_ce(batch):
 
 
 def paper_objectives():
-    """Every objective with the paper's coefficients (Tradeoff a = 0.75, sTRADES beta = 6)."""
-    return [objectives.with_coefficients(name, tradeoff_alpha=0.75, trades_beta=6.0)
-            for name in objectives.OBJECTIVES]
+    """Every objective with the paper's coefficients (Tradeoff a = 0.75, sTRADES beta = 6) and
+    the baselines' defaults, as a run reads them."""
+    config = TrainConfig(tradeoff_alpha=0.75, trades_beta=6.0)
+    return [objectives.from_settings(name, config) for name in objectives.OBJECTIVES]
 
 
 def test_tradeoff_is_paper_eq8(batch):

@@ -35,8 +35,7 @@ def test_inactive_rows_stay_one_hot():
     assert not np.allclose(moved, rows)
 
 
-def test_start_epoch_defaults_to_half():
-    assert soft_targets.default_start_epoch(100) == 50
+def test_targets_move_from_the_start_epoch_on():
     assert not soft_targets.targets_active(49, 50)
     assert soft_targets.targets_active(50, 50)
 

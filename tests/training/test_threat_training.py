@@ -32,7 +32,7 @@ PATCHES = dict(threat_model=ThreatConfig(threat="patches", patch_size=3), train_
                                     if entry.adversarial and not entry.carried_perturbation])
 def test_every_methods_training_attack_stays_in_its_patches(method):
     splits = data_lib.load_data(SMALL["data"])
-    config = TrainConfig(**SMALL, **PATCHES, method=method, attack_steps=3, sat_start_epoch=0)
+    config = TrainConfig(**SMALL, **PATCHES, method=method, attack_steps=3, soft_label_start_epoch=0)
     trainer, _ = build_trainer(config, splits)
     images = splits.train.float_images()[:16]
     # The network's own predictions as labels, so that no image is a clean mistake left alone.

@@ -35,7 +35,7 @@ def train(strategy):
     with strategy.scope():
         network = classifier()
         model = tf_fastls0.SparseAdversarialModel(network, "fast_ls_l0", train_eps=2,
-                                                  sat_start_epoch=0)
+                                                  soft_label_start_epoch=0)
         model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9))
     model.fit(IMAGES, LABELS, batch_size=8, epochs=1, shuffle=False, verbose=0)
     return network.get_weights(), model.buffer.rows.numpy()

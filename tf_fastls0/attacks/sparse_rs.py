@@ -175,13 +175,6 @@ class _Work(NamedTuple):
     running: tf.Tensor  # [B] bool
 
 
-def resampled_count(it, eps, queries, p_init=0.8):
-    """``n(it)`` of SPEC §3 in plain Python (the reference the graph version follows)."""
-    scaled = it * SCHEDULE_BUDGET // queries
-    divisor = SCHEDULE_DIVISORS[sum(scaled > b for b in SCHEDULE_BOUNDARIES)]
-    return min(max(int(p_init / divisor * eps), 1), eps)
-
-
 def _schedule(eps, queries, p_init):
     """it (scalar int tensor) -> n(it), via a table of the ten possible counts."""
     counts = tf.constant([min(max(int(p_init / d * eps), 1), eps) for d in SCHEDULE_DIVISORS])

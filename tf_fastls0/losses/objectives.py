@@ -110,13 +110,6 @@ RAMPED = {"nuat": nuat.ramp}
 TRAINS_ON_LAST_ITERATE = ("aaer",)
 
 
-def with_coefficients(name, tradeoff_alpha, trades_beta):
-    """The objective ``name`` with the Tradeoff and sTRADES coefficients bound (the others keep
-    their papers' defaults): ``(clean_logits, adv_logits, targets) -> ObjectiveTerms``."""
-    coefficients = {"tradeoff": {"alpha": tradeoff_alpha}, "strades": {"beta": trades_beta}}
-    return functools.partial(OBJECTIVES[name], **coefficients.get(name, {}))
-
-
 def from_settings(name, settings):
     """The objective ``name`` with every coefficient read from ``settings`` (a TrainConfig)."""
     return functools.partial(OBJECTIVES[name], **{

@@ -14,11 +14,6 @@ def one_hot_targets(labels, num_classes):
     return tf.one_hot(tf.cast(labels, tf.int32), num_classes, dtype=tf.float32)
 
 
-def default_start_epoch(num_epochs):
-    """E_s, the first (0-based) epoch that updates targets: half the epochs (SPEC section 6)."""
-    return num_epochs // 2
-
-
 def targets_active(epoch, start_epoch):
     """Whether SAT updates targets in 0-based ``epoch`` (``epoch >= start_epoch``); tensor-safe."""
     return tf.greater_equal(epoch, start_epoch)

@@ -47,7 +47,6 @@ import tensorflow as tf
 
 from tf_fastls0.training.gradients import global_gradients
 
-REFERENCE_GAMMA = {"at": 1e-2, "trades": 5e-3}
 NORM_EPSILON = 1e-20  # the reference's EPS in diff_in_weights
 
 

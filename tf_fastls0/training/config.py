@@ -64,14 +64,16 @@ class TrainConfig:
     soft_labels: str = setting(
         "none", "self_adaptive: self-adaptive training's soft labels (always on for fast_ls_l0).",
         choices=SOFT_LABELS, aliases=SOFT_LABEL_ALIASES)
-    sat_start_epoch: Optional[int] = setting(
+    # Self-adaptive training's settings were once sat_*, a name too close to sAT (sparse_at).
+    soft_label_start_epoch: Optional[int] = setting(
         None, "Epoch (0-based) from which the self-adaptive soft labels move; default half the "
-        "epochs.", lower=0)
-    sat_momentum: float = setting(0.9, "Self-adaptive soft labels' moving-average momentum m.",
-                                  lower=0.0, upper=1.0)
-    sat_attack_target: str = setting(
+        "epochs.", lower=0, old_names=("sat_start_epoch",))
+    soft_label_momentum: float = setting(
+        0.9, "Self-adaptive soft labels' moving-average momentum m.", lower=0.0, upper=1.0,
+        old_names=("sat_momentum",))
+    soft_label_attack_target: str = setting(
         "soft", "With self-adaptive soft labels, attack CE to the soft target (soft) or to the "
-        "label (hard).", choices=("soft", "hard"))
+        "label (hard).", choices=("soft", "hard"), old_names=("sat_attack_target",))
     nfgsm_noise: bool = setting(False, "Add N-FGSM sparse noise (0..2*train_eps pixels) before "
                                 "the attack (always on for fast_ls_l0).")
     # The training attack
@@ -206,8 +208,8 @@ class TrainConfig:
         settings.normalise(self)
         if self.train_eps is None:
             object.__setattr__(self, "train_eps", TRAIN_EPS_PER_EVAL_EPS * self.eval_eps)
-        if self.sat_start_epoch is None:
-            object.__setattr__(self, "sat_start_epoch", self.epochs // 2)
+        if self.soft_label_start_epoch is None:
+            object.__setattr__(self, "soft_label_start_epoch", self.epochs // 2)
         if self.nuat_ramp_epochs is None:
             object.__setattr__(self, "nuat_ramp_epochs", nuat.default_ramp_epochs(self.epochs))
         if self.data.seed != self.seed:
@@ -246,9 +248,9 @@ def _check_combinations(config):
     if config.reinitialize and config.model in MODELS:
         raise UsageError(f"--reinitialize applies to a {KERAS_SUFFIX} --model only "
                          f"(--model={config.model} is always built from fresh weights)")
-    if config.sat_start_epoch >= config.epochs:
-        raise UsageError(f"--sat_start_epoch={config.sat_start_epoch} must be smaller than "
-                         f"--epochs={config.epochs}")
+    if config.soft_label_start_epoch >= config.epochs:
+        raise UsageError(f"--soft_label_start_epoch={config.soft_label_start_epoch} must be "
+                         f"smaller than --epochs={config.epochs}")
     _check_warmup(config)
     if not config.method_entry.adversarial:
         if config.soft_labels != "none" or config.nfgsm_noise or config.awp:

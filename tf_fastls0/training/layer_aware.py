@@ -64,7 +64,6 @@ import tensorflow as tf
 from tf_fastls0.losses import distributed, per_example
 
 PAPER_GAMMA = 0.3
-DEFAULT_BETA = 0.005  # the reference's N-LAP value at eps = 16/255
 
 
 def layer_strengths(count, beta, gamma):

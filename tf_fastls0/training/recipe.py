@@ -92,7 +92,7 @@ def recipe_for(config, image_shape=None):
 def _attack_loss(config, objective_name):
     if objective_name == "strades" and config.trades_mode == "F":
         return "kl"
-    if config.self_adaptive and config.sat_attack_target == "soft":
+    if config.self_adaptive and config.soft_label_attack_target == "soft":
         return "soft_ce"
     return "ce"
 

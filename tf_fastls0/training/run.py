@@ -21,7 +21,7 @@ from tf_fastls0.data.streamed_split import READ_ERRORS, unreadable_example
 from tf_fastls0.models import build_model, initial_weights, precision
 from tf_fastls0.training.config import KERAS_SUFFIX
 from tf_fastls0.training import callbacks as callbacks_lib
-from tf_fastls0.training import checkpoints, run_folder
+from tf_fastls0.training import checkpoints, hparams, run_folder
 from tf_fastls0.training.export import export_network
 from tf_fastls0.training.optimizer import loss_scaled, optimizer_named
 from tf_fastls0.training.recipe import recipe_for
@@ -29,7 +29,7 @@ from tf_fastls0.training.schedule import schedule_named
 from tf_fastls0.training.strategies import is_chief, make_strategy
 from tf_fastls0.training.strategy_loop import fit_with_strategy
 from tf_fastls0.training.sparse_adversarial_model import SparseAdversarialModel
-from tf_fastls0.utils import interrupts, settings
+from tf_fastls0.utils import interrupts
 from tf_fastls0.training.run_folder import SUMMARY_FILE
 from tf_fastls0.utils.atomic import write_json
 from tf_fastls0.utils.cli import RunFailed, UsageError, stopped
@@ -75,7 +75,7 @@ def _train(config, strategy, splits, chief, plan, started):
             if plan == run_folder.REPLACE:
                 run_folder.clear(config.output_dir)
             run_folder.claim(config)
-            write_hparams(config)
+            hparams.write(config)
     manager = tf.train.CheckpointManager(checkpoint, _checkpoint_dir(config, chief), max_to_keep=3,
                                          checkpoint_name=checkpoints.CHECKPOINT_NAME)
     step = int(optimizer.iterations.numpy())
@@ -132,6 +132,7 @@ def _export(network, config, splits, manager, summary):
                                                                         config.output_dir)
         if config.final_eval != "none":
             summary["final_eval"] = _final_evaluation(config, splits)
+            hparams.write_final_evaluation(config, summary["final_eval"], step=config.epochs)
         write_json(os.path.join(config.output_dir, SUMMARY_FILE), summary)
     except (OSError, tf.errors.OpError) as error:
         raise RunFailed(f"{describe(error, config.output_dir)}; training is done, "
@@ -320,16 +321,6 @@ def resolve_for_strategy(config, strategy):
     if config.sync_batchnorm is not None:
         return config
     return dataclasses.replace(config, sync_batchnorm=strategy.num_replicas_in_sync > 1)
-
-
-def write_hparams(config):
-    """The resolved config on TensorBoard's HParams dashboard (``logs/``)."""
-    from tensorboard.plugins.hparams import api as hparams_api
-
-    values = {name: value if isinstance(value, (bool, int, float, str)) else str(value)
-              for name, value in settings.flat_dict(config).items()}
-    with tf.summary.create_file_writer(os.path.join(config.output_dir, "logs")).as_default():
-        hparams_api.hparams(values, trial_id=os.path.basename(os.path.normpath(config.output_dir)))
 
 
 def _verbosity(config):

@@ -13,7 +13,7 @@ builds it with ``for_run``), so a method behaves the same from Python and from t
 ``classifier``: images float32 NHWC in [0, 1] -> logits (not probabilities). ``method``: a name
 of the method table (``methods.METHODS``); ``settings``: the method's settings, named as the
 command's flags (``training/config.py``: ``train_eps``, ``attack_steps``, ``trades_beta``,
-``sat_start_epoch``, ``awp``, ``threat_model`` ...). A setting the method does not read (say
+``soft_label_start_epoch``, ``awp``, ``threat_model`` ...). A setting the method does not read (say
 ``trades_beta`` with ``sparse_at``) and a setting of the command rather than of the method
 (``epochs``, ``batch_size``, ``learning_rate``: give them to ``fit`` and ``compile``) are refused.
 
@@ -34,10 +34,11 @@ Data given to ``fit``:
 
 ``num_examples`` is read where it can be (the arrays' length; a data set's cardinality times its
 first batch's size) and asked for only where it cannot. The epochs and steps per epoch of the
-first ``fit`` fix what depends on them (``sat_start_epoch``'s default, half the epochs; NuAT's
-ramp; the epoch of a step, its number // steps per epoch); pass ``sat_start_epoch`` when training
-in several ``fit`` calls. ATTA from Python assumes the images are the same each epoch (no random
-augmentation in the data set): its carried perturbations are kept in the image's own frame.
+first ``fit`` fix what depends on them (``soft_label_start_epoch``'s default, half the epochs;
+NuAT's ramp; the epoch of a step, its number // steps per epoch); pass ``soft_label_start_epoch``
+when training in several ``fit`` calls. ATTA from Python assumes the images are the same each
+epoch (no random augmentation in the data set): its carried perturbations are kept in the image's
+own frame.
 
 Before any training step, ``fit`` checks the first batch and refuses, with one line: a data set
 without labels, images outside [0, 1], a classifier whose outputs are probabilities (a softmax
@@ -61,17 +62,20 @@ from tf_fastls0.training.methods import METHODS, method_named
 from tf_fastls0.training.recipe import recipe_for
 from tf_fastls0.training.trainer import AdversarialTrainer, unpack
 from tf_fastls0.utils.cli import UsageError
+from tf_fastls0.utils.settings import rule_of
 
 # The settings every attacked method reads, and those of its add-ons: each named by the
 # ``Method`` flag (``methods.py``) or the objective that reads it. An objective's coefficients
 # come from ``objectives.COEFFICIENT_SETTINGS``.
 ATTACK_SETTINGS = ("train_eps", "eval_eps", "attack_steps", "attack_variant", "attack_patience",
                    "threat_model", "soft_labels", "nfgsm_noise", "awp")
-SELF_ADAPTIVE_SETTINGS = ("sat_start_epoch", "sat_momentum", "sat_attack_target")
+SELF_ADAPTIVE_SETTINGS = ("soft_label_start_epoch", "soft_label_momentum",
+                          "soft_label_attack_target")
 AWP_SETTINGS = ("awp_gamma", "awp_warmup_epochs")
 ADD_ON_SETTINGS = {"gradient_alignment": ("grad_align_lambda",),
                    "layer_aware_perturbation": ("lap_beta", "lap_gamma"),
-                   "bilevel_correction": ("fast_bat_lambda",)}
+                   "bilevel_correction": ("fast_bat_lambda",),
+                   "carried_perturbation": ("atta_reset_epochs",)}
 OBJECTIVE_SETTINGS = {"strades": ("trades_mode",), "nuat": ("nuat_ramp_epochs",)}
 GENERAL_SETTINGS = ("seed",)
 PROVISIONAL_EPOCHS = 10**6  # checks the settings before fit says how many epochs there are
@@ -114,8 +118,8 @@ class SparseAdversarialModel(AdversarialTrainer):
                     augment=False):
         self.set_up(
             recipe_for(config, image_shape), steps_per_epoch,
-            soft_labels={"num_classes": num_classes, "momentum": config.sat_momentum,
-                         "start_epoch": config.sat_start_epoch, "train_labels": train_labels,
+            soft_labels={"num_classes": num_classes, "momentum": config.soft_label_momentum,
+                         "start_epoch": config.soft_label_start_epoch, "train_labels": train_labels,
                          "num_examples": self.num_examples},
             carried={"num_examples": self.num_examples, "image_shape": image_shape,
                      "eps": config.train_eps, "augment": augment, "seed": config.seed,
@@ -244,7 +248,11 @@ class SparseAdversarialModel(AdversarialTrainer):
 
 def config_for(settings, epochs):
     """The ``TrainConfig`` of a method's settings (``settings["method"]`` and its keywords) over
-    ``epochs``; ``UsageError`` for a setting that is not the method's."""
+    ``epochs``; ``UsageError`` for a setting that is not the method's. A setting's old name
+    (``sat_momentum``) is read as its name."""
+    renamed = {old: field.name for field in dataclasses.fields(TrainConfig)
+               for old in getattr(rule_of(field), "old_names", ())}
+    settings = {renamed.get(name, name): value for name, value in settings.items()}
     method = settings.get("method")
     names = {field.name for field in dataclasses.fields(TrainConfig)}
     for name in settings:
@@ -253,12 +261,12 @@ def config_for(settings, epochs):
         if name not in names:
             raise UsageError(f"unknown setting {name}=; the settings are the fields of "
                              "tf_fastls0.training.config.TrainConfig")
-        if name not in _settings_of(method, settings):
+        if name not in method_settings(method, settings):
             raise UsageError(f"{name}= {_why_not(name, method, settings)}")
     return TrainConfig(epochs=epochs, **settings)
 
 
-def _settings_of(method, settings):
+def method_settings(method, settings):
     """The names of the settings ``method`` reads (given the add-ons ``settings`` turns on)."""
     if method not in METHODS and method_named_or_none(method) is None:
         raise UsageError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
@@ -287,7 +295,7 @@ def method_named_or_none(name):
 
 
 def _why_not(name, method, settings):
-    everywhere = set().union(*(_settings_of(other, {"soft_labels": "self_adaptive", "awp": True})
+    everywhere = set().union(*(method_settings(other, {"soft_labels": "self_adaptive", "awp": True})
                                for other in METHODS))
     if name not in everywhere:
         return ("is a setting of the command, not of the method: give it to compile() or fit() "

@@ -27,7 +27,9 @@ class Rule:
 
     help: str
     choices: tuple = ()
-    aliases: dict = dataclasses.field(default_factory=dict)  # old name -> name
+    aliases: dict = dataclasses.field(default_factory=dict)  # old name of a value -> name
+    # The setting's own old names: still accepted as flags, and read back from an old config.json.
+    old_names: tuple = ()
     lower: typing.Optional[float] = None
     upper: typing.Optional[float] = None
     flag: bool = True  # False: set by the program, not by a flag
@@ -172,6 +174,8 @@ def define_flags(config_class, only=None, flag_values=flags.FLAGS):
         names.append(field.name)
         if field.name not in flag_values:
             _define_flag(field, flag_values)
+            for old_name in rule_of(field).old_names:
+                flags.DEFINE_alias(old_name, field.name, flag_values=flag_values)
     return names
 
 
@@ -179,7 +183,7 @@ def _define_flag(field, flag_values):
     rule = rule_of(field)
     default = None if field.default is dataclasses.MISSING else field.default
     kind = _unwrap_optional(field.type)
-    help_text = rule.help + _alias_note(rule)
+    help_text = rule.help + _alias_note(rule) + _old_names_note(rule)
     common = {"flag_values": flag_values}
     if _is_sequence(field.type):
         flags.DEFINE_list(field.name, list(default) if default is not None else None, help_text,
@@ -213,6 +217,12 @@ def _alias_note(rule):
         return ""
     old = ", ".join(f"{alias} = {name}" for alias, name in rule.aliases.items())
     return f" (old names still accepted: {old})"
+
+
+def _old_names_note(rule):
+    if not rule.old_names:
+        return ""
+    return f" (formerly --{', --'.join(rule.old_names)}, still accepted)"
 
 
 def from_flags(config_class, flag_values=flags.FLAGS, **given):
@@ -265,6 +275,9 @@ def from_dict(config_class, values):
     for field in dataclasses.fields(config_class):
         if field.name not in values and _has_flat_keys(field):
             values = {**values, field.name: _flat_keys_of(_nested_config(field), values)}
+        old_name = next((name for name in _old_names(field) if name in values), None)
+        if field.name not in values and old_name is not None:
+            values = {**values, field.name: values[old_name]}
         if field.name not in values:
             continue
         value, nested = values[field.name], _nested_config(field)
@@ -274,6 +287,11 @@ def from_dict(config_class, values):
             value = tuple(tuple(v) if isinstance(v, list) else v for v in value)
         known[field.name] = value
     return config_class(**known)
+
+
+def _old_names(field):
+    rule = rule_of(field)
+    return rule.old_names if rule is not None else ()
 
 
 def _flat_keys_of(nested, values):
@@ -333,15 +351,18 @@ def file_sha256(path):
     return digest.hexdigest()
 
 
-def flat_dict(config, prefix=""):
+def flat_dict(config, prefix="", results_only=False):
     """``{"data.dataset": ..., "epochs": ..., "threat": ...}``: every leaf value, for
-    TensorBoard's HParams (a ``flat_keys`` config's fields without its prefix)."""
+    TensorBoard's HParams (a ``flat_keys`` config's fields without its prefix); with
+    ``results_only``, only the settings that change results."""
     flat = {}
     for field in dataclasses.fields(config):
-        value = getattr(config, field.name)
+        value, rule = getattr(config, field.name), rule_of(field)
+        if results_only and rule is not None and not rule.changes_results:
+            continue
         if _nested_config(field) is not None and value is not None:
             inner = prefix if _has_flat_keys(field) else f"{prefix}{field.name}."
-            flat.update(flat_dict(value, prefix=inner))
+            flat.update(flat_dict(value, prefix=inner, results_only=results_only))
         else:
             flat[f"{prefix}{field.name}"] = value
     return flat
