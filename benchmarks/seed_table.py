@@ -29,7 +29,8 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display: files only
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from benchmarks.harness.plot import style_epoch_axis  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("results", None, "Folder holding the harness's results.json (and where the "
@@ -152,11 +153,7 @@ def plot_by_epoch(groups, path, title):
                       marker="o", markersize=3, label=f"{method} ({len(curves)} seeds)")
             axis.fill_between(epochs, [min(c) for c in columns], [max(c) for c in columns],
                               color=colour, alpha=0.2, linewidth=0)
-        axis.set_xlabel("epoch")
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axis.set_title(name, fontsize=10)
-        axis.set_ylim(0, 100)
-        axis.grid(alpha=0.3)
+        style_epoch_axis(axis, name)
     axes[0].set_ylabel("accuracy (%)")
     if plotted:
         axes[0].legend(fontsize=8, loc="upper left")

@@ -40,6 +40,15 @@ def robust_vs_time(rows, path, title):
     return bool(ours)
 
 
+def style_epoch_axis(axis, name):
+    """An accuracy-per-epoch panel: integer epochs, 0-100 %, a light grid."""
+    axis.set_xlabel("epoch")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set_title(name, fontsize=10)
+    axis.set_ylim(0, 100)
+    axis.grid(alpha=0.3)
+
+
 PANELS = (("val_robust_by_epoch", "robust validation (%)"),
           ("train_attack_by_epoch", "vs training attack (%)"),
           ("val_clean_by_epoch", "clean validation (%)"))
@@ -59,11 +68,7 @@ def robust_by_epoch(rows, path, title):
             axis.plot(range(1, len(values) + 1), values, marker="o", markersize=3,
                       linestyle=styles[(i // 10) % len(styles)],
                       color=plt.get_cmap("tab10")(i % 10), label=row["label"])
-        axis.set_xlabel("epoch")
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axis.set_title(name, fontsize=10)
-        axis.set_ylim(0, 100)
-        axis.grid(alpha=0.3)
+        style_epoch_axis(axis, name)
     axes[0].set_ylabel("accuracy (%)")
     if runs:
         axes[0].legend(fontsize=7, ncol=2 if len(runs) > 8 else 1, loc="best")
