@@ -115,7 +115,8 @@ def main(argv):
         steps[name] = compiled_step(name, splits)
     medians = interleaved_medians(steps, FLAGS.rounds, FLAGS.steps_per_round,
                                   on_round=lambda r: print(f"round {r + 1}/{FLAGS.rounds} done",
-                                                           flush=True))
+                                                           flush=True),
+                                  warmup_rounds=1)
     results = _results(medians)
     print(markdown_table(["method", "s/step", "images/s", "x 1-step sAT", "x standard"],
                          [[r["method"], f"{r['seconds_per_step']:.4f}",

@@ -5,9 +5,16 @@ import statistics
 import time
 
 
-def interleaved_medians(candidates, rounds, calls_per_round=1, on_round=None):
+def interleaved_medians(candidates, rounds, calls_per_round=1, on_round=None, warmup_rounds=0):
     """``candidates``: name -> zero-argument callable (already warmed up). Returns name -> median
-    seconds per call over ``rounds`` rounds."""
+    seconds per call over ``rounds`` rounds, after ``warmup_rounds`` untimed calls of each.
+
+    A warm-up round after every candidate is built matters for training steps: building a later
+    Keras trainer makes an earlier one's ``tf.function`` trace again on its next call (seconds
+    for a ResNet), which a single timed round would count as a step."""
+    for _ in range(warmup_rounds):
+        for call in candidates.values():
+            call()
     samples = {name: [] for name in candidates}
     for round_index in range(rounds):
         for name, call in candidates.items():

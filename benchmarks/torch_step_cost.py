@@ -1,0 +1,171 @@
+"""Time per training step of the same methods written plainly in PyTorch, alone or interleaved
+with ours (issue 27: our standard step at least as fast as PyTorch's, each 1-step method at least
+1.5x faster).
+
+    python -m benchmarks.torch_step_cost --train_eps=120                 # PyTorch alone
+    python -m benchmarks.torch_step_cost --compare --train_eps=120       # ours beside PyTorch
+    python -m benchmarks.torch_step_cost --compare --width=0.25 --batch_size=32 --rounds=3
+
+The network is PreAct ResNet-18 written by us in PyTorch to match ours
+(``torch_reference/preact_resnet.py``); the steps (``torch_reference/steps.py``) are standard
+training, 1-step sAT, 1-step sTRADES (T) and Fast-LS-l0 (T), with our algorithm (SPEC §2, §5)
+and the reference code's PyTorch idioms: eager mode, NCHW, ``torch.optim.SGD``. The flags are
+``benchmarks.step_cost``'s (``--methods``, ``--width``, ``--batch_size``, ``--train_eps``,
+``--rounds``, ``--steps_per_round``, ``--output`` ...), and so are the synthetic batch (the same
+images; the labels are each network's own predictions, so no attack is won before it starts) and
+the interleaved medians (``timing.py``). PyTorch uses as many threads as this process may use
+cores (``torch.set_num_threads``), as TensorFlow does by default.
+
+``--compare`` builds ``step_cost``'s step of every method too and times ours and PyTorch's in the
+same rounds, one after the other, so a noisy neighbour slows both alike; it prints ours s/step,
+PyTorch's s/step and PyTorch's over ours (> 1: ours is faster). Both frameworks live in one
+process; the one not running has no work queued, so its threads sleep. ``--jit_compile`` applies
+to ours only (PyTorch stays eager); ``--mixed_precision`` must stay off (the reference is
+float32). PyTorch runs on the first GPU when there is one, on the CPU otherwise.
+
+Needs the ``torch`` extra (``pip install -e ".[torch]"``); without it, one line and exit 2.
+"""
+
+import os
+
+from absl import flags, logging
+
+from benchmarks import step_cost
+from benchmarks.timing import interleaved_medians, markdown_table
+from tf_fastls0.utils.atomic import write_json
+from tf_fastls0.utils.cli import UsageError, fail, run_main
+
+TORCH_METHODS = ("standard", "sat_1step", "strades_t_1step", "fast_ls_l0_t")
+
+flags.DEFINE_bool("compare", False, "Time our step of every method too (benchmarks.step_cost), "
+                  "interleaved with PyTorch's, and print both side by side.")
+flags.FLAGS.set_default("methods", list(TORCH_METHODS))
+
+FLAGS = flags.FLAGS
+
+
+def import_torch():
+    """The ``torch`` module; a ``UsageError`` naming the extra to install when it is missing."""
+    try:
+        import torch
+    except ImportError as error:
+        raise UsageError(f"benchmarks.torch_step_cost needs PyTorch ({error}); install the torch "
+                         "extra: pip install -e \".[torch]\"") from None
+    return torch
+
+
+def check_flags():
+    unknown = [name for name in FLAGS.methods if name not in TORCH_METHODS]
+    if unknown:
+        raise UsageError(f"--methods: no PyTorch step for {', '.join(unknown)}; known: "
+                         f"{', '.join(TORCH_METHODS)}")
+    if FLAGS.model != "preact_resnet18":
+        raise UsageError(f"--model={FLAGS.model}: the PyTorch reference is preact_resnet18 only")
+    if FLAGS.mixed_precision != "off":
+        raise UsageError(f"--mixed_precision={FLAGS.mixed_precision}: the PyTorch reference runs "
+                         "in float32 only; leave it off")
+
+
+def torch_steps(torch, splits, methods, width, batch_size, k):
+    """name -> a warmed-up zero-argument call of PyTorch's step of that method (all on one
+    network, each step with its own optimizer), and the device they run on."""
+    from benchmarks.torch_reference.preact_resnet import preact_resnet18
+    from benchmarks.torch_reference.steps import TorchStep
+
+    torch.set_num_threads(usable_cores())
+    torch.manual_seed(0)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = preact_resnet18(splits.num_classes, width).to(device)
+    images = torch.from_numpy(splits.train.float_images(slice(0, batch_size))).permute(0, 3, 1, 2)
+    images = images.contiguous().to(device)
+    with torch.no_grad():
+        labels = model.eval()(images).argmax(dim=1)  # its own predictions, as ours
+    indices = torch.arange(batch_size, device=device)
+    soft_labels = torch.nn.functional.one_hot(
+        torch.from_numpy(splits.train.labels).long(), splits.num_classes).float().to(device)
+    soft_labels[indices] = torch.nn.functional.one_hot(labels, splits.num_classes).float()
+    steps = {}
+    for name in methods:
+        step = TorchStep(name, model, k, soft_labels=soft_labels)
+        call = lambda step=step: step(images, labels, indices)  # noqa: E731
+        call(), call()  # warm up (the first calls choose and cache the kernels)
+        steps[name] = call
+    return steps, str(device)
+
+
+def usable_cores():
+    """The cores this process may run on (what ``os.cpu_count`` says where that is unknown)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def main(argv):
+    del argv
+    logging.set_verbosity(logging.WARNING)
+    try:
+        check_flags()
+        torch = import_torch()
+    except UsageError as error:
+        fail(str(error))
+    splits = step_cost.synthetic_splits(FLAGS.batch_size, FLAGS.image_size, FLAGS.num_classes)
+    print("building and warming up the PyTorch steps ...", flush=True)
+    torch_calls, torch_device = torch_steps(torch, splits, FLAGS.methods, FLAGS.width,
+                                            FLAGS.batch_size, FLAGS.train_eps)
+    candidates = {f"torch:{name}": call for name, call in torch_calls.items()}
+    if FLAGS.compare:
+        for name in FLAGS.methods:
+            print(f"building and warming up our {name} ...", flush=True)
+            candidates[f"ours:{name}"] = step_cost.compiled_step(name, splits)
+    medians = interleaved_medians(candidates, FLAGS.rounds, FLAGS.steps_per_round,
+                                  on_round=lambda r: print(f"round {r + 1}/{FLAGS.rounds} done",
+                                                           flush=True),
+                                  warmup_rounds=1)
+    rows = result_rows(medians, FLAGS.methods, FLAGS.batch_size)
+    print(table(rows, FLAGS.compare))
+    if FLAGS.output:
+        os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
+        write_json(FLAGS.output, {
+            "rows": rows, "compare": FLAGS.compare,
+            "settings": {name: FLAGS[name].value for name in (
+                "model", "width", "batch_size", "image_size", "num_classes", "train_eps",
+                "rounds", "steps_per_round", "jit_compile", "mixed_precision")},
+            "device": step_cost.device_name(), "torch_device": torch_device,
+            "torch_threads": torch.get_num_threads(), "torch_version": torch.__version__,
+            "tensorflow_version": step_cost.tf.__version__})
+
+
+def result_rows(medians, methods, batch_size):
+    """One dict per method: PyTorch's s/step and images/s, its ratio to PyTorch's standard step,
+    and, where ours was timed, ours and PyTorch's over ours."""
+    rows = []
+    for name in methods:
+        seconds = medians[f"torch:{name}"]
+        row = {"method": name, "torch_seconds_per_step": seconds,
+               "torch_images_per_second": batch_size / seconds}
+        if "torch:standard" in medians:
+            row["torch_ratio_to_standard"] = seconds / medians["torch:standard"]
+        if f"ours:{name}" in medians:
+            ours = medians[f"ours:{name}"]
+            row.update(ours_seconds_per_step=ours, torch_over_ours=seconds / ours)
+        rows.append(row)
+    return rows
+
+
+def table(rows, compare):
+    if compare:
+        return markdown_table(
+            ["method", "ours s/step", "torch s/step", "torch / ours (> 1: ours faster)"],
+            [[r["method"], f"{r['ours_seconds_per_step']:.4f}",
+              f"{r['torch_seconds_per_step']:.4f}", f"{r['torch_over_ours']:.2f}"]
+             for r in rows])
+    return markdown_table(
+        ["method", "torch s/step", "torch images/s", "x torch standard"],
+        [[r["method"], f"{r['torch_seconds_per_step']:.4f}",
+          f"{r['torch_images_per_second']:.1f}", step_cost._fmt(r.get("torch_ratio_to_standard"))]
+         for r in rows])
+
+
+if __name__ == "__main__":
+    run_main(main)
