@@ -19,7 +19,7 @@ the part costs (1 - variant / full; negative: the variant is slower):
 | ``no_metrics`` | no metric tracker updates (epoch means, accuracies) |
 | ``bare`` | all of the trainer removed: CE, tape, ``optimizer.apply`` on the same network |
 | ``keras_fit`` | the full step driven by Keras ``fit`` (no callbacks, ``verbose=0``) |
-| ``keras_fit_callbacks`` | ``fit`` with the run's per-step callbacks (``TerminateOnNaN``, ``StepSummaries``) |
+| ``keras_fit_callbacks`` | ``fit`` with the run's step callbacks ``TerminateOnNaN``, ``StepSummaries`` |
 
 The two ``fit`` rows show the host's share: Keras' own loop (iterator, logs) and the callbacks
 that make it wait for every step's logs; each of their timed calls is one ``fit`` of

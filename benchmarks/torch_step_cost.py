@@ -14,7 +14,8 @@ and the reference code's PyTorch idioms: eager mode, NCHW, ``torch.optim.SGD``. 
 ``--rounds``, ``--steps_per_round``, ``--output`` ...), and so are the synthetic batch (the same
 images; the labels are each network's own predictions, so no attack is won before it starts) and
 the interleaved medians (``timing.py``). PyTorch uses as many threads as this process may use
-cores (``torch.set_num_threads``), as TensorFlow does by default.
+cores (``torch.set_num_threads``; ``--torch_threads`` sets another number), as TensorFlow does
+by default.
 
 ``--compare`` builds ``step_cost``'s step of every method too and times ours and PyTorch's in the
 same rounds, one after the other, so a noisy neighbour slows both alike; it prints ours s/step,
@@ -39,6 +40,9 @@ TORCH_METHODS = ("standard", "sat_1step", "strades_t_1step", "fast_ls_l0_t")
 
 flags.DEFINE_bool("compare", False, "Time our step of every method too (benchmarks.step_cost), "
                   "interleaved with PyTorch's, and print both side by side.")
+flags.DEFINE_integer("torch_threads", 0, "PyTorch's threads (torch.set_num_threads); 0: as many "
+                     "as this process may use cores, as TensorFlow takes by default.",
+                     lower_bound=0)
 flags.FLAGS.set_default("methods", list(TORCH_METHODS))
 
 FLAGS = flags.FLAGS
@@ -66,13 +70,14 @@ def check_flags():
                          "in float32 only; leave it off")
 
 
-def torch_steps(torch, splits, methods, width, batch_size, k):
+def torch_steps(torch, splits, methods, width, batch_size, k, threads=0):
     """name -> a warmed-up zero-argument call of PyTorch's step of that method (all on one
-    network, each step with its own optimizer), and the device they run on."""
+    network, each step with its own optimizer), and the device they run on. ``threads``:
+    PyTorch's threads (0: every core this process may use)."""
     from benchmarks.torch_reference.preact_resnet import preact_resnet18
     from benchmarks.torch_reference.steps import TorchStep
 
-    torch.set_num_threads(usable_cores())
+    torch.set_num_threads(threads or usable_cores())
     torch.manual_seed(0)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = preact_resnet18(splits.num_classes, width).to(device)
@@ -112,7 +117,8 @@ def main(argv):
     splits = step_cost.synthetic_splits(FLAGS.batch_size, FLAGS.image_size, FLAGS.num_classes)
     print("building and warming up the PyTorch steps ...", flush=True)
     torch_calls, torch_device = torch_steps(torch, splits, FLAGS.methods, FLAGS.width,
-                                            FLAGS.batch_size, FLAGS.train_eps)
+                                            FLAGS.batch_size, FLAGS.train_eps,
+                                            FLAGS.torch_threads)
     candidates = {f"torch:{name}": call for name, call in torch_calls.items()}
     if FLAGS.compare:
         for name in FLAGS.methods:
