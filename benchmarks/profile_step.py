@@ -19,7 +19,7 @@ the part costs (1 - variant / full; negative: the variant is slower):
 | ``no_metrics`` | no metric tracker updates (epoch means, accuracies) |
 | ``bare`` | all of the trainer removed: CE, tape, ``optimizer.apply`` on the same network |
 | ``keras_fit`` | the full step driven by Keras ``fit`` (no callbacks, ``verbose=0``) |
-| ``keras_fit_callbacks`` | ``fit`` with the run's step callbacks ``TerminateOnNaN``, ``StepSummaries`` |
+| ``keras_fit_callbacks`` | ``fit`` with the run's per-step ``TerminateOnNaN``, ``StepSummaries`` |
 
 The two ``fit`` rows show the host's share: Keras' own loop (iterator, logs) and the callbacks
 that make it wait for every step's logs; each of their timed calls is one ``fit`` of
@@ -28,7 +28,10 @@ training epoch spreads it over all of its steps). A network variant is a copy of
 (``keras.models.clone_model``) with fresh weights; the others patch the trainer while its step
 is traced. Ablations do not add up: parts overlap (no BatchNorm also removes its gradient and
 its variables' L2 terms). ``--trace_dir`` also writes a ``tf.profiler`` trace of a few full steps
-there (TensorBoard's Profile tab: per-op times).
+there (TensorBoard's Profile tab: per-op times). The other flags are ``benchmarks.step_cost``'s
+(``--model``, ``--width``, ``--batch_size``, ``--image_size``, ``--jit_compile``,
+``--mixed_precision``, ``--rounds``, ``--steps_per_round``, ``--output``); its ``--methods`` is
+not read here.
 """
 
 import contextlib
