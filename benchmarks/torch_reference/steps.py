@@ -18,7 +18,10 @@ sPGD follows the authors' reference (CityU-MLO/sPGD, ``adversarial_training/spgd
 ``attacks/sparse_pgd.py`` does; deviations, all shared with ours:
 - the reference loops ``t`` times over update-forward-backward, so its 1-step attack spends a
   second backward whose gradient is never used; here (and in ours) the last iterate is scored by a
-  forward alone;
+  forward alone; and its backward passes are ``loss.backward()``, which also computes the
+  weights' gradients, where this code (and ours) asks for the gradients of p and m alone
+  (``torch.autograd.grad``). ``reference_cost=True`` spends both as the reference does (the
+  same attack, the reference's cost);
 - the top-k is ``torch.topk`` (the reference sorts all H*W scores), taken of sigmoid(m);
 - the mask step is ``beta * sqrt(H*W) * g / ||g||`` (the reference's sqrt counts the mask's one
   channel too, the same number), no step where ``||g|| < 2e-10``;
@@ -73,36 +76,54 @@ def _clip_to_box(magnitude, images):
 
 
 def sparse_pgd_1step(model, images, labels, k, loss_fn, clean_logits, projected, alpha=0.25,
-                     beta=0.25):
+                     beta=0.25, reference_cost=False):
     """One sPGD step on ``images`` ``[B, C, H, W]`` in [0, 1]: each image's adversarial input
     (at most ``k`` pixels changed, values in [0, 1]). ``loss_fn(logits)`` gives the per-example
     loss to ascend; ``clean_logits`` are the model's inference logits of ``images``. The model
-    runs in inference mode and is left in the mode it came in."""
+    runs in inference mode and is left in the mode it came in. ``reference_cost``: spend the
+    reference code's passes (weight gradients in every attack backward, and a backward after the
+    last forward; the module docstring); they accumulate in the parameters' ``.grad``, which
+    the caller clears before its own backward."""
     training = model.training
     model.eval()
     batch, _, height, width = images.shape
     magnitude = _clip_to_box(torch.empty_like(images).uniform_(-1.0, 1.0), images)
     mask_logits = torch.randn(batch, 1, height, width, device=images.device)
-    magnitude.requires_grad_()
-    mask_logits.requires_grad_()
-    soft = torch.sigmoid(mask_logits)
-    mask = topk_mask(soft.detach(), k)
-    perturbed = images + _SparsePerturbation.apply(magnitude, soft, mask, projected)
-    magnitude_grad, mask_grad = torch.autograd.grad(loss_fn(model(perturbed)).sum(),
-                                                    [magnitude, mask_logits])
+    magnitude_grad, mask_grad, _ = _gradients(model, images, magnitude, mask_logits, k, loss_fn,
+                                              projected, reference_cost)
     with torch.no_grad():
         magnitude = _clip_to_box(magnitude + alpha * magnitude_grad.sign(), images)
         norm = mask_grad.flatten(1).norm(dim=1).view(batch, 1, 1, 1)
         step = beta * math.sqrt(height * width) * mask_grad / norm.clamp_min(MIN_MASK_GRAD_NORM)
         mask_logits = mask_logits + torch.where(norm >= MIN_MASK_GRAD_NORM, step, 0.0)
+    if reference_cost:  # the reference's last backward, whose gradients are never used
+        *_, logits = _gradients(model, images, magnitude, mask_logits, k, loss_fn, projected,
+                                reference_cost)
+    with torch.no_grad():
         candidate = images + magnitude * topk_mask(torch.sigmoid(mask_logits), k)
-        logits = model(candidate)
+        if not reference_cost:
+            logits = model(candidate)
         fooled = logits.argmax(dim=1) != labels
         take = (loss_fn(logits) >= loss_fn(clean_logits)) | fooled
         take &= clean_logits.argmax(dim=1) == labels  # fooled before the attack: left clean
         adversarial = torch.where(take.view(batch, 1, 1, 1), candidate, images)
     model.train(training)
     return adversarial
+
+
+def _gradients(model, images, magnitude, mask_logits, k, loss_fn, projected, reference_cost):
+    """The loss's gradients with respect to p and m at ``x + p * M``, and the logits there;
+    with ``reference_cost`` through ``loss.backward()`` (the weights' gradients too)."""
+    magnitude = magnitude.detach().requires_grad_()
+    mask_logits = mask_logits.detach().requires_grad_()
+    soft = torch.sigmoid(mask_logits)
+    mask = topk_mask(soft.detach(), k)
+    logits = model(images + _SparsePerturbation.apply(magnitude, soft, mask, projected))
+    loss = loss_fn(logits).sum()
+    if reference_cost:
+        loss.backward()
+        return magnitude.grad, mask_logits.grad, logits.detach()
+    return (*torch.autograd.grad(loss, [magnitude, mask_logits]), logits.detach())
 
 
 def sparse_noise(images, k):
@@ -132,9 +153,10 @@ class TorchStep:
     """One training step of ``method`` (one of ``METHODS``) on ``model``: call it with a batch
     ``(images [B, C, H, W], labels [B], indices [B])``; returns the loss as a Python float (which
     waits for the device). ``k``: the training l0 budget; ``soft_labels``: the self-adaptive
-    buffer's initial rows ``[N, K]`` (Fast-LS-l0), indexed by ``indices``."""
+    buffer's initial rows ``[N, K]`` (Fast-LS-l0), indexed by ``indices``; ``reference_cost``:
+    the attack spends the reference code's passes (``sparse_pgd_1step``)."""
 
-    def __init__(self, method, model, k, soft_labels=None, seed=0):
+    def __init__(self, method, model, k, soft_labels=None, seed=0, reference_cost=False):
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; known: {', '.join(METHODS)}")
         self.method, self.model, self.k = method, model, k
@@ -142,6 +164,7 @@ class TorchStep:
                                          momentum=SGD_MOMENTUM, weight_decay=WEIGHT_DECAY)
         self.soft_labels = soft_labels
         self.variants = random.Random(seed)
+        self.reference_cost = reference_cost
 
     def __call__(self, images, labels, indices):
         loss = getattr(self, "_" + self.method)(images, labels, indices)
@@ -160,7 +183,8 @@ class TorchStep:
             clean_logits = self.model(images)
         loss_fn = loss_fn or (lambda logits: F.cross_entropy(logits, labels, reduction="none"))
         adversarial = sparse_pgd_1step(self.model, images, labels, self.k, loss_fn, clean_logits,
-                                       projected=self.variants.random() < 0.5)
+                                       projected=self.variants.random() < 0.5,
+                                       reference_cost=self.reference_cost)
         self.model.train()
         return adversarial
 

@@ -32,15 +32,18 @@ def test_the_network_has_ours_parameter_count():
 
 
 @settings(max_examples=15, deadline=None)
-@given(k=st.integers(0, 40), seed=st.integers(0, 2**16), projected=st.booleans())
-def test_one_spgd_step_changes_at_most_k_pixels_within_the_box(k, seed, projected):
+@given(k=st.integers(0, 40), seed=st.integers(0, 2**16), projected=st.booleans(),
+       reference_cost=st.booleans())
+def test_one_spgd_step_changes_at_most_k_pixels_within_the_box(k, seed, projected,
+                                                               reference_cost):
     model = tiny_model(seed % 3)
     torch.manual_seed(seed)
     images = torch.rand(3, 3, 6, 6)
     with torch.no_grad():
         clean_logits = model.eval()(images)
     labels = clean_logits.argmax(dim=1)  # clean images right: every image is attacked
-    adversarial = sparse_pgd_1step(model, images, labels, k, ce(labels), clean_logits, projected)
+    adversarial = sparse_pgd_1step(model, images, labels, k, ce(labels), clean_logits, projected,
+                                   reference_cost=reference_cost)
     assert adversarial.shape == images.shape and adversarial.dtype == images.dtype
     changed = (adversarial != images).any(dim=1).flatten(1).sum(dim=1)
     assert changed.max().item() <= k
@@ -74,6 +77,22 @@ def test_every_method_takes_a_training_step(method):
     assert np.isfinite(loss)
     assert model.training
     assert any(not torch.equal(b, p) for b, p in zip(before, model.parameters()))
+
+
+def test_the_reference_cost_gives_the_same_attack():
+    """The reference's extra passes change the cost only: the same draws give the same images."""
+    model = tiny_model()
+    images = torch.rand(3, 3, 6, 6)
+    with torch.no_grad():
+        clean_logits = model.eval()(images)
+    labels = clean_logits.argmax(dim=1)
+    results = []
+    for reference_cost in (False, True):
+        torch.manual_seed(7)
+        results.append(sparse_pgd_1step(model, images, labels, 5, ce(labels), clean_logits,
+                                        False, reference_cost=reference_cost))
+    assert torch.allclose(results[0], results[1])
+    assert any(p.grad is not None for p in model.parameters())  # the reference's weight grads
 
 
 def test_fast_ls_l0_moves_the_batch_soft_labels_only():

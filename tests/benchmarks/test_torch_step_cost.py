@@ -9,7 +9,8 @@ TINY = ("--width=0.0625", "--batch_size=4", "--image_size=8", "--rounds=1",
 
 def test_pytorch_steps_alone_are_timed_and_written(run_module, tmp_path):
     output = tmp_path / "torch_step_cost.json"
-    result = run_module("benchmarks.torch_step_cost", *TINY, f"--output={output}")
+    result = run_module("benchmarks.torch_step_cost", *TINY, "--torch_reference_cost",
+                        f"--output={output}")
     assert result.returncode == 0, result.stderr[-3000:]
     written = json.loads(output.read_text())
     rows = {row["method"]: row for row in written["rows"]}
@@ -18,6 +19,7 @@ def test_pytorch_steps_alone_are_timed_and_written(run_module, tmp_path):
                for row in rows.values())
     assert rows["standard"]["torch_ratio_to_standard"] == 1.0
     assert written["torch_threads"] == 1 and written["settings"]["train_eps"] == 3
+    assert written["settings"]["torch_reference_cost"] is True
     assert "| fast_ls_l0_t |" in result.stdout and "torch images/s" in result.stdout
 
 
