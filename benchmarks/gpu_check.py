@@ -221,7 +221,8 @@ def _steps(scale, left):
                 name, splits, model=scale["model"], width=scale["width"],
                 batch_size=scale["batch_size"], train_eps=1, jit_compile=xla,
                 mixed_precision=precision)
-        medians = interleaved_medians(calls, scale["rounds"], scale["steps_per_round"])
+        medians = interleaved_medians(calls, scale["rounds"], scale["steps_per_round"],
+                                      warmup_rounds=1)
         for name, seconds in medians.items():
             rows.append({"method": name, "mixed_precision": precision, "jit_compile": xla,
                          "seconds_per_step": seconds,
