@@ -210,4 +210,4 @@ def test_n_aaer_trains_on_the_attacks_last_iterate_and_sparse_at_on_its_best(met
     assert np.all(mask.sum(axis=(1, 2, 3)) <= config.train_eps)
     assert iterate.min() >= 0 and iterate.max() <= 1
     expected = iterate if method == "n_aaer" else best
-    np.testing.assert_allclose(batch["adversarial"], expected, atol=1e-6)
+    np.testing.assert_allclose(batch.adversarial, expected, atol=1e-6)
