@@ -49,6 +49,8 @@ def test_every_method_trains_two_steps(method, extra):
                                         augment=config.augment)
     history = trainer.fit(batches, epochs=1, steps_per_epoch=2, verbose=0, shuffle=False)
     assert len(history.history["loss"]) == 1 and np.isfinite(history.history["loss"][0])
+    for name in trainer.recipe.logged_means + trainer.recipe.logged_regularisers:
+        assert name in history.history  # the objective's and add-ons' own log names
     if method != "standard":
         assert "adversarial_accuracy" in history.history
 

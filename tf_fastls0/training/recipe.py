@@ -1,11 +1,15 @@
-"""What one training step does for a config: noise, attack, loss and the new soft labels.
+"""What one training step does for a config: noise, weight perturbation, attack, loss and the
+new soft labels.
 
-``Recipe`` is made once from a ``TrainConfig`` and the method table (``methods.py``);
-``AdversarialTrainer.train_step`` calls ``prepare`` outside the gradient tape (N-FGSM noise,
-N-LAP's weight ascent step, the clean logits in inference mode, the attack: nothing the update
-differentiates through), then
-``loss`` inside it. ``loss`` returns the loss terms and, with self-adaptive soft labels, the rows
-moved toward this step's clean prediction, which the trainer stores after the update.
+``Recipe`` is made once from a ``TrainConfig`` and the tables (``methods.py``: the method, its
+objective's record and its add-ons). ``AdversarialTrainer.train_step`` calls, outside the
+gradient tape (nothing the update differentiates through): ``started`` (N-FGSM noise), the
+recipe's ``WeightPerturbation`` if it has one (N-LAP's layer-aware ascent step, which moves the
+network's weights), and ``attacked`` (the clean logits in inference mode, the soft-label rows,
+the attack), each giving a ``PreparedBatch``; then ``loss`` inside the tape. ``loss`` reads what
+the objective's record says it reads, and returns the loss terms (the objective's two terms under
+its record's ``log_names``, the add-ons' under theirs) and, with self-adaptive soft labels, the
+rows moved toward this step's clean prediction, which the trainer stores after the update.
 """
 
 import dataclasses
