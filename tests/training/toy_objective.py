@@ -49,12 +49,11 @@ from tf_fastls0.utils import settings  # noqa: E402
 flag_values = flags.FlagValues()
 settings.define_flags(TrainConfig, flag_values=flag_values)
 flag_default = flag_values["toy_weight"].default
-flag_values(["train", "--method=toy", "--toy_weight=0.25"])
-config = settings.from_flags(TrainConfig, flag_values)
-config = dataclasses.replace(
-    config, model="small_cnn", width=0.25, epochs=1, batch_size=16, train_eps=4, eval_eps=4,
-    val_robust_examples=0, verbose=0,
-    data=data_lib.DataConfig(max_train_examples=32, max_eval_examples=16))
+flag_values(["train", "--method=toy", "--toy_weight=0.25", "--model=small_cnn", "--width=0.25",
+             "--epochs=1", "--batch_size=16", "--train_eps=4", "--eval_eps=4",
+             "--val_robust_examples=0", "--verbose=0"])
+config = dataclasses.replace(settings.from_flags(TrainConfig, flag_values),
+                             data=data_lib.DataConfig(max_train_examples=32, max_eval_examples=16))
 splits = data_lib.load_data(config.data)
 trainer, _ = build_trainer(config, splits)
 batches = data_lib.training_dataset(splits.train, config.batch_size, 1, config.seed,
