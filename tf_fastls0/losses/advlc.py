@@ -52,7 +52,8 @@ def top_fraction_sum_share(values, fraction):
 
 def advlc_loss(clean_logits, adv_logits, targets, weight=AdvlcSettings.weight,
                top=AdvlcSettings.top):
-    """AdvLC's loss; ``clean`` is the logit-variation term (its share), ``adversarial`` the CE."""
+    """AdvLC's loss; ``clean`` is the logit-variation term (its share), ``adversarial`` the CE,
+    logged as ``logit_variation`` and ``adversarial_ce``."""
     adversarial = classification_term(adv_logits, targets)
     variation = top_fraction_sum_share(tf.abs(clean_logits - adv_logits), top) / \
         distributed.global_count(clean_logits)

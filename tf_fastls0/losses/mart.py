@@ -50,7 +50,8 @@ def largest_other_probability(probabilities, labels):
 
 
 def mart_loss(clean_logits, adv_logits, targets, beta=MartSettings.beta):
-    """MART's loss; ``clean`` = the weighted-KL term, ``adversarial`` = the BCE (shares)."""
+    """MART's loss; ``clean`` = the weighted-KL term, ``adversarial`` = the BCE (shares),
+    logged as ``misclassification_kl`` and ``boosted_ce``."""
     labels = hard_labels(targets)
     adv_probabilities = tf.nn.softmax(adv_logits, axis=-1)
     margin = -tf.math.log(1.0001 - largest_other_probability(adv_probabilities, labels) + 1e-12)

@@ -82,7 +82,7 @@ def nuclear_norm_share(matrix):
 def nuat_loss(clean_logits, adv_logits, targets, weight=NuatSettings.weight,
               ramp_fraction=1.0):
     """NuAT's loss with lambda = ``weight * ramp_fraction``; ``adversarial`` is the norm /
-    sqrt(64 n), n the global batch size."""
+    sqrt(64 n), n the global batch size, logged as ``nuclear_norm``."""
     clean = classification_term(clean_logits, targets)
     scale = tf.sqrt(REFERENCE_BATCH_SIZE * distributed.global_count(clean_logits))
     norm = nuclear_norm_share(adv_logits - clean_logits) / scale
