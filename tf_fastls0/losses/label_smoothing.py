@@ -32,7 +32,8 @@ def smoothed_targets(targets, num_classes, smoothing):
     return (1.0 - smoothing) * tf.cast(targets, tf.float32) + smoothing / num_classes
 
 
-def label_smoothing_loss(clean_logits, adv_logits, targets, smoothing=LabelSmoothingSettings.smoothing):
+def label_smoothing_loss(clean_logits, adv_logits, targets,
+                         smoothing=LabelSmoothingSettings.smoothing):
     """CE of the adversarial logits to the smoothed targets (``clean_logits`` unused)."""
     del clean_logits
     rows = smoothed_targets(targets, adv_logits.shape[-1], smoothing)

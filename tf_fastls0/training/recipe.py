@@ -216,8 +216,7 @@ def loss(recipe, network, buffer, batch, track_accuracy):
         targets = new_rows
     extra = {}
     if objective.ramp is not None:
-        extra["ramp_fraction"] = objective.ramp(
-            batch.epoch, recipe.coefficients or objective.settings())
+        extra["ramp_fraction"] = objective.ramp(batch.epoch, recipe.coefficients)
     terms = recipe.objective_function(clean_logits, adversarial_logits, targets, **extra)
     track_accuracy("accuracy", batch.labels, clean_logits)
     replicas = distributed.num_replicas_in_sync()
