@@ -93,5 +93,12 @@ def _ramp(epoch, settings):
     return ramp(epoch, settings.ramp_epochs)
 
 
+def _resolve(settings, config):
+    """The ramp's default length, from the run's epochs."""
+    if settings.ramp_epochs is not None:
+        return settings
+    return dataclasses.replace(settings, ramp_epochs=default_ramp_epochs(config.epochs))
+
+
 OBJECTIVE = Objective("nuat", nuat_loss, "NuAT", reads_clean=True, settings=NuatSettings,
-                      ramp=_ramp, log_names=("clean_loss", "nuclear_norm"))
+                      ramp=_ramp, resolve=_resolve, log_names=("clean_loss", "nuclear_norm"))

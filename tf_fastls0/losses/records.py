@@ -32,7 +32,9 @@ class Objective:
     are passed to it, the others are read by ``ramp``. ``ramp(epoch, settings)``: the fraction of
     the regulariser's weight in that epoch, passed as ``ramp_fraction``. ``last_iterate``: trained
     on the attack's last iterate, not sPGD's best input. ``log_names``: the names its terms
-    ``clean`` and ``adversarial`` are logged under.
+    ``clean`` and ``adversarial`` are logged under. ``resolve(settings, config)``: its settings
+    with the defaults that depend on the rest of the ``TrainConfig`` filled in (NuAT's ramp
+    length, from the epochs).
     """
 
     name: str
@@ -44,6 +46,7 @@ class Objective:
     ramp: Optional[Callable] = None
     last_iterate: bool = False
     log_names: tuple = CLEAN_AND_ADVERSARIAL_LOSS
+    resolve: Optional[Callable] = None
 
     def __call__(self, *args, **kwargs):
         """The objective itself: ``function(clean_logits, adv_logits, targets, **coefficients)``."""

@@ -12,7 +12,6 @@ from typing import Optional
 from tf_fastls0.attacks.threat_config import ThreatConfig
 from tf_fastls0.data.config import DataConfig
 from tf_fastls0.evaluation.budgets import BUDGETS
-from tf_fastls0.losses import nuat
 from tf_fastls0.losses.objectives import OBJECTIVES
 from tf_fastls0.models import MODELS
 from tf_fastls0.models.precision import PRECISION_HELP, PRECISIONS
@@ -29,15 +28,18 @@ TRAIN_EPS_PER_EVAL_EPS = 6  # the paper's multi-eps rule (SPEC §5)
 KERAS_SUFFIX = ".keras"  # --model=<file>.keras: a user's architecture
 
 
+# The objectives and step add-ons that have settings, as the tables hold them at import.
+RECORDS = tuple(record for record in (*OBJECTIVES.values(), *ADD_ONS.values())
+                if record.settings is not None)
+
+
 def _record_fields():
     """One field per objective and step add-on that has settings: its record's name, holding its
     settings dataclass (defaults, help and bounds declared there once), whose fields keep their
     flat flag and ``config.json`` keys (``--mart_beta``, ``config.mart.beta``)."""
-    records = [record for record in (*OBJECTIVES.values(), *ADD_ONS.values())
-               if record.settings is not None]
     return [(record.name, record.settings,
              setting(record.settings(), f"{record.display_name}'s settings.", flat_keys=True))
-            for record in records]
+            for record in RECORDS]
 
 
 # The objectives' and add-ons' settings, made from their records: a new objective or add-on
@@ -178,15 +180,16 @@ class TrainConfig(MethodSettings):
         0, "Epochs of linear learning-rate warm-up from 0 of --lr_schedule=cosine.", lower=0)
     def __post_init__(self):
         settings.normalise(self)
-        for field in dataclasses.fields(MethodSettings):  # their dataclasses hold no checks
-            settings.normalise(getattr(self, field.name))
+        for record in RECORDS:  # their dataclasses hold no checks
+            settings.normalise(getattr(self, record.name))
         if self.train_eps is None:
             object.__setattr__(self, "train_eps", TRAIN_EPS_PER_EVAL_EPS * self.eval_eps)
         if self.soft_label_start_epoch is None:
             object.__setattr__(self, "soft_label_start_epoch", self.epochs // 2)
-        if self.nuat.ramp_epochs is None:
-            object.__setattr__(self, "nuat", dataclasses.replace(
-                self.nuat, ramp_epochs=nuat.default_ramp_epochs(self.epochs)))
+        for record in RECORDS:  # defaults that depend on other settings (NuAT's ramp)
+            if getattr(record, "resolve", None) is not None:
+                object.__setattr__(self, record.name, record.resolve(getattr(self, record.name),
+                                                                     self))
         if self.data.seed != self.seed:
             object.__setattr__(self, "data", dataclasses.replace(self.data, seed=self.seed))
         _check_combinations(self)
