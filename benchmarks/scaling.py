@@ -221,7 +221,7 @@ def _unfooled_percent(trainer, batch):
     step = tf.convert_to_tensor(trainer.optimizer.iterations)
     prepared = recipe_lib.prepare(trainer.recipe, trainer.network, trainer.buffer, *batch, step,
                                   trainer.steps_per_epoch)
-    predictions = tf.argmax(trainer.network(prepared["adversarial"], training=False), -1,
+    predictions = tf.argmax(trainer.network(prepared.adversarial, training=False), -1,
                             output_type=tf.int32)
     return 100.0 * float(tf.reduce_mean(tf.cast(predictions == batch[1], tf.float32)))
 

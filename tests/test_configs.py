@@ -78,7 +78,7 @@ def test_the_awp_flagfile_adds_awp_to_fast_ls_l0_as_the_trades_reference(repo, m
     monkeypatch.chdir(repo)
     config = parse("configs/cifar10_fast_ls_l0_awp.flags")
     assert (config.method, config.attack_steps, config.train_eps) == ("fast_ls_l0", 1, 120)
-    assert (config.awp, config.awp_gamma, config.awp_warmup_epochs) == (True, 0.005, 9)
+    assert (config.awp.enabled, config.awp.gamma, config.awp.warmup_epochs) == (True, 0.005, 9)
 
 
 def test_flc_pool_flagfile_trains_the_flc_network_with_one_step_sat(repo, monkeypatch):

@@ -18,6 +18,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 
 from tf_fastls0 import data as data_lib  # noqa: E402
 from tf_fastls0.training.config import TrainConfig  # noqa: E402
+from tf_fastls0.utils.settings import flag_fields, key_of  # noqa: E402
 from tf_fastls0.training.run import build_trainer  # noqa: E402
 
 STEPS = 3
@@ -62,7 +63,8 @@ def compare(method, overrides):
 def parse_case(case):
     method, _, settings = case.partition(":")
     overrides = dict(item.split("=", 1) for item in settings.split(",") if item)
-    return method, {k: type(getattr(TrainConfig(), k))(v) for k, v in overrides.items()}
+    defaults = {key_of(field): field.default for field in flag_fields(TrainConfig)}  # flat keys
+    return method, {k: type(defaults[k])(v) for k, v in overrides.items()}
 
 
 if __name__ == "__main__":

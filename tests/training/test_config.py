@@ -11,7 +11,7 @@ from tf_fastls0.analysis.config import AnalysisConfig
 from tf_fastls0.attacks.threat_config import ThreatConfig
 from tf_fastls0.data import DataError
 from tf_fastls0.evaluation.config import EvalConfig
-from tf_fastls0.training.config import TrainConfig
+from tf_fastls0.training.config import MethodSettings, TrainConfig
 from tf_fastls0.training.run import train_and_evaluate
 from tf_fastls0.utils import settings
 from tf_fastls0.utils.cli import UsageError
@@ -99,6 +99,9 @@ def test_no_float_setting_takes_nan_or_infinity(config_class):
         {"model": ("m",)} if config_class is AnalysisConfig else {}
     floats = [f.name for f in dataclasses.fields(config_class)
               if settings.rule_of(f) and "float" in str(f.type)]
+    if config_class is TrainConfig:  # the objectives' and add-ons' settings, by their flags
+        floats += [settings.key_of(f) for f in settings.flag_fields(MethodSettings)
+                   if "float" in str(f.type)]
     assert floats or config_class is EvalConfig
     for name in floats:
         for bad in (float("nan"), float("inf"), float("-inf")):

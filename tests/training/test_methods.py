@@ -49,6 +49,8 @@ def test_every_method_trains_two_steps(method, extra):
                                         augment=config.augment)
     history = trainer.fit(batches, epochs=1, steps_per_epoch=2, verbose=0, shuffle=False)
     assert len(history.history["loss"]) == 1 and np.isfinite(history.history["loss"][0])
+    for name in trainer.recipe.logged_means + trainer.recipe.logged_regularisers:
+        assert name in history.history  # the objective's and add-ons' own log names
     if method != "standard":
         assert "adversarial_accuracy" in history.history
 
@@ -210,4 +212,4 @@ def test_n_aaer_trains_on_the_attacks_last_iterate_and_sparse_at_on_its_best(met
     assert np.all(mask.sum(axis=(1, 2, 3)) <= config.train_eps)
     assert iterate.min() >= 0 and iterate.max() <= 1
     expected = iterate if method == "n_aaer" else best
-    np.testing.assert_allclose(batch["adversarial"], expected, atol=1e-6)
+    np.testing.assert_allclose(batch.adversarial, expected, atol=1e-6)

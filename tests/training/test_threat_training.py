@@ -29,7 +29,7 @@ PATCHES = dict(threat_model=ThreatConfig(threat="patches", patch_size=3), train_
 
 # ATTA carries pixel perturbations and refuses structured threats (tests/training/test_config.py)
 @pytest.mark.parametrize("method", [name for name, entry in METHODS.items()
-                                    if entry.adversarial and not entry.carried_perturbation])
+                                    if entry.adversarial and not entry.has("atta")])
 def test_every_methods_training_attack_stays_in_its_patches(method):
     splits = data_lib.load_data(SMALL["data"])
     config = TrainConfig(**SMALL, **PATCHES, method=method, attack_steps=3, soft_label_start_epoch=0)
@@ -40,7 +40,7 @@ def test_every_methods_training_attack_stays_in_its_patches(method):
     batch = recipe_lib.prepare(trainer.recipe, trainer.network, trainer.buffer, images, labels,
                                tf.range(16), tf.constant(0, tf.int64), 2)
     threat = make_threat("patches", splits.image_shape, patch_size=3)
-    adversarial, attacked = np.asarray(batch["adversarial"]), np.asarray(batch["images"])
+    adversarial, attacked = np.asarray(batch.adversarial), np.asarray(batch.images)
     check_structured_image(adversarial, attacked, threat, 2)
     assert np.any(adversarial != attacked)
 

@@ -31,7 +31,7 @@ def spgd_batch(model_fn, images, labels, keys, *, eps, steps, projected, seed=0,
                patience=TRAINING_PATIENCE, last_iterate=False):
     """One batch's sPGD adversarial images (a tensor like ``images``); tf.function-safe. With
     ``last_iterate`` the attack's last iterate itself, as N-AAER trains on it
-    (``losses.objectives.TRAINS_ON_LAST_ITERATE``), instead of its best input."""
+    (its record's ``last_iterate``, ``losses/aaer.py``), instead of its best input."""
     result = sparse_pgd(model_fn, images, labels, eps=eps, iterations=steps, projected=projected,
                         loss="ce", patience=patience, keys=keys, seed=seed,
                         compact=not last_iterate)

@@ -8,8 +8,8 @@ the analysis flags that are set taking their place: the objective's every coeffi
 (``--mart_beta=3`` is analysed with beta 3), the training and evaluation budgets, the training
 attack's patience and variant, and N-FGSM noise. The training objective (Hessian, landscape) is
 taken as the run trained on it: at the noisy images (``losses/sparse_noise.py``, drawn with the
-analysis seed) when the run added noise, on the attack's last iterate for the objectives in
-``objectives.TRAINS_ON_LAST_ITERATE``. Locations, interpolation and the gradient distance study
+analysis seed) when the run added noise, on the attack's last iterate for the objectives whose
+record says ``last_iterate``. Locations, interpolation and the gradient distance study
 the attack itself, on the images as they are.
 """
 
@@ -45,7 +45,7 @@ class Examples(NamedTuple):
 
 class Objective(NamedTuple):
     """The loss a model's Hessian and landscape are taken of, with its coefficients by parameter
-    name (``objectives.COEFFICIENT_SETTINGS``), each the run's unless a flag sets it."""
+    name (its record's ``coefficients``), each the run's unless a flag sets it."""
     name: str
     coefficients: dict
 
@@ -135,8 +135,9 @@ class AnalysisContext:
             name = training_objective.objective_for_method(
                 (model.run_config or {}).get("method", "sparse_at"))
         run = self.run_settings(model)
-        return Objective(name, {parameter: getattr(run, field) for parameter, field in
-                                objectives.COEFFICIENT_SETTINGS.get(name, {}).items()})
+        record = objectives.OBJECTIVES[name]
+        return Objective(name, record.coefficients(
+            getattr(run, name) if record.settings is not None else None))
 
     def training_images(self, model):
         """The training images as the run's attack started from them: with N-FGSM noise
@@ -157,8 +158,8 @@ class AnalysisContext:
             examples = getattr(self, split)
             images = self.training_images(model) if as_trained else examples.images
             config, run = self.config, self.run_settings(model)
-            last_iterate = (as_trained and self.objective(model).name
-                            in objectives.TRAINS_ON_LAST_ITERATE)
+            last_iterate = (as_trained
+                            and objectives.OBJECTIVES[self.objective(model).name].last_iterate)
             with progress_bar(f"{model.label}: {steps}-step sPGD on {split} images",
                               len(examples.labels), "img") as bar:
                 self.cache[key] = adversarial_inputs.spgd_adversarial(
@@ -197,7 +198,7 @@ class AnalysisContext:
         if training_objective.needs_adversarial(objective.name):
             if reattack:
                 attack = _reattack(config.seed, self.run_settings(model),
-                                   objective.name in objectives.TRAINS_ON_LAST_ITERATE)
+                                   objectives.OBJECTIVES[objective.name].last_iterate)
             else:
                 fixed = self.adversarial(model, "train", as_trained=True)
         return training_objective.objective_parts(

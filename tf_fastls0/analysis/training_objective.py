@@ -7,7 +7,7 @@ clean images). The adversarial examples
 are held fixed (made once, before) unless an ``attack`` is given, in which case each part makes
 its batch's examples afresh at the current weights (the landscape's "reattack" mode). Hard labels
 throughout: the trainer's SAT soft targets are not part of an exported model. Each objective's
-coefficients are given (``coefficients``, its parameters in ``objectives.COEFFICIENT_SETTINGS``;
+coefficients are given (``coefficients``, its record's ``coefficients``: the fields of its settings;
 the analysis reads them from the run's ``config.json``), its papers' defaults where left out; NuAT's
 nuclear norm and AdvLC's top fraction are taken over each part's batch (as in training), so they
 do not add up over parts to their value on the whole set.
@@ -21,9 +21,7 @@ from tf_fastls0.losses import objectives
 from tf_fastls0.training.methods import method_named
 
 NAMES = tuple(objectives.OBJECTIVES)
-DISPLAY_NAMES = {"clean": "clean CE", "sparse_at": "sAT", "tradeoff": "Tradeoff",
-                 "strades": "sTRADES", "mart": "MART", "label_smoothing": "label smoothing",
-                 "nuat": "NuAT", "advlc": "AdvLC", "aaer": "AAER"}
+DISPLAY_NAMES = {name: record.display_name for name, record in objectives.OBJECTIVES.items()}
 
 
 def objective_for_method(method):
@@ -33,12 +31,12 @@ def objective_for_method(method):
 
 def batch_objective(name, coefficients=None):
     """``(clean_logits, adv_logits, labels) -> batch mean loss``; unused logits may be None."""
-    objective = functools.partial(objectives.OBJECTIVES[name], **(coefficients or {}))
+    objective = functools.partial(objectives.OBJECTIVES[name].function, **(coefficients or {}))
     return lambda clean, adversarial, labels: objective(clean, adversarial, labels).total
 
 
 def needs_adversarial(name):
-    return objectives.USES_ADVERSARIAL[name]
+    return objectives.OBJECTIVES[name].reads_adversarial
 
 
 def _part(model, *, objective, uses_clean, images, labels, keys, adversarial, attack, share):
@@ -83,7 +81,8 @@ def objective_parts(name, images, labels, adversarial=None, *, attack=None, batc
         batch_attack = (functools.partial(attack, batch_index=batch_index)
                         if uses_adversarial and attack is not None else None)
         parts.append(functools.partial(
-            _part, objective=objective, uses_clean=objectives.USES_CLEAN[name], images=images[start:stop],
+            _part, objective=objective, uses_clean=objectives.OBJECTIVES[name].reads_clean,
+            images=images[start:stop],
             labels=labels[start:stop], keys=tf.range(start, stop, dtype=tf.int64),
             adversarial=fixed, attack=batch_attack, share=(stop - start) / total))
     return parts

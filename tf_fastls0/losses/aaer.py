@@ -22,7 +22,7 @@ Reference lambdas at eps = 8/255: lambda1 = 1, lambda2 = 4, lambda3 = 1.5 (``--a
 ``--aaer_lambda2``, ``--aaer_lambda3``); we found no l0 values in the Fast-LS-l0 paper and keep
 them.
 
-x' is the one-step attack's iterate itself (``objectives.TRAINS_ON_LAST_ITERATE``; the recipe
+x' is the one-step attack's iterate itself (``OBJECTIVE.last_iterate``; the recipe
 gives sPGD's ``last_iterate``), as the reference's FGSM step is: the abnormal examples are the
 ones whose loss the step lowered. sPGD's usual output keeps the best of the start and the step
 and returns the start wherever the step lowered the loss (issue 23): trained on that, the examples
@@ -39,19 +39,31 @@ perturbation of ``train_eps`` pixels, judged like the others. The reference's st
 over the first 5 epochs has no sPGD counterpart and is left out. With self-adaptive soft labels
 every CE is to the rows (the adversarial term SAT-weighted, l and l' plain per-example soft CEs).
 
-Logged: ``adversarial`` is the CE; ``clean`` the regulariser without lambda1 (its share).
+Logged: ``adversarial_ce`` (the term ``adversarial``), and ``abnormal_regulariser``, the
+regulariser without lambda1 (the term ``clean``, its share).
 Under tf.distribute m, n, V_n and the gate V_a > V_n are of the global batch.
 """
+
+import dataclasses
 
 import tensorflow as tf
 
 from tf_fastls0.losses import distributed
 from tf_fastls0.losses import per_example
+from tf_fastls0.losses.records import Objective
 from tf_fastls0.losses.terms import ObjectiveTerms, classification_term
+from tf_fastls0.utils.settings import setting
 
-REFERENCE_LAMBDA1 = 1.0
-REFERENCE_LAMBDA2 = 4.0
-REFERENCE_LAMBDA3 = 1.5
+
+@dataclasses.dataclass(frozen=True)
+class AaerSettings:
+    weight: float = setting(1.0, "N-AAER: overall weight lambda1 of the abnormal-example "
+                            "regulariser.", lower=0.0, upper=1e4, key="aaer_lambda1")
+    ce_weight: float = setting(4.0, "N-AAER: weight lambda2 of the loss the abnormal examples "
+                               "lost to the attack.", lower=0.0, upper=1e4, key="aaer_lambda2")
+    variation_weight: float = setting(
+        1.5, "N-AAER: weight lambda3 of the abnormal examples' output variation beyond the "
+        "normal ones'.", lower=0.0, upper=1e4, key="aaer_lambda3")
 
 
 def _global_mean_share(values, mask, count):
@@ -59,8 +71,8 @@ def _global_mean_share(values, mask, count):
     return tf.reduce_sum(tf.where(mask, values, tf.zeros_like(values))) / tf.maximum(count, 1.0)
 
 
-def regulariser_share(start_logits, adv_logits, targets, ce_weight=REFERENCE_LAMBDA2,
-                      variation_weight=REFERENCE_LAMBDA3):
+def regulariser_share(start_logits, adv_logits, targets, ce_weight=AaerSettings.ce_weight,
+                      variation_weight=AaerSettings.variation_weight):
     """This replica's share of ``(m / n) (lambda2 G + lambda3 max(V_a - V_n, 0))``, 0 unless
     there are abnormal and normal examples."""
     start_logits = tf.stop_gradient(start_logits)
@@ -83,11 +95,16 @@ def regulariser_share(start_logits, adv_logits, targets, ce_weight=REFERENCE_LAM
     return tf.where(both_kinds, value, tf.zeros_like(value))
 
 
-def aaer_loss(clean_logits, adv_logits, targets, weight=REFERENCE_LAMBDA1,
-              ce_weight=REFERENCE_LAMBDA2, variation_weight=REFERENCE_LAMBDA3):
+def aaer_loss(clean_logits, adv_logits, targets, weight=AaerSettings.weight,
+              ce_weight=AaerSettings.ce_weight,
+              variation_weight=AaerSettings.variation_weight):
     """AAER's loss; ``clean_logits`` are the training-mode logits of the attack's start point,
     ``adv_logits`` those of the one-step attack's iterate."""
     adversarial = classification_term(adv_logits, targets)
     regulariser = regulariser_share(clean_logits, adv_logits, targets, ce_weight,
                                     variation_weight)
     return ObjectiveTerms(adversarial + weight * regulariser, regulariser, adversarial)
+
+
+OBJECTIVE = Objective("aaer", aaer_loss, "AAER", reads_clean=True, settings=AaerSettings,
+                      last_iterate=True, log_names=("abnormal_regulariser", "adversarial_ce"))

@@ -20,13 +20,23 @@ gathered (no gradient) to find the global threshold, and each replica sums its o
 above it (ties at the threshold, of measure zero for float logits, are all kept).
 """
 
+import dataclasses
+
 import tensorflow as tf
 
 from tf_fastls0.losses import distributed
+from tf_fastls0.losses.records import Objective
 from tf_fastls0.losses.terms import ObjectiveTerms, classification_term
+from tf_fastls0.utils.settings import setting
 
-REFERENCE_LAMBDA = 1.0
-REFERENCE_TOP = 0.1
+
+@dataclasses.dataclass(frozen=True)
+class AdvlcSettings:
+    weight: float = setting(1.0, "AdvLC: weight of the logit-variation regulariser.", lower=0.0,
+                            upper=1e4, key="advlc_lambda")
+    top: float = setting(0.1, "AdvLC: fraction of the largest |logit differences| of the batch "
+                         "that are regularised (1 = all: the l1 norm).", lower=0.0, upper=1.0,
+                         key="advlc_top")
 
 
 def top_fraction_sum_share(values, fraction):
@@ -40,9 +50,15 @@ def top_fraction_sum_share(values, fraction):
     return tf.reduce_sum(tf.where(values >= threshold, values, tf.zeros_like(values)))
 
 
-def advlc_loss(clean_logits, adv_logits, targets, weight=REFERENCE_LAMBDA, top=REFERENCE_TOP):
-    """AdvLC's loss; ``clean`` is the logit-variation term (its share), ``adversarial`` the CE."""
+def advlc_loss(clean_logits, adv_logits, targets, weight=AdvlcSettings.weight,
+               top=AdvlcSettings.top):
+    """AdvLC's loss; ``clean`` is the logit-variation term (its share), ``adversarial`` the CE,
+    logged as ``logit_variation`` and ``adversarial_ce``."""
     adversarial = classification_term(adv_logits, targets)
     variation = top_fraction_sum_share(tf.abs(clean_logits - adv_logits), top) / \
         distributed.global_count(clean_logits)
     return ObjectiveTerms(adversarial + weight * variation, variation, adversarial)
+
+
+OBJECTIVE = Objective("advlc", advlc_loss, "AdvLC", reads_clean=True, settings=AdvlcSettings,
+                      log_names=("logit_variation", "adversarial_ce"))

@@ -33,12 +33,24 @@ theorem's point). With self-adaptive soft labels every CE is to the rows.
 Under tf.distribute C is a global-batch mean (``distributed.global_batch_mean``).
 """
 
+import dataclasses
+
 import tensorflow as tf
 
 from tf_fastls0.losses import distributed, per_example
 from tf_fastls0.losses.grad_align import input_gradients
+from tf_fastls0.losses.records import AddOn
+from tf_fastls0.utils.settings import setting
 
-REFERENCE_LAMBDA = 10.0
+
+@dataclasses.dataclass(frozen=True)
+class FastBatSettings:
+    weight: float = setting(
+        10.0, "Fast-BAT: lambda of the linearised attack problem; its implicit-gradient term "
+        "scales as 1 / lambda.", lower=1e-6, upper=1e6, key="fast_bat_lambda")
+
+
+ADD_ON = AddOn("fast_bat", FastBatSettings, "Fast-BAT", log_names=("implicit_correction",))
 
 
 def free_entries(images, adversarial):
@@ -57,7 +69,7 @@ def outer_gradients(network, adversarial, targets):
     return tf.stop_gradient(tape.gradient(loss, adversarial))
 
 
-def implicit_correction(network, images, adversarial, targets, lam=REFERENCE_LAMBDA):
+def implicit_correction(network, images, adversarial, targets, lam=FastBatSettings.weight):
     """This replica's share of C(theta), to be computed inside the weights' tape."""
     direction = free_entries(images, adversarial) * outer_gradients(network, adversarial,
                                                                     targets) / lam

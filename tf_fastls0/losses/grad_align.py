@@ -20,13 +20,24 @@ place of FGSM. With self-adaptive soft labels l is the CE to the soft rows.
 Under tf.distribute the mean is over the global batch (``distributed.global_weighted_mean``).
 """
 
+import dataclasses
+
 import tensorflow as tf
 
 from tf_fastls0.losses import distributed
 from tf_fastls0.losses import per_example
+from tf_fastls0.losses.records import AddOn
 from tf_fastls0.utils import keyed_random
+from tf_fastls0.utils.settings import setting
 
-REFERENCE_LAMBDA = 0.2
+
+@dataclasses.dataclass(frozen=True)
+class GradAlignSettings:
+    weight: float = setting(0.2, "GradAlign: weight of the gradient-alignment regulariser.",
+                            lower=0.0, upper=1e4, key="grad_align_lambda")
+
+
+ADD_ON = AddOn("grad_align", GradAlignSettings, "GradAlign", log_names=("gradient_misalignment",))
 
 
 def random_sparse_point(images, eps, keys, seed=0, counter=0):

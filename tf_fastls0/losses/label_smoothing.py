@@ -9,11 +9,19 @@ With self-adaptive soft labels (``+S&N``) the rows are smoothed the same way,
 ``(1 - a) t + a / K``, and weighted as SAT weights them (``w = max_j`` of the smoothed row).
 """
 
+import dataclasses
+
 import tensorflow as tf
 
+from tf_fastls0.losses.records import Objective
 from tf_fastls0.losses.terms import ObjectiveTerms, classification_term
+from tf_fastls0.utils.settings import setting
 
-DEFAULT_SMOOTHING = 0.1
+
+@dataclasses.dataclass(frozen=True)
+class LabelSmoothingSettings:
+    smoothing: float = setting(0.1, "label_smoothing: smoothing factor a of the targets.",
+                               lower=0.0, upper=1.0, key="label_smoothing")
 
 
 def smoothed_targets(targets, num_classes, smoothing):
@@ -24,7 +32,8 @@ def smoothed_targets(targets, num_classes, smoothing):
     return (1.0 - smoothing) * tf.cast(targets, tf.float32) + smoothing / num_classes
 
 
-def label_smoothing_loss(clean_logits, adv_logits, targets, smoothing=DEFAULT_SMOOTHING):
+def label_smoothing_loss(clean_logits, adv_logits, targets,
+                         smoothing=LabelSmoothingSettings.smoothing):
     """CE of the adversarial logits to the smoothed targets (``clean_logits`` unused)."""
     del clean_logits
     rows = smoothed_targets(targets, adv_logits.shape[-1], smoothing)
@@ -32,3 +41,7 @@ def label_smoothing_loss(clean_logits, adv_logits, targets, smoothing=DEFAULT_SM
     # batch mean there; soft rows keep SAT's weighting.
     adversarial = classification_term(adv_logits, rows)
     return ObjectiveTerms(adversarial, tf.zeros_like(adversarial), adversarial)
+
+
+OBJECTIVE = Objective("label_smoothing", label_smoothing_loss, "label smoothing", reads_clean=False,
+                      settings=LabelSmoothingSettings)

@@ -18,13 +18,21 @@ With self-adaptive soft labels (``+S&N``) the first BCE term is the SAT-weighted
 row's arg-max (MART defines no soft-label form; this is our choice).
 """
 
+import dataclasses
+
 import tensorflow as tf
 
 from tf_fastls0.losses import distributed
 from tf_fastls0.losses import per_example
+from tf_fastls0.losses.records import Objective
 from tf_fastls0.losses.terms import ObjectiveTerms, classification_term
+from tf_fastls0.utils.settings import setting
 
-PAPER_BETA = 6.0
+
+@dataclasses.dataclass(frozen=True)
+class MartSettings:
+    beta: float = setting(6.0, "MART: weight beta of the misclassification-weighted KL.",
+                          lower=0.0, upper=1e4, key="mart_beta")
 
 
 def hard_labels(targets):
@@ -41,8 +49,9 @@ def largest_other_probability(probabilities, labels):
     return tf.reduce_max(tf.where(is_label, tf.zeros_like(probabilities), probabilities), axis=-1)
 
 
-def mart_loss(clean_logits, adv_logits, targets, beta=PAPER_BETA):
-    """MART's loss; ``clean`` = the weighted-KL term, ``adversarial`` = the BCE (shares)."""
+def mart_loss(clean_logits, adv_logits, targets, beta=MartSettings.beta):
+    """MART's loss; ``clean`` = the weighted-KL term, ``adversarial`` = the BCE (shares),
+    logged as ``misclassification_kl`` and ``boosted_ce``."""
     labels = hard_labels(targets)
     adv_probabilities = tf.nn.softmax(adv_logits, axis=-1)
     margin = -tf.math.log(1.0001 - largest_other_probability(adv_probabilities, labels) + 1e-12)
@@ -52,3 +61,7 @@ def mart_loss(clean_logits, adv_logits, targets, beta=PAPER_BETA):
     weighted_kl = distributed.global_batch_mean(
         per_example.kl_divergence(clean_logits, adv_logits) * (1.0000001 - true_probability))
     return ObjectiveTerms(boosted + beta * weighted_kl, weighted_kl, boosted)
+
+
+OBJECTIVE = Objective("mart", mart_loss, "MART", reads_clean=True, settings=MartSettings,
+                      log_names=("misclassification_kl", "boosted_ce"))

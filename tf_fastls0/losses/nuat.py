@@ -32,14 +32,28 @@ respect to a replica's rows D_r is D_r G^(-1/2) (= the rows of U V^T); each repl
 and whose gradient is exact.
 """
 
+import dataclasses
+from typing import Optional
+
 import tensorflow as tf
 
 from tf_fastls0.losses import distributed
+from tf_fastls0.losses.records import Objective
 from tf_fastls0.losses.terms import ObjectiveTerms, classification_term
-
-PAPER_LAMBDA = 4.5
+from tf_fastls0.utils.settings import setting
 REFERENCE_BATCH_SIZE = 64  # the reference's TRAIN_BATCH_SIZE, for which PAPER_LAMBDA is tuned
 EPOCHS_AT_FULL_LAMBDA = 10  # the reference reaches lambda_max 10 epochs before the end
+
+
+@dataclasses.dataclass(frozen=True)
+class NuatSettings:
+    weight: float = setting(
+        4.5, "NuAT: final weight of the nuclear-norm regulariser ||D||_* / sqrt(64 n), the "
+        "reference's ||D||_* / 64 at its batch of 64 at any batch size n.", lower=0.0, upper=1e4,
+        key="nuat_lambda")
+    ramp_epochs: Optional[int] = setting(
+        None, "NuAT: epochs over which the regulariser weight ramps linearly from 0; default "
+        "epochs - 10, as the reference.", lower=1, key="nuat_ramp_epochs")
 
 
 def default_ramp_epochs(epochs):
@@ -65,10 +79,26 @@ def nuclear_norm_share(matrix):
     return tf.cast(tf.reduce_sum(rows * direction), matrix.dtype)
 
 
-def nuat_loss(clean_logits, adv_logits, targets, weight=PAPER_LAMBDA, ramp_fraction=1.0):
+def nuat_loss(clean_logits, adv_logits, targets, weight=NuatSettings.weight,
+              ramp_fraction=1.0):
     """NuAT's loss with lambda = ``weight * ramp_fraction``; ``adversarial`` is the norm /
-    sqrt(64 n), n the global batch size."""
+    sqrt(64 n), n the global batch size, logged as ``nuclear_norm``."""
     clean = classification_term(clean_logits, targets)
     scale = tf.sqrt(REFERENCE_BATCH_SIZE * distributed.global_count(clean_logits))
     norm = nuclear_norm_share(adv_logits - clean_logits) / scale
     return ObjectiveTerms(clean + weight * ramp_fraction * norm, clean, norm)
+
+
+def _ramp(epoch, settings):
+    return ramp(epoch, settings.ramp_epochs)
+
+
+def _resolve(settings, config):
+    """The ramp's default length, from the run's epochs."""
+    if settings.ramp_epochs is not None:
+        return settings
+    return dataclasses.replace(settings, ramp_epochs=default_ramp_epochs(config.epochs))
+
+
+OBJECTIVE = Objective("nuat", nuat_loss, "NuAT", reads_clean=True, settings=NuatSettings,
+                      ramp=_ramp, resolve=_resolve, log_names=("clean_loss", "nuclear_norm"))

@@ -3,16 +3,18 @@ their self-adaptive (SAT) forms; and the baselines of the paper's Table 6, one m
 MART (``mart.py``), label smoothing (``label_smoothing.py``), NuAT (``nuat.py``), AdvLC
 (``advlc.py``), AAER (``aaer.py``).
 
-``OBJECTIVES`` maps "clean", "sparse_at" (sAT), "tradeoff" and "strades" to the functions below
-(and the baselines' names to theirs),
-the one vocabulary of objectives that training (``training/methods.py`` names one per method) and
-the analysis (``--loss``) read. Self-adaptive training is not a separate objective but the
+``OBJECTIVES`` maps each name to its record (``records.Objective``: its function, what it
+reads, its coefficient settings with their defaults, its display and log names): "clean",
+"sparse_at" (sAT), "tradeoff" and "strades" defined below, the baselines in their own modules.
+It is the one vocabulary of objectives that training (``training/methods.py`` names one per
+method; ``TrainConfig`` takes each record's settings as a field of the record's name) and the
+analysis (``--loss``) read. Self-adaptive training is not a separate objective but the
 soft-target form of each.
 
-Every objective takes ``(clean_logits, adv_logits, targets)`` (those in ``RAMPED`` also a
-``ramp_fraction`` of their regulariser's weight, from the epoch; those in
-``TRAINS_ON_LAST_ITERATE`` get the attack's last iterate as ``adv_logits``' input, not its best
-input) and returns ``ObjectiveTerms`` of this
+Every objective takes ``(clean_logits, adv_logits, targets, **coefficients)`` (one with a
+``ramp`` also a ``ramp_fraction`` of its regulariser's weight, from the epoch; one with
+``last_iterate`` gets the attack's last iterate as ``adv_logits``' input, not its best input)
+and returns ``ObjectiveTerms`` of this
 replica's shares (see ``distributed``: summed over replicas they give the global-batch values).
 ``targets`` picks the plain or the SAT form by its rank:
 
@@ -26,14 +28,16 @@ one included, takes this SAT-weighted form with the same t_i and w_i, as the cle
 does. The KL term of sTRADES is always a plain global-batch mean (Eq. 10: beta / batch size).
 """
 
-import functools
+import dataclasses
 
 import tensorflow as tf
 
 from tf_fastls0.losses import aaer, advlc, label_smoothing, mart, nuat
 from tf_fastls0.losses import distributed
 from tf_fastls0.losses import per_example
+from tf_fastls0.losses.records import Objective
 from tf_fastls0.losses.terms import ObjectiveTerms, classification_term  # noqa: F401  (re-exported)
+from tf_fastls0.utils.settings import setting
 
 
 def clean_loss(clean_logits, adv_logits, targets):
@@ -69,49 +73,34 @@ def trades_loss(clean_logits, adv_logits, targets, beta):
     return ObjectiveTerms(clean + beta * adversarial, clean, adversarial)
 
 
-# What each objective reads besides the labels: the clean logits, the adversarial logits.
-USES_CLEAN = {"clean": True, "sparse_at": False, "tradeoff": True, "strades": True,
-              "mart": True, "label_smoothing": False, "nuat": True, "advlc": True,
-              "aaer": True}
-USES_ADVERSARIAL = {"clean": False, "sparse_at": True, "tradeoff": True, "strades": True,
-                    "mart": True, "label_smoothing": True, "nuat": True, "advlc": True,
-                    "aaer": True}
+@dataclasses.dataclass(frozen=True)
+class TradeoffSettings:
+    alpha: float = setting(0.75, "Tradeoff weight a of the adversarial CE (paper Eq. 8).",
+                           lower=0.0, upper=1.0, key="tradeoff_alpha")
 
-OBJECTIVES = {
-    "clean": clean_loss,
-    "sparse_at": sparse_at_loss,
-    "tradeoff": tradeoff_loss,
-    "strades": trades_loss,
-    "mart": mart.mart_loss,
-    "label_smoothing": label_smoothing.label_smoothing_loss,
-    "nuat": nuat.nuat_loss,
-    "advlc": advlc.advlc_loss,
-    "aaer": aaer.aaer_loss,
-}
 
-# Each objective's coefficients: its parameter -> the TrainConfig field that sets it.
-COEFFICIENT_SETTINGS = {
-    "tradeoff": {"alpha": "tradeoff_alpha"},
-    "strades": {"beta": "trades_beta"},
-    "mart": {"beta": "mart_beta"},
-    "label_smoothing": {"smoothing": "label_smoothing"},
-    "nuat": {"weight": "nuat_lambda"},
-    "advlc": {"weight": "advlc_lambda", "top": "advlc_top"},
-    "aaer": {"weight": "aaer_lambda1", "ce_weight": "aaer_lambda2",
-             "variation_weight": "aaer_lambda3"},
-}
+@dataclasses.dataclass(frozen=True)
+class StradesSettings:
+    beta: float = setting(6.0, "sTRADES KL weight beta.", lower=0.0, upper=1e4, key="trades_beta")
 
-# Objectives whose regulariser weight ramps up over the epochs: they take ``ramp_fraction``.
-RAMPED = {"nuat": nuat.ramp}
 
-# Objectives trained on the attack's last iterate itself rather than its best input (the
-# reference's one-step attack keeps no best): AAER's abnormal examples are those the step made
-# easier, which best-tracking would hide.
-TRAINS_ON_LAST_ITERATE = ("aaer",)
+CLEAN = Objective("clean", clean_loss, "clean CE", reads_clean=True, reads_adversarial=False)
+SPARSE_AT = Objective("sparse_at", sparse_at_loss, "sAT", reads_clean=False)
+TRADEOFF = Objective("tradeoff", tradeoff_loss, "Tradeoff", reads_clean=True,
+                     settings=TradeoffSettings)
+STRADES = Objective("strades", trades_loss, "sTRADES", reads_clean=True, settings=StradesSettings)
+
+# The one vocabulary of objectives: the method table (``training/methods.py``) names one per
+# method, the analysis' ``--loss`` takes these names, and ``TrainConfig`` has one field of
+# settings per objective that has coefficients. A new objective is a record in its own module
+# and one line here.
+OBJECTIVES = {record.name: record for record in (
+    CLEAN, SPARSE_AT, TRADEOFF, STRADES,
+    mart.OBJECTIVE, label_smoothing.OBJECTIVE, nuat.OBJECTIVE, advlc.OBJECTIVE, aaer.OBJECTIVE,
+)}
 
 
 def from_settings(name, settings):
     """The objective ``name`` with every coefficient read from ``settings`` (a TrainConfig)."""
-    return functools.partial(OBJECTIVES[name], **{
-        parameter: getattr(settings, field)
-        for parameter, field in COEFFICIENT_SETTINGS.get(name, {}).items()})
+    record = OBJECTIVES[name]
+    return record.bound(getattr(settings, name) if record.settings is not None else None)

@@ -18,7 +18,9 @@ class ObjectiveTerms(NamedTuple):
 
     ``total`` is what to differentiate; ``clean`` is the clean classification term (0 for sAT);
     ``adversarial`` is the adversarial CE (sAT, Tradeoff) or the batch-mean KL (sTRADES). The
-    Table 6 baselines say in their docstrings which of their terms they log as which.
+    Table 6 baselines put other terms in the two places; their records' ``log_names``
+    (``records.Objective``) name them in the logs (MART: ``misclassification_kl``,
+    ``boosted_ce``).
     """
     total: tf.Tensor
     clean: tf.Tensor

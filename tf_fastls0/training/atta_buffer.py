@@ -52,13 +52,27 @@ exactly. Memory: ``N * train_eps * (1 + C)`` float32 per replica (CIFAR-10 at ep
 Cost: the buffer's gather and scatter only; the attack is the usual 1-step sPGD.
 """
 
+import dataclasses
+
 import tensorflow as tf
 
 from tf_fastls0.data.pipeline import CROP_PADDING, crop_and_flip_draws
+from tf_fastls0.losses.records import AddOn
 from tf_fastls0.training import replicated_rows
+from tf_fastls0.utils.settings import setting
 
 EMPTY = -1.0  # the position of an unused place in a row
-REFERENCE_RESET_EPOCHS = 10  # the reference's --epochs-reset for CIFAR-10
+
+
+@dataclasses.dataclass(frozen=True)
+class AttaSettings:
+    reset_epochs: int = setting(
+        10, "ATTA: every carried perturbation is discarded before every this many epochs "
+        "(before the 10th, 20th, ... epoch by default, as the reference's --epochs-reset); 0: "
+        "never.", lower=0, key="atta_reset_epochs")
+
+
+ADD_ON = AddOn("atta", AttaSettings, "ATTA")
 
 
 def starts_afresh(epoch, reset_epochs):
@@ -73,7 +87,7 @@ class PerturbationBuffer:
     """One sparse perturbation per training example, kept in the padded image's frame."""
 
     def __init__(self, num_examples, image_shape, eps, augment, seed,
-                 reset_epochs=REFERENCE_RESET_EPOCHS):
+                 reset_epochs=AttaSettings.reset_epochs):
         self.height, self.width, self.channels = image_shape
         self.eps = eps
         self.seed = seed

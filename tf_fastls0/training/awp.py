@@ -43,9 +43,29 @@ during the warm-up, where gamma is 0: a tf.cond cannot hold synchronised BatchNo
 i.e. about twice the weight-gradient cost of the method alone; the attack's cost is unchanged.
 """
 
+import dataclasses
+
 import tensorflow as tf
 
+from tf_fastls0.losses.records import AddOn
 from tf_fastls0.training.gradients import global_gradients
+from tf_fastls0.utils.settings import setting
+
+
+@dataclasses.dataclass(frozen=True)
+class AwpSettings:
+    enabled: bool = setting(False, "AWP: train at adversarially perturbed weights w + v, v_l = "
+                            "awp_gamma ||w_l|| g_l / ||g_l|| per kernel (one extra forward and "
+                            "backward per step).", key="awp")
+    gamma: float = setting(
+        0.01, "AWP: relative size gamma of the weight perturbation (the reference: 0.01 for AT, "
+        "0.005 for TRADES).", lower=0.0, upper=1.0, key="awp_gamma")
+    warmup_epochs: int = setting(
+        0, "AWP: epochs (0-based) trained without it first (the reference: 0 for AT, 9 for "
+        "TRADES).", lower=0, key="awp_warmup_epochs")
+
+
+ADD_ON = AddOn("awp", AwpSettings, "AWP")
 
 NORM_EPSILON = 1e-20  # the reference's EPS in diff_in_weights
 

@@ -12,10 +12,10 @@ from typing import Optional
 from tf_fastls0.attacks.threat_config import ThreatConfig
 from tf_fastls0.data.config import DataConfig
 from tf_fastls0.evaluation.budgets import BUDGETS
-from tf_fastls0.losses import nuat
+from tf_fastls0.losses.objectives import OBJECTIVES
 from tf_fastls0.models import MODELS
 from tf_fastls0.models.precision import PRECISION_HELP, PRECISIONS
-from tf_fastls0.training.methods import (METHOD_ALIASES, METHODS, SOFT_LABEL_ALIASES,
+from tf_fastls0.training.methods import (ADD_ONS, METHOD_ALIASES, METHODS, SOFT_LABEL_ALIASES,
                                          SOFT_LABELS, methods_help)
 from tf_fastls0.training.optimizer import OPTIMIZERS
 from tf_fastls0.training.schedule import SCHEDULES
@@ -28,8 +28,33 @@ TRAIN_EPS_PER_EVAL_EPS = 6  # the paper's multi-eps rule (SPEC §5)
 KERAS_SUFFIX = ".keras"  # --model=<file>.keras: a user's architecture
 
 
+# The objectives and step add-ons that have settings, as the tables hold them at import.
+RECORDS = tuple(record for record in (*OBJECTIVES.values(), *ADD_ONS.values())
+                if record.settings is not None)
+
+
+def _record_fields():
+    """One field per objective and step add-on that has settings: its record's name, holding its
+    settings dataclass (defaults, help and bounds declared there once), whose fields keep their
+    flat flag and ``config.json`` keys (``--mart_beta``, ``config.mart.beta``)."""
+    return [(record.name, record.settings,
+             setting(record.settings(), f"{record.display_name}'s settings.", flat_keys=True))
+            for record in RECORDS]
+
+
+# The objectives' and add-ons' settings, made from their records: a new objective or add-on
+# needs no field written here.
+MethodSettings = dataclasses.make_dataclass("MethodSettings", _record_fields(), frozen=True,
+                                            namespace={"__module__": __name__})
+
+
+@settings.accepts_flat_keys
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(MethodSettings):
+    """Every training setting. The settings of each objective and step add-on are a field of
+    its record's name (``config.mart.beta``, ``config.awp.gamma``; see ``MethodSettings``); the
+    constructor, ``from_dict`` and the flags also take their flat keys (``mart_beta=3.0``)."""
+
     data: DataConfig = DataConfig()
     output_dir: str = setting(
         "runs/default", "Run folder: TensorBoard logs, checkpoints, SavedModel, summary.json.",
@@ -56,11 +81,6 @@ class TrainConfig:
     trades_mode: str = setting(
         "T", "sTRADES attack loss: T = CE to the label, F = the KL term itself.",
         choices=("T", "F"))
-    trades_beta: float = setting(6.0, "sTRADES KL weight beta.", lower=0.0, upper=1e4)
-    tradeoff_alpha: float = setting(0.75, "Tradeoff weight a of the adversarial CE (paper Eq. 8).",
-                                    lower=0.0, upper=1.0)
-    grad_align_lambda: float = setting(0.2, "GradAlign: weight of the gradient-alignment "
-                                       "regulariser.", lower=0.0, upper=1e4)
     soft_labels: str = setting(
         "none", "self_adaptive: self-adaptive training's soft labels (always on for fast_ls_l0).",
         choices=SOFT_LABELS, aliases=SOFT_LABEL_ALIASES)
@@ -147,22 +167,6 @@ class TrainConfig:
     verbose: Optional[int] = setting(
         None, "Keras verbosity: 0 silent, 1 progress bar, 2 one line per epoch; default 1 on a "
         "terminal, else 2.", lower=0, upper=2, changes_results=False)
-    # The Table 6 baselines' coefficients (each method's module in losses/ gives its source)
-    mart_beta: float = setting(6.0, "MART: weight beta of the misclassification-weighted KL.",
-                               lower=0.0, upper=1e4)
-    label_smoothing: float = setting(0.1, "label_smoothing: smoothing factor a of the targets.",
-                                     lower=0.0, upper=1.0)
-    nuat_lambda: float = setting(
-        4.5, "NuAT: final weight of the nuclear-norm regulariser ||D||_* / sqrt(64 n), the "
-        "reference's ||D||_* / 64 at its batch of 64 at any batch size n.", lower=0.0, upper=1e4)
-    nuat_ramp_epochs: Optional[int] = setting(
-        None, "NuAT: epochs over which the regulariser weight ramps linearly from 0; default "
-        "epochs - 10, as the reference.", lower=1)
-    advlc_lambda: float = setting(1.0, "AdvLC: weight of the logit-variation regulariser.",
-                                  lower=0.0, upper=1e4)
-    advlc_top: float = setting(0.1, "AdvLC: fraction of the largest |logit differences| of the "
-                               "batch that are regularised (1 = all: the l1 norm).",
-                               lower=0.0, upper=1.0)
     # The threat model of the training attack and the robust validation
     threat_model: ThreatConfig = setting(
         ThreatConfig(), "The threat model's settings (--threat and the flags it reads).",
@@ -174,44 +178,18 @@ class TrainConfig:
         choices=OPTIMIZERS)
     warmup_epochs: int = setting(
         0, "Epochs of linear learning-rate warm-up from 0 of --lr_schedule=cosine.", lower=0)
-    # Adversarial Weight Perturbation, an add-on to any adversarial method (training/awp.py)
-    awp: bool = setting(False, "AWP: train at adversarially perturbed weights w + v, v_l = "
-                        "awp_gamma ||w_l|| g_l / ||g_l|| per kernel (one extra forward and "
-                        "backward per step).")
-    awp_gamma: float = setting(
-        0.01, "AWP: relative size gamma of the weight perturbation (the reference: 0.01 for AT, "
-        "0.005 for TRADES).", lower=0.0, upper=1.0)
-    awp_warmup_epochs: int = setting(
-        0, "AWP: epochs (0-based) trained without it first (the reference: 0 for AT, 9 for "
-        "TRADES).", lower=0)
-    # Table 6 baselines added with issue 15 part 2 (sources in each method's module)
-    aaer_lambda1: float = setting(1.0, "N-AAER: overall weight lambda1 of the abnormal-example "
-                                  "regulariser.", lower=0.0, upper=1e4)
-    aaer_lambda2: float = setting(4.0, "N-AAER: weight lambda2 of the loss the abnormal examples "
-                                  "lost to the attack.", lower=0.0, upper=1e4)
-    aaer_lambda3: float = setting(1.5, "N-AAER: weight lambda3 of the abnormal examples' output "
-                                  "variation beyond the normal ones'.", lower=0.0, upper=1e4)
-    lap_beta: float = setting(0.005, "N-LAP: strength beta of the first layer's weight ascent "
-                              "step, as a fraction of its weight norm.", lower=0.0, upper=10.0)
-    lap_gamma: float = setting(0.3, "N-LAP: gamma of the layer strengths beta (1 - (ln l / "
-                               "ln L)^gamma), L the kernels; smaller falls faster from the first "
-                               "layer.", lower=1e-3, upper=100.0)
-    fast_bat_lambda: float = setting(
-        10.0, "Fast-BAT: lambda of the linearised attack problem; its implicit-gradient term "
-        "scales as 1 / lambda.", lower=1e-6, upper=1e6)
-    atta_reset_epochs: int = setting(
-        10, "ATTA: every carried perturbation is discarded before every this many epochs "
-        "(before the 10th, 20th, ... epoch by default, as the reference's --epochs-reset); 0: "
-        "never.", lower=0)
-
     def __post_init__(self):
         settings.normalise(self)
+        for record in RECORDS:  # their dataclasses hold no checks
+            settings.normalise(getattr(self, record.name))
         if self.train_eps is None:
             object.__setattr__(self, "train_eps", TRAIN_EPS_PER_EVAL_EPS * self.eval_eps)
         if self.soft_label_start_epoch is None:
             object.__setattr__(self, "soft_label_start_epoch", self.epochs // 2)
-        if self.nuat_ramp_epochs is None:
-            object.__setattr__(self, "nuat_ramp_epochs", nuat.default_ramp_epochs(self.epochs))
+        for record in RECORDS:  # defaults that depend on other settings (NuAT's ramp)
+            if getattr(record, "resolve", None) is not None:
+                object.__setattr__(self, record.name, record.resolve(getattr(self, record.name),
+                                                                     self))
         if self.data.seed != self.seed:
             object.__setattr__(self, "data", dataclasses.replace(self.data, seed=self.seed))
         _check_combinations(self)
@@ -226,8 +204,9 @@ class TrainConfig:
         return self.method_entry.self_adaptive or self.soft_labels == "self_adaptive"
 
     @property
-    def atta(self):
-        return self.method_entry.carried_perturbation
+    def carries_perturbations(self):
+        """ATTA: the attack starts from each example's perturbation of the previous epoch."""
+        return self.method_entry.has("atta")
 
     @property
     def nfgsm(self):
@@ -253,18 +232,18 @@ def _check_combinations(config):
                          f"smaller than --epochs={config.epochs}")
     _check_warmup(config)
     if not config.method_entry.adversarial:
-        if config.soft_labels != "none" or config.nfgsm_noise or config.awp:
+        if config.soft_labels != "none" or config.nfgsm_noise or config.awp.enabled:
             raise UsageError("--soft_labels, --nfgsm_noise and --awp need an adversarial "
                              "--method")
         return
-    if config.awp and config.awp_warmup_epochs >= config.epochs:
-        raise UsageError(f"--awp_warmup_epochs={config.awp_warmup_epochs} must be smaller than "
+    if config.awp.enabled and config.awp.warmup_epochs >= config.epochs:
+        raise UsageError(f"--awp_warmup_epochs={config.awp.warmup_epochs} must be smaller than "
                          f"--epochs={config.epochs}: AWP would never run")
     if config.attack_steps < 1:
         raise UsageError(f"--attack_steps=0 leaves --method={config.method} without an attack")
     if config.train_eps < 1:
         raise UsageError(f"--train_eps=0 leaves --method={config.method} without an attack budget")
-    if config.atta and config.threat_model.threat != "pixels":
+    if config.carries_perturbations and config.threat_model.threat != "pixels":
         raise UsageError("--method=atta carries pixel perturbations: "
                          f"--threat={config.threat_model.threat} "
                          "is not supported")

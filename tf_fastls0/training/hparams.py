@@ -47,7 +47,7 @@ def method_specific_settings():
 def logged_settings(config):
     """``{name: value}``: the settings of ``config`` the dashboard shows for its run."""
     unused = method_specific_settings() - method_settings(
-        config.method, {"soft_labels": config.soft_labels, "awp": config.awp})
+        config.method, {"soft_labels": config.soft_labels, "awp": config.awp.enabled})
     return {name: _hparam_value(value)
             for name, value in settings.flat_dict(config, results_only=True).items()
             if name not in unused}

@@ -56,14 +56,28 @@ Keras models' order, which may place it elsewhere in the block (its strength the
 position).
 """
 
+import dataclasses
 import functools
 import math
 
 import tensorflow as tf
 
 from tf_fastls0.losses import distributed, per_example
+from tf_fastls0.losses.records import AddOn
+from tf_fastls0.utils.settings import setting
 
-PAPER_GAMMA = 0.3
+
+@dataclasses.dataclass(frozen=True)
+class LapSettings:
+    beta: float = setting(0.005, "N-LAP: strength beta of the first layer's weight ascent step, "
+                          "as a fraction of its weight norm.", lower=0.0, upper=10.0,
+                          key="lap_beta")
+    gamma: float = setting(0.3, "N-LAP: gamma of the layer strengths beta (1 - (ln l / ln "
+                           "L)^gamma), L the kernels; smaller falls faster from the first layer.",
+                           lower=1e-3, upper=100.0, key="lap_gamma")
+
+
+ADD_ON = AddOn("lap", LapSettings, "N-LAP")
 
 
 def layer_strengths(count, beta, gamma):
@@ -112,3 +126,18 @@ def perturb(network, images, labels, beta, gamma):
                          layer_strengths(len(variables), beta, gamma))
     tf.distribute.get_replica_context().merge_call(
         functools.partial(_add_everywhere, [v.value for v in variables]), args=(steps,))
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerAwareStep:
+    """N-LAP's step as a ``recipe.WeightPerturbation``: ``perturb`` moves the kernels by their
+    layer-aware ascent steps at the batch's (noisy) images, before the attack; ``restore``
+    leaves them moved (the perturbations accumulate over the steps, see above)."""
+
+    settings: LapSettings
+
+    def perturb(self, network, batch):
+        perturb(network, batch.images, batch.labels, self.settings.beta, self.settings.gamma)
+
+    def restore(self, network):
+        del network  # LAP's steps are not undone

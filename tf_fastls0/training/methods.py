@@ -2,7 +2,10 @@
 
 Plain data, read by training (``recipe.py`` turns a method and a config into what ``train_step``
 does), by the analysis (``--loss=auto`` takes a run's objective from here) and by the benchmark
-harness. Adding a method is one entry here; a new objective goes in ``losses/objectives.py``.
+harness. Adding a method is one entry here; a new objective is a record in its own module
+(``losses/records.Objective``) and one line in ``losses/objectives.OBJECTIVES``, a new step
+add-on a record (``losses/records.AddOn``) and one line in ``ADD_ONS``; ``TrainConfig`` takes
+each record's settings as a field of the record's name (``config.py``).
 
 Names a reader cannot confuse: ``sparse_at`` is sparse adversarial training (sAT), and
 ``self_adaptive`` (``--soft_labels``) is self-adaptive training's soft labels (SAT in the paper).
@@ -11,22 +14,43 @@ Both were once called ``sat``; that name is still accepted for each and means wh
 
 import dataclasses
 
+from tf_fastls0.losses import fast_bat, grad_align
+from tf_fastls0.losses.objectives import OBJECTIVES
+from tf_fastls0.training import atta_buffer, awp, layer_aware
+
+# The step add-ons by name (``losses.records.AddOn``): each one's settings are the
+# ``TrainConfig`` field of its name. ``awp`` is turned on by its flag for any adversarial method;
+# the others come with the methods that name them.
+ADD_ONS = {record.name: record for record in (
+    grad_align.ADD_ON,  # GradAlign's regulariser (losses/grad_align.py) added to the loss
+    atta_buffer.ADD_ON,  # ATTA: the attack starts from last epoch's perturbation (atta_buffer.py)
+    layer_aware.ADD_ON,  # LAP's weight ascent (training/layer_aware.py) before the attack
+    fast_bat.ADD_ON,  # Fast-BAT's implicit-gradient term (losses/fast_bat.py) added to the loss
+    awp.ADD_ON,  # AWP: the loss and its gradient at perturbed weights (training/awp.py)
+)}
+
 
 @dataclasses.dataclass(frozen=True)
 class Method:
     """``objective``: a name in ``losses.objectives.OBJECTIVES``; ``adversarial``: whether the
     batch is attacked; ``self_adaptive``/``nfgsm_noise``: add-ons every run of the method has
-    (a run may add them to any adversarial method with ``--soft_labels``/``--nfgsm_noise``)."""
+    (a run may add them to any adversarial method with ``--soft_labels``/``--nfgsm_noise``);
+    ``add_ons``: names in ``ADD_ONS`` every run of the method has."""
 
     objective: str
     adversarial: bool = True
     self_adaptive: bool = False
     nfgsm_noise: bool = False
-    gradient_alignment: bool = False  # GradAlign's regulariser (losses/grad_align.py) added
-    carried_perturbation: bool = False  # ATTA: the attack starts from last epoch's (atta_buffer.py)
-    layer_aware_perturbation: bool = False  # LAP's weight ascent (training/layer_aware.py) first
-    bilevel_correction: bool = False  # Fast-BAT's implicit-gradient term (losses/fast_bat.py)
+    add_ons: tuple = ()
     summary: str = ""
+
+    @property
+    def objective_record(self):
+        """The objective's record (``losses.records.Objective``)."""
+        return OBJECTIVES[self.objective]
+
+    def has(self, add_on):
+        return add_on in self.add_ons
 
 
 METHODS = {
@@ -43,20 +67,20 @@ METHODS = {
                               summary="sAT with label-smoothed targets"),
     "nuat": Method("nuat", summary="NuAT: clean CE + lambda nuclear norm of the logit change"),
     "advlc": Method("advlc", summary="AdvLC: sAT + lambda top-q logit variation"),
-    "grad_align": Method("sparse_at", gradient_alignment=True,
+    "grad_align": Method("sparse_at", add_ons=("grad_align",),
                          summary="GradAlign: sAT + lambda (1 - cos) of input gradients at x and "
                                  "at a random sparse point"),
-    "atta": Method("sparse_at", carried_perturbation=True,
+    "atta": Method("sparse_at", add_ons=("atta",),
                    summary="ATTA: sAT whose attack starts from each example's perturbation of the "
                            "previous epoch"),
     "n_aaer": Method("aaer", nfgsm_noise=True,
                      summary="N-AAER: N-FGSM noise + sAT + lambda penalty on the abnormal "
                              "examples (loss lowered by the attack): their count, lost loss and "
                              "output variation"),
-    "n_lap": Method("sparse_at", nfgsm_noise=True, layer_aware_perturbation=True,
+    "n_lap": Method("sparse_at", nfgsm_noise=True, add_ons=("lap",),
                     summary="N-LAP: N-FGSM noise + sAT from weights moved each step by a "
                             "layer-aware ascent step, strongest in the first layers"),
-    "fast_bat": Method("sparse_at", bilevel_correction=True,
+    "fast_bat": Method("sparse_at", add_ons=("fast_bat",),
                        summary="Fast-BAT: sAT + the bi-level problem's implicit-gradient term "
                                "through the attack's free entries"),
 }

@@ -1,22 +1,31 @@
-"""What one training step does for a config: noise, attack, loss and the new soft labels.
+"""What one training step does for a config: noise, weight perturbation, attack, loss and the
+new soft labels.
 
-``Recipe`` is made once from a ``TrainConfig`` and the method table (``methods.py``);
-``AdversarialTrainer.train_step`` calls ``prepare`` outside the gradient tape (N-FGSM noise,
-N-LAP's weight ascent step, the clean logits in inference mode, the attack: nothing the update
-differentiates through), then
-``loss`` inside it. ``loss`` returns the loss terms and, with self-adaptive soft labels, the rows
-moved toward this step's clean prediction, which the trainer stores after the update.
+``Recipe`` is made once from a ``TrainConfig`` and the tables (``methods.py``: the method, its
+objective's record and its add-ons). ``AdversarialTrainer.train_step`` calls, outside the
+gradient tape (nothing the update differentiates through): ``started`` (N-FGSM noise), the
+recipe's ``WeightPerturbation`` if it has one (N-LAP's layer-aware ascent step, which moves the
+network's weights), and ``attacked`` (the clean logits in inference mode, the soft-label rows,
+the attack), each giving a ``PreparedBatch``; then ``loss`` inside the tape. ``loss`` reads what
+the objective's record says it reads, and returns the loss terms (the objective's two terms under
+its record's ``log_names``, the add-ons' under theirs) and, with self-adaptive soft labels, the
+rows moved toward this step's clean prediction, which the trainer stores after the update.
 """
 
 import dataclasses
-from typing import Callable
+from typing import Optional, Protocol
 
 import tensorflow as tf
 
 from tf_fastls0.attacks import random_variant, sparse_pgd
-from tf_fastls0.losses import distributed, fast_bat, grad_align, objectives, soft_targets
+from tf_fastls0.losses import distributed, fast_bat, grad_align, soft_targets
+from tf_fastls0.losses.fast_bat import FastBatSettings
+from tf_fastls0.losses.grad_align import GradAlignSettings
+from tf_fastls0.losses.records import Objective
 from tf_fastls0.losses.sparse_noise import sparse_noise
 from tf_fastls0.training import layer_aware
+from tf_fastls0.training.awp import AwpSettings
+from tf_fastls0.training.methods import ADD_ONS
 
 
 class LossTerms(dict):
@@ -29,37 +38,72 @@ class LossTerms(dict):
 
 
 @dataclasses.dataclass(frozen=True)
+class PreparedBatch:
+    """A step's inputs to the loss. ``images``: the clean images as the attack started from
+    them (with N-FGSM's noise where the recipe adds it); ``epoch``/``step``: of this step;
+    after the attack (``attacked``): ``adversarial`` (the images the objective trains on, no
+    gradient), ``clean_logits`` (inference mode), ``rows`` (the soft-label rows, with
+    self-adaptive soft labels) and ``last_iterate`` (sPGD's ``(mask, magnitude)``; ATTA stores
+    it). Unattacked (standard training) they stay None."""
+
+    images: tf.Tensor
+    labels: tf.Tensor
+    indices: tf.Tensor
+    epoch: tf.Tensor
+    step: tf.Tensor
+    rows: Optional[tf.Tensor] = None
+    clean_logits: Optional[tf.Tensor] = None
+    adversarial: Optional[tf.Tensor] = None
+    last_iterate: Optional[tuple] = None
+
+
+class WeightPerturbation(Protocol):
+    """A step add-on that moves the network's weights, called by the trainer explicitly:
+    ``perturb`` after the batch's noise and before the attack, ``restore`` after the update.
+    N-LAP's layer-aware ascent step (``layer_aware.LayerAwareStep``) is one; AWP, whose
+    perturbed weights exist only inside its loss (``keras.Model.stateless_call``), is taken in
+    the trainer's ``_awp_gradients``."""
+
+    def perturb(self, network, batch: PreparedBatch) -> None: ...
+
+    def restore(self, network) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True)
 class Recipe:
-    objective_name: str
-    objective: Callable  # (clean_logits, adversarial_logits, targets) -> ObjectiveTerms
+    objective: Objective  # the objective's record (losses/records.py)
     adversarial: bool
     self_adaptive: bool
     nfgsm_noise: bool
+    coefficients: object = None  # an instance of objective.settings (None: its defaults)
     eps: int = 0
     attack_steps: int = 1
     attack_variant: str = "random"
     attack_patience: int = 10
     attack_loss: str = "ce"  # "ce", "kl" (sTRADES F) or "soft_ce" (to the soft labels)
     seed: int = 0
-    ramp_epochs: int = 1  # epochs over which a ramped regulariser reaches its weight
-    gradient_alignment: float = 0.0  # GradAlign's lambda (0: no regulariser)
     threat: object = dataclasses.field(default=None, compare=False)  # threats.Threat; None: pixels
-    awp_gamma: float = 0.0  # AWP's relative weight perturbation (0: no AWP; training/awp.py)
-    awp_warmup_epochs: int = 0
+    # The step add-ons (``methods.ADD_ONS``) the run has, each by its settings (None: not had).
+    grad_align: Optional[GradAlignSettings] = None  # GradAlign's regulariser
+    fast_bat: Optional[FastBatSettings] = None  # Fast-BAT's implicit-gradient term
+    awp: Optional[AwpSettings] = None  # the loss at AWP's perturbed weights
     carried_perturbation: bool = False  # ATTA: the attack starts from the stored perturbation
-    lap_beta: float = 0.0  # LAP's layer-aware weight perturbation strength (0: none)
-    lap_gamma: float = layer_aware.PAPER_GAMMA
-    bilevel_lambda: float = 0.0  # Fast-BAT's lambda (0: no implicit-gradient term)
-    raw_iterate: bool = False  # train on the attack's last iterate, not its best input (N-AAER)
+    weight_perturbation: Optional[WeightPerturbation] = None  # N-LAP's, before the attack
+
+    @property
+    def objective_function(self):
+        """``(clean_logits, adv_logits, targets[, ramp_fraction]) -> ObjectiveTerms``."""
+        return self.objective.bound(self.coefficients)
 
     @property
     def logged_means(self):
-        return ("clean_loss", "adversarial_loss", "sat_weight") if self.adversarial else ()
+        return self.objective.log_names + ("sat_weight",) if self.adversarial else ()
 
     @property
     def logged_regularisers(self):
-        return (("gradient_misalignment",) if self.gradient_alignment else ()) + \
-            (("implicit_correction",) if self.bilevel_lambda else ())
+        return tuple(name for add_on in (self.grad_align and ADD_ONS["grad_align"],
+                                         self.fast_bat and ADD_ONS["fast_bat"]) if add_on
+                     for name in add_on.log_names)
 
     @property
     def logged_accuracies(self):
@@ -69,24 +113,23 @@ class Recipe:
 def recipe_for(config, image_shape=None):
     """The ``Recipe`` of a ``TrainConfig`` (``image_shape`` ``(H, W, C)`` places a structured
     threat; needed unless the threat is pixels)."""
-    name = config.method_entry.objective
+    method = config.method_entry
+    objective = method.objective_record
+    lap = config.lap if method.has("lap") and config.lap.beta else None
     return Recipe(
-        objective_name=name,
-        objective=objectives.from_settings(name, config),
-        adversarial=config.method_entry.adversarial, self_adaptive=config.self_adaptive,
+        objective=objective,
+        coefficients=getattr(config, objective.name) if objective.settings else None,
+        adversarial=method.adversarial, self_adaptive=config.self_adaptive,
         nfgsm_noise=config.nfgsm, eps=config.train_eps, attack_steps=config.attack_steps,
         attack_variant=config.attack_variant, attack_patience=config.attack_patience,
-        attack_loss=_attack_loss(config, name), seed=config.seed,
-        ramp_epochs=config.nuat_ramp_epochs,
-        gradient_alignment=config.grad_align_lambda if config.method_entry.gradient_alignment
-        else 0.0,
+        attack_loss=_attack_loss(config, objective.name), seed=config.seed,
+        grad_align=config.grad_align if method.has("grad_align") and config.grad_align.weight
+        else None,
+        fast_bat=config.fast_bat if method.has("fast_bat") else None,
         threat=config.threat_model.structured(image_shape),
-        awp_gamma=config.awp_gamma if config.awp else 0.0,
-        awp_warmup_epochs=config.awp_warmup_epochs, carried_perturbation=config.atta,
-        lap_beta=config.lap_beta if config.method_entry.layer_aware_perturbation else 0.0,
-        lap_gamma=config.lap_gamma,
-        bilevel_lambda=config.fast_bat_lambda if config.method_entry.bilevel_correction else 0.0,
-        raw_iterate=name in objectives.TRAINS_ON_LAST_ITERATE)
+        awp=config.awp if config.awp.enabled and config.awp.gamma else None,
+        carried_perturbation=config.carries_perturbations,
+        weight_perturbation=layer_aware.LayerAwareStep(lap) if lap else None)
 
 
 def _attack_loss(config, objective_name):
@@ -97,21 +140,21 @@ def _attack_loss(config, objective_name):
     return "ce"
 
 
-def prepare(recipe, network, buffer, images, labels, indices, step, steps_per_epoch,
-            carried=None):
-    """The step's inputs to the loss: images (noisy with N-FGSM), their adversarial examples,
-    the soft-label rows and the clean inference logits; with ATTA (``carried``, a
-    ``PerturbationBuffer``) the attack starts from the stored perturbations and ``last_iterate``
-    is what to store."""
-    batch = {"images": images, "labels": labels, "indices": indices, "rows": None,
-             "clean_logits": None, "adversarial": None, "epoch": step // steps_per_epoch,
-             "step": step, "last_iterate": None}
+def started(recipe, images, labels, indices, step, steps_per_epoch):
+    """The batch before its attack: the images with N-FGSM's noise where the recipe adds it."""
+    if recipe.adversarial and recipe.nfgsm_noise:
+        images = sparse_noise(images, recipe.eps, indices, recipe.seed, step)
+    return PreparedBatch(images=images, labels=labels, indices=indices,
+                         epoch=step // steps_per_epoch, step=step)
+
+
+def attacked(recipe, network, buffer, batch, carried=None):
+    """``batch`` with its adversarial examples, the soft-label rows and the clean inference
+    logits; with ATTA (``carried``, a ``PerturbationBuffer``) the attack starts from the stored
+    perturbations and ``last_iterate`` is what to store. Standard training: ``batch`` as is."""
     if not recipe.adversarial:
         return batch
-    if recipe.nfgsm_noise:
-        images = sparse_noise(images, recipe.eps, indices, recipe.seed, step)
-    if recipe.lap_beta:
-        layer_aware.perturb(network, images, labels, recipe.lap_beta, recipe.lap_gamma)
+    images, labels, indices = batch.images, batch.labels, batch.indices
     inference = lambda x: network(x, training=False)  # noqa: E731  (SPEC §2.9)
     clean_logits = inference(images)
     rows = buffer.lookup(indices) if buffer is not None else None
@@ -120,15 +163,22 @@ def prepare(recipe, network, buffer, images, labels, indices, step, steps_per_ep
         loss["soft_targets"] = rows
     attack = sparse_pgd(
         inference, images, labels, eps=recipe.eps, iterations=recipe.attack_steps,
-        projected=_projected(recipe, step), patience=recipe.attack_patience,
-        clean_logits=clean_logits, keys=indices, seed=recipe.seed, counter=step,
+        projected=_projected(recipe, batch.step), patience=recipe.attack_patience,
+        clean_logits=clean_logits, keys=indices, seed=recipe.seed, counter=batch.step,
         threat=recipe.threat,
-        initial=None if carried is None else carried.lookup(indices, batch["epoch"]), **loss)
-    adversarial = (last_iterate_images(images, attack.last_iterate) if recipe.raw_iterate
-                   else attack.adversarial)
-    batch.update(images=images, adversarial=tf.stop_gradient(adversarial), rows=rows,
-                 clean_logits=clean_logits, last_iterate=attack.last_iterate)
-    return batch
+        initial=None if carried is None else carried.lookup(indices, batch.epoch), **loss)
+    adversarial = (last_iterate_images(images, attack.last_iterate)
+                   if recipe.objective.last_iterate else attack.adversarial)
+    return dataclasses.replace(batch, adversarial=tf.stop_gradient(adversarial), rows=rows,
+                               clean_logits=clean_logits, last_iterate=attack.last_iterate)
+
+
+def prepare(recipe, network, buffer, images, labels, indices, step, steps_per_epoch,
+            carried=None):
+    """``started`` then ``attacked``: the step's inputs to the loss, without the recipe's
+    weight perturbation (the trainer takes it in between)."""
+    batch = started(recipe, images, labels, indices, step, steps_per_epoch)
+    return attacked(recipe, network, buffer, batch, carried)
 
 
 def last_iterate_images(images, last_iterate):
@@ -149,47 +199,46 @@ def loss(recipe, network, buffer, batch, track_accuracy):
 
     The clean training-mode forward runs before the adversarial one, as in the reference code,
     so BatchNorm's moving statistics are weighted as there. sAT has no clean term and trains on
-    the adversarial forward alone; its soft labels move toward the clean inference logits.
+    the adversarial forward alone; its soft labels move toward the clean inference logits. The
+    objective's two terms are logged under its record's ``log_names``.
     """
-    clean_logits = batch["clean_logits"]
-    if objectives.USES_CLEAN[recipe.objective_name]:
-        clean_logits = network(batch["images"], training=True)
-    adversarial_logits = (network(batch["adversarial"], training=True)
-                          if objectives.USES_ADVERSARIAL[recipe.objective_name] else None)
-    targets, new_rows = batch["labels"], None
+    objective = recipe.objective
+    clean_logits = batch.clean_logits
+    if objective.reads_clean:
+        clean_logits = network(batch.images, training=True)
+    adversarial_logits = (network(batch.adversarial, training=True)
+                          if objective.reads_adversarial else None)
+    targets, new_rows = batch.labels, None
     if buffer is not None:
         # Self-adaptive training's rule: the rows move toward this step's clean prediction
         # first, and the loss uses the moved rows (Huang et al. 2020).
-        new_rows = buffer.moved(batch["rows"], clean_logits, batch["epoch"])
+        new_rows = buffer.moved(batch.rows, clean_logits, batch.epoch)
         targets = new_rows
     extra = {}
-    if recipe.objective_name in objectives.RAMPED:
-        ramp = objectives.RAMPED[recipe.objective_name]
-        extra["ramp_fraction"] = ramp(batch["epoch"], recipe.ramp_epochs)
-    terms = recipe.objective(clean_logits, adversarial_logits, targets, **extra)
-    track_accuracy("accuracy", batch["labels"], clean_logits)
+    if objective.ramp is not None:
+        extra["ramp_fraction"] = objective.ramp(batch.epoch, recipe.coefficients)
+    terms = recipe.objective_function(clean_logits, adversarial_logits, targets, **extra)
+    track_accuracy("accuracy", batch.labels, clean_logits)
     replicas = distributed.num_replicas_in_sync()
     total = terms.total
     logged = LossTerms()
-    if recipe.gradient_alignment:
+    if recipe.grad_align is not None:
         misalignment = grad_align.gradient_misalignment(
-            network, batch["images"], targets, recipe.eps, batch["indices"], recipe.seed,
-            batch["step"])
-        total += recipe.gradient_alignment * misalignment
+            network, batch.images, targets, recipe.eps, batch.indices, recipe.seed, batch.step)
+        total += recipe.grad_align.weight * misalignment
         logged.update(gradient_misalignment=misalignment * replicas)
-    if recipe.bilevel_lambda:
-        correction = fast_bat.implicit_correction(network, batch["images"], batch["adversarial"],
-                                                  targets, recipe.bilevel_lambda)
+    if recipe.fast_bat is not None:
+        correction = fast_bat.implicit_correction(network, batch.images, batch.adversarial,
+                                                  targets, recipe.fast_bat.weight)
         total += correction
         logged.update(implicit_correction=correction * replicas)
     logged.update(total=total, loss=total * replicas)
     if recipe.adversarial:
-        track_accuracy("adversarial_accuracy", batch["labels"], adversarial_logits)
+        track_accuracy("adversarial_accuracy", batch.labels, adversarial_logits)
         weights = soft_targets.target_weights(targets) if buffer is not None else \
-            tf.ones_like(batch["labels"], tf.float32)
-        logged.update(clean_loss=terms.clean * replicas,
-                      adversarial_loss=terms.adversarial * replicas,
-                      sat_weight=tf.reduce_mean(weights))
+            tf.ones_like(batch.labels, tf.float32)
+        clean_name, adversarial_name = objective.log_names
+        logged.update({clean_name: terms.clean * replicas,
+                       adversarial_name: terms.adversarial * replicas,
+                       "sat_weight": tf.reduce_mean(weights)})
     return logged, new_rows
-
-

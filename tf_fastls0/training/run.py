@@ -305,7 +305,7 @@ def _check_fits(config, splits):
         raise UsageError(f"--batch_size={config.batch_size} is larger than the "
                          f"{len(splits.train)} training images")
     check_eps_fits(splits.image_shape, train_eps=config.train_eps, eval_eps=config.eval_eps)
-    if config.atta and config.augment and getattr(splits.train, "augmentation",
+    if config.carries_perturbations and config.augment and getattr(splits.train, "augmentation",
                                                   None) == RESIZED_CROP:
         raise UsageError("--method=atta carries perturbations through pad-crop-flip "
                          "augmentation only: turn --augment off for random-resized crops")

@@ -56,27 +56,21 @@ from absl import logging
 
 from tf_fastls0.attacks.threat_config import ThreatConfig
 from tf_fastls0.evaluation.checks import probability_warning
-from tf_fastls0.losses import objectives
 from tf_fastls0.training.config import TrainConfig
-from tf_fastls0.training.methods import METHODS, method_named
+from tf_fastls0.training.methods import ADD_ONS, METHODS, method_named
 from tf_fastls0.training.recipe import recipe_for
 from tf_fastls0.training.trainer import AdversarialTrainer, unpack
 from tf_fastls0.utils.cli import UsageError
-from tf_fastls0.utils.settings import rule_of
+from tf_fastls0.utils.settings import flag_fields, key_of, rule_of, setting_keys
 
-# The settings every attacked method reads, and those of its add-ons: each named by the
-# ``Method`` flag (``methods.py``) or the objective that reads it. An objective's coefficients
-# come from ``objectives.COEFFICIENT_SETTINGS``.
+# The settings every attacked method reads, and those of its objective and add-ons: each record's
+# settings (``losses/records.py``) by their flat keys (``trades_beta``, ``awp_gamma``).
 ATTACK_SETTINGS = ("train_eps", "eval_eps", "attack_steps", "attack_variant", "attack_patience",
                    "threat_model", "soft_labels", "nfgsm_noise", "awp")
 SELF_ADAPTIVE_SETTINGS = ("soft_label_start_epoch", "soft_label_momentum",
                           "soft_label_attack_target")
-AWP_SETTINGS = ("awp_gamma", "awp_warmup_epochs")
-ADD_ON_SETTINGS = {"gradient_alignment": ("grad_align_lambda",),
-                   "layer_aware_perturbation": ("lap_beta", "lap_gamma"),
-                   "bilevel_correction": ("fast_bat_lambda",),
-                   "carried_perturbation": ("atta_reset_epochs",)}
-OBJECTIVE_SETTINGS = {"strades": ("trades_mode",), "nuat": ("nuat_ramp_epochs",)}
+AWP_SETTINGS = tuple(key for key in setting_keys(ADD_ONS["awp"].settings) if key != "awp")
+OBJECTIVE_SETTINGS = {"strades": ("trades_mode",)}  # read by the attack, not the objective
 GENERAL_SETTINGS = ("seed",)
 PROVISIONAL_EPOCHS = 10**6  # checks the settings before fit says how many epochs there are
 INDEX_ERROR = "example index beyond num_examples"
@@ -123,7 +117,7 @@ class SparseAdversarialModel(AdversarialTrainer):
                          "num_examples": self.num_examples},
             carried={"num_examples": self.num_examples, "image_shape": image_shape,
                      "eps": config.train_eps, "augment": augment, "seed": config.seed,
-                     "reset_epochs": config.atta_reset_epochs})
+                     "reset_epochs": config.atta.reset_epochs})
 
     @property
     def _needs_num_examples(self):
@@ -254,7 +248,8 @@ def config_for(settings, epochs):
                for old in getattr(rule_of(field), "old_names", ())}
     settings = {renamed.get(name, name): value for name, value in settings.items()}
     method = settings.get("method")
-    names = {field.name for field in dataclasses.fields(TrainConfig)}
+    names = {field.name for field in dataclasses.fields(TrainConfig)} | {
+        key_of(field) for field in flag_fields(TrainConfig)}
     for name in settings:
         if name == "method":
             continue
@@ -275,11 +270,11 @@ def method_settings(method, settings):
     if not entry.adversarial:
         return found
     found.update(ATTACK_SETTINGS)
-    found.update(objectives.COEFFICIENT_SETTINGS.get(entry.objective, {}).values())
+    if entry.objective_record.settings is not None:
+        found.update(setting_keys(entry.objective_record.settings))
     found.update(OBJECTIVE_SETTINGS.get(entry.objective, ()))
-    for flag, names in ADD_ON_SETTINGS.items():
-        if getattr(entry, flag):
-            found.update(names)
+    for add_on in entry.add_ons:
+        found.update(setting_keys(ADD_ONS[add_on].settings))
     if entry.self_adaptive or settings.get("soft_labels") in ("self_adaptive", "sat"):
         found.update(SELF_ADAPTIVE_SETTINGS)
     if settings.get("awp"):

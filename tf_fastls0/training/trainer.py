@@ -79,9 +79,13 @@ class AdversarialTrainer(keras.Model):
         if self.buffer is not None and not self.buffer.labels_known:
             self.buffer.fill_unset(indices, labels)
         step = tf.convert_to_tensor(self.optimizer.iterations)
-        batch = recipe_lib.prepare(self.recipe, self.network, self.buffer, images, labels,
-                                   indices, step, self.steps_per_epoch, self.carried)
-        if self.recipe.awp_gamma:
+        batch = recipe_lib.started(self.recipe, images, labels, indices, step,
+                                   self.steps_per_epoch)
+        weight_perturbation = self.recipe.weight_perturbation  # N-LAP's, before the attack
+        if weight_perturbation is not None:
+            weight_perturbation.perturb(self.network, batch)
+        batch = recipe_lib.attacked(self.recipe, self.network, self.buffer, batch, self.carried)
+        if self.recipe.awp is not None:
             terms, new_rows, gradients, gradient_norm = self._awp_gradients(batch)
         else:
             with tf.GradientTape() as tape:
@@ -92,10 +96,12 @@ class AdversarialTrainer(keras.Model):
             gradients, gradient_norm = global_gradients(gradients)
         gradient_norm = self._unscaled(gradient_norm)
         self.optimizer.apply(gradients, self.network.trainable_variables)
+        if weight_perturbation is not None:
+            weight_perturbation.restore(self.network)
         if new_rows is not None:
             self.buffer.store(indices, new_rows)
         if self.carried is not None:
-            self.carried.store(indices, batch["epoch"], *batch["last_iterate"])
+            self.carried.store(indices, batch.epoch, *batch.last_iterate)
         for name, tracker in self.means.items():
             tracker.update_state(terms[name])
         logs = {tracker.name: tracker.result() for tracker in self.metrics}
@@ -115,8 +121,8 @@ class AdversarialTrainer(keras.Model):
         weights = [tf.convert_to_tensor(v.value) for v in self.network.trainable_variables]
         # A gamma of 0 during the warm-up rather than a tf.cond: a cond around synchronised
         # BatchNorm's collectives cannot run under MirroredStrategy.
-        gamma = recipe.awp_gamma * tf.cast(
-            awp.is_active(batch["epoch"], recipe.awp_warmup_epochs), tf.float32)
+        gamma = recipe.awp.gamma * tf.cast(
+            awp.is_active(batch.epoch, recipe.awp.warmup_epochs), tf.float32)
         perturbation = awp.perturbation(self.network, ascent_loss, gamma)
         perturbed = [w + v for w, v in zip(weights, perturbation)]
         with tf.GradientTape(watch_accessed_variables=False) as tape:

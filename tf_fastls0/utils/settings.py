@@ -10,6 +10,7 @@ process, so configs that share fields (the data settings) share their flags.
 """
 
 import dataclasses
+import inspect
 import math
 import typing
 
@@ -38,6 +39,10 @@ class Rule:
     # On a nested config whose fields were once the parent's own (the threat settings): they keep
     # their top-level keys in HParams and fingerprints, and an old config.json's are read back.
     flat_keys: bool = False
+    # The field's flag and flat key when it is not the field's own name: a method's coefficient
+    # nested in the config (``config.mart.beta``) keeps the flag it had when it was flat
+    # (``--mart_beta``), and its key in HParams, fingerprints and an old ``config.json``.
+    key: typing.Optional[str] = None
     # The value names a file the results depend on (a group map): its content is hashed into
     # what a resumed run or a merged shard must match (``input_file_hashes``).
     input_file: bool = False
@@ -70,6 +75,17 @@ def _unwrap_optional(kind):
     return kind
 
 
+def key_of(field):
+    """The field's flag name and flat key: ``key`` if its rule gives one, else its own name."""
+    rule = rule_of(field)
+    return rule.key if rule is not None and rule.key else field.name
+
+
+def setting_keys(config_class):
+    """The flat keys (flag names) of ``config_class``'s own fields."""
+    return tuple(key_of(field) for field in dataclasses.fields(config_class))
+
+
 def _has_flat_keys(field):
     rule = rule_of(field)
     return rule is not None and rule.flat_keys
@@ -90,7 +106,7 @@ def flag_fields(config_class, only=None):
             yield from flag_fields(nested, only)
         elif rule is not None and rule.overrides_of is not None:
             yield from flag_fields(rule.overrides_of, only)
-        elif rule is not None and rule.flag and (only is None or field.name in only):
+        elif rule is not None and rule.flag and (only is None or key_of(field) in only):
             yield field
 
 
@@ -146,7 +162,7 @@ def check_fields(config):
         rule, value = rule_of(field), getattr(config, field.name)
         if rule is None or _nested_config(field) is not None or rule.overrides_of:
             continue
-        check_value(field.name, rule, field.type, value)
+        check_value(key_of(field), rule, field.type, value)
         if rule.aliases and value in rule.aliases:
             renamed[field.name] = rule.aliases[value]
     return renamed
@@ -171,38 +187,38 @@ def define_flags(config_class, only=None, flag_values=flags.FLAGS):
     """
     names = []
     for field in flag_fields(config_class, only):
-        names.append(field.name)
-        if field.name not in flag_values:
+        names.append(key_of(field))
+        if key_of(field) not in flag_values:
             _define_flag(field, flag_values)
             for old_name in rule_of(field).old_names:
-                flags.DEFINE_alias(old_name, field.name, flag_values=flag_values)
+                flags.DEFINE_alias(old_name, key_of(field), flag_values=flag_values)
     return names
 
 
 def _define_flag(field, flag_values):
-    rule = rule_of(field)
+    rule, name = rule_of(field), key_of(field)
     default = None if field.default is dataclasses.MISSING else field.default
     kind = _unwrap_optional(field.type)
     help_text = rule.help + _alias_note(rule) + _old_names_note(rule)
     common = {"flag_values": flag_values}
     if _is_sequence(field.type):
-        flags.DEFINE_list(field.name, list(default) if default is not None else None, help_text,
+        flags.DEFINE_list(name, list(default) if default is not None else None, help_text,
                           **common)
     elif kind is bool:
-        flags.DEFINE_boolean(field.name, default, help_text, **common)
+        flags.DEFINE_boolean(name, default, help_text, **common)
     elif rule.choices:
         choices = tuple(rule.choices) + tuple(rule.aliases)
-        flags.DEFINE_enum(field.name, default, choices, help_text, **common)
+        flags.DEFINE_enum(name, default, choices, help_text, **common)
     elif kind is int:
-        flags.DEFINE_integer(field.name, default, help_text, **common)
+        flags.DEFINE_integer(name, default, help_text, **common)
     elif kind is float:
-        flags.DEFINE_float(field.name, default, help_text, **common)
+        flags.DEFINE_float(name, default, help_text, **common)
     else:
-        flags.DEFINE_string(field.name, default, help_text, **common)
-    flags.register_validator(field.name, lambda value, f=field: _valid(f, value),
+        flags.DEFINE_string(name, default, help_text, **common)
+    flags.register_validator(name, lambda value, f=field: _valid(f, value),
                              flag_values=flag_values)
     if field.default is dataclasses.MISSING:
-        flags.mark_flag_as_required(field.name, flag_values=flag_values)
+        flags.mark_flag_as_required(name, flag_values=flag_values)
 
 
 def _valid(field, value):
@@ -243,10 +259,10 @@ def from_flags(config_class, flag_values=flags.FLAGS, **given):
             values[field.name] = _nested_from_flags(field, flag_values)
         elif rule is not None and rule.overrides_of is not None:
             values[field.name] = tuple(
-                (f.name, flag_values[f.name].value) for f in flag_fields(rule.overrides_of)
-                if flag_values[f.name].present)
+                (f.name, flag_values[key_of(f)].value) for f in flag_fields(rule.overrides_of)
+                if flag_values[key_of(f)].present)
         elif rule is not None and rule.flag:
-            value = flag_values[field.name].value
+            value = flag_values[key_of(field)].value
             values[field.name] = tuple(value) if _is_sequence(field.type) and value is not None \
                 else value
     return config_class(**values)
@@ -255,7 +271,7 @@ def from_flags(config_class, flag_values=flags.FLAGS, **given):
 def _nested_from_flags(field, flag_values):
     nested = _nested_config(field)
     optional = _unwrap_optional(field.type) is not field.type
-    if optional and not any(flag_values[f.name].present for f in flag_fields(nested)):
+    if optional and not any(flag_values[key_of(f)].present for f in flag_fields(nested)):
         return None
     return from_flags(nested, flag_values)
 
@@ -273,7 +289,7 @@ def from_dict(config_class, values):
     older or newer versions, are ignored, and missing ones take today's defaults."""
     known = {}
     for field in dataclasses.fields(config_class):
-        if field.name not in values and _has_flat_keys(field):
+        if _has_flat_keys(field) and not isinstance(values.get(field.name), dict):
             values = {**values, field.name: _flat_keys_of(_nested_config(field), values)}
         old_name = next((name for name in _old_names(field) if name in values), None)
         if field.name not in values and old_name is not None:
@@ -295,8 +311,39 @@ def _old_names(field):
 
 
 def _flat_keys_of(nested, values):
-    """The fields of ``nested`` written at the top level of ``values`` (before it was nested)."""
-    return {f.name: values[f.name] for f in dataclasses.fields(nested) if f.name in values}
+    """The fields of ``nested`` written at the top level of ``values`` (before it was nested;
+    a key may be the nested config's own name: ``label_smoothing``, once the factor itself)."""
+    return {f.name: values[key_of(f)] for f in dataclasses.fields(nested) if key_of(f) in values}
+
+
+def nest_flat_keys(config_class, values):
+    """``values`` (a config's constructor keywords) with the flat keys of its ``flat_keys``
+    configs (``mart_beta=3.0``) moved into them (``mart=MartSettings(beta=3.0)``)."""
+    values = dict(values)
+    for field in dataclasses.fields(config_class):
+        if not _has_flat_keys(field):
+            continue
+        nested = _nested_config(field)
+        flat = {f.name: values.pop(key_of(f)) for f in dataclasses.fields(nested)
+                if key_of(f) in values and not dataclasses.is_dataclass(values[key_of(f)])}
+        if flat:
+            base = values.get(field.name, field.default)
+            values[field.name] = dataclasses.replace(base, **flat)
+    return values
+
+
+def accepts_flat_keys(config_class):
+    """Class decorator: the config is also made with the flat keys of its ``flat_keys`` configs
+    (``TrainConfig(mart_beta=3.0)``, as before they were nested)."""
+    made = config_class.__init__
+
+    def __init__(self, **values):
+        made(self, **nest_flat_keys(config_class, values))
+
+    __init__.__doc__ = made.__doc__
+    __init__.__signature__ = inspect.signature(made)
+    config_class.__init__ = __init__
+    return config_class
 
 
 def default_of(config_class, name):
@@ -317,7 +364,7 @@ def result_settings(config):
         elif _nested_config(field) is not None:
             found[field.name] = result_settings(value) if value is not None else None
         elif rule is not None:
-            found[field.name] = value
+            found[key_of(field)] = value
     return found
 
 
@@ -364,5 +411,5 @@ def flat_dict(config, prefix="", results_only=False):
             inner = prefix if _has_flat_keys(field) else f"{prefix}{field.name}."
             flat.update(flat_dict(value, prefix=inner, results_only=results_only))
         else:
-            flat[f"{prefix}{field.name}"] = value
+            flat[f"{prefix}{key_of(field)}"] = value
     return flat

@@ -1,0 +1,115 @@
+"""One record per objective and step add-on: its settings' defaults are the config's and the
+flags', its old flat flags and ``config.json`` keys still set it, its terms are logged under its
+own names, and a new objective with a coefficient is one module plus one line in each table."""
+
+import dataclasses
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+from absl import flags
+
+from tf_fastls0.losses.objectives import OBJECTIVES
+from tf_fastls0.training.config import MethodSettings, TrainConfig
+from tf_fastls0.training.methods import ADD_ONS, METHODS
+from tf_fastls0.training.recipe import recipe_for
+from tf_fastls0.utils import settings
+from tf_fastls0.utils.cli import UsageError
+
+RECORDS = [record for record in (*OBJECTIVES.values(), *ADD_ONS.values())
+           if record.settings is not None]
+DERIVED = {("nuat", "ramp_epochs")}  # None: the config derives it from the epochs
+
+
+def _flag_values():
+    flag_values = flags.FlagValues()
+    settings.define_flags(TrainConfig, flag_values=flag_values)
+    return flag_values
+
+
+def test_every_records_defaults_are_the_configs_and_the_flags():
+    flag_values = _flag_values()
+    config = TrainConfig()
+    assert {field.name for field in dataclasses.fields(MethodSettings)} == \
+        {record.name for record in RECORDS}
+    for record in RECORDS:
+        for field in dataclasses.fields(record.settings):
+            key = settings.key_of(field)
+            flag = flag_values[key]
+            assert flag.default == field.default, key
+            assert flag.help.strip() and flag.validators, key  # help text and a range check
+            if (record.name, field.name) not in DERIVED:
+                assert getattr(getattr(config, record.name), field.name) == field.default, key
+
+
+FLAT = {"method": "mart", "mart_beta": 3.0, "tradeoff_alpha": 0.5, "trades_beta": 2.0,
+        "label_smoothing": 0.2, "nuat_lambda": 2.0, "nuat_ramp_epochs": 5, "advlc_top": 0.5,
+        "aaer_lambda2": 3.0, "grad_align_lambda": 0.4, "fast_bat_lambda": 5.0, "awp": True,
+        "awp_gamma": 0.005, "lap_beta": 0.01, "atta_reset_epochs": 0, "epochs": 8}
+
+
+def test_the_old_flat_keys_set_the_nested_settings_and_read_back_from_an_old_config_json():
+    config = TrainConfig(**FLAT)
+    assert (config.mart.beta, config.label_smoothing.smoothing, config.nuat.ramp_epochs,
+            config.awp.enabled, config.awp.gamma, config.atta.reset_epochs) == \
+        (3.0, 0.2, 5, True, 0.005, 0)
+    old = dict(json.loads(json.dumps(config.to_dict())))
+    for record in RECORDS:  # config.json as written before the settings were nested
+        nested = old.pop(record.name)
+        old.update({settings.key_of(field): nested[field.name]
+                    for field in dataclasses.fields(record.settings)})
+    assert TrainConfig.from_dict(old) == config
+    assert settings.result_settings(TrainConfig.from_dict(old)) == \
+        settings.result_settings(config)
+    assert TrainConfig.from_dict(config.to_dict()) == config
+    flat = settings.flat_dict(config)  # HParams' keys
+    assert {key: flat[key] for key in FLAT} == FLAT
+
+
+def test_the_old_flags_set_the_nested_settings_and_refuse_bad_values_in_one_line():
+    flag_values = _flag_values()
+    flag_values(["train", *(f"--{key}={value}" for key, value in FLAT.items() if key != "awp"),
+                 "--awp"])
+    assert settings.from_flags(TrainConfig, flag_values) == TrainConfig(**FLAT)
+    with pytest.raises(flags.IllegalFlagValueError, match="mart_beta"):
+        _flag_values()(["train", "--mart_beta=nan"])
+    with pytest.raises(UsageError, match=r"^--aaer_lambda3=-1: must be at least 0$"):
+        TrainConfig(aaer_lambda3=-1)
+
+
+@pytest.mark.parametrize("method, own, not_logged", [
+    ("mart", {"boosted_ce", "misclassification_kl"}, {"clean_loss", "adversarial_loss"}),
+    ("advlc", {"adversarial_ce", "logit_variation"}, {"clean_loss", "adversarial_loss"}),
+    ("n_aaer", {"adversarial_ce", "abnormal_regulariser"}, {"clean_loss", "adversarial_loss"}),
+    ("nuat", {"clean_loss", "nuclear_norm"}, {"adversarial_loss"}),
+    ("fast_ls_l0", {"clean_loss", "adversarial_loss", "sat_weight"}, {"boosted_ce"}),
+    ("grad_align", {"gradient_misalignment"}, {"implicit_correction"}),
+])
+def test_each_objective_logs_its_terms_under_its_own_names(method, own, not_logged):
+    recipe = recipe_for(TrainConfig(method=method))
+    logged = set(recipe.logged_means + recipe.logged_regularisers)
+    assert own <= logged and not logged & not_logged
+
+
+def test_every_method_names_a_registered_objective_and_add_ons():
+    for name, method in METHODS.items():
+        assert method.objective in OBJECTIVES, name
+        assert set(method.add_ons) <= set(ADD_ONS), name
+
+
+def test_a_new_objective_with_a_coefficient_is_one_module_and_one_line_in_each_table():
+    # One process: the tables are read when the config class is made, at import.
+    repo = pathlib.Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "tests/training/toy_objective.py"],
+                            capture_output=True, text=True, timeout=600, cwd=repo,
+                            env=dict(os.environ, PYTHONPATH=str(repo)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["flag_default"] == 0.5 and report["config_weight"] == 0.25
+    assert report["read_back"] == 0.25 and report["hparams"] == 0.25
+    assert report["method_settings"] and report["help"]
+    assert {"toy_ce", "toy_penalty"} <= set(report["logged"])
+    assert report["finite"]
