@@ -1,11 +1,15 @@
 """The fused BatchNormalization computes what Keras' layer computes and keeps its variables."""
 
+import json
+import zipfile
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tf_fastls0.models import build_model
+from tf_fastls0.models import precision
 from tf_fastls0.models.batch_norm import BatchNormalization
 
 SHAPE = (6, 5, 7, 4)  # NHWC, 6 * 5 * 7 = 210 values per channel
@@ -122,3 +126,20 @@ def test_a_keras_file_round_trips_with_the_fused_layer(tmp_path):
     old = _keras_bn_small_cnn()  # and a file written with Keras' layer still loads
     old.save(tmp_path / "old.keras")
     keras.saving.load_model(tmp_path / "old.keras", safe_mode=True)
+
+
+def test_the_export_copy_has_keras_own_layer_and_its_file_needs_no_custom_object(tmp_path):
+    # training/export.py saves precision.float32(network): a .keras file that loads with Keras
+    # alone, as the README's quickstart loads it.
+    model = build_model("preact_resnet18", (8, 8, 3), 3, width=0.125)
+    model(tf.random.uniform([16, 8, 8, 3], seed=1), training=True)
+    exported = precision.float32(model)
+    assert all(type(layer).__module__.startswith("keras.") for layer in exported.layers)
+    x = tf.random.uniform([4, 8, 8, 3], seed=2)
+    np.testing.assert_allclose(exported(x, training=False), model(x, training=False), rtol=1e-5,
+                               atol=1e-5)
+    exported.save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as archive:
+        config = archive.read("config.json").decode()
+    assert "tf_fastls0" not in config and json.loads(config)
+    assert precision.float32(_keras_bn_small_cnn()) is not None  # a network of Keras' layers

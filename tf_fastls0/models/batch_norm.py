@@ -12,7 +12,9 @@ What stays exactly Keras':
   this one and the other way round (the weights are the same; only the config's class differs);
 - the class name, ``BatchNormalization`` (registered as ``tf_fastls0>BatchNormalization``), so
   code that tells layers apart by ``type(layer).__name__`` (``interop/pytorch.py``) sees no
-  difference;
+  difference. A ``.keras`` file saved with it needs ``tf_fastls0.models`` imported to load; the
+  export (``precision.float32``) puts Keras' own layer in its place, so an exported model loads
+  with Keras alone (and, loaded, computes with Keras' unfused layer);
 - the momentum rule: ``moving = moving * momentum + batch * (1 - momentum)``, with the *biased*
   batch variance, as Keras has it. The fused kernel returns the batch variance with Bessel's
   correction (``n / (n - 1)``, what it would put into a moving variance itself); it is scaled

@@ -7,8 +7,9 @@ block's first activation. Head: BN -> ReLU -> global average pool -> dense. Batc
 0.9 and epsilon 1e-5 match PyTorch's defaults (momentum 0.1 there counts the other way).
 
 Built from Keras' layers, except BatchNorm: ``batch_norm.BatchNormalization``, Keras' layer
-computed by TensorFlow's fused kernel (same variables and results), registered with Keras, so
-the ``.keras`` file loads in safe mode once ``tf_fastls0.models`` is imported; the FLC variant
+computed by TensorFlow's fused kernel (same variables and results); the export puts Keras' own
+layer back (``precision.float32``), so the exported ``.keras`` file loads in safe mode with no
+custom objects (a model saved directly needs ``tf_fastls0.models`` imported); the FLC variant
 (``preact_resnet18_flc``, paper Table 6's FLC Pool) adds our registered
 ``FrequencyLowCutPooling`` (``flc_pooling.py``). ``width`` scales every channel count, for small
 tests and quick CPU runs. Weights start from PyTorch's defaults (``initializers.py``), as in the
