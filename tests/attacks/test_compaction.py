@@ -81,6 +81,26 @@ def test_buckets_are_powers_of_two_holding_every_active_row():
     assert list(rows[:3]) == [1, 4, 5] and len(rows) == 4 and not active.numpy()[rows[3]]
 
 
+@pytest.mark.parametrize("projected", [False, True])
+def test_spgd_spends_no_pass_on_images_fooled_before_it_or_after_all_stopped(counted, projected):
+    # Every image misclassified from the start: the compacted attack runs its first
+    # forward+backward on one padding row and no last forward; the result is the clean images.
+    model_fn, images, labels, rows = counted
+    wrong = (labels + 1) % 4
+    results = {}
+    for compact in (False, True):
+        rows.clear()
+        results[compact] = sparse_pgd(model_fn, images, wrong, eps=3, iterations=5,
+                                      projected=projected, seed=2, compact=compact)
+        seen = list(rows)
+        assert seen[0] == len(images)  # the clean pass
+        assert seen[1:] == ([1] if compact else [len(images), len(images)])
+    for field in ("adversarial", "is_adversarial", "loss", "logits", "passes"):
+        np.testing.assert_array_equal(getattr(results[False], field).numpy(),
+                                      getattr(results[True], field).numpy(), err_msg=field)
+    np.testing.assert_array_equal(results[True].adversarial.numpy(), images)
+
+
 def test_spgd_counts_the_passes_each_image_was_attacked_with(counted):
     model_fn, images, labels, _ = counted
     everyone = sparse_pgd(model_fn, images, labels, eps=3, iterations=12, loss="kl", compact=True)

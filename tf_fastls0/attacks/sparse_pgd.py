@@ -53,7 +53,9 @@ iterate (not necessarily the returned image: that may be the clean one), what AT
 Cost: ``iterations`` forward+backward passes, one forward to score the last iterate, and one
 clean forward unless ``clean_logits`` is given. The iterate scored by each step's forward is the
 one the next step's gradient is taken at, so no backward pass is wasted; ``iterations=1`` is one
-forward+backward at the random start, one update and one forward. The interface (model, arrays,
+forward+backward at the random start, one update and one forward. With ``compact``, images
+fooled before the attack leave before the first forward+backward, and the last forward runs on
+the images still attacked only (none when all have stopped). The interface (model, arrays,
 keyword names) is every attack's (``common``); ``steps=`` is the old name of ``iterations=``.
 """
 
@@ -227,21 +229,38 @@ def sparse_pgd(model, images, labels, *, eps, iterations=None, projected=False, 
     if initial is not None:
         magnitude, mask_logits = _carried_start(x, magnitude, mask_logits, *initial)
     mask = masks.topk(mask_logits, eps)
-    _, _, _, magnitude_grad, mask_grad = evaluate(rows, magnitude, mask_logits, mask)
-    state = _Iterate(magnitude, mask_logits, mask, magnitude_grad, mask_grad,
+    # (the gradients' places hold placeholders of their shapes until the first evaluation)
+    state = _Iterate(magnitude, mask_logits, mask, magnitude, mask_logits,
                      unchanged=tf.zeros([batch], tf.int32), active=active)
     work, finished, i = _Work(rows, state, best), best, tf.constant(1)
+    # Images fooled before the attack leave before its first forward+backward.
+    work, finished = common.maybe_compact(compact, work, finished, active, lambda work: work.best)
+    _, _, _, magnitude_grad, mask_grad = evaluate(work.rows, work.state.magnitude,
+                                                  work.state.mask_logits, work.state.mask)
+    work = work._replace(state=work.state._replace(magnitude_grad=magnitude_grad,
+                                                   mask_grad=mask_grad))
     if steps > 1:
         i, work, finished = common.loop(keep_going, body, i, work, finished, compact)
 
-    # The last step needs only a forward pass: its gradient would never be used.
-    state, _ = step(work.rows, work.state)
-    perturbed = work.rows.x + state.magnitude * masks.pixel_mask(state.mask)
-    logits = model_fn(perturbed)
-    best, _ = track(work.best, state, perturbed, logits, objective(logits, work.rows), work.rows)
+    def last_step(work):
+        """The last step needs only a forward pass: its gradient would never be used."""
+        state, _ = step(work.rows, work.state)
+        perturbed = work.rows.x + state.magnitude * masks.pixel_mask(state.mask)
+        logits = model_fn(perturbed)
+        best, _ = track(work.best, state, perturbed, logits, objective(logits, work.rows),
+                        work.rows)
+        return best, state
+
     if compact:
+        # Only active images can take the last iterate: on the active rows' bucket, and not at
+        # all when every image has stopped (the loop's usual end once all are fooled).
+        work, finished = common.maybe_compact(True, work, finished, work.state.active,
+                                              lambda work: work.best)
+        best = tf.cond(tf.reduce_any(work.state.active), lambda: last_step(work)[0],
+                       lambda: work.best)
         best = compaction.scatter_rows(finished, work.rows.index, best)
         return _result(best, images, x)
+    best, state = last_step(work)
     return _result(best, images, x)._replace(
         last_iterate=(masks.pixel_mask(state.mask), state.magnitude))
 

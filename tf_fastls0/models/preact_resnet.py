@@ -6,8 +6,11 @@ conv3x3, plus a shortcut that is the identity or, when the shape changes, a 1x1 
 block's first activation. Head: BN -> ReLU -> global average pool -> dense. BatchNorm momentum
 0.9 and epsilon 1e-5 match PyTorch's defaults (momentum 0.1 there counts the other way).
 
-Only built-in layers are used, so the ``.keras`` file loads in Keras' safe mode with no custom
-objects; the FLC variant (``preact_resnet18_flc``, paper Table 6's FLC Pool) adds our registered
+Built from Keras' layers, except BatchNorm: ``batch_norm.BatchNormalization``, Keras' layer
+computed by TensorFlow's fused kernel (same variables and results); the export puts Keras' own
+layer back (``precision.float32``), so the exported ``.keras`` file loads in safe mode with no
+custom objects (a model saved directly needs ``tf_fastls0.models`` imported); the FLC variant
+(``preact_resnet18_flc``, paper Table 6's FLC Pool) adds our registered
 ``FrequencyLowCutPooling`` (``flc_pooling.py``). ``width`` scales every channel count, for small
 tests and quick CPU runs. Weights start from PyTorch's defaults (``initializers.py``), as in the
 reference code.
@@ -24,6 +27,7 @@ import functools
 
 import keras
 
+from tf_fastls0.models.batch_norm import BatchNormalization
 from tf_fastls0.models.flc_pooling import FrequencyLowCutPooling
 from tf_fastls0.models.initializers import conv_kwargs, dense_kwargs
 
@@ -42,7 +46,7 @@ def preact_resnet(input_shape, num_classes, blocks_per_stage, width=1.0, sync_ba
     reference's ``preact_resnet_flc.py``; our shortcut still starts from the block's first
     activation, where that reference's starts from the block input). ``pytorch_padding``: pad
     the strided convolutions on every side, as PyTorch does (see the module docstring)."""
-    batch_norm = functools.partial(keras.layers.BatchNormalization, momentum=BN_MOMENTUM,
+    batch_norm = functools.partial(BatchNormalization, momentum=BN_MOMENTUM,
                                    epsilon=BN_EPSILON, synchronized=sync_batchnorm)
     images = keras.Input(shape=input_shape, name="images")
     x = _conv(scaled_channels(STAGE_CHANNELS[0], width), 3, 1, "stem_conv", input_shape[-1])(images)

@@ -21,6 +21,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
+from tf_fastls0.models.batch_norm import BatchNormalization
 from tf_fastls0.utils.cli import UsageError
 
 OFF = "off"
@@ -42,12 +43,20 @@ def with_policy(network, precision):
     policy = policy_name(precision)
     if precision_of(network) == policy:
         return network
+    return _copy(network, policy)
+
+
+def _copy(network, policy, keras_layers=False):
+    """A copy of ``network`` with the same weights computing under ``policy`` (its output layers
+    in float32); with ``keras_layers``, our fused ``BatchNormalization`` becomes Keras' own."""
     outputs = {tensor._keras_history.operation.name for tensor in tf.nest.flatten(network.outputs)}
 
     def clone(layer):
         config = layer.get_config()
         if isinstance(layer, keras.layers.Layer):  # not functional ops (Add, ...): no policy
             config["dtype"] = "float32" if layer.name in outputs else policy
+        if keras_layers and isinstance(layer, BatchNormalization):
+            return keras.layers.BatchNormalization.from_config(config)
         return layer.__class__.from_config(config)
 
     copy = keras.models.clone_model(network, clone_function=clone)
@@ -64,8 +73,13 @@ def precision_of(network):
 
 
 def float32(network):
-    """The network computing in float32 throughout (what is exported)."""
-    return with_policy(network, OFF)
+    """The network computing in float32 throughout, as it is exported: where it has our fused
+    ``BatchNormalization`` (``batch_norm.py``), a copy with Keras' own layer in its place (same
+    config and weights; the two compute the same), so its ``.keras`` file loads with Keras alone,
+    in safe mode, as before the fused layer (unless it has another layer of ours, FLC pooling)."""
+    if not any(isinstance(layer, BatchNormalization) for layer in network.layers):
+        return with_policy(network, OFF)
+    return _copy(network, policy_name(OFF), keras_layers=True)
 
 
 def for_evaluation(loaded, precision):

@@ -1,5 +1,6 @@
 """ResNet-34 as ImageNet models have it (He et al. 2016; torchvision's ``resnet34``), the network
-of the paper's ImageNet-100 table (4b), built from Keras' own layers.
+of the paper's ImageNet-100 table (4b), built from Keras' own layers (BatchNorm: Keras' layer
+through the fused kernel, ``batch_norm.py``).
 
 Stem: 7x7 conv, stride 2, 64 channels (no bias) -> BN -> ReLU -> 3x3 max-pool, stride 2. Four
 stages of post-activation basic blocks, 3-4-6-3 of them, with 64, 128, 256, 512 channels and
@@ -23,6 +24,7 @@ import functools
 
 import keras
 
+from tf_fastls0.models.batch_norm import BatchNormalization
 from tf_fastls0.models.initializers import dense_kwargs, torchvision_resnet_conv_kwargs
 from tf_fastls0.models.preact_resnet import (BN_EPSILON, BN_MOMENTUM, STAGE_CHANNELS,
                                              STAGE_STRIDES, scaled_channels)
@@ -32,7 +34,7 @@ from tf_fastls0.models.preact_resnet import (BN_EPSILON, BN_MOMENTUM, STAGE_CHAN
 def resnet(input_shape, num_classes, blocks_per_stage, width=1.0, sync_batchnorm=False,
            name="resnet"):
     """A functional ImageNet ResNet with basic blocks; images in [0, 1] in, logits out."""
-    batch_norm = functools.partial(keras.layers.BatchNormalization, momentum=BN_MOMENTUM,
+    batch_norm = functools.partial(BatchNormalization, momentum=BN_MOMENTUM,
                                    epsilon=BN_EPSILON, synchronized=sync_batchnorm)
     images = keras.Input(shape=input_shape, name="images")
     x = _conv(scaled_channels(64, width), 7, 2, 3, "stem_conv")(images)

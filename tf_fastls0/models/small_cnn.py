@@ -8,6 +8,7 @@ import functools
 
 import keras
 
+from tf_fastls0.models.batch_norm import BatchNormalization
 from tf_fastls0.models.initializers import conv_kwargs, dense_kwargs
 
 
@@ -19,7 +20,7 @@ def small_cnn(input_shape, num_classes, width=1.0, sync_batchnorm=False, batch_n
                                 padding="same", name=f"conv{i + 1}",
                                 **conv_kwargs(3, x.shape[-1]))(x)
         if batch_norm:
-            x = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5,
+            x = BatchNormalization(momentum=0.9, epsilon=1e-5,
                                                 synchronized=sync_batchnorm, name=f"bn{i + 1}")(x)
         x = keras.layers.ReLU(name=f"relu{i + 1}")(x)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)

@@ -5,6 +5,16 @@
 ``SparseAdversarialModel`` or on any Keras classifier (the monitor also needs the training
 attack's accuracy, ``adversarial_accuracy``, which ``SparseAdversarialModel`` logs); put
 ``RobustValidation`` before the monitor, which reads its ``val_robust_accuracy``.
+
+The callbacks with batch hooks read no device value on a step that does not need it: their
+step numbers come from the optimizer's step counter read once per epoch, plus the batch number
+(``_StepCounter``), and ``StepSummaries`` tells the trainer which steps it logs, so that only
+those compute the exact gradient norm. They are ``async_safe`` where that holds (``Checkpointing``
+only without step checkpoints, which must hold the state after exactly their step;
+``StopWhenRequested`` looks before each step, on the main thread). Keras 3's TensorFlow backend
+does not use that (``IS_THREAD_SAFE = False``, tensorflow/tensorflow#78338): its ``CallbackList``
+turns every step's logs into Python numbers on the main thread, whatever the callbacks, so the
+host still waits for each step there.
 """
 
 import functools
@@ -19,20 +29,44 @@ import tensorflow as tf
 from tf_fastls0.training import checkpoints
 
 
-class StepSummaries(keras.callbacks.Callback):
+class _StepCounter(keras.callbacks.Callback):
+    """The optimizer step reached after batch ``batch`` of the epoch: the counter read once, when
+    the epoch begins (on the main thread), plus the batches since. Every batch is one optimizer
+    step (a float16 step skipped for overflow still counts)."""
+
+    _epoch_start = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = int(self.model.optimizer.iterations.numpy())
+
+    def step_after(self, batch):
+        if self._epoch_start is None:  # a hook called outside fit's epochs
+            return int(self.model.optimizer.iterations.numpy())
+        return self._epoch_start + batch + 1
+
+
+class StepSummaries(_StepCounter):
     """Writes every logged value to TensorBoard every ``every`` optimizer steps, under ``step/``.
 
     Keras' own TensorBoard callback counts batches from zero in each ``fit`` call; this one uses
-    the optimizer's step counter, so a resumed run's curves continue where they stopped.
+    the optimizer's step counter, so a resumed run's curves continue where they stopped. It tells
+    the model (an ``AdversarialTrainer``) which steps it logs, so that only they compute the exact
+    gradient norm (``AdversarialTrainer.log_every_steps``).
     """
+
+    async_safe = True
 
     def __init__(self, log_dir, every):
         super().__init__()
         self.writer = tf.summary.create_file_writer(log_dir)
         self.every = every
 
+    def on_train_begin(self, logs=None):
+        if hasattr(self.model, "log_every_steps"):
+            self.model.log_every_steps = self.every
+
     def on_train_batch_end(self, batch, logs=None):
-        step = int(self.model.optimizer.iterations.numpy())
+        step = self.step_after(batch)
         if step % self.every:
             return
         with self.writer.as_default(step=step):
@@ -43,7 +77,7 @@ class StepSummaries(keras.callbacks.Callback):
         self.writer.flush()
 
 
-class Checkpointing(keras.callbacks.Callback):
+class Checkpointing(_StepCounter):
     """Saves the run's state after every epoch, and every ``every_steps`` optimizer steps if set.
 
     Checkpoints are numbered by optimizer step, the one counter a resumed run needs. The
@@ -58,9 +92,17 @@ class Checkpointing(keras.callbacks.Callback):
         self.manager = manager
         self.every_steps = every_steps
 
+    @property
+    def async_safe(self):
+        """Without step checkpoints its batch hook does nothing; with them it must run between
+        the steps, on the main thread."""
+        return not self.every_steps
+
     def on_train_batch_end(self, batch, logs=None):
-        step = int(self.model.optimizer.iterations.numpy())
-        if self.every_steps and step % self.every_steps == 0:
+        if not self.every_steps:
+            return
+        step = self.step_after(batch)
+        if step % self.every_steps == 0:
             self._save(step, logs)
 
     def on_epoch_end(self, epoch, logs=None):
@@ -82,16 +124,22 @@ class Checkpointing(keras.callbacks.Callback):
 class StopWhenRequested(keras.callbacks.Callback):
     """After Ctrl-C or SIGTERM (a set ``interrupts.StopRequest``), saves a checkpoint at the
     step reached and raises ``KeyboardInterrupt`` (``Terminated`` for SIGTERM) from here, between
-    steps, where unwinding touches no TensorFlow state half-way through an operation."""
+    steps, where unwinding touches no TensorFlow state half-way through an operation.
+
+    It looks before each step (and at the epoch's end), on the main thread: the state then is
+    that after the step before, and its checkpoint is that step's. It has no batch-end hook, so
+    it is ``async_safe``."""
+
+    async_safe = True
 
     def __init__(self, request, checkpointing):
         super().__init__()
         self.request, self.checkpointing = request, checkpointing
 
-    def on_train_batch_end(self, batch, logs=None):
-        self._stop_if_requested(logs)
+    def on_train_batch_begin(self, batch, logs=None):
+        self._stop_if_requested()
 
-    def on_test_batch_end(self, batch, logs=None):
+    def on_test_batch_begin(self, batch, logs=None):
         self._stop_if_requested()
 
     def on_epoch_end(self, epoch, logs=None):

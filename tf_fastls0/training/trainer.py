@@ -36,6 +36,12 @@ class AdversarialTrainer(keras.Model):
         self.buffer = self.carried = None
         if steps_per_epoch is not None:
             self.set_up(recipe, steps_per_epoch, soft_labels, carried)
+        self._log_every_steps = 1
+        with self.distribute_strategy.scope():
+            # The gradient norm of the latest step that computed it (see ``log_every_steps``).
+            self.latest_gradient_norm = keras.Variable(
+                0.0, trainable=False, name="latest_gradient_norm",
+                aggregation="only_first_replica")
         self.means = {name: keras.metrics.Mean(name=name)
                       for name in ("loss",) + recipe.logged_means + recipe.logged_regularisers}
         self.accuracies = {name: keras.metrics.SparseCategoricalAccuracy(name=name)
@@ -56,6 +62,21 @@ class AdversarialTrainer(keras.Model):
         if isinstance(images, (tuple, list)):  # (images, example_index): numpy data in fit
             images = images[0]
         return self.network(images, training=training)
+
+    @property
+    def log_every_steps(self):
+        """The steps whose logs are read: those whose number (counted after the step) is a
+        multiple of this, and each epoch's last. Only they compute the exact global gradient
+        norm; the other steps log the latest computed one. 1 (the default) computes it every
+        step; ``callbacks.StepSummaries`` sets its own ``every`` when training begins."""
+        return self._log_every_steps
+
+    @log_every_steps.setter
+    def log_every_steps(self, every):
+        every = max(1, int(every))
+        if every != self._log_every_steps and getattr(self, "train_function", None) is not None:
+            self.make_train_function(force=True)  # the step reads it when it is traced
+        self._log_every_steps = every
 
     @property
     def metrics(self):
@@ -85,16 +106,17 @@ class AdversarialTrainer(keras.Model):
         if weight_perturbation is not None:
             weight_perturbation.perturb(self.network, batch)
         batch = recipe_lib.attacked(self.recipe, self.network, self.buffer, batch, self.carried)
+        norm_wanted = self._logs_this_step(step)
         if self.recipe.awp is not None:
-            terms, new_rows, gradients, gradient_norm = self._awp_gradients(batch)
+            terms, new_rows, gradients, gradient_norm = self._awp_gradients(batch, norm_wanted)
         else:
             with tf.GradientTape() as tape:
                 terms, new_rows = recipe_lib.loss(self.recipe, self.network, self.buffer, batch,
                                                   self.track_accuracy)
                 scaled = self.optimizer.scale_loss(terms.total)  # float16's loss scale, if any
             gradients = tape.gradient(scaled, self.network.trainable_variables)
-            gradients, gradient_norm = global_gradients(gradients)
-        gradient_norm = self._unscaled(gradient_norm)
+            gradients, gradient_norm = global_gradients(gradients, norm_wanted)
+        gradient_norm = self._latest(norm_wanted, self._unscaled(gradient_norm))
         self.optimizer.apply(gradients, self.network.trainable_variables)
         if weight_perturbation is not None:
             weight_perturbation.restore(self.network)
@@ -109,7 +131,25 @@ class AdversarialTrainer(keras.Model):
         logs["learning_rate"] = self.optimizer.learning_rate
         return logs
 
-    def _awp_gradients(self, batch):
+    def _logs_this_step(self, step):
+        """True, or whether step ``step`` (counted before it) is one whose logs are read."""
+        if self._log_every_steps == 1:
+            return True
+        done = step + 1
+        logs = tf.equal(done % self._log_every_steps, 0)
+        if self.steps_per_epoch:
+            logs = logs | tf.equal(done % self.steps_per_epoch, 0)
+        return logs
+
+    def _latest(self, computed, gradient_norm):
+        """``gradient_norm`` where it was ``computed``, else the latest computed one."""
+        if computed is True:
+            return gradient_norm
+        latest = tf.where(computed, gradient_norm, self.latest_gradient_norm)
+        self.latest_gradient_norm.assign(latest)
+        return latest
+
+    def _awp_gradients(self, batch, norm_wanted=True):
         """The loss terms, new soft-label rows and global gradients (with their norm) at the
         AWP-perturbed weights ``w + v`` (``training/awp.py``); BatchNorm statistics move as in a
         plain step, from the forward at ``w + v``."""
@@ -131,7 +171,7 @@ class AdversarialTrainer(keras.Model):
             terms, new_rows = recipe_lib.loss(recipe, network, self.buffer, batch,
                                               self.track_accuracy)
             scaled = self.optimizer.scale_loss(terms.total)
-        gradients, gradient_norm = global_gradients(tape.gradient(scaled, perturbed))
+        gradients, gradient_norm = global_gradients(tape.gradient(scaled, perturbed), norm_wanted)
         network.write_state()
         # The reference's coupled L2 decay acts on the perturbed weights: add its v part (this
         # replica's share of it; the optimizer sums the replicas' gradients). AdamW's decoupled
