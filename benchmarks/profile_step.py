@@ -44,6 +44,7 @@ import tensorflow as tf
 from absl import flags, logging
 
 from benchmarks import step_cost
+from benchmarks.network_variants import without
 from benchmarks.timing import interleaved_medians, markdown_table
 from tf_fastls0.training import callbacks as callbacks_lib
 from tf_fastls0.training import run as run_lib
@@ -152,33 +153,12 @@ def _patched(variant):
             build = run_lib.build_network
             stack.enter_context(mock.patch.object(
                 run_lib, "build_network",
-                lambda *args, **kwargs: _without(build(*args, **kwargs), variant)))
+                lambda *args, **kwargs: without(build(*args, **kwargs), variant)))
         if variant == "no_gradient_norm":
             stack.enter_context(mock.patch.object(
                 trainer_lib, "global_gradients",
                 lambda gradients, *_: (gradients, tf.constant(0.0))))
         yield
-
-
-def _without(network, variant):
-    """A copy of ``network`` with its BatchNorm layers as identities, or its softplus as ReLU."""
-
-    def clone(layer):
-        if variant == "no_batchnorm" and isinstance(layer, keras.layers.BatchNormalization):
-            return _Identity(name=layer.name)
-        if (variant == "relu" and isinstance(layer, keras.layers.Activation)
-                and layer.get_config()["activation"] == "softplus"):
-            return keras.layers.Activation("relu", name=layer.name)
-        return layer.__class__.from_config(layer.get_config())
-
-    return keras.models.clone_model(network, clone_function=clone)
-
-
-class _Identity(keras.layers.Layer):
-    """The identity, called as BatchNormalization is (``training``, ``mask``)."""
-
-    def call(self, inputs, training=None, mask=None):
-        return inputs
 
 
 def write_trace(splits, trace_dir):

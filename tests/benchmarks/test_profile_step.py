@@ -29,14 +29,14 @@ def test_the_ablations_are_timed_printed_and_traced(run_module, tmp_path):
 
 
 def test_the_network_copies_lack_batchnorm_or_softplus():
-    from benchmarks.profile_step import _without
+    from benchmarks.network_variants import without
 
     network = preact_resnet18((8, 8, 3), 10, width=0.0625)
-    no_batchnorm = _without(network, "no_batchnorm")
+    no_batchnorm = without(network, "no_batchnorm")
     assert not [layer for layer in no_batchnorm.layers
                 if isinstance(layer, keras.layers.BatchNormalization)]
     assert no_batchnorm.output_shape == network.output_shape
-    relu = _without(network, "relu")
+    relu = without(network, "relu")
     activations = [layer.get_config()["activation"] for layer in relu.layers
                    if isinstance(layer, keras.layers.Activation)]
     assert activations and set(activations) == {"relu"}

@@ -17,9 +17,12 @@ def test_the_first_ctrl_c_is_recorded_and_the_second_stops_at_once(capsys):
 
 
 def test_ctrl_c_behaves_as_usual_again_after_the_block():
+    # "As usual" is the handler before the block: Python's default, or SIG_IGN where the shell
+    # started the process in the background.
+    before = signal.getsignal(signal.SIGINT)
     with stop_at_step_end("stopping soon"):
-        pass
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        assert signal.getsignal(signal.SIGINT) is not before
+    assert signal.getsignal(signal.SIGINT) is before
 
 
 def test_sigterm_is_a_stop_request_too_and_stops_as_terminated():
