@@ -45,7 +45,7 @@ from absl import flags, logging
 
 from benchmarks import step_cost
 from benchmarks.network_variants import without
-from benchmarks.timing import interleaved_medians, markdown_table
+from benchmarks.timing import markdown_table, training_step_medians
 from tf_fastls0.training import callbacks as callbacks_lib
 from tf_fastls0.training import run as run_lib
 from tf_fastls0.training import trainer as trainer_lib
@@ -181,10 +181,7 @@ def main(argv):
     for variant in FLAGS.variants:
         print(f"building and warming up {variant} ...", flush=True)
         calls[variant] = build_variant(variant, splits)
-    medians = interleaved_medians(calls, FLAGS.rounds, FLAGS.steps_per_round,
-                                  on_round=lambda r: print(f"round {r + 1}/{FLAGS.rounds} done",
-                                                           flush=True),
-                                  warmup_rounds=1)
+    medians = training_step_medians(calls, FLAGS.rounds, FLAGS.steps_per_round)
     seconds = {name: value / (FLAGS.fit_steps if name in FIT_VARIANTS else 1)
                for name, value in medians.items()}
     rows = [{"variant": name, "removed": VARIANTS[name], "seconds_per_step": value,

@@ -25,7 +25,7 @@ from tf_fastls0.data.image_set import DataSplits
 from tf_fastls0.utils import settings
 from tf_fastls0.utils.atomic import write_json
 from tf_fastls0.utils.cli import run_main
-from benchmarks.timing import interleaved_medians, markdown_table
+from benchmarks.timing import markdown_table, training_step_medians
 
 METHODS = {
     "standard": dict(method="standard"),
@@ -113,10 +113,7 @@ def main(argv):
     for name in FLAGS.methods:
         print(f"building and warming up {name} ...", flush=True)
         steps[name] = compiled_step(name, splits)
-    medians = interleaved_medians(steps, FLAGS.rounds, FLAGS.steps_per_round,
-                                  on_round=lambda r: print(f"round {r + 1}/{FLAGS.rounds} done",
-                                                           flush=True),
-                                  warmup_rounds=1)
+    medians = training_step_medians(steps, FLAGS.rounds, FLAGS.steps_per_round)
     results = _results(medians)
     print(markdown_table(["method", "s/step", "images/s", "x 1-step sAT", "x standard"],
                          [[r["method"], f"{r['seconds_per_step']:.4f}",

@@ -27,6 +27,14 @@ def interleaved_medians(candidates, rounds, calls_per_round=1, on_round=None, wa
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+def training_step_medians(steps, rounds, calls_per_round):
+    """``interleaved_medians`` of built training steps, as the step benchmarks time them: one
+    warm-up round first (see above), and a line printed after each round."""
+    return interleaved_medians(steps, rounds, calls_per_round, warmup_rounds=1,
+                               on_round=lambda r: print(f"round {r + 1}/{rounds} done",
+                                                        flush=True))
+
+
 def markdown_table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]

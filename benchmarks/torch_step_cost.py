@@ -35,7 +35,7 @@ import os
 from absl import flags, logging
 
 from benchmarks import step_cost
-from benchmarks.timing import interleaved_medians, markdown_table
+from benchmarks.timing import markdown_table, training_step_medians
 from tf_fastls0.utils.atomic import write_json
 from tf_fastls0.utils.cli import UsageError, fail, run_main
 
@@ -131,10 +131,7 @@ def main(argv):
         for name in FLAGS.methods:
             print(f"building and warming up our {name} ...", flush=True)
             candidates[f"ours:{name}"] = step_cost.compiled_step(name, splits)
-    medians = interleaved_medians(candidates, FLAGS.rounds, FLAGS.steps_per_round,
-                                  on_round=lambda r: print(f"round {r + 1}/{FLAGS.rounds} done",
-                                                           flush=True),
-                                  warmup_rounds=1)
+    medians = training_step_medians(candidates, FLAGS.rounds, FLAGS.steps_per_round)
     rows = result_rows(medians, FLAGS.methods, FLAGS.batch_size)
     print(table(rows, FLAGS.compare))
     if FLAGS.output:
