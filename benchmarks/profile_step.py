@@ -28,13 +28,18 @@ training epoch spreads it over all of its steps). A network variant is a copy of
 (``keras.models.clone_model``) with fresh weights; the others patch the trainer while its step
 is traced. Ablations do not add up: parts overlap (no BatchNorm also removes its gradient and
 its variables' L2 terms). ``--trace_dir`` also writes a ``tf.profiler`` trace of a few full steps
-there (TensorBoard's Profile tab: per-op times). The other flags are ``benchmarks.step_cost``'s
+there (TensorBoard's Profile tab: per-op times) and prints the traced op time summed by op type
+(``Conv2DBackpropFilter``, ``_MklFusedBatchNormV3``, ...): seconds per step and share of all op
+time (ops that run side by side each count their own time, so the shares are of op time, not of
+the step's wall time). The other flags are ``benchmarks.step_cost``'s
 (``--model``, ``--width``, ``--batch_size``, ``--image_size``, ``--jit_compile``,
 ``--mixed_precision``, ``--rounds``, ``--steps_per_round``, ``--output``); its ``--methods`` is
 not read here.
 """
 
+import collections
 import contextlib
+import glob
 import os
 import tempfile
 from unittest import mock
@@ -173,6 +178,41 @@ def write_trace(splits, trace_dir):
         tf.profiler.experimental.stop()
 
 
+def op_type_seconds(trace_dir, steps):
+    """op type -> seconds per step of the ops of that type in the newest trace under
+    ``trace_dir`` (``steps`` steps traced): the events of TensorFlow's executor threads
+    (``tf_Compute``) named ``op_name:OpType``."""
+    from tensorflow.tsl.profiler.protobuf import xplane_pb2
+
+    paths = glob.glob(os.path.join(trace_dir, "**", "*.xplane.pb"), recursive=True)
+    if not paths:
+        return {}
+    space = xplane_pb2.XSpace()
+    with open(max(paths, key=os.path.getmtime), "rb") as handle:
+        space.ParseFromString(handle.read())
+    picoseconds = collections.Counter()
+    for plane in space.planes:
+        for line in plane.lines:
+            if not line.name.startswith("tf_Compute"):
+                continue
+            for event in line.events:
+                metadata = plane.event_metadata[event.metadata_id]
+                if ":" in metadata.name and metadata.display_name:
+                    picoseconds[metadata.display_name] += event.duration_ps
+    return {name: value * 1e-12 / steps for name, value in picoseconds.most_common()}
+
+
+def op_type_table(seconds, top=15):
+    total = sum(seconds.values())
+    rows = [[name, f"{value:.4f}", _percent(value / total)]
+            for name, value in list(seconds.items())[:top]]
+    rest = total - sum(list(seconds.values())[:top])
+    if rest > 0:
+        rows.append([f"({len(seconds) - top} other types)", f"{rest:.4f}", _percent(rest / total)])
+    rows.append(["all ops", f"{total:.4f}", "100 %"])
+    return markdown_table(["op type", "s/step", "share of op time"], rows)
+
+
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
@@ -182,6 +222,7 @@ def main(argv):
         print(f"building and warming up {variant} ...", flush=True)
         calls[variant] = build_variant(variant, splits)
     medians = training_step_medians(calls, FLAGS.rounds, FLAGS.steps_per_round)
+    by_type = {}
     seconds = {name: value / (FLAGS.fit_steps if name in FIT_VARIANTS else 1)
                for name, value in medians.items()}
     rows = [{"variant": name, "removed": VARIANTS[name], "seconds_per_step": value,
@@ -195,10 +236,13 @@ def main(argv):
     if FLAGS.trace_dir:
         print(f"tracing {FLAGS.trace_steps} full steps into {FLAGS.trace_dir} ...", flush=True)
         write_trace(splits, FLAGS.trace_dir)
+        by_type = op_type_seconds(FLAGS.trace_dir, FLAGS.trace_steps)
+        print(op_type_table(by_type) if by_type else "(no trace file found)")
     if FLAGS.output:
         os.makedirs(os.path.dirname(os.path.abspath(FLAGS.output)), exist_ok=True)
         write_json(FLAGS.output, {
             "rows": rows, "device": step_cost.device_name(),
+            **({"op_type_seconds_per_step": by_type} if FLAGS.trace_dir else {}),
             "tensorflow_version": tf.__version__,
             "settings": {name: FLAGS[name].value for name in (
                 "model", "width", "batch_size", "image_size", "rounds", "steps_per_round",

@@ -140,11 +140,20 @@ def _results(medians):
 
 
 def device_name():
-    """The first GPU's name, else the CPU's."""
+    """The first GPU's name, else the CPU's (and whether TensorFlow runs oneDNN's CPU kernels,
+    ``tf_fastls0/__init__.py``: Eigen's are about half as fast on the backward convolutions)."""
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         return tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
-    return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+    kernels = "oneDNN" if onednn_enabled() else "Eigen"
+    return f"CPU ({platform.processor() or platform.machine()}, {os.cpu_count()} cores, {kernels})"
+
+
+def onednn_enabled():
+    """Whether this TensorFlow runs oneDNN's CPU kernels (``TF_ENABLE_ONEDNN_OPTS``)."""
+    from tensorflow.python.util import _pywrap_util_port  # no public API says it
+
+    return bool(_pywrap_util_port.IsMklEnabled())
 
 
 def _fmt(value):

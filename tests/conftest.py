@@ -10,6 +10,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
+import tf_fastls0  # noqa: E402,F401  (before TensorFlow: oneDNN's CPU kernels, as the commands)
+
 REPO = pathlib.Path(__file__).resolve().parent.parent
 # A git worktree sits one folder deeper than the main checkout: CIFAR10_JPEG_DIR points there.
 CIFAR10_JPEG = pathlib.Path(os.environ.get("CIFAR10_JPEG_DIR",
