@@ -39,14 +39,15 @@ __all__ = sorted(_PUBLIC)
 def _prefer_onednn_cpu_kernels():
     """``TF_ENABLE_ONEDNN_OPTS=1`` on x86-64 unless the user set it (issue 27, part 1).
 
-    TensorFlow's Linux wheels turn oneDNN on by default only on CPUs with AVX512-VNNI, AVX512-BF16,
-    AVX-VNNI or AMX (``DefaultOneDnnPolicy``, tensorflow/core/util/port.cc): recent Intel Xeons,
-    not AMD EPYC up to Zen 3 nor older Intel. Without it, convolutions run Eigen's kernels, whose
-    backward passes cost about twice oneDNN's (PyTorch's CPU kernels): on a 2-core AMD EPYC,
-    PreAct ResNet-18 forward+backward, batch 128, took 1.78x the CPU time with oneDNN off, and
-    our standard step 1.6x (benchmarks/README.md, "Where the time goes"). TensorFlow reads the
-    variable once, when it loads, so this only works before ``import tensorflow``: the commands
-    and benchmarks import this package first; ``TF_ENABLE_ONEDNN_OPTS=0`` keeps Eigen's kernels.
+    TensorFlow's Linux wheels turn oneDNN on by default only on CPUs with AVX512-VNNI,
+    AVX512-BF16, AVX-VNNI or AMX (``DefaultOneDnnPolicy``, tensorflow/core/util/port.cc): recent
+    Intel Xeons, not AMD EPYC up to Zen 3 nor older Intel. Without it, convolutions run Eigen's
+    kernels, whose backward passes cost about 1.65x oneDNN's (PyTorch's CPU kernels): on a 2-core
+    AMD EPYC, PreAct ResNet-18 forward+backward, batch 128, took 1.78x the CPU time with oneDNN
+    off, and our standard step (width 0.5, batch 32) 1.87x (benchmarks/README.md, "Where the
+    time goes"). TensorFlow reads the variable once, when it loads, so this only works before
+    ``import tensorflow``: the commands, benchmarks and tests import this package first;
+    ``TF_ENABLE_ONEDNN_OPTS=0`` keeps Eigen's kernels.
     Results differ from Eigen's in float32 rounding only."""
     if platform.machine().lower() in ("x86_64", "amd64"):
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
