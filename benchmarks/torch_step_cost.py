@@ -15,10 +15,11 @@ and the reference code's PyTorch idioms: eager mode, NCHW, ``torch.optim.SGD``. 
 images; the labels are each network's own predictions, so no attack is won before it starts) and
 the interleaved medians (``timing.py``). PyTorch uses as many threads as this process may use
 cores (``torch.set_num_threads``; ``--torch_threads`` sets another number), as TensorFlow does
-by default. Their attack spends the passes ours does (gradients of the attack's variables alone,
-no backward after its last forward); ``--torch_reference_cost`` spends the authors' reference
-code's instead (``loss.backward()`` in the attack, so the weights' gradients too, and the
-wasted last backward): the issue's first comparison was against that code.
+by default (``--tf_threads`` sets TensorFlow's, intra- and inter-op). Their attack spends the
+passes ours does (gradients of the attack's variables alone, no backward after its last forward);
+``--torch_reference_cost`` spends the authors' reference code's instead (``loss.backward()`` in
+the attack, so the weights' gradients too, and the wasted last backward): the issue's first
+comparison was against that code.
 
 ``--compare`` builds ``step_cost``'s step of every method too and times ours and PyTorch's in the
 same rounds, one after the other, so a noisy neighbour slows both alike; it prints ours s/step,
@@ -46,6 +47,10 @@ flags.DEFINE_bool("compare", False, "Time our step of every method too (benchmar
 flags.DEFINE_integer("torch_threads", 0, "PyTorch's threads (torch.set_num_threads); 0: as many "
                      "as this process may use cores, as TensorFlow takes by default.",
                      lower_bound=0)
+flags.DEFINE_integer("tf_threads", 0, "TensorFlow's intra- and inter-op threads; 0: its defaults. "
+                     "With --torch_threads the same, a comparison of the kernels that a loaded "
+                     "machine disturbs least (1 and 1: PyTorch's OpenMP threads wait on each other "
+                     "when a neighbour takes a core, TensorFlow's pool does not).", lower_bound=0)
 flags.DEFINE_bool("torch_reference_cost", False, "PyTorch's attack spends the authors' reference "
                   "code's passes: weight gradients in every attack backward (loss.backward()) and "
                   "a backward after the last forward. Default: the passes ours spends.")
@@ -121,6 +126,9 @@ def main(argv):
         torch = import_torch()
     except UsageError as error:
         fail(str(error))
+    if FLAGS.tf_threads:  # before TensorFlow runs anything
+        step_cost.tf.config.threading.set_intra_op_parallelism_threads(FLAGS.tf_threads)
+        step_cost.tf.config.threading.set_inter_op_parallelism_threads(FLAGS.tf_threads)
     splits = step_cost.synthetic_splits(FLAGS.batch_size, FLAGS.image_size, FLAGS.num_classes)
     print("building and warming up the PyTorch steps ...", flush=True)
     torch_calls, torch_device = torch_steps(torch, splits, FLAGS.methods, FLAGS.width,
@@ -144,6 +152,7 @@ def main(argv):
                 "torch_reference_cost")},
             "device": step_cost.device_name(), "torch_device": torch_device,
             "torch_threads": torch.get_num_threads(), "torch_version": torch.__version__,
+            "tf_threads": FLAGS.tf_threads,
             "tensorflow_version": step_cost.tf.__version__})
 
 

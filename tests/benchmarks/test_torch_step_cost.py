@@ -25,10 +25,12 @@ def test_pytorch_steps_alone_are_timed_and_written(run_module, tmp_path):
 
 def test_compare_prints_ours_beside_pytorch(run_module, tmp_path):
     output = tmp_path / "compare.json"
-    result = run_module("benchmarks.torch_step_cost", *TINY, "--compare",
+    result = run_module("benchmarks.torch_step_cost", *TINY, "--compare", "--tf_threads=1",
                         "--methods=standard,sat_1step", f"--output={output}")
     assert result.returncode == 0, result.stderr[-3000:]
-    rows = json.loads(output.read_text())["rows"]
+    written = json.loads(output.read_text())
+    assert written["tf_threads"] == 1
+    rows = written["rows"]
     assert [row["method"] for row in rows] == ["standard", "sat_1step"]
     for row in rows:
         assert row["torch_over_ours"] == row["torch_seconds_per_step"] / \
