@@ -50,7 +50,9 @@ flags.DEFINE_integer("torch_threads", 0, "PyTorch's threads (torch.set_num_threa
 flags.DEFINE_integer("tf_threads", 0, "TensorFlow's intra- and inter-op threads; 0: its defaults. "
                      "With --torch_threads the same, a comparison of the kernels that a loaded "
                      "machine disturbs least (1 and 1: PyTorch's OpenMP threads wait on each other "
-                     "when a neighbour takes a core, TensorFlow's pool does not).", lower_bound=0)
+                     "when a neighbour takes a core, TensorFlow's pool does not). With oneDNN, 1 "
+                     "aborted on tiny shapes (width 0.0625, 8x8; see tf_fastls0/__init__.py).",
+                     lower_bound=0)
 flags.DEFINE_bool("torch_reference_cost", False, "PyTorch's attack spends the authors' reference "
                   "code's passes: weight gradients in every attack backward (loss.backward()) and "
                   "a backward after the last forward. Default: the passes ours spends.")

@@ -20,12 +20,19 @@ def test_the_ablations_are_timed_printed_and_traced(run_module, tmp_path):
                         f"--variants={VARIANTS}", f"--output={output}", f"--trace_dir={trace}",
                         "--trace_steps=1")
     assert result.returncode == 0, result.stderr[-3000:]
-    rows = {row["variant"]: row for row in json.loads(output.read_text())["rows"]}
+    written = json.loads(output.read_text())
+    rows = {row["variant"]: row for row in written["rows"]}
     assert list(rows) == VARIANTS.split(",")
     assert all(row["seconds_per_step"] > 0 for row in rows.values())
     assert rows["full"]["ratio_to_full"] == 1.0 and rows["full"]["share_of_full"] == 0.0
     assert "| no_batchnorm | BatchNorm -> identity |" in result.stdout
     assert list(trace.rglob("*.xplane.pb")), "no profiler trace written"
+    # The trace's op time by op type: the convolutions' forward and both backwards are there.
+    by_type = written["op_type_seconds_per_step"]
+    assert all(value > 0 for value in by_type.values())
+    assert {"Conv2D", "Conv2DBackpropFilter", "Conv2DBackpropInput"} <= {
+        name.replace("_MklNative", "").replace("_Mkl", "") for name in by_type}
+    assert "| op type | s/step | share of op time |" in result.stdout
 
 
 def test_the_network_copies_lack_batchnorm_or_softplus():

@@ -25,11 +25,11 @@ def test_pytorch_steps_alone_are_timed_and_written(run_module, tmp_path):
 
 def test_compare_prints_ours_beside_pytorch(run_module, tmp_path):
     output = tmp_path / "compare.json"
-    result = run_module("benchmarks.torch_step_cost", *TINY, "--compare", "--tf_threads=1",
+    result = run_module("benchmarks.torch_step_cost", *TINY, "--compare", "--tf_threads=2",
                         "--methods=standard,sat_1step", f"--output={output}")
     assert result.returncode == 0, result.stderr[-3000:]
     written = json.loads(output.read_text())
-    assert written["tf_threads"] == 1
+    assert written["tf_threads"] == 2
     rows = written["rows"]
     assert [row["method"] for row in rows] == ["standard", "sat_1step"]
     for row in rows:
