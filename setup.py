@@ -28,7 +28,8 @@ setup(
         "torch": ["torch>=2.1"],
         # torch pinned to 2.13.0: this project's machines hold its CPU build on disk (about 1.2 GB
         # installed with ART); an unpinned torch is PyPI's newest, a CUDA build of about 5.7 GB.
-        "test": ["pytest", "hypothesis", "adversarial-robustness-toolbox>=1.20", "torch==2.13.0"],
+        "test": ["pytest", "pytest-xdist", "hypothesis", "adversarial-robustness-toolbox>=1.20",
+                 "torch==2.13.0"],
     },
     entry_points={
         "console_scripts": [

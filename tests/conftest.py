@@ -1,8 +1,11 @@
-"""Shared test settings: quiet TensorFlow, the repository root, and the shared CIFAR-10 folder."""
+"""Shared test settings: quiet TensorFlow, the repository root, the shared CIFAR-10 folder, and
+``built_once`` for the costly folders every pytest-xdist worker would otherwise build again."""
 
+import fcntl
 import importlib.util
 import os
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -16,6 +19,62 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 # A git worktree sits one folder deeper than the main checkout: CIFAR10_JPEG_DIR points there.
 CIFAR10_JPEG = pathlib.Path(os.environ.get("CIFAR10_JPEG_DIR",
                                            REPO.parent / "shared" / "data" / "cifar10-jpeg"))
+
+
+# The slowest test files (minutes each on 2 cores), slowest first. ``-n 2 --dist loadfile`` hands
+# whole files to the two workers in collection order: these start first, so no worker is left
+# with one of them at the end while the other idles. Measure with ``--durations``.
+SLOW_FILES = ("training/test_methods.py", "training/test_resume.py", "benchmarks/test_compare.py",
+              "attacks/test_strength.py", "analysis/test_analyze_cli.py",
+              "benchmarks/test_attack_cost.py", "benchmarks/test_gpu_recipe.py",
+              "training/test_multi_worker.py", "test_examples.py", "benchmarks/test_threat_table.py",
+              "training/test_threat_training.py", "benchmarks/test_scaling.py",
+              "losses/test_global_reductions.py", "evaluation/test_in_memory.py",
+              "attacks/test_compaction.py", "training/test_callbacks.py")
+
+
+def pytest_configure(config):
+    """Under pytest-xdist, files go out in collection order (``SLOW_FILES`` first), not its
+    default of the files with the most tests first."""
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        path = item.path.relative_to(REPO / "tests").as_posix()
+        return SLOW_FILES.index(path) if path in SLOW_FILES else len(SLOW_FILES)
+
+    items.sort(key=rank)  # stable: each file's tests keep their order
+
+
+def _built_once(tmp_path_factory, name, build):
+    """The folder ``name`` that ``build(folder)`` fills, built once per test session.
+
+    Under pytest-xdist (``-n 2``) every worker has its own session fixtures; this folder sits in
+    the folder the workers share instead: the first worker to ask builds it under a file lock and
+    the others wait for it and reuse it. Treat it as read-only (copy it before changing it)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        folder = tmp_path_factory.mktemp(name, numbered=False)
+        build(folder)
+        return folder
+    shared = tmp_path_factory.getbasetemp().parent  # this session's, above each worker's own
+    folder, done = shared / name, shared / f"{name}.done"
+    with open(shared / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # what a failed build left
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
+@pytest.fixture(scope="session")
+def built_once(tmp_path_factory):
+    """``built_once(name, build)``: the folder ``name`` that ``build(folder)`` fills, once per
+    session however many pytest-xdist workers ask (``_built_once``)."""
+    return lambda name, build: _built_once(tmp_path_factory, name, build)
 
 
 @pytest.fixture(scope="session")
@@ -39,11 +98,13 @@ def tiny_run_args():
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, run_module):
     """The folder of a finished ``python -m tf_fastls0.train`` run with ``TINY_RUN``'s flags
-    (saved_model/, model.keras, summary.json, config.json, checkpoints/, logs/)."""
-    output_dir = tmp_path_factory.mktemp("tiny_run")
-    result = run_module("tf_fastls0.train", *TINY_RUN, f"--output_dir={output_dir}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return output_dir
+    (saved_model/, model.keras, summary.json, config.json, checkpoints/, logs/); shared by the
+    pytest-xdist workers (``_built_once``): copy it before changing anything in it."""
+    def train(output_dir):
+        result = run_module("tf_fastls0.train", *TINY_RUN, f"--output_dir={output_dir}")
+        assert result.returncode == 0, result.stderr[-3000:]
+
+    return _built_once(tmp_path_factory, "tiny_run", train)
 
 
 @pytest.fixture(scope="session")

@@ -45,15 +45,29 @@ def predicted_batch():
 
 
 @pytest.fixture(scope="session")
-def cifar_cnn(cifar10_dir):
+def cifar_cnn(cifar10_dir, built_once):
     """A tiny CNN trained normally on 2,000 real CIFAR-10 images, and 200 test images.
 
-    About 20 s on 2 CPU cores; test accuracy about 45%. Returns ``(model_fn, images, labels)``.
+    About 20 s on 2 CPU cores, once per session (the pytest-xdist workers share its weights);
+    test accuracy about 45%. Returns ``(model_fn, images, labels)``.
     """
-    train_x, train_y = _load_cifar(cifar10_dir / "train", per_class=200)
+    def train(folder):
+        train_x, train_y = _load_cifar(cifar10_dir / "train", per_class=200)
+        keras.utils.set_random_seed(0)
+        net = _cnn()
+        net.compile(keras.optimizers.Adam(3e-3),
+                    keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        net.fit(train_x, train_y, batch_size=64, epochs=30, verbose=0)
+        net.save_weights(folder / "cnn.weights.h5")
+
+    net = _cnn()
+    net.load_weights(built_once("cifar_cnn", train) / "cnn.weights.h5")
     test_x, test_y = _load_cifar(cifar10_dir / "test", per_class=20)
-    keras.utils.set_random_seed(0)
-    net = keras.Sequential([
+    return (lambda images: net(images, training=False)), test_x, test_y
+
+
+def _cnn():
+    return keras.Sequential([
         keras.Input((32, 32, 3)),
         keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
         keras.layers.MaxPooling2D(),
@@ -63,10 +77,6 @@ def cifar_cnn(cifar10_dir):
         keras.layers.GlobalAveragePooling2D(),
         keras.layers.Dense(10),
     ])
-    net.compile(keras.optimizers.Adam(3e-3),
-                keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    net.fit(train_x, train_y, batch_size=64, epochs=30, verbose=0)
-    return (lambda images: net(images, training=False)), test_x, test_y
 
 
 def _load_cifar(folder, per_class):

@@ -27,13 +27,14 @@ def tiny_config():
 
 
 @pytest.fixture(scope="session")
-def finished_tiny_run(tmp_path_factory):
-    """A finished ``TINY`` run; copy it (``copy_run``) before changing anything in it."""
+def finished_tiny_run(built_once):
+    """A finished ``TINY`` run, shared by the pytest-xdist workers; copy it (``copy_run``) before
+    changing anything in it."""
     from tf_fastls0.training.run import train_and_evaluate
 
-    output_dir = tmp_path_factory.mktemp("finished") / "run"
-    train_and_evaluate(_tiny_config(output_dir))
-    return output_dir
+    finished = built_once("finished",
+                          lambda folder: train_and_evaluate(_tiny_config(folder / "run")))
+    return finished / "run"
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The trainer as a user runs it: ``python -m tf_fastls0.train`` in a subprocess."""
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -53,12 +54,14 @@ def test_saved_model_and_keras_file_give_the_same_logits(tiny_run):
     assert served.shape == (16, 10)
 
 
-def test_a_finished_run_resumes_without_training_again(tiny_run, run_module, tiny_run_args):
-    before = (tiny_run / "summary.json").read_text()
-    result = run_module("tf_fastls0.train", *tiny_run_args, f"--output_dir={tiny_run}")
+def test_a_finished_run_resumes_without_training_again(tiny_run, run_module, tiny_run_args,
+                                                        tmp_path):
+    run = shutil.copytree(tiny_run, tmp_path / "run")  # tiny_run is shared: change a copy
+    before = (run / "summary.json").read_text()
+    result = run_module("tf_fastls0.train", *tiny_run_args, f"--output_dir={run}")
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(before)["clean_accuracy"] == pytest.approx(
-        json.loads((tiny_run / "summary.json").read_text())["clean_accuracy"])
+        json.loads((run / "summary.json").read_text())["clean_accuracy"])
 
 
 def free_port():
