@@ -38,6 +38,7 @@ from absl import flags, logging
 from benchmarks import step_cost
 from benchmarks.timing import markdown_table, training_step_medians
 from tf_fastls0.utils.atomic import write_json
+from tf_fastls0.utils.cores import usable_cores
 from tf_fastls0.utils.cli import UsageError, fail, run_main
 
 TORCH_METHODS = ("standard", "sat_1step", "strades_t_1step", "fast_ls_l0_t")
@@ -110,14 +111,6 @@ def torch_steps(torch, splits, methods, width, batch_size, k, threads=0, referen
         call(), call()  # warm up (the first calls choose and cache the kernels)
         steps[name] = call
     return steps, str(device)
-
-
-def usable_cores():
-    """The cores this process may run on (what ``os.cpu_count`` says where that is unknown)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def main(argv):

@@ -96,15 +96,15 @@ def tiny_run_args():
 
 
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory, run_module):
+def tiny_run(built_once, run_module):
     """The folder of a finished ``python -m tf_fastls0.train`` run with ``TINY_RUN``'s flags
     (saved_model/, model.keras, summary.json, config.json, checkpoints/, logs/); shared by the
-    pytest-xdist workers (``_built_once``): copy it before changing anything in it."""
+    pytest-xdist workers (``built_once``): copy it before changing anything in it."""
     def train(output_dir):
         result = run_module("tf_fastls0.train", *TINY_RUN, f"--output_dir={output_dir}")
         assert result.returncode == 0, result.stderr[-3000:]
 
-    return _built_once(tmp_path_factory, "tiny_run", train)
+    return built_once("tiny_run", train)
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,8 @@ import importlib
 import os
 import platform
 
+from tf_fastls0.utils.cores import usable_cores
+
 __version__ = "0.1.0"
 
 _PUBLIC = {
@@ -54,15 +56,8 @@ def _prefer_onednn_cpu_kernels():
     ``malloc_consolidate(): invalid chunk size``, abort; at width 0.25 on 32x32 it ran), and a
     single core is where TensorFlow takes one intra-op thread by default.
     Results differ from Eigen's in float32 rounding only."""
-    if platform.machine().lower() in ("x86_64", "amd64") and _usable_cores() > 1:
+    if platform.machine().lower() in ("x86_64", "amd64") and usable_cores() > 1:
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
-
-
-def _usable_cores():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 _prefer_onednn_cpu_kernels()
