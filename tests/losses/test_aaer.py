@@ -32,7 +32,7 @@ def np_aaer(start, adv, labels, lambdas):
 
 @pytest.fixture
 def logits():
-    rng = np.random.default_rng(5)
+    rng = np.random.default_rng(8)  # 4 of 8 abnormal, V_a > V_n
     start = rng.normal(size=(8, 4)).astype(np.float32) * 2
     adv = (start + rng.normal(size=(8, 4)) * 1.5).astype(np.float32)
     labels = rng.integers(0, 4, size=8).astype(np.int32)
@@ -76,3 +76,21 @@ def test_gradient_flows_through_the_adversarial_logits_only(logits):
         regulariser = aaer.aaer_loss(start, adv, labels).clean
     assert tape.gradient(regulariser, start) is None
     assert float(tf.reduce_max(tf.abs(tape.gradient(regulariser, adv)))) > 0.0
+
+
+def test_only_the_abnormal_examples_variation_moves_the_weights(logits):
+    """The reference detaches both losses: the lost loss G changes the value, not the gradient,
+    which is (m / n) * lambda3 * d V_a / d f(x') when V_a exceeds V_n."""
+    start, adv, labels = logits
+    abnormal = np_ce(labels, start) > np_ce(labels, adv)
+    variation = ((adv - start) ** 2).sum(-1)
+    assert variation[abnormal].mean() > variation[~abnormal].mean()  # the gate is open
+    adv_tensor = tf.constant(adv)
+    with tf.GradientTape() as tape:
+        tape.watch(adv_tensor)
+        regulariser = aaer.regulariser_share(start, adv_tensor, labels, ce_weight=4.0,
+                                             variation_weight=1.5)
+    expected = np.zeros_like(adv)
+    expected[abnormal] = abnormal.mean() * 1.5 * 2.0 * (adv - start)[abnormal] / abnormal.sum()
+    np.testing.assert_allclose(tape.gradient(regulariser, adv_tensor), expected, rtol=1e-5,
+                               atol=1e-6)

@@ -16,7 +16,12 @@ added only when there are abnormal and normal examples:
 - V_a = sum over abnormal i of ||f(x'_i) - f(x_i)||^2 / m, the variation of their outputs,
   V_n the same over the normal examples, held constant.
 
-f(x) and l_i are constants (the reference detaches them); the gradient flows through f(x') only.
+Only the variation V_a carries a gradient, through f(x'): the reference detaches f(x), l_i and
+l'_i (``loss_after = loss.detach()``), so lambda2 * G and the factor m / n change the loss's value
+and not the update. An earlier version let G's gradient through l'_i: that maximises the abnormal
+examples' adversarial CE with net weight (lambda2 - 1) = 3, and with sPGD's one-step iterate, where
+about half a batch is abnormal, the Table 6 CPU run diverged (regulariser 1.6e10 in epoch 1, NaN by
+step 390; issue 23).
 Both forwards are in training mode, the start point's first (as the reference orders them).
 Reference lambdas at eps = 8/255: lambda1 = 1, lambda2 = 4, lambda3 = 1.5 (``--aaer_lambda1``,
 ``--aaer_lambda2``, ``--aaer_lambda3``); we found no l0 values in the Fast-LS-l0 paper and keep
@@ -83,7 +88,7 @@ def regulariser_share(start_logits, adv_logits, targets, ce_weight=AaerSettings.
     total = distributed.global_count(adv_logits)
     abnormal_count = distributed.global_sum(tf.reduce_sum(tf.cast(abnormal, tf.float32)))
     normal_count = distributed.global_sum(tf.reduce_sum(tf.cast(normal, tf.float32)))
-    loss_gap = _global_mean_share(before - after, abnormal, abnormal_count)
+    loss_gap = _global_mean_share(before - tf.stop_gradient(after), abnormal, abnormal_count)
     variation = tf.reduce_sum(tf.square(adv_logits - start_logits), axis=-1)
     abnormal_variation = _global_mean_share(variation, abnormal, abnormal_count)
     normal_variation = distributed.global_sum(
