@@ -17,6 +17,22 @@ Also the k = 10 / k = 3 stage-time ratio: far below 1 when broken images stop co
 more images fall early than at k = 3). Each stage is timed twice, compacted (broken images leave
 the working batch, as evaluation runs) and not (they stay until the loop ends, as before
 compaction): the second ratio is the cost of images already broken.
+
+For the sPGD stages (compacted) the ratio is split into three factors whose product it is
+(issue 27, part 4: where a stage's cost above its active images goes):
+
+    ratio = small_batch x padding x attack_work
+    small_batch = sum_t FB(n_t) / (active image-passes x FB(batch) / batch)
+    padding     = sum_t FB(w_t) / sum_t FB(n_t)
+    attack_work = seconds / sum_t FB(w_t)
+
+n_t the images still attacked at pass t (from each image's ``passes``), w_t the rows of the
+working batch at that pass (the compaction schedule of ``attacks/compaction.py`` replayed), FB(n)
+one forward+backward of n images, timed at powers of two and the batch and interpolated between
+them. ``small_batch``: what a forward+backward of fewer images costs per image above the full
+batch's (the model's, not the attack's); ``padding``: rows kept after their image fell;
+``attack_work``: everything the stage does beyond its working batch's forward+backward passes (the
+top-k projection, updates, restarts, best-tracking, compaction's gathers, the last scoring forward).
 """
 
 import statistics
@@ -43,15 +59,20 @@ def stage_cost(model_name, width, image_size, batch, iterations, queries, repeat
     net, images, labels = _trained_model(model_name, width, image_size, batch, seed)
     model_fn = lambda x: net(x, training=False)  # noqa: E731
     correct = np.argmax(model_fn(images).numpy(), axis=-1) == labels
-    per_image = _forward_backward_seconds(model_fn, images, labels, repeats) / batch
+    sizes = sorted({*(2 ** i for i in range(batch.bit_length()) if 2 ** i < batch), batch})
+    pass_seconds = {n: _forward_backward_seconds(model_fn, images[:n], labels[:n], repeats)
+                    for n in sizes}
+    per_image = pass_seconds[batch] / batch
     stage_fns = {compact: _stage_functions(model_fn, images.shape[1:], iterations, queries,
                                            compact) for compact in (True, False)}
     by_k = {}
     for k in K_VALUES:
         by_k[str(k)] = _cascade(stage_fns, k, images[correct], labels[correct], repeats,
-                                per_image)
+                                per_image, pass_seconds)
     figure = {"clean_correct": int(correct.sum()), "batch": batch,
-              "forward_backward_seconds_per_image": per_image, "by_k": by_k, "target": TARGET}
+              "forward_backward_seconds_per_image": per_image,
+              "forward_backward_seconds": {str(n): t for n, t in pass_seconds.items()},
+              "by_k": by_k, "target": TARGET}
     if "3" in by_k and "10" in by_k:
         for suffix in ("", "_uncompacted"):
             figure[f"k10_over_k3_seconds{suffix}"] = {
@@ -74,7 +95,7 @@ def _trained_model(model_name, width, image_size, batch, seed):
 
 
 def _forward_backward_seconds(model_fn, images, labels, repeats):
-    """Median seconds of one forward+backward (gradient to the input) on the whole batch."""
+    """Median seconds of one forward+backward (gradient to the input) of ``images``."""
     images, labels = tf.constant(images), tf.constant(labels)
 
     @tf.function
@@ -100,13 +121,13 @@ def _stage_functions(model_fn, image_shape, iterations, queries, compact):
             result = sparse_pgd(model_fn, images, labels, eps=eps, iterations=iterations,
                                 projected=projected, patience=3, keys=keys, counter=1 + projected,
                                 compact=compact)
-            return result.is_adversarial, tf.reduce_sum(result.passes)
+            return result.is_adversarial, result.passes
         return run
 
     def rs(images, labels, keys, eps):
         result = sparse_rs(model_fn, images, labels, eps=eps, queries=queries, keys=keys,
                            counter=3, compact=compact)
-        return result.is_adversarial, tf.reduce_sum(result.queries)
+        return result.is_adversarial, result.queries
 
     functions = {"spgd_unproj": spgd(False), "spgd_proj": spgd(True), "rs": rs}
     traced = {}
@@ -120,9 +141,10 @@ def _stage_functions(model_fn, image_shape, iterations, queries, compact):
     return for_k
 
 
-def _cascade(stage_fns, eps, images, labels, repeats, per_image):
+def _cascade(stage_fns, eps, images, labels, repeats, per_image, pass_seconds):
     """The stages in turn on the survivors; per stage its median seconds compacted and not (after
-    one call that traces), its active image-passes and the two cost ratios."""
+    one call that traces), its active image-passes, the two cost ratios and, for sPGD, the
+    compacted ratio's three factors."""
     keys = np.arange(len(images), dtype=np.int32)
     alive = np.ones(len(images), bool)
     figures = {}
@@ -136,14 +158,50 @@ def _cascade(stage_fns, eps, images, labels, repeats, per_image):
         figures[name] = {"images": int(alive.sum())}
         for compact, suffix in ((True, ""), (False, "_uncompacted")):
             stage = stage_fns[compact](name, eps)
-            fooled, passes = (t.numpy() for t in stage(*arguments))
+            fooled, per_row = (t.numpy() for t in stage(*arguments))
+            passes = int(per_row.sum())
             seconds = statistics.median(_seconds(lambda: stage(*arguments)[1])
                                         for _ in range(repeats))
-            figures[name].update({"broken": int(fooled.sum()), "active_passes": int(passes),
+            figures[name].update({"broken": int(fooled.sum()), "active_passes": passes,
                                   f"seconds{suffix}": seconds, f"ratio{suffix}":
-                                  seconds / (int(passes) * per_image) if passes else None})
+                                  seconds / (passes * per_image) if passes else None})
+            if compact and name != "rs" and passes:
+                figures[name]["factors"] = cost_factors(per_row, seconds, per_image, pass_seconds)
         alive[np.flatnonzero(alive)[fooled]] = False
     return figures
+
+
+def active_counts(passes):
+    """Images still attacked at each pass, from each image's ``passes`` (an image attacked with
+    p passes was active at passes 0..p-1)."""
+    passes = np.asarray(passes)
+    return [int((passes > t).sum()) for t in range(int(passes.max(initial=0)))]
+
+
+def working_sizes(counts, batch):
+    """Rows of the working batch at each pass: the first pass runs the call's ``batch``; before
+    each later pass it shrinks to the bucket of the active rows once at most half of it is active
+    and a smaller bucket holds them (``compaction.is_due``)."""
+    bucket = lambda n: 1 << (max(n, 1) - 1).bit_length()  # noqa: E731
+    sizes, size = [], batch
+    for t, count in enumerate(counts):
+        if t > 0 and count * 2 <= size and bucket(count) < size:
+            size = bucket(count)
+        sizes.append(size)
+    return sizes
+
+
+def cost_factors(passes, seconds, per_image, pass_seconds):
+    """``small_batch``, ``padding`` and ``attack_work`` (see the module docstring), product the
+    compacted cost ratio."""
+    counts = active_counts(passes)
+    measured = sorted(pass_seconds)
+    fb = lambda n: float(np.interp(n, measured, [pass_seconds[m] for m in measured]))  # noqa: E731
+    active_floor = sum(fb(n) for n in counts)
+    working_floor = sum(fb(n) for n in working_sizes(counts, len(passes)))
+    return {"small_batch": active_floor / (sum(counts) * per_image),
+            "padding": working_floor / active_floor,
+            "attack_work": seconds / working_floor}
 
 
 def _seconds(call):
@@ -160,6 +218,12 @@ def print_figure(figure):
         cells = [f"{name} {s['ratio']:.2f} [{s['ratio_uncompacted']:.2f}] ({s['images']} img, "
                  f"{s['seconds']:.2f} s)" if s["ratio"] is not None else f"{name} -"
                  for name, s in stages.items()]
+        print(f"  k = {k:>2}: " + ", ".join(cells))
+    print("  compacted sPGD ratio = small batch x padding x attack's own work:")
+    for k, stages in figure["by_k"].items():
+        cells = [f"{name} {s['ratio']:.2f} = {f['small_batch']:.2f} x {f['padding']:.2f} x "
+                 f"{f['attack_work']:.2f}" for name, s in stages.items()
+                 if (f := s.get("factors"))]
         print(f"  k = {k:>2}: " + ", ".join(cells))
     compacted = figure.get("k10_over_k3_seconds", {})
     for name, ratio in compacted.items():
