@@ -48,6 +48,12 @@ Delta_l / ||Delta_l||`` added, before the training forward at the FGSM example. 
   weights before inputs). Under tf.distribute g is the global-batch gradient (all-reduced), so
   every replica takes the same step.
 
+What following the paper's sign costs, measured at Table 6's CPU scale (small CNN x0.5, 5,000
+images, 10 epochs, quick sAA on 500 images; ``benchmarks/configs/n_lap_check_cpu.flags``): over
+three seeds 15.8 +- 1.5 % clean, 5.7 +- 1.2 % sAA, against 31.2 % and 9.2 % for the same run
+with ``--lap_beta=0``. The ascent step hurts at this scale; the reference's descent-direction step
+and its beta were not tried here.
+
 l0 adaptation: the input attack is the trainer's 1-step sPGD from N-FGSM's sparse noise. The
 Fast-LS-l0 paper gives no l0 values that we found: we keep gamma = 0.3 and take beta = 0.005
 (``--lap_beta``, ``--lap_gamma``). Kernel order: the reference counts PyTorch's parameter order, in
