@@ -28,8 +28,10 @@ For the sPGD stages (compacted) the ratio is split into three factors whose prod
 
 n_t the images still attacked at pass t (from each image's ``passes``), w_t the rows of the
 working batch at that pass (the compaction schedule of ``attacks/compaction.py`` replayed), FB(n)
-one forward+backward of n images, timed at powers of two and the batch and interpolated between
-them. ``small_batch``: what a forward+backward of fewer images costs per image above the full
+one forward+backward of n images: timed at every working size w_t, so ``attack_work`` is exact,
+and for n_t interpolated between the sizes timed (powers of two, the batch and the working sizes;
+a CPU's cost is not linear in n between them, so the split between ``small_batch`` and
+``padding`` is approximate). ``small_batch``: what a forward+backward of fewer images costs per image above the full
 batch's (the model's, not the attack's); ``padding``: rows kept after their image fell;
 ``attack_work``: everything the stage does beyond its working batch's forward+backward passes (the
 top-k projection, updates, restarts, best-tracking, compaction's gathers, the last scoring forward).
@@ -62,14 +64,20 @@ def stage_cost(model_name, width, image_size, batch, iterations, queries, repeat
     correct = np.argmax(model_fn(images).numpy(), axis=-1) == labels
     sizes = sorted({*(2 ** i for i in range(batch.bit_length()) if 2 ** i < batch), batch})
     timer = _forward_backward_timer(model_fn, images.shape[1:])
-    pass_seconds = {n: timer(images[:n], labels[:n], repeats) for n in sizes}
+    pass_seconds = {}
+
+    def measure(sizes):
+        for n in sorted(set(sizes) - set(pass_seconds)):
+            pass_seconds[n] = timer(images[:n], labels[:n], repeats)
+
+    measure(sizes)
     per_image = pass_seconds[batch] / batch
     stage_fns = {compact: _stage_functions(model_fn, images.shape[1:], iterations, queries,
                                            compact) for compact in (True, False)}
     by_k = {}
     for k in K_VALUES:
         by_k[str(k)] = _cascade(stage_fns, k, images[correct], labels[correct], repeats,
-                                per_image, pass_seconds)
+                                per_image, pass_seconds, measure)
     figure = {"clean_correct": int(correct.sum()), "batch": batch,
               "forward_backward_seconds_per_image": per_image,
               "forward_backward_seconds": {str(n): t for n, t in pass_seconds.items()},
@@ -155,7 +163,7 @@ def _stage_functions(model_fn, image_shape, iterations, queries, compact):
     return for_k
 
 
-def _cascade(stage_fns, eps, images, labels, repeats, per_image, pass_seconds):
+def _cascade(stage_fns, eps, images, labels, repeats, per_image, pass_seconds, measure):
     """The stages in turn on the survivors; per stage its median seconds compacted and not (after
     one call that traces), its active image-passes, the two cost ratios and, for sPGD, the
     compacted ratio's three factors."""
@@ -180,6 +188,7 @@ def _cascade(stage_fns, eps, images, labels, repeats, per_image, pass_seconds):
                                   f"seconds{suffix}": seconds, f"ratio{suffix}":
                                   seconds / (passes * per_image) if passes else None})
             if compact and name != "rs" and passes:
+                measure(working_sizes(active_counts(per_row), len(per_row)))
                 figures[name]["factors"] = cost_factors(per_row, seconds, per_image, pass_seconds)
         alive[np.flatnonzero(alive)[fooled]] = False
     return figures
