@@ -31,10 +31,11 @@ working batch at that pass (the compaction schedule of ``attacks/compaction.py``
 one forward+backward of n images: timed at every working size w_t, so ``attack_work`` is exact,
 and for n_t interpolated between the sizes timed (powers of two, the batch and the working sizes;
 a CPU's cost is not linear in n between them, so the split between ``small_batch`` and
-``padding`` is approximate). ``small_batch``: what a forward+backward of fewer images costs per image above the full
-batch's (the model's, not the attack's); ``padding``: rows kept after their image fell;
-``attack_work``: everything the stage does beyond its working batch's forward+backward passes (the
-top-k projection, updates, restarts, best-tracking, compaction's gathers, the last scoring forward).
+``padding`` is approximate). ``small_batch``: what a forward+backward of fewer images costs per
+image above the full batch's (the model's, not the attack's); ``padding``: rows kept after their
+image fell; ``attack_work``: everything the stage does beyond its working batch's
+forward+backward passes (the top-k projection, updates, restarts, best-tracking, compaction's
+gathers, the last scoring forward).
 """
 
 import statistics
@@ -44,7 +45,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tf_fastls0.attacks import sparse_pgd, sparse_rs
+from tf_fastls0.attacks import compaction, sparse_pgd, sparse_rs
 from tf_fastls0.data.shapes import CLASS_NAMES, make_shapes
 from tf_fastls0.models import build_model
 
@@ -62,22 +63,23 @@ def stage_cost(model_name, width, image_size, batch, iterations, queries, repeat
     net, images, labels = _trained_model(model_name, width, image_size, batch, seed)
     model_fn = lambda x: net(x, training=False)  # noqa: E731
     correct = np.argmax(model_fn(images).numpy(), axis=-1) == labels
-    sizes = sorted({*(2 ** i for i in range(batch.bit_length()) if 2 ** i < batch), batch})
     timer = _forward_backward_timer(model_fn, images.shape[1:])
     pass_seconds = {}
 
-    def measure(sizes):
+    def measured(sizes):
+        """``pass_seconds`` with every size of ``sizes`` timed."""
         for n in sorted(set(sizes) - set(pass_seconds)):
             pass_seconds[n] = timer(images[:n], labels[:n], repeats)
+        return pass_seconds
 
-    measure(sizes)
+    measured({*(2 ** i for i in range(batch.bit_length()) if 2 ** i < batch), batch})
     per_image = pass_seconds[batch] / batch
     stage_fns = {compact: _stage_functions(model_fn, images.shape[1:], iterations, queries,
                                            compact) for compact in (True, False)}
     by_k = {}
     for k in K_VALUES:
         by_k[str(k)] = _cascade(stage_fns, k, images[correct], labels[correct], repeats,
-                                per_image, pass_seconds, measure)
+                                per_image, measured)
     figure = {"clean_correct": int(correct.sum()), "batch": batch,
               "forward_backward_seconds_per_image": per_image,
               "forward_backward_seconds": {str(n): t for n, t in pass_seconds.items()},
@@ -163,7 +165,7 @@ def _stage_functions(model_fn, image_shape, iterations, queries, compact):
     return for_k
 
 
-def _cascade(stage_fns, eps, images, labels, repeats, per_image, pass_seconds, measure):
+def _cascade(stage_fns, eps, images, labels, repeats, per_image, measured):
     """The stages in turn on the survivors; per stage its median seconds compacted and not (after
     one call that traces), its active image-passes, the two cost ratios and, for sPGD, the
     compacted ratio's three factors."""
@@ -188,8 +190,10 @@ def _cascade(stage_fns, eps, images, labels, repeats, per_image, pass_seconds, m
                                   f"seconds{suffix}": seconds, f"ratio{suffix}":
                                   seconds / (passes * per_image) if passes else None})
             if compact and name != "rs" and passes:
-                measure(working_sizes(active_counts(per_row), len(per_row)))
-                figures[name]["factors"] = cost_factors(per_row, seconds, per_image, pass_seconds)
+                counts = active_counts(per_row)
+                sizes = working_sizes(counts, len(per_row))
+                figures[name]["factors"] = cost_factors(counts, sizes, seconds, per_image,
+                                                        measured(sizes))
         alive[np.flatnonzero(alive)[fooled]] = False
     return figures
 
@@ -202,26 +206,25 @@ def active_counts(passes):
 
 
 def working_sizes(counts, batch):
-    """Rows of the working batch at each pass: the first pass runs the call's ``batch``; before
-    each later pass it shrinks to the bucket of the active rows once at most half of it is active
-    and a smaller bucket holds them (``compaction.is_due``)."""
-    bucket = lambda n: 1 << (max(n, 1) - 1).bit_length()  # noqa: E731
+    """Rows of the working batch at each pass, the attack's own compaction rule replayed: the
+    first pass runs the call's ``batch``; before each later pass the batch shrinks to
+    ``compaction.bucket`` of the active rows when ``compaction.is_due``."""
     sizes, size = [], batch
     for t, count in enumerate(counts):
-        if t > 0 and count * 2 <= size and bucket(count) < size:
-            size = bucket(count)
+        if t > 0 and bool(compaction.is_due(tf.range(size) < count)):
+            size = int(compaction.bucket(max(count, 1)))
         sizes.append(size)
     return sizes
 
 
-def cost_factors(passes, seconds, per_image, pass_seconds):
-    """``small_batch``, ``padding`` and ``attack_work`` (see the module docstring), product the
-    compacted cost ratio."""
-    counts = active_counts(passes)
-    measured = sorted(pass_seconds)
-    fb = lambda n: float(np.interp(n, measured, [pass_seconds[m] for m in measured]))  # noqa: E731
+def cost_factors(counts, sizes, seconds, per_image, pass_seconds):
+    """``small_batch``, ``padding`` and ``attack_work`` (see the module docstring) of a stage
+    whose passes had ``counts`` active images in working batches of ``sizes`` rows; their product
+    is the compacted cost ratio."""
+    timed = sorted(pass_seconds)
+    fb = lambda n: float(np.interp(n, timed, [pass_seconds[m] for m in timed]))  # noqa: E731
     active_floor = sum(fb(n) for n in counts)
-    working_floor = sum(fb(n) for n in working_sizes(counts, len(passes)))
+    working_floor = sum(fb(n) for n in sizes)
     return {"small_batch": active_floor / (sum(counts) * per_image),
             "padding": working_floor / active_floor,
             "attack_work": seconds / working_floor}

@@ -2,13 +2,10 @@
 
 import json
 
-from hypothesis import given, settings, strategies as st
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from benchmarks import stage_cost
-from tf_fastls0.attacks import compaction
 
 FIGURES = ("a_iteration_over_forward_backward", "b_1_step_over_forward_backward_forward",
            "c_saa_images_per_second", "d_saa_fresh_call_seconds", "d_saa_kept_call_seconds",
@@ -54,25 +51,18 @@ def test_active_counts_follow_each_images_passes():
     assert stage_cost.active_counts([]) == []
 
 
-@settings(max_examples=30, deadline=None)
-@given(st.integers(1, 300), st.lists(st.integers(0, 300), min_size=1, max_size=12))
-def test_the_replayed_schedule_is_the_attacks_compaction(batch, later_counts):
-    """``working_sizes`` replays ``compaction.is_due`` and ``bucket`` on the active counts."""
-    counts = [batch] + sorted((min(c, batch) for c in later_counts), reverse=True)
-    size, expected = batch, [batch]
-    for count in counts[1:]:
-        active = tf.range(size) < count
-        if bool(compaction.is_due(active)):
-            size = int(compaction.bucket(max(count, 1)))
-        expected.append(size)
-    assert stage_cost.working_sizes(counts, batch) == expected
+def test_the_working_batch_shrinks_to_a_bucket_once_half_of_it_fell():
+    assert stage_cost.working_sizes([6, 3, 2, 2], 6) == [6, 4, 2, 2]
+    assert stage_cost.working_sizes([207, 150, 104, 103, 40], 207) == [207, 207, 207, 128, 64]
+    assert stage_cost.working_sizes([5, 5, 1], 5) == [5, 5, 1]
 
 
 def test_the_factors_multiply_to_the_cost_ratio():
     passes = np.array([4, 4, 1, 1, 1, 2])
+    counts = stage_cost.active_counts(passes)
     pass_seconds = {1: 0.5, 2: 0.6, 4: 0.8, 6: 1.0}
-    factors = stage_cost.cost_factors(passes, seconds=3.0, per_image=1.0 / 6,
-                                      pass_seconds=pass_seconds)
+    factors = stage_cost.cost_factors(counts, stage_cost.working_sizes(counts, len(passes)),
+                                      seconds=3.0, per_image=1.0 / 6, pass_seconds=pass_seconds)
     ratio = 3.0 / (passes.sum() * (1.0 / 6))
     assert np.prod(list(factors.values())) == pytest.approx(ratio)
     # Passes at 6, 3, 2, 2 active rows; working rows 6, 4 (bucket of 3), 2, 2.
