@@ -14,13 +14,16 @@ named ``<method>_s<seed>`` is seed ``<seed>`` of ``<method>``), and writes besid
 
 Only finished runs (an sAA figure) enter the final-accuracy columns; every run with a robust
 validation curve enters the figure, so a table still training can be looked at.
+
+If the results folder has ``analysis/s<seed>/`` folders (``tf_fastls0.analyze`` of each seed's
+pair of models; ``--analyses`` names another place), their figures go side by side over seeds
+into ``analysis/analyses.md`` and ``analyses.png`` too (``seed_analyses.py``).
 """
 
 import itertools
 import json
 import os
 import re
-import statistics
 import textwrap
 
 from absl import app, flags
@@ -31,16 +34,21 @@ matplotlib.use("Agg")  # no display: files only
 import matplotlib.pyplot as plt  # noqa: E402
 
 from benchmarks.harness.plot import style_epoch_axis  # noqa: E402
+from benchmarks import seed_analyses  # noqa: E402
+from benchmarks.harness.spread import mean_and_sd, plot_band  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("results", None, "Folder holding the harness's results.json (and where the "
                     "seed table and figure go).")
 flags.DEFINE_string("title", None, "Title of the table and figure (default: the folder's name).")
+flags.DEFINE_string("analyses", None, "Folder of tf_fastls0.analyze outputs, one per seed, named "
+                    "s<seed> (default: analysis/ in --results, if there).")
 flags.mark_flag_as_required("results")
 
 SEED_SUFFIX = re.compile(r"^(?P<method>.+)_s(?P<seed>\d+)$")
 FIGURES = (("clean", "clean %"), ("saa", "sAA %"), ("val_robust_last", "robust val. last %"),
-           ("val_robust_best", "robust val. best %"), ("train_minutes", "train min"))
+           ("val_robust_best", "robust val. best %"), ("epoch_seconds", "s/epoch (median)"),
+           ("train_minutes", "train min"))
 CURVES = (("val_robust_by_epoch", "robust validation (%)"),
           ("val_clean_by_epoch", "clean validation (%)"))
 
@@ -63,15 +71,6 @@ def group_by_method(rows):
             row["train_minutes"] = row["train_seconds"] / 60
         groups.setdefault(method, {})[seed] = row
     return groups
-
-
-def mean_and_sd(values):
-    """``(mean, sample sd, n)``; sd is None below two values, everything None for none."""
-    values = [v for v in values if v is not None]
-    if not values:
-        return None, None, 0
-    sd = statistics.stdev(values) if len(values) > 1 else None
-    return statistics.fmean(values), sd, len(values)
 
 
 def finished(seeds):
@@ -117,8 +116,9 @@ def _cell(figure):
 def markdown(summary, gaps, title):
     lines = [f"# {title}", "",
              "Mean ± sample standard deviation over the finished seeds (n = seeds with a final "
-             "sAA). Accuracies in percent; training minutes are wall time on the machine that "
-             "ran them.", "",
+             "sAA). Accuracies in percent. s/epoch is each run's median epoch (training and clean "
+             "validation), which a run paused or shared in a few epochs does not move; training "
+             "minutes add up every trainer invocation's wall time, pauses included.", "",
              "| method | seeds | " + " | ".join(name for _, name in FIGURES) + " |",
              "|---|---|" + "---|" * len(FIGURES)]
     for method, entry in summary.items():
@@ -146,13 +146,8 @@ def plot_by_epoch(groups, path, title):
                 continue
             plotted = True
             length = min(len(c) for c in curves)
-            columns = [[c[e] for c in curves] for e in range(length)]
-            epochs = range(1, length + 1)
-            colour = plt.get_cmap("tab10")(i % 10)
-            axis.plot(epochs, [statistics.fmean(c) for c in columns], color=colour,
-                      marker="o", markersize=3, label=f"{method} ({len(curves)} seeds)")
-            axis.fill_between(epochs, [min(c) for c in columns], [max(c) for c in columns],
-                              color=colour, alpha=0.2, linewidth=0)
+            plot_band(axis, range(1, length + 1), [c[:length] for c in curves],
+                      plt.get_cmap("tab10")(i % 10), method)
         style_epoch_axis(axis, name)
     axes[0].set_ylabel("accuracy (%)")
     if plotted:
@@ -185,6 +180,14 @@ def main(argv):
     del argv
     summary, gaps = write_seed_table(FLAGS.results, FLAGS.title)
     print(markdown(summary, gaps, FLAGS.title or FLAGS.results))
+    analyses = FLAGS.analyses or os.path.join(FLAGS.results, "analysis")
+    if FLAGS.analyses or seed_analyses.seed_folders(analyses):
+        try:
+            title = FLAGS.title or os.path.basename(os.path.normpath(FLAGS.results))
+            figures, methods = seed_analyses.write_seed_analyses(analyses, f"{title}: analyses")
+        except (OSError, ValueError) as error:
+            raise app.UsageError(f"--analyses={analyses}: {error}") from None
+        print(seed_analyses.markdown(figures, methods, f"{title}: analyses"))
 
 
 if __name__ == "__main__":
