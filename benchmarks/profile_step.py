@@ -20,11 +20,13 @@ the part costs (1 - variant / full; negative: the variant is slower):
 | ``bare`` | all of the trainer removed: CE, tape, ``optimizer.apply`` on the same network |
 | ``keras_fit`` | the full step driven by Keras ``fit`` (no callbacks, ``verbose=0``) |
 | ``keras_fit_callbacks`` | ``fit`` with the run's per-step ``TerminateOnNaN``, ``StepSummaries`` |
+| ``keras_fit_grouped`` | the same, ``--fit_steps_per_execution`` steps per call (``--steps_per_execution``) |
 
 The two ``fit`` rows show the host's share: Keras' own loop (iterator, logs) and the callbacks
 that make it wait for every step's logs; each of their timed calls is one ``fit`` of
 ``--fit_steps`` steps, so the per-call cost of starting ``fit`` is spread over those steps (a
-training epoch spreads it over all of its steps). A network variant is a copy of the network
+training epoch spreads it over all of its steps). ``keras_fit_grouped`` shows what
+``--steps_per_execution`` takes back: the host dispatches and waits once per group. A network variant is a copy of the network
 (``keras.models.clone_model``) with fresh weights; the others patch the trainer while its step
 is traced. Ablations do not add up: parts overlap (no BatchNorm also removes its gradient and
 its variables' L2 terms). ``--trace_dir`` also writes a ``tf.profiler`` trace of a few full steps
@@ -68,16 +70,23 @@ VARIANTS = {
     "bare": "no trainer (CE, tape, apply)",
     "keras_fit": "Keras fit, no callbacks",
     "keras_fit_callbacks": "Keras fit + per-step callbacks",
+    "keras_fit_grouped": "Keras fit + callbacks, grouped steps",
 }
-FIT_VARIANTS = ("keras_fit", "keras_fit_callbacks")
+FIT_VARIANTS = ("keras_fit", "keras_fit_callbacks", "keras_fit_grouped")
 
 flags.DEFINE_list("variants", list(VARIANTS), f"Variants to time, from {', '.join(VARIANTS)}.")
 flags.DEFINE_integer("fit_steps", 10, "Steps per timed call of the fit variants.", lower_bound=1)
+flags.DEFINE_integer("fit_steps_per_execution", 5, "Steps per execution of keras_fit_grouped "
+                     "(a divisor of --fit_steps).", lower_bound=1)
 flags.DEFINE_string("trace_dir", None, "Also write a tf.profiler trace of --trace_steps full "
                     "steps into this folder (for TensorBoard's Profile tab).")
 flags.DEFINE_integer("trace_steps", 3, "Full steps traced with --trace_dir.", lower_bound=1)
 flags.register_validator("variants", lambda names: all(n in VARIANTS for n in names),
                          f"--variants must name only: {', '.join(VARIANTS)}")
+flags.register_multi_flags_validator(
+    ["fit_steps", "fit_steps_per_execution"],
+    lambda values: values["fit_steps"] % values["fit_steps_per_execution"] == 0,
+    "--fit_steps_per_execution must divide --fit_steps (fit would run past them)")
 
 FLAGS = flags.FLAGS
 
@@ -88,6 +97,8 @@ def build_variant(variant, splits):
     config = TrainConfig(model=FLAGS.model, width=FLAGS.width, batch_size=FLAGS.batch_size,
                          epochs=10, method="standard", jit_compile=FLAGS.jit_compile,
                          mixed_precision=FLAGS.mixed_precision,
+                         steps_per_execution=(FLAGS.fit_steps_per_execution
+                                              if variant == "keras_fit_grouped" else 1),
                          **({"weight_decay": 0.0} if variant == "no_l2" else {}))
     with _patched(variant):
         trainer, optimizer = run_lib.build_trainer(config, splits)
@@ -98,8 +109,7 @@ def build_variant(variant, splits):
             for tracker in trainer.metrics:
                 tracker.update_state = lambda *args, **kwargs: None
         if variant in FIT_VARIANTS:
-            return _fit_call(trainer, batch, variant == "keras_fit_callbacks" and
-                             config.log_every_steps)
+            return _fit_call(trainer, batch, variant != "keras_fit" and config.log_every_steps)
         train_step = _bare_step(trainer, optimizer) if variant == "bare" else trainer.train_step
         last_weight = trainer.network.trainable_variables[-1]
 
@@ -246,7 +256,7 @@ def main(argv):
             "tensorflow_version": tf.__version__,
             "settings": {name: FLAGS[name].value for name in (
                 "model", "width", "batch_size", "image_size", "rounds", "steps_per_round",
-                "fit_steps", "jit_compile", "mixed_precision")}})
+                "fit_steps", "fit_steps_per_execution", "jit_compile", "mixed_precision")}})
 
 
 def _percent(value):

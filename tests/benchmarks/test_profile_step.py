@@ -10,13 +10,15 @@ from tf_fastls0.models.preact_resnet import preact_resnet18
 # One variant of each kind: a network copy, a patched trainer, trackers switched off, the bare
 # step and Keras fit with callbacks (relu, no_l2 and keras_fit take these same paths; the copies'
 # layers are checked below).
-VARIANTS = "full,no_batchnorm,no_gradient_norm,no_metrics,bare,keras_fit_callbacks"
+VARIANTS = ("full,no_batchnorm,no_gradient_norm,no_metrics,bare,keras_fit_callbacks,"
+            "keras_fit_grouped")
 
 
 def test_the_ablations_are_timed_printed_and_traced(run_module, tmp_path):
     output, trace = tmp_path / "profile.json", tmp_path / "trace"
     result = run_module("benchmarks.profile_step", "--width=0.0625", "--batch_size=4",
-                        "--image_size=8", "--rounds=1", "--steps_per_round=1", "--fit_steps=1",
+                        "--image_size=8", "--rounds=1", "--steps_per_round=1", "--fit_steps=2",
+                        "--fit_steps_per_execution=2",
                         f"--variants={VARIANTS}", f"--output={output}", f"--trace_dir={trace}",
                         "--trace_steps=1")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -33,6 +35,12 @@ def test_the_ablations_are_timed_printed_and_traced(run_module, tmp_path):
     assert {"Conv2D", "Conv2DBackpropFilter", "Conv2DBackpropInput"} <= {
         name.replace("_MklNative", "").replace("_Mkl", "") for name in by_type}
     assert "| op type | s/step | share of op time |" in result.stdout
+
+
+def test_grouped_steps_that_do_not_divide_the_fit_steps_are_refused(run_module):
+    result = run_module("benchmarks.profile_step", "--fit_steps=10", "--fit_steps_per_execution=3")
+    assert result.returncode == 2
+    assert "--fit_steps_per_execution must divide --fit_steps" in result.stderr
 
 
 def test_the_network_copies_lack_batchnorm_or_softplus():

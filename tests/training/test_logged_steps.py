@@ -4,6 +4,7 @@ summaries, step checkpoints and the Ctrl-C stop are what they were."""
 
 import glob
 import os
+import shutil
 
 import keras
 import numpy as np
@@ -100,3 +101,68 @@ def test_a_stop_request_saves_the_step_reached_before_the_next_step(tiny_config,
         trainer.fit(data, epochs=3, steps_per_epoch=2, verbose=0, callbacks=run)
     assert int(optimizer.iterations.numpy()) == 3  # the fourth step never ran
     assert manager.latest_checkpoint.endswith("-3")
+
+
+def _final_weights(output_dir):
+    reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(output_dir / "checkpoints")))
+    names = [name for name in reader.get_variable_to_shape_map()
+             if name.startswith(("network/", "soft_labels/")) and "OPTIMIZER_SLOT" not in name]
+    assert names
+    return {name: reader.get_tensor(name) for name in names}
+
+
+def _checkpoint_steps(output_dir):
+    return sorted(int(p.name.split("-")[1].split(".")[0])
+                  for p in (output_dir / "checkpoints").glob("ckpt-*.index"))
+
+
+def test_several_steps_per_execution_train_the_same_weights_and_keep_epochs_and_summaries(
+        tiny_config, tmp_path):
+    from tf_fastls0.training.run import train_and_evaluate
+
+    # 5 steps per epoch in groups of 3: (1-3) (4-5) | (6-8) (9-10); no group crosses an epoch.
+    run = dict(epochs=2, data=data_lib.DataConfig(max_train_examples=80, max_eval_examples=16),
+               checkpoint_every_steps=4, log_every_steps=2)
+    one = train_and_evaluate(tiny_config(tmp_path / "one", **run))
+    grouped = train_and_evaluate(tiny_config(tmp_path / "grouped", steps_per_execution=3, **run))
+
+    want, got = _final_weights(tmp_path / "one"), _final_weights(tmp_path / "grouped")
+    assert want.keys() == got.keys()
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-6, err_msg=name)
+    assert len(grouped["epoch_seconds"]) == 2
+    assert grouped["clean_accuracy"] == pytest.approx(one["clean_accuracy"], abs=1e-6)
+    # The group holding step 4 ends at 5, the one holding 8 at 8; every epoch end is kept.
+    assert _checkpoint_steps(tmp_path / "grouped") == [5, 8, 10]
+    logged = _scalar_steps(str(tmp_path / "grouped" / "logs" / "train"), "step/loss")
+    assert sorted(logged) == [3, 5, 8, 10]  # the ends of the groups holding steps 2, 4, 6-8, 10
+
+
+def test_a_grouped_run_resumed_mid_epoch_ends_with_the_uninterrupted_weights(tiny_config,
+                                                                          tmp_path):
+    from tf_fastls0.training.run import train_and_evaluate
+
+    run = dict(epochs=2, data=data_lib.DataConfig(max_train_examples=80, max_eval_examples=16),
+               checkpoint_every_steps=4, steps_per_execution=3)
+    train_and_evaluate(tiny_config(tmp_path / "whole", **run))
+    stopped = tmp_path / "stopped"
+    train_and_evaluate(tiny_config(stopped, **run))
+    for path in [stopped / "summary.json", stopped / "model.keras",
+                 *(stopped / "checkpoints").glob("ckpt-10.*")]:
+        path.unlink()
+    shutil.rmtree(stopped / "saved_model")
+    (stopped / "checkpoints" / "checkpoint").write_text('model_checkpoint_path: "ckpt-8"\n')
+
+    train_and_evaluate(tiny_config(stopped, **run))  # steps 9-10 in one group of 2
+
+    want, got = _final_weights(tmp_path / "whole"), _final_weights(stopped)
+    for name in want:
+        np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-6, err_msg=name)
+
+
+def test_several_steps_per_execution_are_refused_with_the_multi_worker_loop(tiny_config,
+                                                                           tmp_path):
+    from tf_fastls0.utils.cli import UsageError
+
+    with pytest.raises(UsageError, match="--steps_per_execution=4 needs --strategy"):
+        tiny_config(tmp_path, steps_per_execution=4, strategy="multi_worker")

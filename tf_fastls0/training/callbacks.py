@@ -14,7 +14,8 @@ only without step checkpoints, which must hold the state after exactly their ste
 ``StopWhenRequested`` looks before each step, on the main thread). Keras 3's TensorFlow backend
 does not use that (``IS_THREAD_SAFE = False``, tensorflow/tensorflow#78338): its ``CallbackList``
 turns every step's logs into Python numbers on the main thread, whatever the callbacks, so the
-host still waits for each step there.
+host still waits for each step there; ``--steps_per_execution`` (Keras' ``steps_per_execution``)
+makes that once per group of steps, and these callbacks count steps right with groups too.
 """
 
 import functools
@@ -32,21 +33,38 @@ from tf_fastls0.training import checkpoints
 class _StepCounter(keras.callbacks.Callback):
     """The optimizer step reached after batch ``batch`` of the epoch: the counter read once, when
     the epoch begins (on the main thread), plus the batches since. Every batch is one optimizer
-    step (a float16 step skipped for overflow still counts)."""
+    step (a float16 step skipped for overflow still counts).
+
+    With ``steps_per_execution`` N > 1 Keras calls the batch hooks once per N steps, with the
+    group's last batch number, which runs past the epoch for its last, shorter group; the step
+    is clamped to the epoch's end. ``crossed(step, every)`` says whether a multiple of ``every``
+    lies among the steps since the last call, so that a callback acting every ``every`` steps
+    acts at the end of the group holding that step (the same step when N divides ``every``)."""
 
     _epoch_start = None
+    _last_step = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch_start = int(self.model.optimizer.iterations.numpy())
+        self._epoch_start = self._last_step = int(self.model.optimizer.iterations.numpy())
 
     def step_after(self, batch):
         if self._epoch_start is None:  # a hook called outside fit's epochs
             return int(self.model.optimizer.iterations.numpy())
-        return self._epoch_start + batch + 1
+        steps = (self.params or {}).get("steps") or batch + 1
+        return self._epoch_start + min(batch + 1, steps)
+
+    def crossed(self, step, every):
+        """Whether a multiple of ``every`` is in (last step seen, ``step``]; remembers ``step``."""
+        last, self._last_step = self._last_step, step
+        if last is None:
+            return step % every == 0
+        return step // every > last // every
 
 
 class StepSummaries(_StepCounter):
-    """Writes every logged value to TensorBoard every ``every`` optimizer steps, under ``step/``.
+    """Writes every logged value to TensorBoard every ``every`` optimizer steps, under ``step/``
+    (with ``steps_per_execution`` N, at the end of the group holding each such step, labelled with
+    the group's last step, whose values they are).
 
     Keras' own TensorBoard callback counts batches from zero in each ``fit`` call; this one uses
     the optimizer's step counter, so a resumed run's curves continue where they stopped. It tells
@@ -67,7 +85,7 @@ class StepSummaries(_StepCounter):
 
     def on_train_batch_end(self, batch, logs=None):
         step = self.step_after(batch)
-        if step % self.every:
+        if not self.crossed(step, self.every):
             return
         with self.writer.as_default(step=step):
             for name, value in (logs or {}).items():
@@ -78,7 +96,8 @@ class StepSummaries(_StepCounter):
 
 
 class Checkpointing(_StepCounter):
-    """Saves the run's state after every epoch, and every ``every_steps`` optimizer steps if set.
+    """Saves the run's state after every epoch, and every ``every_steps`` optimizer steps if set
+    (with ``steps_per_execution`` N, after the group holding each such step).
 
     Checkpoints are numbered by optimizer step, the one counter a resumed run needs. The
     ``tf.train.CheckpointManager`` writes the new files before it rewrites its index, so a run
@@ -102,7 +121,7 @@ class Checkpointing(_StepCounter):
         if not self.every_steps:
             return
         step = self.step_after(batch)
-        if step % self.every_steps == 0:
+        if self.crossed(step, self.every_steps):
             self._save(step, logs)
 
     def on_epoch_end(self, epoch, logs=None):

@@ -153,6 +153,12 @@ class TrainConfig(MethodSettings):
     log_every_steps: int = setting(10, "Write per-step TensorBoard scalars this often.", lower=1,
                                    changes_results=False)
     jit_compile: bool = setting(False, "Compile the training step with XLA.")
+    steps_per_execution: int = setting(
+        1, "Training steps per call into the compiled step function (Keras' steps_per_execution): "
+        "the host dispatches and reads the logs once per this many steps, which keeps a GPU busy "
+        "when steps are short. Callbacks then see every this many steps and each epoch's last; "
+        "the weights are the same. Not with --strategy=multi_worker.", lower=1,
+        changes_results=False)
     mixed_precision: str = setting("off", PRECISION_HELP, choices=PRECISIONS)
     resume: bool = setting(True, "Continue from the last checkpoint in --output_dir if there is "
                            "one.", changes_results=False)
@@ -231,6 +237,9 @@ def _check_combinations(config):
         raise UsageError(f"--soft_label_start_epoch={config.soft_label_start_epoch} must be "
                          f"smaller than --epochs={config.epochs}")
     _check_warmup(config)
+    if config.steps_per_execution > 1 and config.strategy == "multi_worker":
+        raise UsageError(f"--steps_per_execution={config.steps_per_execution} needs --strategy "
+                         "default or mirrored (the multi-worker loop runs one step per call)")
     if not config.method_entry.adversarial:
         if config.soft_labels != "none" or config.nfgsm_noise or config.awp.enabled:
             raise UsageError("--soft_labels, --nfgsm_noise and --awp need an adversarial "

@@ -213,8 +213,11 @@ def _fit(trainer, strategy, config, splits, eval_data, checkpointing, timer, sto
                     checkpointing])
     history = None
     while epoch < config.epochs and not trainer.stop_training:
-        # One fit call for a partial first epoch, one for all the whole epochs after it.
-        last_epoch = epoch + 1 if done_in_epoch else config.epochs
+        # One fit call for a partial first epoch, one for all the whole epochs after it; one per
+        # epoch with several steps per execution, whose last group of an epoch would otherwise
+        # run on into the next epoch's batches (Keras groups within a fit call, not an epoch).
+        one_epoch = done_in_epoch or trainer.steps_per_execution > 1
+        last_epoch = epoch + 1 if one_epoch else config.epochs
         data = data_lib.training_dataset(splits.train, config.batch_size, last_epoch, config.seed,
                                          config.augment, start_epoch=epoch,
                                          skip_steps=done_in_epoch)
@@ -260,7 +263,8 @@ def build_trainer(config, splits):
     optimizer = optimizer_named(config.optimizer, schedule, config.momentum, config.weight_decay)
     if config.mixed_precision == precision.FLOAT16:
         optimizer = loss_scaled(optimizer)
-    trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile)
+    trainer.compile(optimizer=optimizer, jit_compile=config.jit_compile,
+                    steps_per_execution=config.steps_per_execution)
     optimizer.build(network.trainable_variables)  # so a checkpoint can restore its slots
     return trainer, optimizer
 
