@@ -20,6 +20,10 @@ be passed; the results are written after every part, so a stopped check keeps wh
    ``benchmarks.step_cost``, in float32 and bfloat16, XLA off and on (interleaved medians within
    each setting), and from each setting the 100 epochs Fast-LS-l0 (T) would take without waiting
    for input.
+4. ``fit``: what Keras' ``fit`` adds per step on this device: Fast-LS-l0 (T)'s step (float32,
+   XLA off, as the steps part) called bare and waited for, beside ``fit`` over the same batch
+   with the run's per-step callbacks at 1 and 8 steps per execution (``--steps_per_execution``;
+   ``benchmarks.profile_step``'s fit variants), ms per step and the ratio to the bare step.
 
 Peak GPU memory (``tf.config.experimental.get_memory_info``) is recorded per part where the
 device reports it, with the TensorFlow, Keras, CUDA/cuDNN and driver versions. Results go to
@@ -42,6 +46,7 @@ import tensorflow as tf
 from absl import flags
 
 from benchmarks import step_cost
+from benchmarks.profile_step import fit_call
 from benchmarks.timing import interleaved_medians, markdown_table
 from tf_fastls0 import data as data_lib
 from tf_fastls0.attacks import SparseAutoAttack
@@ -104,7 +109,7 @@ def check():
 
     network = None
     parts = [("epoch", lambda: _epoch(scale)), ("saa", lambda: _saa(scale, network)),
-             ("steps", lambda: _steps(scale, left))]
+             ("steps", lambda: _steps(scale, left)), ("fit", lambda: _fit(scale))]
     for name, part in parts:
         if left() <= 0 or (name == "saa" and network is None):
             results[name] = {"skipped": "out of time" if left() <= 0 else "no epoch network"}
@@ -126,13 +131,14 @@ def _scale(tiny):
     if tiny:
         return dict(model="small_cnn", width=0.25, batch_size=16, train_images=64,
                     test_images=8, rounds=1, steps_per_round=1, saa_iters=2, saa_queries=4,
-                    eps=20, epoch_xla=False,
+                    eps=20, epoch_xla=False, fit_steps=2, fit_groups=(1, 2),
                     settings=SETTINGS[:2], methods=("standard", "fast_ls_l0_t"))
     quick = BUDGETS["saa_quick"]
     return dict(model="preact_resnet18", width=1.0, batch_size=128, train_images=None,
                 test_images=quick["n_examples"], rounds=3, steps_per_round=3,
                 saa_iters=quick["iters"], saa_queries=quick["rs_queries"], eps=20,
-                epoch_xla=FLAGS.epoch_xla, settings=SETTINGS, methods=TABLE1_METHODS)
+                epoch_xla=FLAGS.epoch_xla, fit_steps=32, fit_groups=(1, 8), settings=SETTINGS,
+                methods=TABLE1_METHODS)
 
 
 def _with_network(outcome, network):
@@ -234,6 +240,29 @@ def _steps(scale, left):
             "complete": len(rows) == len(scale["settings"]) * len(scale["methods"])}
 
 
+def _fit(scale):
+    splits = step_cost.synthetic_splits(scale["batch_size"], 32, 10)
+    shape = dict(model=scale["model"], width=scale["width"], batch_size=scale["batch_size"],
+                 train_eps=1)
+    calls = {"bare step": step_cost.compiled_step("fast_ls_l0_t", splits, **shape)}
+    for n in scale["fit_groups"]:
+        config = TrainConfig(**step_cost.METHODS["fast_ls_l0_t"], **shape, epochs=10,
+                             soft_label_start_epoch=0, steps_per_execution=n)
+        trainer, _ = build_trainer(config, splits)
+        images = tf.constant(splits.train.float_images(slice(0, config.batch_size)))
+        batch = (images, tf.constant(splits.train.labels[:config.batch_size]),
+                 tf.range(config.batch_size, dtype=tf.int64))
+        calls[f"fit + callbacks, {n} per execution"] = fit_call(
+            trainer, batch, scale["fit_steps"], config.log_every_steps)
+    medians = interleaved_medians(calls, scale["rounds"], warmup_rounds=1)
+    per_step = {name: seconds / (1 if name == "bare step" else scale["fit_steps"])
+                for name, seconds in medians.items()}
+    return {"method": "fast_ls_l0_t", "fit_steps": scale["fit_steps"],
+            "rows": [{"candidate": name, "seconds_per_step": seconds,
+                      "ratio_to_bare": seconds / per_step["bare step"]}
+                     for name, seconds in per_step.items()]}
+
+
 def _projections(rows, scale):
     """Per setting: 100 epochs of 50,000 CIFAR-10 images at Fast-LS-l0 (T)'s step time."""
     steps = 50_000 // scale["batch_size"] * PAPER_EPOCHS
@@ -304,7 +333,13 @@ def _summary(results):
              for r in steps["rows"]]), ""]
         lines += [f"Fast-LS-l0 (T), 100 epochs at its step time ({setting}): {minutes:.1f} min"
                   for setting, minutes in steps["projected_minutes_100_epochs"].items()]
-    for name in ("epoch", "saa", "steps"):
+    fit = results.get("fit", {})
+    if fit.get("rows"):
+        lines += ["What Keras' fit adds to Fast-LS-l0 (T)'s step (float32, XLA off):", "",
+                  markdown_table(["candidate", "ms/step", "x bare step"],
+                                 [[r["candidate"], f"{1000 * r['seconds_per_step']:.2f}",
+                                   f"{r['ratio_to_bare']:.3f}"] for r in fit["rows"]]), ""]
+    for name in ("epoch", "saa", "steps", "fit"):
         part = results.get(name, {})
         if "skipped" in part:
             lines.append(f"{name}: skipped ({part['skipped']})")

@@ -109,7 +109,8 @@ def build_variant(variant, splits):
             for tracker in trainer.metrics:
                 tracker.update_state = lambda *args, **kwargs: None
         if variant in FIT_VARIANTS:
-            return _fit_call(trainer, batch, variant != "keras_fit" and config.log_every_steps)
+            return fit_call(trainer, batch, FLAGS.fit_steps,
+                            variant != "keras_fit" and config.log_every_steps)
         train_step = _bare_step(trainer, optimizer) if variant == "bare" else trainer.train_step
         last_weight = trainer.network.trainable_variables[-1]
 
@@ -142,9 +143,9 @@ def _bare_step(trainer, optimizer):
     return step
 
 
-def _fit_call(trainer, batch, log_every_steps=None):
-    """One ``fit`` of ``--fit_steps`` steps over ``batch``; with ``log_every_steps``, with the
-    run's per-step callbacks (summaries written to a temporary folder)."""
+def fit_call(trainer, batch, steps, log_every_steps=None):
+    """A warmed-up zero-argument call of one ``fit`` of ``steps`` steps over ``batch``; with
+    ``log_every_steps``, with the run's per-step callbacks (summaries to a temporary folder)."""
     data = tf.data.Dataset.from_tensors(batch).repeat()
     callbacks = []
     if log_every_steps:
@@ -153,7 +154,7 @@ def _fit_call(trainer, batch, log_every_steps=None):
                      callbacks_lib.StepSummaries(logs_dir, log_every_steps)]
 
     def run():
-        trainer.fit(data, epochs=1, steps_per_epoch=FLAGS.fit_steps, verbose=0,
+        trainer.fit(data, epochs=1, steps_per_epoch=steps, verbose=0,
                     callbacks=callbacks)
 
     run()  # trace and warm up

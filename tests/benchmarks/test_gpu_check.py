@@ -27,9 +27,13 @@ def test_the_tiny_gpu_check_measures_every_part_and_writes_its_results(repo, tmp
     assert all(r["seconds_per_step"] > 0 for r in steps["rows"])
     assert set(steps["projected_minutes_100_epochs"]) == {"off, XLA off",
                                                          "mixed_bfloat16, XLA off"}
+    assert [r["candidate"] for r in results["fit"]["rows"]] == [
+        "bare step", "fit + callbacks, 1 per execution", "fit + callbacks, 2 per execution"]
+    assert all(r["seconds_per_step"] > 0 for r in results["fit"]["rows"])
     assert results["versions"]["tensorflow"]
     summary = (tmp_path / "summary.md").read_text()
     assert "Projected 100 epochs" in summary and "paper: 50 min" in summary
+    assert "What Keras' fit adds" in summary
     assert not (repo / "benchmarks" / "results" / "gpu_check" / "CPU").exists()
 
 
