@@ -20,6 +20,6 @@ def plot_band(axis, xs, curves, colour, label):
     their highest value at each x."""
     stacked = np.asarray(curves, dtype=float)
     axis.plot(xs, stacked.mean(axis=0), color=colour, marker="o", markersize=3,
-              label=f"{label} ({len(curves)} seeds)")
+              label=f"{label} ({len(curves)} seed{'' if len(curves) == 1 else 's'})")
     axis.fill_between(xs, stacked.min(axis=0), stacked.max(axis=0), color=colour, alpha=0.2,
                       linewidth=0)
