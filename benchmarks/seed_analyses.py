@@ -28,6 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.harness.spread import mean_and_sd, plot_band  # noqa: E402
+from tf_fastls0.analysis.runner import SETTINGS_FILE  # noqa: E402
 
 SEED_FOLDER = re.compile(r"^s(?P<seed>\d+)$")
 ALPHAS_SHOWN = ("0.0", "0.5", "1.0")
@@ -74,10 +75,21 @@ def _models(folder, file_name):
         return json.load(handle)["models"]
 
 
+def _labels(folder):
+    """The methods in the order the analysis was given them (its JSON files sort their keys)."""
+    path = os.path.join(folder, SETTINGS_FILE)
+    if not os.path.exists(path):
+        return []
+    with open(path) as handle:
+        return list(json.load(handle).get("labels") or [])
+
+
 def collect(folders):
-    """``{figure: {method: {seed: value}}}`` and the methods in the order the folders name them."""
+    """``{figure: {method: {seed: value}}}`` and the methods in the order the analyses were
+    given them (``--labels``)."""
     values, methods = {}, []
     for seed, folder in folders.items():
+        methods += [label for label in _labels(folder) if label not in methods]
         for figure, file_name, read in FIGURES:
             for method, entry in _models(folder, file_name).items():
                 if method not in methods:

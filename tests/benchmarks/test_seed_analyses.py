@@ -12,21 +12,26 @@ from benchmarks import seed_analyses
 ALPHAS = [f"{a:.1f}" for a in np.linspace(0, 1, 11)]
 
 
+def _sorted_json(payload):
+    return json.dumps(payload, sort_keys=True)  # as tf_fastls0.analyze writes its files
+
+
 def _write_seed(folder, top_eigenvalues, overlaps, norms, dips, with_locations=True):
     """One analyze output: per method its top-3 eigenvalues, overlap, gradient norms, and an
     interpolation curve that dips to ``dip`` at a = 0.5."""
     folder.mkdir()
     methods = list(top_eigenvalues)
-    (folder / "hessian.json").write_text(json.dumps({"models": {
+    (folder / "analysis_config.json").write_text(json.dumps({"labels": methods}))
+    (folder / "hessian.json").write_text(_sorted_json({"models": {
         m: {"eigenvalues": [top_eigenvalues[m], top_eigenvalues[m] / 2, top_eigenvalues[m] / 4]}
         for m in methods}}))
-    (folder / "gradient_norm.json").write_text(json.dumps({"models": {
+    (folder / "gradient_norm.json").write_text(_sorted_json({"models": {
         m: {"steps": [10, 20, 30, 40], "gradient_norm": norms[m]} for m in methods}}))
     if with_locations:
-        (folder / "locations.json").write_text(json.dumps({"models": {
+        (folder / "locations.json").write_text(_sorted_json({"models": {
             m: {"mean_overlap_rate": overlaps[m], "mean_normalised_l0_distance": 1 - overlaps[m]}
             for m in methods}}))
-    (folder / "interpolation.json").write_text(json.dumps({"models": {
+    (folder / "interpolation.json").write_text(_sorted_json({"models": {
         m: {"accuracy_by_alpha": {a: (dips[m] if a == "0.5" else 0.6) for a in ALPHAS},
             "saa_robust_accuracy": 0.1} for m in methods}}))
 
