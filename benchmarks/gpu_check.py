@@ -246,14 +246,11 @@ def _fit(scale):
                  train_eps=1)
     calls = {"bare step": step_cost.compiled_step("fast_ls_l0_t", splits, **shape)}
     for n in scale["fit_groups"]:
-        config = TrainConfig(**step_cost.METHODS["fast_ls_l0_t"], **shape, epochs=10,
-                             soft_label_start_epoch=0, steps_per_execution=n)
+        config = step_cost.method_config("fast_ls_l0_t", **shape, steps_per_execution=n)
         trainer, _ = build_trainer(config, splits)
-        images = tf.constant(splits.train.float_images(slice(0, config.batch_size)))
-        batch = (images, tf.constant(splits.train.labels[:config.batch_size]),
-                 tf.range(config.batch_size, dtype=tf.int64))
         calls[f"fit + callbacks, {n} per execution"] = fit_call(
-            trainer, batch, scale["fit_steps"], config.log_every_steps)
+            trainer, step_cost.first_batch(splits, config.batch_size), scale["fit_steps"],
+            config.log_every_steps)
     medians = interleaved_medians(calls, scale["rounds"], warmup_rounds=1)
     per_step = {name: seconds / (1 if name == "bare step" else scale["fit_steps"])
                 for name, seconds in medians.items()}

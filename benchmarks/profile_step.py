@@ -20,23 +20,23 @@ the part costs (1 - variant / full; negative: the variant is slower):
 | ``bare`` | all of the trainer removed: CE, tape, ``optimizer.apply`` on the same network |
 | ``keras_fit`` | the full step driven by Keras ``fit`` (no callbacks, ``verbose=0``) |
 | ``keras_fit_callbacks`` | ``fit`` with the run's per-step ``TerminateOnNaN``, ``StepSummaries`` |
-| ``keras_fit_grouped`` | the same, ``--fit_steps_per_execution`` steps per call (``--steps_per_execution``) |
+| ``keras_fit_grouped`` | the same, ``--fit_steps_per_execution`` steps per call |
 
 The two ``fit`` rows show the host's share: Keras' own loop (iterator, logs) and the callbacks
 that make it wait for every step's logs; each of their timed calls is one ``fit`` of
 ``--fit_steps`` steps, so the per-call cost of starting ``fit`` is spread over those steps (a
 training epoch spreads it over all of its steps). ``keras_fit_grouped`` shows what
-``--steps_per_execution`` takes back: the host dispatches and waits once per group. A network variant is a copy of the network
-(``keras.models.clone_model``) with fresh weights; the others patch the trainer while its step
-is traced. Ablations do not add up: parts overlap (no BatchNorm also removes its gradient and
-its variables' L2 terms). ``--trace_dir`` also writes a ``tf.profiler`` trace of a few full steps
-there (TensorBoard's Profile tab: per-op times) and prints the traced op time summed by op type
-(``Conv2DBackpropFilter``, ``_MklFusedBatchNormV3``, ...): seconds per step and share of all op
-time (ops that run side by side each count their own time, so the shares are of op time, not of
-the step's wall time). The other flags are ``benchmarks.step_cost``'s
-(``--model``, ``--width``, ``--batch_size``, ``--image_size``, ``--jit_compile``,
-``--mixed_precision``, ``--rounds``, ``--steps_per_round``, ``--output``); its ``--methods`` is
-not read here.
+``--steps_per_execution`` takes back: the host dispatches and waits once per group. A network
+variant is a copy of the network (``keras.models.clone_model``) with fresh weights; the others
+patch the trainer while its step is traced. Ablations do not add up: parts overlap (no BatchNorm
+also removes its gradient and its variables' L2 terms). ``--trace_dir`` also writes a
+``tf.profiler`` trace of a few full steps there (TensorBoard's Profile tab: per-op times) and
+prints the traced op time summed by op type (``Conv2DBackpropFilter``, ``_MklFusedBatchNormV3``,
+...): seconds per step and share of all op time (ops that run side by side each count their own
+time, so the shares are of op time, not of the step's wall time). The other flags are
+``benchmarks.step_cost``'s (``--model``, ``--width``, ``--batch_size``, ``--image_size``,
+``--jit_compile``, ``--mixed_precision``, ``--rounds``, ``--steps_per_round``, ``--output``);
+its ``--methods`` is not read here.
 """
 
 import collections
@@ -102,9 +102,7 @@ def build_variant(variant, splits):
                          **({"weight_decay": 0.0} if variant == "no_l2" else {}))
     with _patched(variant):
         trainer, optimizer = run_lib.build_trainer(config, splits)
-        images = tf.constant(splits.train.float_images(slice(0, config.batch_size)))
-        labels = tf.constant(splits.train.labels[:config.batch_size].astype("int32"))
-        batch = (images, labels, tf.range(config.batch_size, dtype=tf.int64))
+        batch = step_cost.first_batch(splits, config.batch_size)
         if variant == "no_metrics":
             for tracker in trainer.metrics:
                 tracker.update_state = lambda *args, **kwargs: None

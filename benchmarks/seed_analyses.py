@@ -135,7 +135,8 @@ def markdown(summary, methods, title):
     lines = [f"# {title}", "",
              "Mean ± sample standard deviation over seeds (the seeds' own values in brackets, "
              "seed order).", "",
-             "| figure | " + " | ".join(methods) + (f" | {comparison} in |" if comparison else " |"),
+             "| figure | " + " | ".join(methods)
+             + (f" | {comparison} in |" if comparison else " |"),
              "|---|" + "---|" * (len(methods) + bool(comparison))]
     for figure, entry in summary.items():
         cells = [_cell(entry["methods"][m]) for m in methods]
@@ -147,21 +148,22 @@ def markdown(summary, methods, title):
 
 def plot(folders, methods, path, title):
     """Interpolation accuracy against a, and the gradient norm against the training step."""
+    interpolations = [_models(folder, "interpolation.json") for folder in folders.values()]
+    gradient_norms = [_models(folder, "gradient_norm.json") for folder in folders.values()]
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
     for i, method in enumerate(methods):
         colour = plt.get_cmap("tab10")(i % 10)
-        runs = [_models(f, "interpolation.json").get(method) for f in folders.values()]
-        runs = [r["accuracy_by_alpha"] for r in runs if r]
+        runs = [models[method]["accuracy_by_alpha"] for models in interpolations
+                if method in models]
         if runs:
             alphas = sorted(runs[0], key=float)
-            plot_band(left, [float(a) for a in alphas], [[100 * r[a] for a in alphas] for r in runs],
-                  colour, method)
-        curves = [_models(f, "gradient_norm.json").get(method) for f in folders.values()]
-        curves = [c for c in curves if c]
+            plot_band(left, [float(a) for a in alphas],
+                      [[100 * run[a] for a in alphas] for run in runs], colour, method)
+        curves = [models[method] for models in gradient_norms if method in models]
         if curves:
-            length = min(len(c["steps"]) for c in curves)
-            plot_band(right, curves[0]["steps"][:length], [c["gradient_norm"][:length] for c in curves],
-                  colour, method)
+            length = min(len(curve["steps"]) for curve in curves)
+            plot_band(right, curves[0]["steps"][:length],
+                      [curve["gradient_norm"][:length] for curve in curves], colour, method)
     left.set_xlabel("a (input x + a delta_1step)")
     left.set_ylabel("accuracy (%)")
     left.set_title("Table 2: accuracy along the segment to the 1-step example", fontsize=10)

@@ -82,19 +82,30 @@ def synthetic_splits(batch_size, image_size, num_classes):
     return DataSplits("synthetic", image_set, image_set)
 
 
+def method_config(name, **settings):
+    """The ``TrainConfig`` this benchmark times for method ``name``: ``settings`` (its fields)
+    with the method's ``METHODS`` entry, which may name its own model."""
+    return TrainConfig(**{**dict(epochs=10, soft_label_start_epoch=0, **settings), **METHODS[name]})
+
+
+def first_batch(splits, batch_size):
+    """``(images, labels, example indices)`` of the first ``batch_size`` training images."""
+    images = tf.constant(splits.train.float_images(slice(0, batch_size)))
+    labels = tf.constant(splits.train.labels[:batch_size].astype("int32"))
+    return images, labels, tf.range(batch_size, dtype=tf.int64)
+
+
 def compiled_step(name, splits, **settings):
     """A warmed-up zero-argument call of one training step of method ``name``; ``settings``:
     ``TrainConfig`` fields (default: this program's flags)."""
-    shared = dict(model=FLAGS.model, width=FLAGS.width, batch_size=FLAGS.batch_size, epochs=10,
-                  train_eps=FLAGS.train_eps, soft_label_start_epoch=0,
-                  jit_compile=FLAGS.jit_compile,
-                  mixed_precision=FLAGS.mixed_precision) if not settings else \
-        dict(epochs=10, soft_label_start_epoch=0, **settings)
-    config = TrainConfig(**{**shared, **METHODS[name]})  # a method may name its own model
+    settings = settings or dict(model=FLAGS.model, width=FLAGS.width, batch_size=FLAGS.batch_size,
+                                train_eps=FLAGS.train_eps, jit_compile=FLAGS.jit_compile,
+                                mixed_precision=FLAGS.mixed_precision)
+    config = method_config(name, **settings)
     trainer, _ = build_trainer(config, splits)
-    images = tf.constant(splits.train.float_images(slice(0, config.batch_size)))
+    images, _, indices = first_batch(splits, config.batch_size)
     own_predictions = tf.argmax(trainer.network(images, training=False), -1, output_type=tf.int32)
-    batch = (images, own_predictions, tf.range(config.batch_size, dtype=tf.int64))
+    batch = (images, own_predictions, indices)
     step = tf.function(trainer.train_step, jit_compile=config.jit_compile or None)
 
     def run():

@@ -39,7 +39,8 @@ def _write_seed(folder, top_eigenvalues, overlaps, norms, dips, with_locations=T
 def test_reports_each_figure_per_seed_with_mean_sd_and_the_paired_direction(tmp_path):
     sat_top, fls_top = [90.0, 120.0, 60.0], [30.0, 20.0, 70.0]
     for seed in range(3):
-        _write_seed(tmp_path / f"s{seed}", {"sat_1step": sat_top[seed], "fast_ls_l0_t": fls_top[seed]},
+        _write_seed(tmp_path / f"s{seed}",
+                    {"sat_1step": sat_top[seed], "fast_ls_l0_t": fls_top[seed]},
                     {"sat_1step": 0.2, "fast_ls_l0_t": 0.5 + 0.1 * seed},
                     {"sat_1step": [1.0, 8.0, 1.0, 1.0], "fast_ls_l0_t": [1.0, 1.2, 1.0, 1.0]},
                     {"sat_1step": 0.1, "fast_ls_l0_t": 0.5})
