@@ -10,8 +10,9 @@ methods (as ``benchmarks/configs/laptop_claim_analysis.flags`` says), and writes
   sAA; the interpolation table, Table 2), each method's value per seed, mean and sample standard
   deviation, and in how many seeds the first method's value exceeds the second's (the seeds pair
   up: a pair shares its test images and attack seed);
-- ``analyses.png``: accuracy along the segment to the 1-step example (Table 2) and the gradient
-  norm per training step (Fig. 3a), one mean line per method, band from lowest to highest seed.
+- ``analyses.png``: the top Hessian eigenvalues (Fig. 2a), accuracy along the segment to the
+  1-step example (Table 2) and the gradient norm per training step (Fig. 3a), one mean line per
+  method, band from lowest to highest seed.
 
 A figure an analysis folder lacks (an analysis not run, or not yet) is left out of its seed.
 """
@@ -147,35 +148,47 @@ def markdown(summary, methods, title):
 
 
 def plot(folders, methods, path, title):
-    """Interpolation accuracy against a, and the gradient norm against the training step."""
-    interpolations = [_models(folder, "interpolation.json") for folder in folders.values()]
-    gradient_norms = [_models(folder, "gradient_norm.json") for folder in folders.values()]
-    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.6))
+    """The top Hessian eigenvalues, interpolation accuracy against a, and the gradient norm
+    against the training step."""
+    read = {name: [_models(folder, name) for folder in folders.values()]
+            for name in ("hessian.json", "interpolation.json", "gradient_norm.json")}
+    figure, (spectrum, segment, norm) = plt.subplots(1, 3, figsize=(16, 4.6))
     for i, method in enumerate(methods):
         colour = plt.get_cmap("tab10")(i % 10)
-        runs = [models[method]["accuracy_by_alpha"] for models in interpolations
+        spectra = [models[method]["eigenvalues"] for models in read["hessian.json"]
+                   if method in models]
+        if spectra:
+            count = min(len(values) for values in spectra)
+            plot_band(spectrum, range(1, count + 1), [values[:count] for values in spectra],
+                      colour, method)
+        runs = [models[method]["accuracy_by_alpha"] for models in read["interpolation.json"]
                 if method in models]
         if runs:
             alphas = sorted(runs[0], key=float)
-            plot_band(left, [float(a) for a in alphas],
+            plot_band(segment, [float(a) for a in alphas],
                       [[100 * run[a] for a in alphas] for run in runs], colour, method)
-        curves = [models[method] for models in gradient_norms if method in models]
+        curves = [models[method] for models in read["gradient_norm.json"] if method in models]
         if curves:
             length = min(len(curve["steps"]) for curve in curves)
-            plot_band(right, curves[0]["steps"][:length],
+            plot_band(norm, curves[0]["steps"][:length],
                       [curve["gradient_norm"][:length] for curve in curves], colour, method)
-    left.set_xlabel("a (input x + a delta_1step)")
-    left.set_ylabel("accuracy (%)")
-    left.set_title("Table 2: accuracy along the segment to the 1-step example", fontsize=10)
-    right.set_xlabel("training step")
-    right.set_ylabel("||dL/dtheta|| (logged steps)")
-    right.set_yscale("log")
-    right.set_title("Fig. 3a: gradient norm during training", fontsize=10)
-    for axis in (left, right):
+    spectrum.set_xlabel("eigenvalue (largest first)")
+    spectrum.set_ylabel("Hessian eigenvalue of the training loss")
+    spectrum.set_yscale("log")
+    spectrum.xaxis.get_major_locator().set_params(integer=True)
+    spectrum.set_title("Fig. 2a: top Hessian eigenvalues", fontsize=10)
+    segment.set_xlabel("a (input x + a delta_1step)")
+    segment.set_ylabel("accuracy (%)")
+    segment.set_title("Table 2: accuracy along the segment to the 1-step example", fontsize=10)
+    norm.set_xlabel("training step")
+    norm.set_ylabel("||dL/dtheta|| (logged steps)")
+    norm.set_yscale("log")
+    norm.set_title("Fig. 3a: gradient norm during training", fontsize=10)
+    for axis in (spectrum, segment, norm):
         axis.grid(alpha=0.3)
         if axis.lines:
             axis.legend(fontsize=8)
-    figure.suptitle(textwrap.fill(title, 110) + "\nmean over seeds, band: lowest to highest seed",
+    figure.suptitle(textwrap.fill(title, 150) + "\nmean over seeds, band: lowest to highest seed",
                     fontsize=10)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
