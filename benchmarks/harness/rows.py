@@ -64,10 +64,16 @@ def collect_row(spec, runs_dir, budget, table, status):
         if report is None:
             continue
         apart = set(part.attacks) <= set(FEWER_IMAGES)
-        row.update(_attack_columns(report) if apart else _evaluation_columns(report))
-        eval_seconds = ledger_lib.invocation_seconds(ledger, part.folder_name)
-        if eval_seconds is not None:  # every piece of a resumed evaluation, every part
-            row["eval_seconds"] = row.get("eval_seconds", 0.0) + eval_seconds
+        columns = _attack_columns(report) if apart else _evaluation_columns(report)
+        # The ledger counts every piece of a resumed evaluation, the report its last piece only:
+        # the report's figure stands in only where the harness did not run the evaluation.
+        report_seconds = columns.pop("eval_seconds", None)
+        part_seconds = ledger_lib.invocation_seconds(ledger, part.folder_name)
+        if part_seconds is None:
+            part_seconds = report_seconds
+        row.update(columns)
+        if part_seconds is not None:  # summed over the budget's parts
+            row["eval_seconds"] = row.get("eval_seconds", 0.0) + part_seconds
         commits = ledger_lib.invocation_commits(ledger, part.folder_name)
         row["eval_commit"] = ",".join(c for c in (row.get("eval_commit"), commits) if c)
     if paper is not None:

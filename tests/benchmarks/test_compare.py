@@ -70,6 +70,11 @@ def test_csv_rows_carry_the_evaluation_figures_and_the_paper_s(compared):
             stages["spgd_unproj"]["robust_acc"])
         assert float(row["saa_after_spgd_unproj"]) >= float(row["saa"])
         assert float(row["train_seconds"]) > 0 and float(row["epoch_seconds"]) > 0
+        # The evaluation's wall time as the harness timed it, counted once.
+        ledger = json.loads((out / "runs" / name / "harness.json").read_text())
+        (evaluation,) = [pieces for kind, pieces in ledger["invocations"].items()
+                         if kind.startswith("eval_")]
+        assert float(row["eval_seconds"]) == pytest.approx(evaluation[0]["seconds"], rel=1e-4)
         assert int(row["epochs"]) == 1 and int(row["train_examples"]) == 128
         summary = json.loads((out / "runs" / name / "summary.json").read_text())
         assert float(row["train_attack_accuracy"]) == pytest.approx(
