@@ -22,6 +22,7 @@ into ``analysis/analyses.md`` and ``analyses.png`` too (``seed_analyses.py``).
 
 import itertools
 import json
+import math
 import os
 import re
 import textwrap
@@ -38,6 +39,10 @@ from benchmarks import seed_analyses  # noqa: E402
 from benchmarks.harness.spread import mean_and_sd, plot_band  # noqa: E402
 
 FLAGS = flags.FLAGS
+# Student's t, two-sided 5 %, by degrees of freedom (standard tables): a gap over n seeds is
+# beyond its spread where |t| exceeds the value for n - 1.
+T_CRITICAL_5_PERCENT = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365,
+                        8: 2.306, 9: 2.262, 10: 2.228}
 flags.DEFINE_string("results", None, "Folder holding the harness's results.json (and where the "
                     "seed table and figure go).")
 flags.DEFINE_string("title", None, "Title of the table and figure (default: the folder's name).")
@@ -93,7 +98,7 @@ def summarise(groups):
 
 def paired_gaps(groups, key="saa"):
     """For each pair of methods (later minus earlier in table order): the per-seed differences
-    over the seeds both finished, with their mean and sd."""
+    over the seeds both finished, with their mean and sd, and the paired t statistic."""
     gaps = {}
     for first, second in itertools.combinations(groups, 2):
         a, b = finished(groups[first]), finished(groups[second])
@@ -101,8 +106,17 @@ def paired_gaps(groups, key="saa"):
         differences = [b[s][key] - a[s][key] for s in shared]
         mean, sd, n = mean_and_sd(differences)
         gaps[f"{second} - {first}"] = {"seeds": shared, "differences": differences,
-                                       "mean": mean, "sd": sd, "n": n}
+                                       "mean": mean, "sd": sd, "n": n, **paired_t(mean, sd, n)}
     return gaps
+
+
+def paired_t(mean, sd, n):
+    """Student's paired t of a mean difference over ``n`` seeds, its degrees of freedom, and
+    whether it lies beyond the two-sided 5 % critical value (None where it cannot be said)."""
+    if sd is None or sd == 0 or n - 1 not in T_CRITICAL_5_PERCENT:
+        return {"t": None, "df": n - 1 if n else None, "beyond_spread": None}
+    t = mean / (sd / math.sqrt(n))
+    return {"t": t, "df": n - 1, "beyond_spread": abs(t) > T_CRITICAL_5_PERCENT[n - 1]}
 
 
 def _cell(figure):
@@ -125,12 +139,17 @@ def markdown(summary, gaps, title):
         seeds = ",".join(map(str, entry["seeds"])) or "none yet"
         lines.append(f"| {method} | {seeds} | "
                      + " | ".join(_cell(entry[key]) for key, _ in FIGURES) + " |")
-    lines += ["", "sAA gap, paired by seed (same test images and attack seed):", "",
-              "| gap | seeds | per seed | mean ± sd |", "|---|---|---|---|"]
+    lines += ["", "sAA gap, paired by seed (same test images and attack seed); t = mean / (sd / "
+              "sqrt(n)), beyond its spread where |t| exceeds Student's two-sided 5 % critical "
+              "value for n - 1 degrees of freedom (4.30 for three seeds):", "",
+              "| gap | seeds | per seed | mean ± sd | paired t (df) | beyond spread (5 %) |",
+              "|---|---|---|---|---|---|"]
     for name, gap in gaps.items():
         per_seed = ", ".join(f"{d:+.1f}" for d in gap["differences"]) or "-"
+        t = "-" if gap.get("t") is None else f"{gap['t']:.1f} ({gap['df']})"
+        beyond = {None: "-", True: "yes", False: "no"}[gap.get("beyond_spread")]
         lines.append(f"| {name} | {','.join(map(str, gap['seeds'])) or '-'} | {per_seed} | "
-                     f"{_cell(gap)} |")
+                     f"{_cell(gap)} | {t} | {beyond} |")
     return "\n".join(lines) + "\n"
 
 

@@ -38,6 +38,8 @@ def test_groups_seeds_by_method_and_reports_mean_and_sample_sd(tmp_path):
     gap = gaps["fast_ls_l0_t - sat_1step"]
     assert np.allclose(gap["differences"], np.subtract(fls, sat))
     assert np.isclose(gap["sd"], np.std(np.subtract(fls, sat), ddof=1))
+    assert np.isclose(gap["t"], gap["mean"] / (gap["sd"] / np.sqrt(3))) and gap["df"] == 2
+    assert gap["beyond_spread"] is True
     table = (tmp_path / "seeds.md").read_text()
     assert f"{np.mean(fls):.1f} ± {np.std(fls, ddof=1):.1f}" in table
     assert (tmp_path / "seeds_by_epoch.png").stat().st_size > 0
@@ -62,3 +64,16 @@ def test_unfinished_seeds_stay_out_of_final_figures_and_gaps(tmp_path):
 def test_a_run_without_seed_suffix_is_seed_zero():
     assert seed_table.method_and_seed("fast_ls_l0_t_s12") == ("fast_ls_l0_t", 12)
     assert seed_table.method_and_seed("sat_1step") == ("sat_1step", 0)
+
+
+def test_a_gap_within_its_spread_is_said_to_be(tmp_path):
+    sat, fls = [10.0, 12.0, 11.0], [14.0, 10.0, 13.0]  # differences +4, -2, +2: t = 0.76
+    _write(tmp_path, [_row(f"{method}_s{seed}", values[seed], 40.0, (5,), 60.0)
+                      for seed in range(3) for method, values in (("sat_1step", sat),
+                                                                  ("fast_ls_l0_t", fls))])
+
+    _, gaps = seed_table.write_seed_table(str(tmp_path))
+
+    gap = gaps["fast_ls_l0_t - sat_1step"]
+    assert gap["beyond_spread"] is False and 0 < gap["t"] < 4.303
+    assert "| 0.8 (2) | no |" in (tmp_path / "seeds.md").read_text()
