@@ -141,7 +141,8 @@ def markdown(summary, gaps, title):
                      + " | ".join(_cell(entry[key]) for key, _ in FIGURES) + " |")
     lines += ["", "sAA gap, paired by seed (same test images and attack seed); t = mean / (sd / "
               "sqrt(n)), beyond its spread where |t| exceeds Student's two-sided 5 % critical "
-              "value for n - 1 degrees of freedom (4.30 for three seeds):", "",
+              f"value for n - 1 degrees of freedom ({T_CRITICAL_5_PERCENT[2]:.2f} for three seeds):",
+              "",
               "| gap | seeds | per seed | mean ± sd | paired t (df) | beyond spread (5 %) |",
               "|---|---|---|---|---|---|"]
     for name, gap in gaps.items():
