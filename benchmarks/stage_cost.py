@@ -60,7 +60,7 @@ STAGES = ("spgd_unproj", "spgd_proj", "rs")
 def stage_cost(model_name, width, image_size, batch, iterations, queries, repeats, seed=0):
     """The figure as a dict: per k and stage the seconds, active image-passes and cost ratio,
     the forward+backward seconds per image, and per stage the k = 10 / k = 3 time ratio."""
-    net, images, labels = _trained_model(model_name, width, image_size, batch, seed)
+    net, images, labels = trained_shapes_model(model_name, width, image_size, batch, seed)
     model_fn = lambda x: net(x, training=False)  # noqa: E731
     correct = np.argmax(model_fn(images).numpy(), axis=-1) == labels
     timer = _forward_backward_timer(model_fn, images.shape[1:])
@@ -92,7 +92,9 @@ def stage_cost(model_name, width, image_size, batch, iterations, queries, repeat
     return figure
 
 
-def _trained_model(model_name, width, image_size, batch, seed):
+def trained_shapes_model(model_name, width, image_size, batch, seed):
+    """A network trained ``TRAIN_EPOCHS`` epochs of cross-entropy on ``TRAIN_IMAGES_PER_BATCH *
+    batch`` shapes10 images, and ``batch`` held-out images in [0, 1] with their labels."""
     keras.utils.set_random_seed(seed)
     train = make_shapes(TRAIN_IMAGES_PER_BATCH * batch, np.random.default_rng([seed, 0]),
                         size=image_size)

@@ -51,20 +51,20 @@ def test_active_counts_follow_each_images_passes():
     assert stage_cost.active_counts([]) == []
 
 
-def test_the_working_batch_shrinks_to_a_bucket_once_half_of_it_fell():
-    assert stage_cost.working_sizes([6, 3, 2, 2], 6) == [6, 4, 2, 2]
-    assert stage_cost.working_sizes([207, 150, 104, 103, 40], 207) == [207, 207, 207, 128, 64]
+def test_the_working_batch_shrinks_as_soon_as_a_smaller_bucket_holds_its_active_rows():
+    assert stage_cost.working_sizes([6, 3, 2, 2], 6) == [6, 3, 2, 2]
+    assert stage_cost.working_sizes([207, 150, 104, 103, 40], 207) == [207, 192, 128, 128, 48]
     assert stage_cost.working_sizes([5, 5, 1], 5) == [5, 5, 1]
 
 
 def test_the_factors_multiply_to_the_cost_ratio():
-    passes = np.array([4, 4, 1, 1, 1, 2])
+    passes = np.array([4, 4, 4, 4, 4, 1])
     counts = stage_cost.active_counts(passes)
     pass_seconds = {1: 0.5, 2: 0.6, 4: 0.8, 6: 1.0}
     factors = stage_cost.cost_factors(counts, stage_cost.working_sizes(counts, len(passes)),
                                       seconds=3.0, per_image=1.0 / 6, pass_seconds=pass_seconds)
     ratio = 3.0 / (passes.sum() * (1.0 / 6))
     assert np.prod(list(factors.values())) == pytest.approx(ratio)
-    # Passes at 6, 3, 2, 2 active rows; working rows 6, 4 (bucket of 3), 2, 2.
-    assert factors["padding"] == pytest.approx((1.0 + 0.8 + 0.6 + 0.6) / (1.0 + 0.7 + 0.6 + 0.6))
-    assert factors["small_batch"] == pytest.approx((1.0 + 0.7 + 0.6 + 0.6) / (13 / 6))
+    # Passes at 6, 5, 5, 5 active rows; the bucket of 5 is 6, so the working batch stays at 6.
+    assert factors["padding"] == pytest.approx((4 * 1.0) / (1.0 + 3 * 0.9))
+    assert factors["small_batch"] == pytest.approx((1.0 + 3 * 0.9) / (21 / 6))

@@ -80,8 +80,8 @@ def sparse_autoattack(model, images=None, labels=None, *, eps, iterations=10_000
         stage, attacked, broken, seconds, images_done).
       compiled: run the model and the stages as tf.functions (one trace each); False runs them
         eagerly (tiny tests, debugging).
-      compact: drop broken images from a stage's working batch while it runs (the same result;
-        False only to check that).
+      compact: drop broken images from a stage's working batch while it runs (the same images
+        broken; logits may differ in the last bit, see ``compaction``; False only to check that).
       threat: a ``threats.Threat`` (``eps`` then counts its structures); None: pixels.
 
     Returns a ``SparseAutoAttackResult``. To attack one model in many calls (an evaluation that
