@@ -1,11 +1,11 @@
-"""``python -m benchmarks.compaction_fidelity``: compacted attacks keep a real network's outcome."""
+"""``benchmarks.compaction_fidelity`` (and ``batch_invariance``): compacted attacks keep a real network's outcome."""
 
 import json
 
 import numpy as np
 import tensorflow as tf
 
-from benchmarks.compaction_fidelity import row_bits
+from benchmarks.batch_invariance import row_bits
 
 
 def test_a_small_trained_cnn_loses_no_broken_image_to_compaction(run_module, tmp_path):
