@@ -1,4 +1,4 @@
-"""Whether an image's attack depends on the batch it runs in: what ``benchmarks.compaction_fidelity``
+"""Whether an image's attack depends on the batch it runs in: what ``compaction_fidelity``
 measures (row bits at each batch size; compacted against full-batch attacks).
 
 See that program's docstring for what the figures mean; this module holds no flags, so tests and

@@ -1,6 +1,7 @@
-"""Whether compaction changes an attack's result on a real network, and why it can in the last bit.
+"""Whether compaction changes an attack's result on a real network, and why it can, in the last
+bit.
 
-    python -m benchmarks.compaction_fidelity --data_dir=$CIFAR10_JPEG_DIR --model=small_cnn --width=0.5
+    python -m benchmarks.compaction_fidelity --data_dir=$CIFAR10_JPEG_DIR --width=0.5
 
 A network is trained normally (cross-entropy, ``--epochs`` over ``--train_images`` of
 ``--data_dir``, or of the built-in shapes10 images when no folder is given) or loaded
@@ -13,8 +14,8 @@ A network is trained normally (cross-entropy, ``--epochs`` over ``--train_images
   shrinks to such sizes, ``attacks/compaction.py``) cannot give every row the full batch's bits.
 - **Attack outcome**: sPGD (unprojected and projected) and Sparse-RS at each eps of ``--eps`` on
   the correctly classified images, compacted and not: the images fooled each way, whether they
-  are the same images, how many adversarial images differ, and the largest difference in the returned
-  images' loss.
+  are the same images, how many adversarial images differ, and the largest difference in the
+  returned images' loss.
 
 Nothing is timed (``attack_cost --figures=e`` times what compaction saves), so a busy machine
 gives the same figures. ``--output`` also writes them as JSON.

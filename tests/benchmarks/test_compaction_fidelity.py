@@ -1,4 +1,4 @@
-"""`benchmarks.compaction_fidelity` and `batch_invariance`: compaction keeps a real network's outcome."""
+"""`benchmarks.compaction_fidelity`: compaction keeps a real network's outcome."""
 
 import json
 
