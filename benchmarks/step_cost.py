@@ -9,8 +9,6 @@ to standard training. The paper's targets: Fast-LS-l0 (T) <= 1.25x of 1-step sAT
 passes of standard training.
 """
 
-import dataclasses
-import json
 import os
 import platform
 
