@@ -10,24 +10,26 @@ import keras
 from PIL import Image
 
 
-def mlp_model_fn(shape, classes=4, seed=0, hidden=16):
-    """A fixed random one-hidden-layer MLP on images of ``shape`` (H, W, C) -> logits."""
+def mlp_model_fn(shape, classes=4, seed=0, hidden=16, dtype=tf.float32):
+    """A fixed random one-hidden-layer MLP on images of ``shape`` (H, W, C) -> float32 logits,
+    computed in ``dtype``."""
     rng = np.random.default_rng(seed)
     features = int(np.prod(shape))
-    w1 = tf.constant(rng.normal(size=(features, hidden)) * 3.0 / np.sqrt(features), tf.float32)
-    b1 = tf.constant(rng.normal(size=hidden), tf.float32)
-    w2 = tf.constant(rng.normal(size=(hidden, classes)) / np.sqrt(hidden), tf.float32)
+    w1 = tf.constant(rng.normal(size=(features, hidden)) * 3.0 / np.sqrt(features), dtype)
+    b1 = tf.constant(rng.normal(size=hidden), dtype)
+    w2 = tf.constant(rng.normal(size=(hidden, classes)) / np.sqrt(hidden), dtype)
 
     def model_fn(images):
-        flat = tf.reshape(tf.cast(images, tf.float32), [-1, features])
-        return tf.nn.relu(flat @ w1 + b1) @ w2
+        flat = tf.reshape(tf.cast(images, dtype), [-1, features])
+        return tf.cast(tf.nn.relu(flat @ w1 + b1) @ w2, tf.float32)
 
     return model_fn
 
 
 @pytest.fixture(scope="session")
 def mlp():
-    """``mlp(shape, classes=4, seed=0)`` -> model_fn (a factory, so hypothesis can vary shapes)."""
+    """``mlp(shape, classes=4, seed=0, dtype=tf.float32)`` -> model_fn (a factory, so hypothesis
+    can vary shapes)."""
     return mlp_model_fn
 
 

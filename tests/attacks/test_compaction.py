@@ -10,29 +10,17 @@ from tf_fastls0.attacks.compaction import bucket, survivors_first
 SHAPE = (6, 6, 3)
 
 
-def row_exact_mlp(shape, classes, seed, hidden=16):
-    """A fixed random MLP computed in float64 and returned as float32 logits: the float64 sums'
-    order (which CPU kernels pick by batch size) cannot show in a float32 row, so each row's
-    logits and gradients have the same bits at every batch size. The float32 MLP of the other
-    tests does not (nor does a Keras CNN): there compaction keeps results only to the last bit."""
-    rng = np.random.default_rng(seed)
-    features = int(np.prod(shape))
-    w1 = tf.constant(rng.normal(size=(features, hidden)) * 3.0 / np.sqrt(features), tf.float64)
-    b1 = tf.constant(rng.normal(size=hidden), tf.float64)
-    w2 = tf.constant(rng.normal(size=(hidden, classes)) / np.sqrt(hidden), tf.float64)
-
-    def model_fn(images):
-        flat = tf.reshape(tf.cast(images, tf.float64), [-1, features])
-        return tf.cast(tf.nn.relu(flat @ w1 + b1) @ w2, tf.float32)
-
-    return model_fn
-
-
 @pytest.fixture(scope="module")
-def counted():
+def counted(mlp):
     """A row-exact MLP whose labels are its own clean predictions (every image starts correct),
-    and a ``model_fn`` that counts the rows it is run on (in eager mode)."""
-    model_fn = row_exact_mlp(SHAPE, 4, seed=3)
+    and a ``model_fn`` that counts the rows it is run on (in eager mode).
+
+    Row-exact: computed in float64 and returned as float32 logits, so the float64 sums' order
+    (which CPU kernels pick by batch size) cannot show in a float32 row, and each row's logits and
+    gradients have the same bits at every batch size (``test_the_row_exact_model_is_row_exact``).
+    The float32 MLP of the other tests does not (nor does a Keras CNN): there compaction keeps
+    results only to the last bit."""
+    model_fn = mlp(SHAPE, 4, seed=3, dtype=tf.float64)
     rng = np.random.default_rng(3)
     images = rng.uniform(size=(48, *SHAPE)).astype(np.float32)
     labels = np.argmax(model_fn(images).numpy(), axis=-1).astype(np.int32)
