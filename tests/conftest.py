@@ -1,13 +1,17 @@
 """Shared test settings: quiet TensorFlow, the repository root, the shared CIFAR-10 folder, and
 ``built_once`` for the costly folders every pytest-xdist worker would otherwise build again."""
 
+import collections
+import datetime
 import fcntl
 import importlib.util
 import os
 import pathlib
+import platform
 import shutil
 import subprocess
 import sys
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -21,31 +25,92 @@ CIFAR10_JPEG = pathlib.Path(os.environ.get("CIFAR10_JPEG_DIR",
                                            REPO.parent / "shared" / "data" / "cifar10-jpeg"))
 
 
-# The slowest test files (minutes each on 2 cores), slowest first. ``-n 2 --dist loadfile`` hands
-# whole files to the two workers in collection order: these start first, so no worker is left
-# with one of them at the end while the other idles. Measure with ``--durations``.
-SLOW_FILES = ("training/test_methods.py", "training/test_resume.py", "benchmarks/test_compare.py",
-              "attacks/test_strength.py", "analysis/test_analyze_cli.py",
-              "benchmarks/test_attack_cost.py", "benchmarks/test_gpu_recipe.py",
-              "training/test_multi_worker.py", "test_examples.py", "benchmarks/test_threat_table.py",
-              "training/test_threat_training.py", "benchmarks/test_scaling.py",
-              "losses/test_global_reductions.py", "evaluation/test_in_memory.py",
-              "attacks/test_compaction.py", "training/test_callbacks.py")
+# The committed per-test durations (``--record_durations``; README quotes them): their per-file
+# times order the files, slowest first, so that ``-n 2 --dist loadfile``, which hands whole files
+# to the two workers in collection order, never leaves one worker on a long file at the end
+# while the other idles.
+DURATIONS = REPO / "tests" / "durations"
+
+
+def _recorded_file_seconds():
+    seconds = {}
+    for record in DURATIONS.glob("*.md"):
+        for line in record.read_text().splitlines():
+            cells = [cell.strip() for cell in line.strip("|").split("|")]
+            if len(cells) == 2 and cells[1].endswith(".py") and "::" not in cells[1]:
+                seconds[cells[1]] = max(seconds.get(cells[1], 0.0), float(cells[0]))
+    return seconds
+
+
+def pytest_addoption(parser):
+    parser.addoption("--record_durations", metavar="PATH",
+                     help="write each test's wall time (setup + call + teardown), the run's wall "
+                          "time, test count, selection and machine to PATH (Markdown); "
+                          "tests/durations/ holds the committed ones")
 
 
 def pytest_configure(config):
-    """Under pytest-xdist, files go out in collection order (``SLOW_FILES`` first), not its
+    """Under pytest-xdist, files go out in collection order (the slowest recorded first), not its
     default of the files with the most tests first."""
     if hasattr(config.option, "loadscopereorder"):
         config.option.loadscopereorder = False
+    config.stash[_STARTED] = time.monotonic()
+
+
+_STARTED = pytest.StashKey[float]()
+_TEST_SECONDS = collections.defaultdict(float)  # node id -> setup + call + teardown, all workers
+_FAILED = set()
+
+
+def pytest_runtest_logreport(report):
+    _TEST_SECONDS[report.nodeid] += report.duration
+    if report.failed:
+        _FAILED.add(report.nodeid)
+
+
+def pytest_sessionfinish(session):
+    path = session.config.getoption("record_durations")
+    if path and not hasattr(session.config, "workerinput"):  # the controller, or the one process
+        wall = time.monotonic() - session.config.stash[_STARTED]
+        pathlib.Path(path).write_text(_durations_report(session.config, wall))
+
+
+def _durations_report(config, wall):
+    per_file = collections.defaultdict(float)
+    for node, seconds in _TEST_SECONDS.items():
+        per_file[node.split("::")[0]] += seconds
+    selection = config.getoption("markexpr") or "(every test)"
+    lines = [
+        f"# Test durations: `-m \"{selection}\"`", "",
+        f"- command: `python -m pytest {' '.join(config.invocation_params.args)}`",
+        f"- date: {datetime.date.today().isoformat()}, commit {_commit()}",
+        f"- machine: {_cpu_model()}, {len(os.sched_getaffinity(0))} cores, {platform.python_version()}",
+        f"- wall time: {wall:.0f} s ({wall / 60:.1f} min) for {len(_TEST_SECONDS)} tests "
+        f"({len(_FAILED)} failed); tests' own time summed over workers: "
+        f"{sum(_TEST_SECONDS.values()):.0f} s", "",
+        "## By file", "", "| seconds | file |", "| ---: | --- |"]
+    lines += [f"| {s:.1f} | {f} |" for f, s in sorted(per_file.items(), key=lambda i: -i[1])]
+    lines += ["", "## By test", "", "| seconds | test |", "| ---: | --- |"]
+    lines += [f"| {s:.2f} | {n} |" for n, s in sorted(_TEST_SECONDS.items(), key=lambda i: -i[1])]
+    return "\n".join(lines) + "\n"
+
+
+def _commit():
+    result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, text=True,
+                            capture_output=True)
+    return result.stdout.strip() or "unknown"
+
+
+def _cpu_model():
+    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown CPU"
 
 
 def pytest_collection_modifyitems(items):
-    def rank(item):
-        path = item.path.relative_to(REPO / "tests").as_posix()
-        return SLOW_FILES.index(path) if path in SLOW_FILES else len(SLOW_FILES)
-
-    items.sort(key=rank)  # stable: each file's tests keep their order
+    seconds = _recorded_file_seconds()
+    items.sort(key=lambda item: -seconds.get(item.nodeid.split("::")[0], 0.0))  # stable
 
 
 def _built_once(tmp_path_factory, name, build):
