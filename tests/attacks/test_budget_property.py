@@ -3,6 +3,7 @@ the attack, the image size, the budget (0 and more than the image's pixels inclu
 labels, each returned image changes at most ``eps`` pixels and stays in [0, 1]."""
 
 import numpy as np
+import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -55,3 +56,24 @@ def test_sigma_zero_with_a_budget_cuts_its_minimum_norm_images_to_it(mlp, predic
     fooled = np.argmax(model_fn(adversarial).numpy(), axis=-1) != labels
     np.testing.assert_array_equal(budgeted.is_adversarial.numpy(), fooled)
     np.testing.assert_array_equal(adversarial[~fooled], images[~fooled])
+
+
+def test_cornersearch_clamps_a_budget_beyond_the_image_to_it():
+    """eps 40 on a 4x4 image costs what 17 does (its last step changes up to all 16 pixels),
+    not 38 sparsities, 23 of which cannot change more: counted on a model no image fools, so every step
+    runs."""
+    calls = []
+
+    def unfoolable(images):
+        calls.append(1)
+        return tf.stack([tf.reduce_sum(images, axis=[1, 2, 3]) * 0.0 + 5.0,
+                         tf.zeros([tf.shape(images)[0]])], axis=1)
+
+    images, labels = np.random.default_rng(1).uniform(size=(2, 4, 4, 1)), np.zeros(2, np.int32)
+    counts = []
+    for eps in (17, 40):
+        calls.clear()
+        result = ATTACKS["cornersearch"](unfoolable, images, labels, eps=eps, n_iter=1, n_max=4)
+        counts.append(len(calls))
+        np.testing.assert_array_equal(np.asarray(result.adversarial), images)
+    assert counts[1] == counts[0]

@@ -25,7 +25,9 @@ Deviations from the reference:
 - draws are keyed per image (keyed_random) instead of one global numpy stream;
 - two draws that hit the same pixel: the later one's colour wins (numpy's fancy assignment does the
   same in practice); the number of classes comes from the model, not a constant 10;
-- ``n_max`` is capped at the number of one-pixel perturbations (tiny test images only).
+- ``n_max`` is capped at the number of one-pixel perturbations (tiny test images only), and
+  ``eps`` at the image's pixels + 1 (its last step then changes up to every pixel; the steps
+  beyond would cost minutes and reach no new sparsity).
 
 The interface (model, arrays, keyword names) is every attack's (``common``); ``n_iter`` keeps the
 paper's name because it is no attack-wide count: candidates per sparsity and class. Pixels only:
@@ -87,6 +89,8 @@ def cornersearch(model, images, labels, *, eps, n_iter=N_ITER, n_max=N_MAX, keys
                                                        clean.labels, clean.keys, clean.logits)
     height, width, channels = x.shape[1:]
     positions, corners = height * width, 2 ** channels
+    # The last step (n = eps - 1 pixels) may change every pixel; beyond it steps only cost time.
+    eps = min(eps, positions + 1)
     batch = clean.batch
     clean_fooled = common.fooled(clean_logits, labels)
     if eps == 0:
