@@ -84,7 +84,8 @@ def cornersearch(model, images, labels, *, eps, n_iter=N_ITER, n_max=N_MAX, keys
     eps, n_iter, n_max = (common.check_count(name, value) for name, value in
                           (("eps", eps), ("n_iter", n_iter), ("n_max", n_max)))
     common.refuse_structured(threat, "cornersearch")
-    clean = common.prepare(model, images, labels, keys=keys, clean_logits=clean_logits)
+    clean = common.prepare(model, images, labels, attack="cornersearch", keys=keys,
+                           clean_logits=clean_logits)
     model_fn, images, x, labels, keys, clean_logits = (clean.model_fn, clean.images, clean.x,
                                                        clean.labels, clean.keys, clean.logits)
     height, width, channels = x.shape[1:]

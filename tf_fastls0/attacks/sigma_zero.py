@@ -86,23 +86,21 @@ def sigma_zero(model, images, labels, *, eps=None, iterations=None, learning_rat
         in pixels that every returned image keeps (see the module docstring).
       iterations: steps (static int >= 0, ``DEFAULT_STEPS`` if None; ``steps``: its old name,
         deprecated); learning_rate, sigma, threshold: the paper's.
-      keys, seed, counter, clean_logits, compact: the common interface's; unused (nothing is
-        drawn, every image runs every step). Images the model already misclassifies come back
-        unchanged with 0 pixels.
+      keys, seed, counter, compact: the common interface's; unused (nothing is drawn, every
+        image runs every step); clean_logits: saves the clean forward that checks the labels.
+        Images the model already misclassifies come back unchanged with 0 pixels.
       threat: None or the pixel threat (structured threats are refused).
 
     Returns a ``SigmaZeroResult``.
     """
-    del keys, seed, counter, clean_logits, compact
+    del keys, seed, counter, compact
     steps = common.check_count(
         "iterations", common.iterations_from(iterations, steps, "sigma_zero", DEFAULT_STEPS))
     eps = None if eps is None else common.check_count("eps", eps)
     common.refuse_structured(threat, "sigma_zero")
-    model_fn = common.as_model_fn(model)
-    images = tf.convert_to_tensor(images)
-    x = tf.cast(images, tf.float32)
-    labels = tf.cast(labels, tf.int32)
-    batch = tf.shape(x)[0]
+    clean = common.prepare(model, images, labels, attack="sigma_zero", clean_logits=clean_logits)
+    model_fn, images, x, labels, batch = (clean.model_fn, clean.images, clean.x, clean.labels,
+                                          clean.batch)
     positions = x.shape[1] * x.shape[2]
     eta_min = learning_rate / 10.0
 

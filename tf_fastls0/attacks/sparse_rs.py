@@ -73,7 +73,8 @@ def sparse_rs(model, images, labels, *, eps, queries, p_init=0.8, keys=None, see
     Returns a ``SparseRSResult``.
     """
     eps, queries = common.check_count("eps", eps), common.check_count("queries", queries)
-    clean = common.prepare(model, images, labels, keys=keys, clean_logits=clean_logits)
+    clean = common.prepare(model, images, labels, attack="sparse_rs", keys=keys,
+                           clean_logits=clean_logits)
     model_fn, images, x, labels, keys, clean_logits = (clean.model_fn, clean.images, clean.x,
                                                        clean.labels, clean.keys, clean.logits)
     shape = tf.shape(x)
