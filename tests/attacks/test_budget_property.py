@@ -60,8 +60,8 @@ def test_sigma_zero_with_a_budget_cuts_its_minimum_norm_images_to_it(mlp, predic
 
 def test_cornersearch_clamps_a_budget_beyond_the_image_to_it():
     """eps 40 on a 4x4 image costs what 17 does (its last step changes up to all 16 pixels),
-    not 38 sparsities, 23 of which cannot change more: counted on a model no image fools, so every step
-    runs."""
+    not 38 sparsities, 23 of which cannot change more: counted on a model no image fools, so
+    every step runs."""
     calls = []
 
     def unfoolable(images):

@@ -37,7 +37,8 @@ def _bad_labels(labels):
 BAD_INPUTS = {  # name: (images, labels) from the good ones -> the refusal's words
     "uint8 images": (lambda x, y: ((x * 255).astype(np.uint8), y), r"uint8.*scale them by 1/255"),
     "uint8 tensor": (lambda x, y: (tf.constant((x * 255).astype(np.uint8)), y), r"1/255"),
-    "0..255 floats": (lambda x, y: (x * 200, y), r"range over \[.*, 1\d\d.*\].*scale them by 1/255"),
+    "0..255 floats": (lambda x, y: (x * 200, y),
+                      r"range over \[.*, 1\d\d.*\].*scale them by 1/255"),
     "normalised floats": (lambda x, y: (x - 0.5, y), r"normalise inside the model"),
     "no channel axis": (lambda x, y: (x[..., 0], y), r"\[4, 4, 4\].*add a channel axis"),
     "one-hot labels": (lambda x, y: (x, np.eye(CLASSES)[y]), r"one-hot.*pass class numbers"),

@@ -6,9 +6,9 @@ over an ``art.estimators.classification.TensorFlowV2Classifier``, with ART's ``g
 numpy images in, numpy adversarial images out (labels ``y`` as integers ``[N]`` or ``[N, 1]``, or
 one-hot ``[N, nb_classes]`` as ART takes them; without them the estimator's predictions). ``x`` and
 ``y`` are checked as every entry point checks its arrays (``utils/inputs.py``): float ``x`` in
-[0, 1] (uint8 refused: scale by 1/255), labels within the estimator's classes. Each calls the function of ``tf_fastls0.attacks`` with the
-paper's defaults; ``eps`` counts pixels, or under ``threat`` the patches, lines or groups
-(``attacks/threats.py``).
+[0, 1] (uint8 refused: scale by 1/255), labels within the estimator's classes. Each calls the
+function of ``tf_fastls0.attacks`` with the paper's defaults; ``eps`` counts pixels, or under
+``threat`` the patches, lines or groups (``attacks/threats.py``).
 
 Pixel space: the attacks perturb the images ``generate`` is given, which must lie in the
 estimator's ``clip_values``, and these must be ``(0, 1)`` (our attacks set pixels to the ends of

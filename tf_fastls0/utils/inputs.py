@@ -1,5 +1,6 @@
 """The one check of the arrays a user hands to an entry point: the attack functions
-(``attacks.common``), ``evaluate_model``'s arrays, the ART adapter and ``SparseAdversarialModel.fit``.
+(``attacks.common``), ``evaluate_model``'s arrays, the ART adapter and
+``SparseAdversarialModel.fit``.
 
 Refused, each with one line (``InputError``) saying what to do:
 - images not ``[N, H, W, C]`` (``[N, 28, 28]``: add a channel axis);
@@ -110,7 +111,8 @@ def check_label_range(labels, num_classes, who, *, name="labels", first_row=0):
     if bad.size:
         row = bad[0]
         raise InputError(f"{who}: {name} must be class numbers in [0, {num_classes}) for the "
-                         f"model's {num_classes} outputs; got {values[row]} (row {first_row + row})")
+                         f"model's {num_classes} outputs; got {values[row]} "
+                         f"(row {first_row + row})")
 
 
 def _static_shape(values):
