@@ -3,7 +3,9 @@
 Every attack is a function ``attack(model, images, labels, *, eps, ...)``:
 
 - ``model``: a ``keras.Model`` (called in inference mode) or any callable images -> logits;
-- ``images`` ``[B, H, W, C]`` float in [0, 1] and ``labels`` int ``[B]``, numpy or tensors;
+- ``images`` ``[B, H, W, C]`` float in [0, 1] and ``labels`` int ``[B]`` (or ``[B, 1]``), numpy
+  or tensors, checked by ``utils.inputs`` (uint8 images are refused: scale them by 1/255; the
+  result comes back in the images' dtype, which must hold values in [0, 1]);
 - ``eps``: the l0 budget (pixels, or the structures of ``threat``);
 - keyword settings, one name per meaning across attacks: ``iterations`` (gradient steps: sPGD,
   SAIF, sigma-zero, the sAA cascade), ``queries`` (forward passes of a black-box search: Sparse-RS,
@@ -25,6 +27,7 @@ import keras
 import tensorflow as tf
 
 from tf_fastls0.attacks import compaction
+from tf_fastls0.utils import inputs
 
 
 class AttackResult(NamedTuple):
@@ -53,17 +56,22 @@ def as_model_fn(model):
     return lambda images: tf.cast(model(images), tf.float32)
 
 
-def prepare(model, images, labels, *, keys=None, clean_logits=None):
-    """The shared start of every attack: tensors, float32 images, int32 labels, default keys
-    ``range(B)`` and the clean logits (one forward unless ``clean_logits`` is given)."""
+def prepare(model, images, labels, *, attack, keys=None, clean_logits=None):
+    """The shared start of every attack: the inputs checked (``utils.inputs``, ``attack`` names
+    the function in a refusal), tensors, float32 images, int32 labels, default keys ``range(B)``
+    and the clean logits (one forward unless ``clean_logits`` is given)."""
     model_fn = as_model_fn(model)
-    images = tf.convert_to_tensor(images)
+    images = tf.convert_to_tensor(inputs.check_images(images, attack))
+    if labels is not None:
+        labels = inputs.check_labels(labels, images.shape[0], attack)
     x = tf.cast(images, tf.float32)
     batch = tf.shape(x)[0]
-    labels = None if labels is None else tf.cast(labels, tf.int32)
     keys = tf.range(batch) if keys is None else keys
     logits = model_fn(x) if clean_logits is None else clean_logits
     logits = tf.stop_gradient(tf.cast(logits, tf.float32))
+    if labels is not None:
+        inputs.check_label_range(labels, logits.shape[-1], attack)
+        labels = tf.cast(labels, tf.int32)
     return Clean(model_fn, images, x, labels, keys, logits, batch)
 
 

@@ -25,7 +25,9 @@ Deviations from the reference:
 - draws are keyed per image (keyed_random) instead of one global numpy stream;
 - two draws that hit the same pixel: the later one's colour wins (numpy's fancy assignment does the
   same in practice); the number of classes comes from the model, not a constant 10;
-- ``n_max`` is capped at the number of one-pixel perturbations (tiny test images only).
+- ``n_max`` is capped at the number of one-pixel perturbations (tiny test images only), and
+  ``eps`` at the image's pixels + 1 (its last step then changes up to every pixel; the steps
+  beyond would cost minutes and reach no new sparsity).
 
 The interface (model, arrays, keyword names) is every attack's (``common``); ``n_iter`` keeps the
 paper's name because it is no attack-wide count: candidates per sparsity and class. Pixels only:
@@ -82,11 +84,14 @@ def cornersearch(model, images, labels, *, eps, n_iter=N_ITER, n_max=N_MAX, keys
     eps, n_iter, n_max = (common.check_count(name, value) for name, value in
                           (("eps", eps), ("n_iter", n_iter), ("n_max", n_max)))
     common.refuse_structured(threat, "cornersearch")
-    clean = common.prepare(model, images, labels, keys=keys, clean_logits=clean_logits)
+    clean = common.prepare(model, images, labels, attack="cornersearch", keys=keys,
+                           clean_logits=clean_logits)
     model_fn, images, x, labels, keys, clean_logits = (clean.model_fn, clean.images, clean.x,
                                                        clean.labels, clean.keys, clean.logits)
     height, width, channels = x.shape[1:]
     positions, corners = height * width, 2 ** channels
+    # The last step (n = eps - 1 pixels) may change every pixel; beyond it steps only cost time.
+    eps = min(eps, positions + 1)
     batch = clean.batch
     clean_fooled = common.fooled(clean_logits, labels)
     if eps == 0:

@@ -76,7 +76,8 @@ def saif(model, images, labels, *, eps, iterations=None, magnitude=MAGNITUDE, ke
     iterations = common.iterations_from(iterations, steps, "saif", DEFAULT_STEPS)
     eps, steps = common.check_count("eps", eps), common.check_count("iterations", iterations)
     common.refuse_structured(threat, "saif")
-    clean = common.prepare(model, images, labels, keys=keys, clean_logits=clean_logits)
+    clean = common.prepare(model, images, labels, attack="saif", keys=keys,
+                           clean_logits=clean_logits)
     model_fn, images, x, labels, keys = (clean.model_fn, clean.images, clean.x, clean.labels,
                                          clean.keys)
     batch = clean.batch

@@ -31,10 +31,14 @@ Deviations from the reference:
   ``keys``, ``seed`` and ``counter`` for the common interface only, and every image runs every
   step, so ``compact`` changes nothing.
 
+- With a budget ``eps``, every returned image changes at most ``eps`` pixels, as every attack's
+  does: the best iterate cut to its ``eps`` most-changed pixels (squared l2 over channels) if that
+  still fools the model, else the clean image. The reference has no such cut (it reports the
+  minimum-norm image); ``eps=None`` returns that one, whatever its count (the cascade's
+  minimum-norm stage does, for the robust accuracy at every budget).
+
 The interface (model, arrays, keyword names) is every attack's (``common``); ``steps=`` is the old
-name of ``iterations=``. Being minimum-norm it needs no budget: ``eps``, if given, only limits
-``is_adversarial`` to images fooled within ``eps`` pixels (the returned image is the same).
-Pixels only: a structured ``threat`` is refused.
+name of ``iterations=``. Pixels only: a structured ``threat`` is refused.
 """
 
 import math
@@ -78,26 +82,25 @@ def sigma_zero(model, images, labels, *, eps=None, iterations=None, learning_rat
 
     Args:
       model, images, labels: as every attack takes them (``common``).
-      eps: None, or a budget in pixels: ``is_adversarial`` then also needs at most ``eps``.
+      eps: None (minimum norm: the fewest-pixel fooling image, whatever its count), or a budget
+        in pixels that every returned image keeps (see the module docstring).
       iterations: steps (static int >= 0, ``DEFAULT_STEPS`` if None; ``steps``: its old name,
         deprecated); learning_rate, sigma, threshold: the paper's.
-      keys, seed, counter, clean_logits, compact: the common interface's; unused (nothing is
-        drawn, every image runs every step). Images the model already misclassifies come back
-        unchanged with 0 pixels.
+      keys, seed, counter, compact: the common interface's; unused (nothing is drawn, every
+        image runs every step); clean_logits: saves the clean forward that checks the labels.
+        Images the model already misclassifies come back unchanged with 0 pixels.
       threat: None or the pixel threat (structured threats are refused).
 
     Returns a ``SigmaZeroResult``.
     """
-    del keys, seed, counter, clean_logits, compact
+    del keys, seed, counter, compact
     steps = common.check_count(
         "iterations", common.iterations_from(iterations, steps, "sigma_zero", DEFAULT_STEPS))
     eps = None if eps is None else common.check_count("eps", eps)
     common.refuse_structured(threat, "sigma_zero")
-    model_fn = common.as_model_fn(model)
-    images = tf.convert_to_tensor(images)
-    x = tf.cast(images, tf.float32)
-    labels = tf.cast(labels, tf.int32)
-    batch = tf.shape(x)[0]
+    clean = common.prepare(model, images, labels, attack="sigma_zero", clean_logits=clean_logits)
+    model_fn, images, x, labels, batch = (clean.model_fn, clean.images, clean.x, clean.labels,
+                                          clean.batch)
     positions = x.shape[1] * x.shape[2]
     eta_min = learning_rate / 10.0
 
@@ -136,12 +139,26 @@ def sigma_zero(model, images, labels, *, eps=None, iterations=None, learning_rat
         _, state = tf.while_loop(lambda i, _: i < steps, body, (tf.constant(0), state))
 
     adversarial = tf.clip_by_value(x + state.best_delta, 0.0, 1.0)
+    if eps is not None:
+        adversarial = _most_changed(adversarial, x, min(eps, positions))
     fooled = common.fooled(model_fn(adversarial), labels)
     adversarial = tf.where(fooled[:, None, None, None], adversarial, x)
     pixels = tf.where(fooled, _changed_pixels(adversarial - x), NOT_FOUND)
-    within = fooled if eps is None else tf.logical_and(fooled, pixels <= eps)
-    return SigmaZeroResult(tf.stop_gradient(in_input_dtype(images, x, adversarial)), within,
+    return SigmaZeroResult(tf.stop_gradient(in_input_dtype(images, x, adversarial)), fooled,
                            pixels)
+
+
+def _most_changed(adversarial, x, count):
+    """``adversarial`` with only its ``count`` most-changed pixels per image; the rest clean."""
+    if count == 0:
+        return x
+    change = tf.reduce_sum(tf.square(adversarial - x), axis=-1)
+    flat = tf.reshape(change, [tf.shape(x)[0], -1])
+    _, chosen = tf.math.top_k(flat, k=count)
+    rows = tf.broadcast_to(tf.range(tf.shape(flat)[0])[:, tf.newaxis], tf.shape(chosen))
+    kept = tf.scatter_nd(tf.stack([rows, chosen], axis=-1), tf.ones_like(chosen),
+                         tf.shape(flat)) > 0
+    return tf.where(tf.reshape(kept, tf.shape(change))[..., tf.newaxis], adversarial, x)
 
 
 def _smooth_pixel_count(delta, sigma):

@@ -39,9 +39,11 @@ import tensorflow as tf
 from tf_fastls0.attacks import common
 from tf_fastls0.attacks.sigma_zero import NOT_FOUND
 from tf_fastls0.attacks.stages import BY_NAME, STAGE_CODES, Budget, resolve_stages
+from tf_fastls0.utils import inputs
 
 CLEAN_MISTAKE = 0
 SURVIVED = -1
+ATTACK = "sparse_autoattack"  # names this function in a refusal of its inputs
 
 
 class SparseAutoAttackResult(NamedTuple):
@@ -129,9 +131,11 @@ class SparseAutoAttack:
         records, adversarial, pixel_counts = [], [], []
         minimum_norm = any(BY_NAME[name].minimum_norm for name in stages)
         for batch_index, batch in enumerate(batches):
-            images, labels, keys = _unpack(batch, sum(map(len, records)))
+            seen = sum(map(len, records))
+            images, labels, keys = _unpack(batch, seen)
             clean_fn, stage_fns = self._functions(images, stages)
             clean_logits = tf.cast(clean_fn(images), tf.float32)
+            inputs.check_label_range(labels, self._classes, ATTACK, first_row=seen)
             correct = np.argmax(clean_logits.numpy(), axis=-1) == labels.numpy()
             record = np.where(correct, SURVIVED, CLEAN_MISTAKE).astype(np.int32)
             batch_adversarial = images.numpy() if keep_adversarial else None
@@ -239,8 +243,9 @@ def _stage(stage, image_spec, classes, compiled):
 
 def _batches_of(images, labels, keys, batch_size):
     """``(images, labels, keys)`` in slices of ``batch_size``; keys default to ``range(N)``."""
-    images, labels = tf.convert_to_tensor(images), tf.convert_to_tensor(labels)
+    images = tf.convert_to_tensor(inputs.check_images(images, ATTACK))
     count = int(images.shape[0])
+    labels = tf.convert_to_tensor(inputs.check_labels(labels, count, ATTACK))
     keys = tf.range(count, dtype=tf.int64) if keys is None else tf.convert_to_tensor(keys)
     return [(images[start:start + batch_size], labels[start:start + batch_size],
              keys[start:start + batch_size]) for start in range(0, count, batch_size)]
@@ -251,8 +256,9 @@ def _unpack(batch, seen):
         images, labels, keys = batch["images"], batch["labels"], batch.get("indices")
     else:
         images, labels, keys = (tuple(batch) + (None,))[:3]
-    images = tf.convert_to_tensor(images)
-    labels = tf.cast(tf.convert_to_tensor(labels), tf.int32)
+    images = tf.convert_to_tensor(inputs.check_images(images, ATTACK))
+    labels = tf.cast(tf.convert_to_tensor(inputs.check_labels(labels, images.shape[0], ATTACK)),
+                     tf.int32)
     if keys is None:
         keys = tf.range(seen, seen + tf.shape(images)[0])
     return images, labels, tf.cast(tf.convert_to_tensor(keys), tf.int64)

@@ -141,7 +141,8 @@ def sparse_pgd(model, images, labels, *, eps, iterations=None, projected=False, 
     """
     steps = common.iterations_from(iterations, steps, "sparse_pgd")
     eps, steps = _check_arguments(eps, steps, loss, labels, soft_targets, target_labels)
-    clean = common.prepare(model, images, labels, keys=keys, clean_logits=clean_logits)
+    clean = common.prepare(model, images, labels, attack="sparse_pgd", keys=keys,
+                           clean_logits=clean_logits)
     model_fn, images, x, keys, clean_logits = (clean.model_fn, clean.images, clean.x, clean.keys,
                                                clean.logits)
     batch = clean.batch

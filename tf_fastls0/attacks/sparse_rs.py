@@ -73,11 +73,14 @@ def sparse_rs(model, images, labels, *, eps, queries, p_init=0.8, keys=None, see
     Returns a ``SparseRSResult``.
     """
     eps, queries = common.check_count("eps", eps), common.check_count("queries", queries)
-    clean = common.prepare(model, images, labels, keys=keys, clean_logits=clean_logits)
+    clean = common.prepare(model, images, labels, attack="sparse_rs", keys=keys,
+                           clean_logits=clean_logits)
     model_fn, images, x, labels, keys, clean_logits = (clean.model_fn, clean.images, clean.x,
                                                        clean.labels, clean.keys, clean.logits)
     shape = tf.shape(x)
-    batch, channels = shape[0], shape[3]
+    # Static where known: a traced count of 1 leaves the colours' channels unknown ([.., None]
+    # broadcast with 1), which the compiled search loop refuses.
+    batch, channels = shape[0], x.shape[3] or shape[3]
     image_shape = shape[1:]
     clean_fooled = common.margin(clean_logits, labels) < 0
     clean_loss = per_example.cross_entropy(labels, clean_logits)

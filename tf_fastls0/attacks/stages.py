@@ -52,8 +52,11 @@ class EvaluationAttack(NamedTuple):
         """The stage function of this attack on ``model_fn`` at ``budget``."""
         settings = self.settings(budget)
 
+        # A minimum-norm stage runs unbudgeted: the cascade applies eps and keeps the counts.
+        eps = None if self.minimum_norm else budget.eps
+
         def stage(images, labels, keys, clean_logits):
-            return self.attack(model_fn, images, labels, eps=budget.eps, keys=keys,
+            return self.attack(model_fn, images, labels, eps=eps, keys=keys,
                                seed=budget.seed, counter=self.counter, clean_logits=clean_logits,
                                compact=budget.compact, threat=budget.threat,
                                **settings).adversarial

@@ -8,9 +8,11 @@ import numpy as np
 
 from tf_fastls0.data.image_set import DataError, DataSplits, ImageSet
 from tf_fastls0.models.loading import LoadedModel, ModelSource
+from tf_fastls0.utils import inputs
 
 IN_MEMORY = "<in memory>"  # the model "path" of a report on an in-memory model
 ARRAYS = "arrays"  # the data set's name in a report on numpy arrays
+WHO = "evaluate_model"  # names the entry point in a refusal of its arrays
 
 
 class CallableNetwork:
@@ -47,25 +49,24 @@ class FloatImageSet(ImageSet):
         return np.round(self.float_images(indices) * 255.0).astype(np.uint8)
 
 
-def splits_of(images, labels, num_classes):
-    """A ``DataSplits`` whose test split is ``images`` (uint8, or float in [0, 1]) and ``labels``
-    of ``num_classes`` classes (its training split, never used, is the same)."""
+def checked_arrays(images, labels):
+    """``images`` and ``labels`` checked as every entry point checks them (``utils.inputs``;
+    uint8 images accepted: the evaluation scales them by 1/255), before the model sees them:
+    numpy images and labels ``[N]``."""
     if labels is None:
-        raise DataError("evaluate_model: images given without labels")
-    images, labels = np.asarray(images), np.asarray(labels).astype(np.int64)
-    if images.ndim != 4:
-        raise DataError(f"evaluate_model: images must be [N, H, W, C]; got shape "
-                        f"{list(images.shape)}")
-    if labels.ndim != 1 or len(labels) != len(images) or labels.min() < 0 or \
-            labels.max() >= num_classes:
-        raise DataError(f"evaluate_model: labels must be [N] class numbers in [0, {num_classes})"
-                        f" for the N = {len(images)} images")
+        raise DataError(f"{WHO}: images given without labels")
+    images = np.asarray(inputs.check_images(np.asarray(images), WHO, uint8=True))
+    return images, inputs.check_labels(labels, len(images), WHO)
+
+
+def splits_of(images, labels, num_classes):
+    """A ``DataSplits`` whose test split is ``images`` and ``labels`` (``checked_arrays``) of
+    ``num_classes`` classes (its training split, never used, is the same)."""
+    inputs.check_label_range(labels, num_classes, WHO)
+    labels = labels.astype(np.int64)
     classes = tuple(str(c) for c in range(num_classes))
     if images.dtype == np.uint8:
-        split = ImageSet(images, labels, tuple(classes))
+        split = ImageSet(images, labels, classes)
     else:
-        if images.min() < 0.0 or images.max() > 1.0:
-            raise DataError(f"evaluate_model: the images range over [{images.min():g}, "
-                            f"{images.max():g}]; they must be in [0, 1] (or uint8)")
-        split = FloatImageSet(images.astype(np.float32), labels, tuple(classes))
+        split = FloatImageSet(images.astype(np.float32), labels, classes)
     return DataSplits(ARRAYS, split, split)

@@ -89,7 +89,8 @@ def evaluate_model(config=None, splits=None, *, model=None, images=None, labels=
                                   model=model, images=images, labels=labels)
     loaded = in_memory_lib.loaded(model) if in_memory else None
     if images is not None:
-        classes = (loaded or load_model(config.model)).num_classes(np.shape(images)[1:])
+        images, labels = in_memory_lib.checked_arrays(images, labels)
+        classes = (loaded or load_model(config.model)).num_classes(images.shape[1:])
         splits = in_memory_lib.splits_of(images, labels, classes)
     return _evaluate(config, splits, loaded)
 

@@ -3,10 +3,12 @@ extra (``pip install -e ".[art]"``).
 
 ``SparsePGD``, ``SparseRS`` and ``SparseAutoAttack`` are ``art.attacks.EvasionAttack`` classes
 over an ``art.estimators.classification.TensorFlowV2Classifier``, with ART's ``generate(x, y)``:
-numpy images in, numpy adversarial images out (labels ``y`` as integers or one-hot; without them
-the estimator's predictions). Each calls the function of ``tf_fastls0.attacks`` with the
-paper's defaults; ``eps`` counts pixels, or under ``threat`` the patches, lines or groups
-(``attacks/threats.py``).
+numpy images in, numpy adversarial images out (labels ``y`` as integers ``[N]`` or ``[N, 1]``, or
+one-hot ``[N, nb_classes]`` as ART takes them; without them the estimator's predictions). ``x`` and
+``y`` are checked as every entry point checks its arrays (``utils/inputs.py``): float ``x`` in
+[0, 1] (uint8 refused: scale by 1/255), labels within the estimator's classes. Each calls the
+function of ``tf_fastls0.attacks`` with the paper's defaults; ``eps`` counts pixels, or under
+``threat`` the patches, lines or groups (``attacks/threats.py``).
 
 Pixel space: the attacks perturb the images ``generate`` is given, which must lie in the
 estimator's ``clip_values``, and these must be ``(0, 1)`` (our attacks set pixels to the ends of
@@ -30,6 +32,7 @@ from tf_fastls0.attacks import threats
 from tf_fastls0.attacks.sparse_autoattack import SparseAutoAttack as Cascade
 from tf_fastls0.attacks.sparse_pgd import sparse_pgd
 from tf_fastls0.attacks.sparse_rs import sparse_rs
+from tf_fastls0.utils import inputs
 from tf_fastls0.utils.cli import UsageError
 
 PIXEL_RANGE = (0.0, 1.0)
@@ -72,10 +75,7 @@ class _SparseAttack(EvasionAttack):
         (or structures); ``y``: true labels, integers ``[N]`` or one-hot ``[N, K]``."""
         estimator = self.estimator
         _check_estimator(estimator)
-        x = np.asarray(x, np.float32)
-        if x.size and (x.min() < PIXEL_RANGE[0] or x.max() > PIXEL_RANGE[1]):
-            raise ValueError(f"x holds values in [{x.min():g}, {x.max():g}], outside the "
-                             f"estimator's clip_values {PIXEL_RANGE}")
+        x = np.asarray(inputs.check_images(np.asarray(x), self._who, name="x"), np.float32)
         images = np.transpose(x, (0, 2, 3, 1)) if estimator.channels_first else x
         labels = self._labels(x, y)
         threat = self._threat(images.shape[1:])
@@ -98,11 +98,15 @@ class _SparseAttack(EvasionAttack):
             return np.argmax(self.estimator.predict(x, batch_size=self.batch_size), axis=1
                              ).astype(np.int32)
         y = np.asarray(y)
-        labels = np.argmax(y, axis=1) if y.ndim == 2 else y
-        if labels.shape != (len(x),):
-            raise ValueError(f"y has shape {y.shape}; expected labels [{len(x)}] or one-hot "
-                             f"[{len(x)}, {self.estimator.nb_classes}]")
-        return labels.astype(np.int32)
+        one_hot = y.ndim == 2 and y.shape[1] == self.estimator.nb_classes > 1
+        labels = inputs.check_labels(np.argmax(y, axis=1) if one_hot else y, len(x), self._who,
+                                     name="y")
+        inputs.check_label_range(labels, self.estimator.nb_classes, self._who, name="y")
+        return labels
+
+    @property
+    def _who(self):
+        return f"{type(self).__name__}.generate"
 
     def _threat(self, image_shape):
         """The structured threat, or None for pixels; refuses a budget it cannot hold."""

@@ -40,10 +40,13 @@ when training in several ``fit`` calls. ATTA from Python assumes the images are 
 epoch (no random augmentation in the data set): its carried perturbations are kept in the image's
 own frame.
 
-Before any training step, ``fit`` checks the first batch and refuses, with one line: a data set
-without labels, images outside [0, 1], a classifier whose outputs are probabilities (a softmax
-last layer is refused already when the model is made), labels beyond the classifier's classes,
-an index beyond ``num_examples`` (later batches' indices are checked as they are read).
+Before any training step, on every ``fit``, ``fit`` checks numpy arrays whole and a data set's
+first batch (``utils/inputs.py``, the check every entry point shares) and refuses, with one line:
+a data set without labels, images that are not float ``[N, H, W, C]`` in [0, 1], a classifier
+whose outputs are probabilities (a softmax last layer is refused already when the model is
+made), labels that are not class numbers of the classifier's classes (labels ``[N, 1]`` are
+accepted, as Keras' losses take them), an index beyond ``num_examples`` (later batches' indices
+are checked as they are read).
 """
 
 import dataclasses
@@ -60,6 +63,7 @@ from tf_fastls0.training.config import TrainConfig
 from tf_fastls0.training.methods import ADD_ONS, METHODS, method_named
 from tf_fastls0.training.recipe import recipe_for
 from tf_fastls0.training.trainer import AdversarialTrainer, unpack
+from tf_fastls0.utils import inputs
 from tf_fastls0.utils.cli import UsageError
 from tf_fastls0.utils.settings import flag_fields, key_of, rule_of, setting_keys
 
@@ -74,6 +78,7 @@ OBJECTIVE_SETTINGS = {"strades": ("trades_mode",)}  # read by the attack, not th
 GENERAL_SETTINGS = ("seed",)
 PROVISIONAL_EPOCHS = 10**6  # checks the settings before fit says how many epochs there are
 INDEX_ERROR = "example index beyond num_examples"
+WHO = "fit"  # names the entry point in a refusal of its data (``utils.inputs``)
 
 
 class SparseAdversarialModel(AdversarialTrainer):
@@ -92,7 +97,6 @@ class SparseAdversarialModel(AdversarialTrainer):
         provisional = recipe_for(dataclasses.replace(config, threat_model=ThreatConfig()))
         super().__init__(base_model, provisional, steps_per_epoch=None)
         self.num_examples = num_examples
-        self._checked = False
 
     @classmethod
     def for_run(cls, network, config, steps_per_epoch, image_shape, train_labels, num_classes,
@@ -149,14 +153,15 @@ class SparseAdversarialModel(AdversarialTrainer):
         if y is None:
             raise UsageError("fit: the training data has no labels: pass fit(x, y) or a data set "
                              "of (x, y) batches")
-        images, labels = np.asarray(x), np.asarray(y)
-        if len(images) != len(labels):
-            raise UsageError(f"fit: {len(images)} images but {len(labels)} labels")
+        # All of the arrays, before any step: a bad image or label in the last batch too.
+        images = inputs.check_images(np.asarray(x), WHO)
+        labels = inputs.check_labels(y, len(images), WHO)
         if self.num_examples is None:
             self.num_examples = len(images)
         indices = np.arange(len(images), dtype=np.int64)
         self._check_first_batch(images[:batch_size or 32], labels[:batch_size or 32],
                                 indices[:batch_size or 32])
+        inputs.check_label_range(labels, self._num_classes, WHO)
         steps = steps_per_epoch or math.ceil(len(images) / (batch_size or 32))
         return (images, indices), labels, steps
 
@@ -190,19 +195,10 @@ class SparseAdversarialModel(AdversarialTrainer):
         return dataset, steps
 
     def _check_first_batch(self, images, labels, indices):
-        """One line for what would make training wrong, before any step (once per model)."""
-        images = tf.convert_to_tensor(images)
+        """One line for what would make training wrong, before any step (on every ``fit``)."""
+        images = tf.convert_to_tensor(inputs.check_images(images, WHO))
+        labels = inputs.check_labels(labels, images.shape[0], WHO)
         self._image_shape = tuple(int(d) for d in images.shape[1:])
-        if self._checked:
-            return
-        if not images.dtype.is_floating:
-            raise UsageError(f"fit: the images are {images.dtype.name}; the classifier takes "
-                             "float images in [0, 1] (divide uint8 images by 255)")
-        low, high = float(tf.reduce_min(images)), float(tf.reduce_max(images))
-        if low < 0.0 or high > 1.0:
-            raise UsageError(f"fit: the images range over [{low:g}, {high:g}]; they must be in "
-                             "[0, 1] (the attacks change pixels within [0, 1]; normalise inside "
-                             "the model)")
         logits = np.asarray(tf.cast(self.network(images, training=False), tf.float32))
         if logits.ndim != 2:
             raise UsageError(f"fit: the classifier returns shape {list(logits.shape)}; it must "
@@ -211,14 +207,9 @@ class SparseAdversarialModel(AdversarialTrainer):
             raise UsageError("fit: the classifier's outputs look like probabilities (each row in "
                              "[0, 1], summing to 1); return logits (drop the final softmax)")
         self._num_classes = logits.shape[-1]
-        labels = np.asarray(labels)
-        if labels.ndim != 1 or labels.min() < 0 or labels.max() >= self._num_classes:
-            raise UsageError(f"fit: labels must be class numbers in [0, {self._num_classes}) "
-                             f"[batch]; got shape {list(labels.shape)}, values "
-                             f"{labels.min()}..{labels.max()}")
+        inputs.check_label_range(labels, self._num_classes, WHO)
         if self.num_examples is not None and np.max(indices) >= self.num_examples:
             raise UsageError(f"fit: {INDEX_ERROR} ({np.max(indices)} >= {self.num_examples})")
-        self._checked = True
 
     def train_step(self, data):
         images, labels, indices = unpack(data)
