@@ -96,6 +96,13 @@ class Recipe:
         return self.objective.bound(self.coefficients)
 
     @property
+    def trains_on_last_iterate(self):
+        """The objective trains on the attack's last iterate, not on its best input: N-AAER's
+        (its record's ``last_iterate``) and ATTA's, which trains on the perturbation it carries
+        on (``atta_buffer.py``)."""
+        return self.objective.last_iterate or self.carried_perturbation
+
+    @property
     def logged_means(self):
         return self.objective.log_names + ("sat_weight",) if self.adversarial else ()
 
@@ -168,7 +175,7 @@ def attacked(recipe, network, buffer, batch, carried=None):
         threat=recipe.threat,
         initial=None if carried is None else carried.lookup(indices, batch.epoch), **loss)
     adversarial = (last_iterate_images(images, attack.last_iterate)
-                   if recipe.objective.last_iterate else attack.adversarial)
+                   if recipe.trains_on_last_iterate else attack.adversarial)
     return dataclasses.replace(batch, adversarial=tf.stop_gradient(adversarial), rows=rows,
                                clean_logits=clean_logits, last_iterate=attack.last_iterate)
 
@@ -183,7 +190,7 @@ def prepare(recipe, network, buffer, images, labels, indices, step, steps_per_ep
 
 def last_iterate_images(images, last_iterate):
     """The attack's last iterate ``x + mask * p`` itself, where sPGD's best-tracking would
-    return ``x`` wherever the iterate lowered the loss (``losses/aaer.py``)."""
+    return ``x`` wherever the iterate lowered the loss (``losses/aaer.py``, ``atta_buffer.py``)."""
     mask, magnitude = last_iterate
     return tf.cast(tf.cast(images, tf.float32) + magnitude * mask, images.dtype)
 
