@@ -51,7 +51,9 @@ usual; the ``mask`` pixels then take the given magnitudes (clipped into the box)
 them all (the caller gives at most ``eps``) and fills any free places with the drawn logits'
 best. Pixel threats only. ``initial=None`` draws exactly what it drew before.
 ``SparsePGDResult.last_iterate`` is ``(mask [B, H, W, 1], magnitude)`` of the attack's last
-iterate (not necessarily the returned image: that may be the clean one), what ATTA carries on.
+iterate (not necessarily the returned image: that may be the clean one), what ATTA carries on;
+``SparsePGDResult.start`` the same of its start (the random start, with any carried pixels),
+where N-AAER judges whether the step lowered the loss (``losses/aaer.py``).
 
 Cost: ``iterations`` forward+backward passes, one forward to score the last iterate, and one
 clean forward unless ``clean_logits`` is given. The iterate scored by each step's forward is the
@@ -86,9 +88,10 @@ class SparsePGDResult(NamedTuple):
     loss: tf.Tensor  # [B] float32: the attack loss of the returned image
     logits: tf.Tensor  # [B, K] float32: model_fn's logits of the returned image
     passes: tf.Tensor  # [B] int32: forward+backward passes the image was attacked with
-    # (binary pixel mask [B, H, W, 1], magnitude [B, H, W, C]) of the last iterate; None with
-    # compact=True or eps or iterations 0
+    # (binary pixel mask [B, H, W, 1], magnitude [B, H, W, C]) of the last iterate, and of the
+    # start; None with compact=True or eps or iterations 0
     last_iterate: tuple = None
+    start: tuple = None
 
 
 class _Best(NamedTuple):
@@ -238,6 +241,7 @@ def sparse_pgd(model, images, labels, *, eps, iterations=None, projected=False, 
     if initial is not None:
         magnitude, mask_logits = _carried_start(x, magnitude, mask_logits, *initial)
     mask = masks.topk(mask_logits, eps)
+    start = (masks.pixel_mask(mask), magnitude)
     # (the gradients' places hold placeholders of their shapes until the first evaluation)
     state = _Iterate(magnitude, mask_logits, mask, counted_topk(mask_logits), magnitude,
                      mask_logits, unchanged=tf.zeros([batch], tf.int32), active=active)
@@ -271,7 +275,7 @@ def sparse_pgd(model, images, labels, *, eps, iterations=None, projected=False, 
         return _result(best, images, x)
     best, state = last_step(work)
     return _result(best, images, x)._replace(
-        last_iterate=(masks.pixel_mask(state.mask), state.magnitude))
+        last_iterate=(masks.pixel_mask(state.mask), state.magnitude), start=start)
 
 
 class _Rows(NamedTuple):
