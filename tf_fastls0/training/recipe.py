@@ -4,7 +4,7 @@ new soft labels.
 ``Recipe`` is made once from a ``TrainConfig`` and the tables (``methods.py``: the method, its
 objective's record and its add-ons). ``AdversarialTrainer.train_step`` calls, outside the
 gradient tape (nothing the update differentiates through): ``started`` (N-FGSM noise), the
-recipe's ``WeightPerturbation`` if it has one (N-LAP's layer-aware ascent step, which moves the
+recipe's ``WeightPerturbation`` if it has one (N-LAP's layer-aware step, which moves the
 network's weights), and ``attacked`` (the clean logits in inference mode, the soft-label rows,
 the attack), each giving a ``PreparedBatch``; then ``loss`` inside the tape. ``loss`` reads what
 the objective's record says it reads, and returns the loss terms (the objective's two terms under
@@ -61,12 +61,13 @@ class PreparedBatch:
 
 class WeightPerturbation(Protocol):
     """A step add-on that moves the network's weights, called by the trainer explicitly:
-    ``perturb`` after the batch's noise and before the attack, ``restore`` after the update.
-    N-LAP's layer-aware ascent step (``layer_aware.LayerAwareStep``) is one; AWP, whose
+    ``perturb`` (given the run's optimiser) after the batch's noise and before the attack,
+    ``restore`` after the update. N-LAP's layer-aware step (``layer_aware.LayerAwareStep``) is
+    one; AWP, whose
     perturbed weights exist only inside its loss (``keras.Model.stateless_call``), is taken in
     the trainer's ``_awp_gradients``."""
 
-    def perturb(self, network, batch: PreparedBatch) -> None: ...
+    def perturb(self, network, batch: PreparedBatch, optimizer) -> None: ...
 
     def restore(self, network) -> None: ...
 
