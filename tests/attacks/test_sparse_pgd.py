@@ -110,8 +110,12 @@ def test_clean_mistakes_are_untouched_except_under_kl(mlp, loss):
 def _numpy_spgd(images, labels, weights, eps, steps, projected, keys, seed, alpha=0.25,
                 beta=0.25, patience=None):
     """sPGD with CE on the linear model ``logits = flatten(x) @ W``, straight from SPEC §2 (the
-    reference's loop: update, evaluate, track, then count unchanged masks and restart). Returns
-    the best inputs, their losses and the restart events ``{"restarts", "resets"}``."""
+    reference's loop: update, evaluate, track, then count unchanged masks and restart). As in the
+    reference (CityU-MLO/sPGD ``autoattack/spgd.py``), the perturbation's top-k is of the float32
+    sigmoid (``MaskingA(perturb, F.sigmoid(mask), k)``) and the counter compares the top-k of the
+    raw logits (``project_mask(mask)`` against ``project_mask(prev_mask)``). Returns the best
+    inputs, their losses and the restart events ``{"restarts", "resets", "soft_disagrees"}``
+    (count decisions the sigmoid's top-k would have made otherwise)."""
     batch, height, width, channels = images.shape
     x = images.astype(np.float64)
     sigmoid = lambda m: 1.0 / (1.0 + np.exp(-m))  # noqa: E731
@@ -129,20 +133,20 @@ def _numpy_spgd(images, labels, weights, eps, steps, projected, keys, seed, alph
         return mask.reshape(batch, height, width, 1)
 
     def evaluate(p, m):
-        """The attacked input, its logits and loss, dL/dp, dL/dm and the binary mask."""
-        s = sigmoid(m)
+        """The attacked input, its logits and loss, dL/dp and dL/dm."""
+        s = sigmoid(m.astype(np.float32)).astype(np.float64)  # float32 sigmoids tie at 1.0
         mask = top_k(s)
         inputs = x + p * mask
         logits = inputs.reshape(batch, -1) @ weights
         loss, probs = cross_entropy(logits)
         g = ((probs - np.eye(weights.shape[1])[labels]) @ weights.T).reshape(x.shape)
         dm = np.sum(g * p, axis=-1, keepdims=True) * s * (1.0 - s)
-        return inputs, logits, loss, g * (mask if projected else s), dm, mask
+        return inputs, logits, loss, g * (mask if projected else s), dm
 
     clean_logits = x.reshape(batch, -1) @ weights
     best, best_loss = x.copy(), cross_entropy(clean_logits)[0]
     active = clean_logits.argmax(-1) == labels
-    events = {"restarts": 0, "resets": 0}
+    events = {"restarts": 0, "resets": 0, "soft_disagrees": 0}
     if eps == 0 or steps == 0:
         return best, best_loss, events
     p = keyed_random.uniform(keys, [height, width, channels], seed, 0,
@@ -150,7 +154,7 @@ def _numpy_spgd(images, labels, weights, eps, steps, projected, keys, seed, alph
     p = np.clip(p, -x, 1.0 - x)
     m = keyed_random.normal(keys, [height, width, 1], seed, 0,
                             keyed_random.STREAM_MASK_LOGITS).numpy().astype(np.float64)
-    *_, dp, dm, mask = evaluate(p, m)
+    *_, dp, dm = evaluate(p, m)
     counts = np.zeros(batch, np.int64)
     for i in range(1, steps + 1):
         moving = active[:, None, None, None]
@@ -158,16 +162,19 @@ def _numpy_spgd(images, labels, weights, eps, steps, projected, keys, seed, alph
         stepped_m = m + np.where(norm >= 2e-10, beta * np.sqrt(height * width) * dm / norm, 0.0)
         stepped_p = np.clip(p + alpha * np.sign(dp), np.maximum(-1.0, -x),
                             np.minimum(1.0, 1.0 - x))
+        previous, previous_soft = top_k(m), top_k(sigmoid(m.astype(np.float32)))
         p, m = np.where(moving, stepped_p, p), np.where(moving, stepped_m, m)
-        previous = mask
-        inputs, logits, loss, dp, dm, mask = evaluate(p, m)
+        inputs, logits, loss, dp, dm = evaluate(p, m)
         fooled = logits.argmax(-1) != labels
         take = active & ((loss >= best_loss) | fooled)
         best[take], best_loss[take] = inputs[take], loss[take]
         active = active & ~fooled
         if patience is None or i == steps:
             continue
-        stuck = active & np.all(mask == previous, axis=(1, 2, 3))
+        stuck = active & np.all(top_k(m) == previous, axis=(1, 2, 3))
+        soft_stuck = active & np.all(top_k(sigmoid(m.astype(np.float32))) == previous_soft,
+                                     axis=(1, 2, 3))
+        events["soft_disagrees"] += int(np.sum(stuck != soft_stuck))
         if stuck.any():
             counts += stuck
         else:
@@ -177,7 +184,6 @@ def _numpy_spgd(images, labels, weights, eps, steps, projected, keys, seed, alph
         fresh = keyed_random.normal(keys, [height, width, 1], seed, i,
                                     keyed_random.STREAM_RESTART).numpy().astype(np.float64)
         m = np.where(restart[:, None, None, None], fresh, m)
-        mask = top_k(sigmoid(m))  # the restarted images' mask; the others' is unchanged
         counts[restart] = 0
         events["restarts"] += int(restart.sum())
     return best, best_loss, events
@@ -249,6 +255,25 @@ def test_restarts_match_a_numpy_transcription_of_the_reference_loop(projected, p
                             patience=patience, keys=keys, seed=seed, compact=compact)
         np.testing.assert_allclose(result.adversarial.numpy(), expected, atol=1e-5)
         np.testing.assert_allclose(result.loss.numpy(), expected_loss, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape, seed, beta", [((4, 5, 3), 0, 4.0), ((5, 5, 1), 5, 8.0)])
+def test_the_restart_counter_compares_the_raw_logits_top_k(shape, seed, beta):
+    """A large mask step drives logits past ~17, where float32 sigmoids tie at 1.0: the counter
+    follows the top-k of the raw logits (the reference's ``project_mask``), not of the sigmoid."""
+    batch, steps, patience = 12, 20, 2
+    images, _ = _batch(shape, batch, seed)
+    weights = np.random.default_rng(seed).normal(size=(int(np.prod(shape)), CLASSES)) * 0.3
+    labels = (images.reshape(batch, -1) @ weights).argmax(-1).astype(np.int32)
+    model_fn = lambda x: tf.reshape(x, [tf.shape(x)[0], -1]) @ tf.constant(weights, tf.float32)
+    keys = np.arange(batch)
+    expected, expected_loss, events = _numpy_spgd(images, labels, weights, 2, steps, False, keys,
+                                                  seed, beta=beta, patience=patience)
+    assert events["soft_disagrees"] > 0 and events["restarts"] > 0  # the case tells them apart
+    result = sparse_pgd(model_fn, images, labels, eps=2, iterations=steps, patience=patience,
+                        keys=keys, seed=seed, beta=beta)
+    np.testing.assert_allclose(result.adversarial.numpy(), expected, atol=1e-5)
+    np.testing.assert_allclose(result.loss.numpy(), expected_loss, rtol=1e-4, atol=1e-5)
 
 
 def test_soft_targets_that_are_one_hot_give_the_ce_attack(mlp):

@@ -1,5 +1,7 @@
-"""LAP's layer-aware weight ascent: the strengths' schedule and the step each kernel takes."""
+"""LAP's layer-aware weight step: the strengths' schedule and the step each kernel takes with
+``--lap_step=ascent`` (the authors' step: ``test_layer_aware_authors.py``)."""
 
+import functools
 import math
 
 import keras
@@ -9,6 +11,8 @@ import tensorflow as tf
 
 from tf_fastls0.models import MODELS
 from tf_fastls0.training import layer_aware
+
+ASCENT = functools.partial(layer_aware.LapSettings, step="ascent")  # --lap_step=ascent
 
 
 def test_strengths_fall_from_beta_at_the_first_layer_to_0_at_the_last_as_the_reference():
@@ -57,7 +61,7 @@ def test_each_kernel_moves_as_the_references_formula_with_the_papers_ascent_dire
         loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
             labels, network(images, training=True), from_logits=True))
     gradients = [g.numpy() for g in tape.gradient(loss, kernels)]
-    layer_aware.perturb(network, images, labels, beta=0.1, gamma=0.3)
+    layer_aware.perturb(network, None, images, labels, ASCENT(beta=0.1, gamma=0.3))
     # The reference's change is its optimiser step (a descent direction); the paper's is the
     # adversarial (ascent) one, the gradient, which we follow.
     kernel_ids = {id(k) for k in kernels}
@@ -72,7 +76,7 @@ def test_each_kernel_moves_as_the_references_formula_with_the_papers_ascent_dire
 
 
 @pytest.mark.parametrize("beta", [0.0, 0.05])
-def test_the_step_raises_the_loss_at_the_start_point(beta):
+def test_the_ascent_step_raises_the_loss_at_the_start_point(beta):
     network = small_network()
     images = tf.random.uniform([8, 4, 4, 3], seed=3)
     labels = tf.constant([0, 1, 2, 0, 1, 2, 0, 1])
@@ -82,5 +86,5 @@ def test_the_step_raises_the_loss_at_the_start_point(beta):
             labels, network(images, training=True), from_logits=True)))
 
     before = loss()
-    layer_aware.perturb(network, images, labels, beta=beta, gamma=0.3)
+    layer_aware.perturb(network, None, images, labels, ASCENT(beta=beta, gamma=0.3))
     assert loss() > before if beta else loss() == before

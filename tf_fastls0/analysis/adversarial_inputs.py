@@ -12,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from tf_fastls0.attacks import random_variant, sparse_autoattack, sparse_pgd
-from tf_fastls0.training.recipe import last_iterate_images
+from tf_fastls0.training.recipe import perturbed_images
 
 VARIANTS = ("random", "projected", "unprojected")
 TRAINING_PATIENCE = 10  # SPEC section 2.6: restart patience of the training attack
@@ -35,7 +35,7 @@ def spgd_batch(model_fn, images, labels, keys, *, eps, steps, projected, seed=0,
     result = sparse_pgd(model_fn, images, labels, eps=eps, iterations=steps, projected=projected,
                         loss="ce", patience=patience, keys=keys, seed=seed,
                         compact=not last_iterate)
-    return (last_iterate_images(images, result.last_iterate) if last_iterate
+    return (perturbed_images(images, result.last_iterate) if last_iterate
             else result.adversarial)
 
 

@@ -21,10 +21,13 @@ image's restarts can depend on the other images in the batch, as in the referenc
 keeps each image in the same batch across shards and resumes; under ``tf.distribute`` the batch is
 the replica's). An image that reaches ``patience`` gets fresh N(0, 1) mask logits (p is kept) and
 a zero counter; the next step moves the fresh logits with the gradient taken before the restart.
-Deviations: the fresh logits are keyed draws (example key, step; see keyed_random) rather than the
-reference's global ``torch.randn``; the reference compares the top-k of the raw logits, this code
-the top-k of their sigmoid (the same order, except where float32 rounds two sigmoids to one
-value); ``patience=None`` never restarts.
+The counter compares the top-k of the raw mask logits, as the reference's ``project_mask`` does,
+not the perturbation's top-k of their sigmoid: logits reach 14-16 within 100 steps, where float32
+rounds neighbouring sigmoids to one value and the sigmoid's top-k would see a tie where the
+logits' order moved. Deviations: the fresh logits are keyed draws (example key, step; see
+keyed_random) rather than the reference's global ``torch.randn``; ties among raw logits go to the
+lower flat index (``torch.sort`` leaves their order unspecified); ``patience=None`` never
+restarts.
 
 Losses: ``"ce"`` (hard labels), ``"soft_ce"`` (CE to ``soft_targets``; SAT), ``"kl"``
 (``KL(softmax f(x) || softmax f(x_adv))`` with the clean logits fixed; sTRADES mode F; every image
@@ -48,7 +51,9 @@ usual; the ``mask`` pixels then take the given magnitudes (clipped into the box)
 them all (the caller gives at most ``eps``) and fills any free places with the drawn logits'
 best. Pixel threats only. ``initial=None`` draws exactly what it drew before.
 ``SparsePGDResult.last_iterate`` is ``(mask [B, H, W, 1], magnitude)`` of the attack's last
-iterate (not necessarily the returned image: that may be the clean one), what ATTA carries on.
+iterate (not necessarily the returned image: that may be the clean one), what ATTA carries on;
+``SparsePGDResult.start`` the same of its start (the random start, with any carried pixels),
+where N-AAER judges whether the step lowered the loss (``losses/aaer.py``).
 
 Cost: ``iterations`` forward+backward passes, one forward to score the last iterate, and one
 clean forward unless ``clean_logits`` is given. The iterate scored by each step's forward is the
@@ -83,9 +88,10 @@ class SparsePGDResult(NamedTuple):
     loss: tf.Tensor  # [B] float32: the attack loss of the returned image
     logits: tf.Tensor  # [B, K] float32: model_fn's logits of the returned image
     passes: tf.Tensor  # [B] int32: forward+backward passes the image was attacked with
-    # (binary pixel mask [B, H, W, 1], magnitude [B, H, W, C]) of the last iterate; None with
-    # compact=True or eps or iterations 0
+    # (binary pixel mask [B, H, W, 1], magnitude [B, H, W, C]) of the last iterate, and of the
+    # start; None with compact=True or eps or iterations 0
     last_iterate: tuple = None
+    start: tuple = None
 
 
 class _Best(NamedTuple):
@@ -105,6 +111,7 @@ class _Iterate(NamedTuple):
     magnitude: tf.Tensor  # [B, H, W, C]
     mask_logits: tf.Tensor  # [B, H, W, 1]; [B, G] over a structured threat
     mask: tf.Tensor  # the binary mask, the logits' shape
+    ranked: tf.Tensor  # the top-k of the raw logits, which the restart counter compares
     magnitude_grad: tf.Tensor
     mask_grad: tf.Tensor
     unchanged: tf.Tensor  # [B] int32
@@ -177,8 +184,14 @@ def sparse_pgd(model, images, labels, *, eps, iterations=None, projected=False, 
         its binary mask stayed the same."""
         magnitude, mask_logits = _update(rows.x, state, alpha, beta)
         mask = masks.topk(mask_logits, eps)
-        same = _same_mask(mask, state.mask)
-        return state._replace(magnitude=magnitude, mask_logits=mask_logits, mask=mask), same
+        ranked = counted_topk(mask_logits)
+        same = _same_mask(ranked, state.ranked)
+        return state._replace(magnitude=magnitude, mask_logits=mask_logits, mask=mask,
+                              ranked=ranked), same
+
+    def counted_topk(mask_logits):
+        """The raw logits' top-k, or a placeholder when nothing counts (``patience=None``)."""
+        return masks.raw_topk(mask_logits, eps) if patience is not None else mask_logits[..., :0]
 
     def count_and_restart(i, rows, state, same):
         """After an evaluation (SPEC §2.6): counts the images still attacked whose mask stayed the
@@ -189,12 +202,11 @@ def sparse_pgd(model, images, labels, *, eps, iterations=None, projected=False, 
         unchanged = tf.where(tf.reduce_any(stuck), state.unchanged + tf.cast(stuck, tf.int32),
                              tf.where(state.active, 0, state.unchanged))
         restart = tf.logical_and(unchanged >= patience, state.active)
-        mask_logits, mask = tf.cond(
+        mask_logits, mask, ranked = tf.cond(
             tf.reduce_any(restart),
-            lambda: _restart(state.mask_logits, state.mask, restart, rows.keys, eps, seed,
-                             counter, i, masks),
-            lambda: (state.mask_logits, state.mask))
-        return state._replace(mask_logits=mask_logits, mask=mask,
+            lambda: _restart(state, restart, rows.keys, eps, seed, counter, i, masks),
+            lambda: (state.mask_logits, state.mask, state.ranked))
+        return state._replace(mask_logits=mask_logits, mask=mask, ranked=ranked,
                               unchanged=tf.where(restart, 0, unchanged))
 
     def track(best, state, perturbed, logits, losses, rows):
@@ -230,9 +242,10 @@ def sparse_pgd(model, images, labels, *, eps, iterations=None, projected=False, 
     if initial is not None:
         magnitude, mask_logits = _carried_start(x, magnitude, mask_logits, *initial)
     mask = masks.topk(mask_logits, eps)
+    start = (masks.pixel_mask(mask), magnitude)
     # (the gradients' places hold placeholders of their shapes until the first evaluation)
-    state = _Iterate(magnitude, mask_logits, mask, magnitude, mask_logits,
-                     unchanged=tf.zeros([batch], tf.int32), active=active)
+    state = _Iterate(magnitude, mask_logits, mask, counted_topk(mask_logits), magnitude,
+                     mask_logits, unchanged=tf.zeros([batch], tf.int32), active=active)
     work, finished, i = _Work(rows, state, best), best, tf.constant(1)
     # Images fooled before the attack leave before its first forward+backward.
     work, finished = common.maybe_compact(compact, work, finished, active, lambda work: work.best)
@@ -263,7 +276,7 @@ def sparse_pgd(model, images, labels, *, eps, iterations=None, projected=False, 
         return _result(best, images, x)
     best, state = last_step(work)
     return _result(best, images, x)._replace(
-        last_iterate=(masks.pixel_mask(state.mask), state.magnitude))
+        last_iterate=(masks.pixel_mask(state.mask), state.magnitude), start=start)
 
 
 class _Rows(NamedTuple):
@@ -314,6 +327,10 @@ class _PixelMasks:
         return topk_mask(tf.sigmoid(mask_logits), eps)
 
     @staticmethod
+    def raw_topk(mask_logits, eps):
+        return topk_mask(mask_logits, eps)
+
+    @staticmethod
     def perturb(x, magnitude, mask_logits, eps, projected, mask):
         return sparse_perturbation(x, magnitude, mask_logits, eps, projected, mask=mask)
 
@@ -331,6 +348,9 @@ class _GroupMasks(NamedTuple):
 
     def topk(self, mask_logits, eps):
         return group_topk(tf.sigmoid(mask_logits), eps)
+
+    def raw_topk(self, mask_logits, eps):
+        return group_topk(mask_logits, eps)
 
     def perturb(self, x, magnitude, mask_logits, eps, projected, mask):
         return structured_perturbation(x, magnitude, mask_logits, eps, projected, self.threat,
@@ -379,14 +399,18 @@ def _update(x, state, alpha, beta):
             tf.where(expand_like(state.active, mask_logits), new_mask_logits, mask_logits))
 
 
-def _restart(mask_logits, mask, restart, keys, eps, seed, counter, i, masks):
-    """Fresh N(0, 1) mask logits for the ``restart`` images (SPEC §2.6), keyed by step ``i``."""
+def _restart(state, restart, keys, eps, seed, counter, i, masks):
+    """Fresh N(0, 1) mask logits for the ``restart`` images (SPEC §2.6), keyed by step ``i``, with
+    their binary mask and raw top-k."""
+    mask_logits = state.mask_logits
     fresh = keyed_random.normal(keys, tf.shape(mask_logits)[1:], seed,
                                 common.step_counter(counter, i),
                                 keyed_random.STREAM_RESTART)
     fresh = tf.reshape(fresh, tf.shape(mask_logits))
     chosen = expand_like(restart, mask_logits)
-    return (tf.where(chosen, fresh, mask_logits), tf.where(chosen, masks.topk(fresh, eps), mask))
+    return (tf.where(chosen, fresh, mask_logits),
+            tf.where(chosen, masks.topk(fresh, eps), state.mask),
+            tf.where(chosen, masks.raw_topk(fresh, eps), state.ranked))
 
 
 def _clip_to_box(magnitude, x):

@@ -31,10 +31,13 @@ class Objective:
     dataclass of its coefficients (None: it has none); the fields the function takes as keywords
     are passed to it, the others are read by ``ramp``. ``ramp(epoch, settings)``: the fraction of
     the regulariser's weight in that epoch, passed as ``ramp_fraction``. ``last_iterate``: trained
-    on the attack's last iterate, not sPGD's best input. ``log_names``: the names its terms
-    ``clean`` and ``adversarial`` are logged under. ``resolve(settings, config)``: its settings
-    with the defaults that depend on the rest of the ``TrainConfig`` filled in (NuAT's ramp
-    length, from the epochs).
+    on the attack's last iterate, not sPGD's best input. ``clean_at_start``: the training-mode
+    "clean" logits are taken at the attack's start (sPGD's ``start``), not at the image; they are
+    then also what the soft labels move toward and what ``accuracy`` scores. ``log_names``: the
+    names its terms ``clean`` and ``adversarial`` are logged under; ``diagnostics``: the names of
+    the values its ``ObjectiveTerms.diagnostics`` logs each step. ``resolve(settings, config)``:
+    its settings with the defaults that depend on the rest of the ``TrainConfig`` filled in
+    (NuAT's ramp length, from the epochs).
     """
 
     name: str
@@ -45,7 +48,9 @@ class Objective:
     settings: Optional[type] = None
     ramp: Optional[Callable] = None
     last_iterate: bool = False
+    clean_at_start: bool = False
     log_names: tuple = CLEAN_AND_ADVERSARIAL_LOSS
+    diagnostics: tuple = ()
     resolve: Optional[Callable] = None
 
     def __call__(self, *args, **kwargs):

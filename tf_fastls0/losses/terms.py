@@ -4,7 +4,7 @@ Kept apart from ``objectives.py`` so that the objectives of other papers, one mo
 (``mart.py``, ``nuat.py``, ...), build on the same pieces without importing the table.
 """
 
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import tensorflow as tf
 
@@ -20,11 +20,13 @@ class ObjectiveTerms(NamedTuple):
     ``adversarial`` is the adversarial CE (sAT, Tradeoff) or the batch-mean KL (sTRADES). The
     Table 6 baselines put other terms in the two places; their records' ``log_names``
     (``records.Objective``) name them in the logs (MART: ``misclassification_kl``,
-    ``boosted_ce``).
+    ``boosted_ce``). ``diagnostics``: values the objective also logs, by the names its record's
+    ``diagnostics`` gives (N-AAER's ``abnormal_share``), each the same on every replica.
     """
     total: tf.Tensor
     clean: tf.Tensor
     adversarial: tf.Tensor
+    diagnostics: Optional[dict] = None
 
 
 def classification_term(logits, targets):

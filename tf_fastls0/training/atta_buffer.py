@@ -24,6 +24,10 @@ of sPGD's ``p`` there). Each step, for the batch's examples:
 3. ``store``: the attack's last iterate (its ``train_eps`` mask pixels and their magnitudes) is
    moved back to the padded frame and replaces the example's row.
 
+The step trains on that same last iterate ``x + mask * p`` (``Recipe.trains_on_last_iterate``),
+as the reference trains on ``x_adv_next``, the iterate it writes back (``train_atta_cifar.py``,
+``train``), not on sPGD's best input (which is the clean image where the step lowered the loss).
+
 Flips and crops are therefore handled exactly, as the reference does, by keeping the
 perturbation in the un-augmented (padded) frame. Without ``--augment`` the frame is the image.
 ImageNet's random-resized crops do not map pixels one to one and are refused (``--method=atta``
@@ -35,7 +39,10 @@ pixels in the window, so the whole row is replaced and pixels outside the window
 (b) it carries the perturbation of its PGD step; sPGD also keeps mask logits, of which only the
 ranking carries (``sparse_pgd.CARRIED_LOGIT_MARGIN``); (c) it starts from ``0.001 * N(0, 1)``;
 the first epoch here is sPGD's usual random start; (d) the reference's learned step sizes
-(``alpha``) belong to its layer-wise variant and are not used: sPGD's own step sizes are.
+(``alpha``) belong to its layer-wise variant and are not used: sPGD's own step sizes are; (e) its
+PGD steps every example, where sPGD leaves an image it misclassifies before the attack at its
+start, so such an example trains on, and carries on, its start (the carried pixels, or the
+random start) unmoved.
 
 Reset (the reference's ``--epochs-reset``, 10 for CIFAR-10 in ``train_atta_cifar.py`` and its
 ``data-config/cifar-*.json``): before its 1-based epochs 10, 20, ... the reference replaces every

@@ -252,6 +252,11 @@ def _check_combinations(config):
         raise UsageError(f"--attack_steps=0 leaves --method={config.method} without an attack")
     if config.train_eps < 1:
         raise UsageError(f"--train_eps=0 leaves --method={config.method} without an attack budget")
+    if config.method_entry.has("lap") and config.lap.step == "authors" and \
+            config.optimizer != "sgd":
+        raise UsageError(f"--lap_step=authors takes a step of --optimizer=sgd, not of "
+                         f"--optimizer={config.optimizer}: use --optimizer=sgd or "
+                         "--lap_step=ascent")
     if config.carries_perturbations and config.threat_model.threat != "pixels":
         raise UsageError("--method=atta carries pixel perturbations: "
                          f"--threat={config.threat_model.threat} "

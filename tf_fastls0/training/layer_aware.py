@@ -7,25 +7,45 @@ order of ``network.trainable_variables``, the forward order of our models; L = 2
 PreActResNet-18) takes a step scaled to its weight norm, with a strength that falls from the first
 layer to the last:
 
-    w_l <- w_l + lambda_l * ||w_l|| * g_l / ||g_l||,    g_l = grad_(w_l) CE(f_w(x), y),
-    lambda_l = beta * (1 - (ln l / ln L)^gamma),
+    w_l <- w_l + lambda_l * ||w_l|| * d_l / ||d_l||,    lambda_l = beta * (1 - (ln l / ln L)^gamma),
 
-x the noisy image (the attack's start point), the CE's forward in training mode. The step is not
-undone: the perturbations accumulate over the steps (the paper's answer to the "persistent
-shortcuts" that one-step AWP, which restores the weights, leaves in place); the SGD step is then
-taken from the perturbed weights, on the CE of the sPGD examples. Biases and BatchNorm
-parameters are not perturbed.
+d_l a direction from g_l = grad_(w_l) CE(f_w(x), y), x the noisy image, the CE's forward in
+training mode. The step is not undone: the perturbations accumulate over the steps (the paper's
+answer to the "persistent shortcuts" that one-step AWP, which restores the weights, leaves in
+place); the SGD step is then taken from the perturbed weights, on the CE of the sPGD examples.
+Biases and BatchNorm parameters are not perturbed.
 
-Sources: the reference code tmllab/2024_ICML_LAP, ``CIFAR10/LAP.py`` with ``utils.py``'s
-``diff_in_weights`` and ``add_into_weights``, and the paper's text (method section and ablations:
-"adversarial" weight perturbation, L2-normalised per layer, strengths decreasing from former to
+Sources: the reference code tmllab/2024_ICML_LAP, ``CIFAR10/LAP.py`` (the training loop) with
+``utils.py``'s ``diff_in_weights`` and ``add_into_weights``, and the paper's text (method section
+and ablations: weight perturbation, L2-normalised per layer, strengths decreasing from former to
 latter layers set by gamma, accumulated, weight perturbation first; the reference README's N-LAP
 settings on CIFAR-10: gamma = 0.3, beta = 0.001 / 0.002 / 0.005 / 0.75 at eps = 8 / 12 / 16 / 32
 of 255). The reference, per batch: one training-mode forward and backward at the N-FGSM start
-gives the input gradient (FGSM) and the weight gradient; a real optimiser step (SGD, momentum 0.9,
-weight decay) is taken and its change Delta measured, the weights and the optimiser state are
-restored, and each kernel gets ``(1 - (ln l / ln layer_number)^gamma) * beta * ||w_l|| *
-Delta_l / ||Delta_l||`` added, before the training forward at the FGSM example. What we follow:
+gives the input gradient (FGSM) and the weight gradient; a real optimiser step (its training SGD:
+momentum 0.9, weight decay 5e-4, the scheduled learning rate) is taken and its change Delta
+measured (``diff_in_weights(proxy, model)``: after minus saved), the weights, BatchNorm's running
+statistics and the optimiser state are restored (``load_state_dict``), and each kernel gets
+``(1 - (ln l / ln layer_number)^gamma) * beta * ||w_l|| * Delta_l / ||Delta_l||`` added, before
+the training forward at the FGSM example.
+
+``--lap_step`` picks the direction d_l:
+
+- ``authors`` (the default): the reference's, d_l = Delta_l = -lr * (momentum * b_l + g_l +
+  weight_decay * w_l), the change the run's own SGD step would make (``optimizer.SGDWithL2.
+  step_change``, its momentum buffer b_l read, nothing written: the step on a copy, restored),
+  a normalised *descent* step that leans on the momentum of the past updates. The weight
+  gradient's forward leaves BatchNorm's moving statistics as they were (``keras.Model.
+  stateless_call``), as the reference's restore does. A learning rate of 0 (a warm-up's start)
+  gives Delta = 0 and no step, as there. Needs ``--optimizer=sgd``.
+- ``ascent``: this project's first reading of the paper, which calls the perturbation
+  adversarial (as AWP's, from which the code is adapted): d_l = g_l, the normalised ascent step,
+  without momentum or weight decay; its forward moves BatchNorm's moving statistics. Measured at
+  Table 6's CPU scale (small CNN x0.5, 5,000 images, 10 epochs, quick sAA on 500 images;
+  ``benchmarks/configs/n_lap_check_cpu.flags``): over three seeds 15.8 +- 1.5 % clean, 5.7 +-
+  1.2 % sAA, against 31.2 % and 9.2 % for the same run with ``--lap_beta=0``; the ascent step
+  hurts at this scale (issue 39).
+
+What we follow, and the deviations:
 
 - Strengths: the reference's ``layer_number`` is 21 for PreActResNet-18, 35 for WideResNet-34-10
   and 50 for ViT-small, each network's count of perturbed kernels (for ResNet-18: 1 + 4 + 5 + 5 +
@@ -34,25 +54,13 @@ Delta_l / ||Delta_l||`` added, before the training forward at the FGSM example. 
   kernel; the reference's three counts fit ln(L + 1) only with L counting the layers before the
   classifier, so we take ln L as the reference does (issue 23). At gamma = 0.3 and L = 21 the two
   differ by about 1 % of beta per layer, except the classifier (0 here, 0.005 beta before).
-- Direction, where the code and the paper disagree: ``diff_in_weights(proxy, model)`` is called
-  with the saved weights first, so Delta = (weights after the optimiser step) - (saved weights) =
-  -lr * (momentum buffer + gradient + weight decay term): a descent direction. The paper
-  calls the perturbation adversarial (it maximises the loss, as AWP's, from which the code is
-  adapted, where the proxy's step is on the negated loss). We follow the paper: the ascent
-  direction g_l / ||g_l||, without the optimiser's momentum and weight decay (the paper's
-  normalised-gradient form of an adversarial weight perturbation).
 - The weight gradient is a forward and backward of its own at the noisy image (in training mode,
   as the reference's; the paper's LAP-A variant, whose results it reports as equal), because our
   sPGD's backward gives input gradients only; and the attack is then run at the perturbed
   weights, where the reference's input gradient is taken at the saved ones (the paper orders
   weights before inputs). Under tf.distribute g is the global-batch gradient (all-reduced), so
   every replica takes the same step.
-
-What following the paper's sign costs, measured at Table 6's CPU scale (small CNN x0.5, 5,000
-images, 10 epochs, quick sAA on 500 images; ``benchmarks/configs/n_lap_check_cpu.flags``): over
-three seeds 15.8 +- 1.5 % clean, 5.7 +- 1.2 % sAA, against 31.2 % and 9.2 % for the same run
-with ``--lap_beta=0``. The ascent step hurts at this scale; the reference's descent-direction step
-and its beta were not tried here.
+- The reference divides by ``||Delta_l|| + 1e-20``; here a zero Delta_l gives a zero step.
 
 l0 adaptation: the input attack is the trainer's 1-step sPGD from N-FGSM's sparse noise. The
 Fast-LS-l0 paper gives no l0 values that we found: we keep gamma = 0.3 and take beta = 0.005
@@ -70,17 +78,27 @@ import tensorflow as tf
 
 from tf_fastls0.losses import distributed, per_example
 from tf_fastls0.losses.records import AddOn
+from tf_fastls0.training.optimizer import SGDWithL2
 from tf_fastls0.utils.settings import setting
+
+
+STEPS = ("authors", "ascent")
 
 
 @dataclasses.dataclass(frozen=True)
 class LapSettings:
-    beta: float = setting(0.005, "N-LAP: strength beta of the first layer's weight ascent step, "
+    beta: float = setting(0.005, "N-LAP: strength beta of the first layer's weight step, "
                           "as a fraction of its weight norm.", lower=0.0, upper=10.0,
                           key="lap_beta")
     gamma: float = setting(0.3, "N-LAP: gamma of the layer strengths beta (1 - (ln l / ln "
                            "L)^gamma), L the kernels; smaller falls faster from the first layer.",
                            lower=1e-3, upper=100.0, key="lap_gamma")
+    step: str = setting(
+        "authors", "N-LAP: the weight step's direction. authors: the reference code's, the "
+        "change the run's SGD step (momentum, weight decay) would make, normalised per layer "
+        "(a descent step; needs --optimizer=sgd); ascent: the normalised gradient ascent step "
+        "(the paper's 'adversarial' wording; this project's earlier form).", choices=STEPS,
+        key="lap_step")
 
 
 ADD_ON = AddOn("lap", LapSettings, "N-LAP")
@@ -99,23 +117,50 @@ def perturbed_variables(network):
     return [v for v in network.trainable_variables if len(v.shape) > 1]
 
 
-def ascent_steps(weights, gradients, strengths):
-    """``lambda_l ||w_l|| g_l / ||g_l||`` per layer (0 where the gradient is 0)."""
-    return [strength * tf.norm(w) * tf.math.divide_no_nan(g, tf.norm(g))
-            for w, g, strength in zip(weights, gradients, strengths)]
+def scaled_steps(weights, directions, strengths):
+    """``lambda_l ||w_l|| d_l / ||d_l||`` per layer (0 where the direction is 0)."""
+    return [strength * tf.norm(w) * tf.math.divide_no_nan(d, tf.norm(d))
+            for w, d, strength in zip(weights, directions, strengths)]
 
 
 def weight_gradients(network, variables, images, labels):
     """The global-batch gradient of the mean CE at ``images`` (training mode, as the reference's
-    forward; BatchNorm's moving statistics move with it, as there)."""
+    forward; BatchNorm's moving statistics move with it)."""
     with tf.GradientTape() as tape:
         logits = network(images, training=True)
         share = distributed.global_batch_mean(per_example.cross_entropy(labels, logits))
-    gradients = tape.gradient(share, variables)
+    return _all_reduced(tape.gradient(share, variables))
+
+
+def stateless_gradients(network, images, labels):
+    """As ``weight_gradients`` for the kernels, leaving BatchNorm's moving statistics as they
+    were (the reference restores them with the weights)."""
+    weights = [tf.convert_to_tensor(v.value) for v in network.trainable_variables]
+    kernels = [w for w in weights if len(w.shape) > 1]
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+        tape.watch(kernels)
+        state = [v.value for v in network.non_trainable_variables]
+        logits, _ = network.stateless_call(weights, state, images, training=True)
+        share = distributed.global_batch_mean(per_example.cross_entropy(labels, logits))
+    return _all_reduced(tape.gradient(share, kernels))
+
+
+def _all_reduced(gradients):
     context = tf.distribute.get_replica_context()
     if context is not None and context.num_replicas_in_sync > 1:
         gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
     return gradients
+
+
+def sgd_of(optimizer):
+    """The run's ``SGDWithL2`` (inside float16's loss scaling, if any), which the authors' step
+    copies; a one-line error for any other optimiser."""
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    if not isinstance(inner, SGDWithL2):
+        raise ValueError(f"N-LAP's lap_step='authors' takes the step of tf_fastls0's SGD "
+                         f"(--optimizer=sgd), not of {type(inner).__name__}: use that SGD, or "
+                         f"lap_step='ascent'")
+    return inner
 
 
 def _add_everywhere(variables, strategy, steps):
@@ -124,12 +169,23 @@ def _add_everywhere(variables, strategy, steps):
             for variable, step in zip(variables, steps)]
 
 
-def perturb(network, images, labels, beta, gamma):
-    """Moves the network's kernels by their layer-aware ascent steps, in every replica."""
+def directions(network, optimizer, images, labels, step):
+    """Each kernel's d_l of ``step`` (``STEPS``) at ``images``."""
     variables = perturbed_variables(network)
-    gradients = weight_gradients(network, variables, images, labels)
-    steps = ascent_steps([v.value for v in variables], gradients,
-                         layer_strengths(len(variables), beta, gamma))
+    if step == "ascent":
+        return weight_gradients(network, variables, images, labels)
+    sgd = sgd_of(optimizer)
+    gradients = stateless_gradients(network, images, labels)
+    return [sgd.step_change(g, v) for g, v in zip(gradients, variables)]
+
+
+def perturb(network, optimizer, images, labels, settings):
+    """Moves the network's kernels by their layer-aware steps (``settings.step``), in every
+    replica."""
+    variables = perturbed_variables(network)
+    steps = scaled_steps([v.value for v in variables],
+                         directions(network, optimizer, images, labels, settings.step),
+                         layer_strengths(len(variables), settings.beta, settings.gamma))
     tf.distribute.get_replica_context().merge_call(
         functools.partial(_add_everywhere, [v.value for v in variables]), args=(steps,))
 
@@ -137,13 +193,13 @@ def perturb(network, images, labels, beta, gamma):
 @dataclasses.dataclass(frozen=True)
 class LayerAwareStep:
     """N-LAP's step as a ``recipe.WeightPerturbation``: ``perturb`` moves the kernels by their
-    layer-aware ascent steps at the batch's (noisy) images, before the attack; ``restore``
-    leaves them moved (the perturbations accumulate over the steps, see above)."""
+    layer-aware steps at the batch's (noisy) images, before the attack; ``restore`` leaves them
+    moved (the perturbations accumulate over the steps, see above)."""
 
     settings: LapSettings
 
-    def perturb(self, network, batch):
-        perturb(network, batch.images, batch.labels, self.settings.beta, self.settings.gamma)
+    def perturb(self, network, batch, optimizer):
+        perturb(network, optimizer, batch.images, batch.labels, self.settings)
 
     def restore(self, network):
         del network  # LAP's steps are not undone

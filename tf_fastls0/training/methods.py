@@ -24,7 +24,7 @@ from tf_fastls0.training import atta_buffer, awp, layer_aware
 ADD_ONS = {record.name: record for record in (
     grad_align.ADD_ON,  # GradAlign's regulariser (losses/grad_align.py) added to the loss
     atta_buffer.ADD_ON,  # ATTA: the attack starts from last epoch's perturbation (atta_buffer.py)
-    layer_aware.ADD_ON,  # LAP's weight ascent (training/layer_aware.py) before the attack
+    layer_aware.ADD_ON,  # LAP's layer-aware weight step (training/layer_aware.py) before the attack
     fast_bat.ADD_ON,  # Fast-BAT's implicit-gradient term (losses/fast_bat.py) added to the loss
     awp.ADD_ON,  # AWP: the loss and its gradient at perturbed weights (training/awp.py)
 )}
@@ -79,7 +79,8 @@ METHODS = {
                              "output variation"),
     "n_lap": Method("sparse_at", nfgsm_noise=True, add_ons=("lap",),
                     summary="N-LAP: N-FGSM noise + sAT from weights moved each step by a "
-                            "layer-aware ascent step, strongest in the first layers"),
+                            "layer-aware weight step (--lap_step), strongest in the first "
+                            "layers"),
     "fast_bat": Method("sparse_at", add_ons=("fast_bat",),
                        summary="Fast-BAT: sAT + the bi-level problem's implicit-gradient term "
                                "through the attack's free entries"),

@@ -47,16 +47,28 @@ class SGDWithL2(keras.optimizers.SGD):
 
     def update_step(self, gradient, variable, learning_rate):
         learning_rate = ops.cast(learning_rate, variable.dtype)
+        buffer = self._next_buffer(gradient, variable)
+        if self.momentum:
+            self.assign(self.momentums[self._get_variable_index(variable)], buffer)
+        self.assign_sub(variable, ops.multiply(learning_rate, buffer))
+
+    def step_change(self, gradient, variable):
+        """The change ``-lr * b`` a step with ``gradient`` would make to ``variable`` at the
+        current learning rate, leaving the variable and the momentum buffer as they are (N-LAP's
+        step on a copy, ``layer_aware.py``)."""
+        learning_rate = ops.cast(self.learning_rate, variable.dtype)
+        return ops.negative(ops.multiply(learning_rate, self._next_buffer(gradient, variable)))
+
+    def _next_buffer(self, gradient, variable):
+        """``momentum * b + (g + l2 * w)``: the buffer after a step (the L2 gradient without
+        momentum)."""
         gradient = ops.cast(gradient, variable.dtype)
         if self.l2:
             gradient = ops.add(gradient, ops.multiply(ops.cast(self.l2, variable.dtype), variable))
         if self.momentum == 0:
-            self.assign_sub(variable, ops.multiply(learning_rate, gradient))
-            return
+            return gradient
         buffer = self.momentums[self._get_variable_index(variable)]
-        self.assign(buffer, ops.add(ops.multiply(ops.cast(self.momentum, variable.dtype), buffer),
-                                    gradient))
-        self.assign_sub(variable, ops.multiply(learning_rate, buffer))
+        return ops.add(ops.multiply(ops.cast(self.momentum, variable.dtype), buffer), gradient)
 
     def get_config(self):
         return {**super().get_config(), "l2": self.l2}

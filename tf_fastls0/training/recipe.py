@@ -4,7 +4,7 @@ new soft labels.
 ``Recipe`` is made once from a ``TrainConfig`` and the tables (``methods.py``: the method, its
 objective's record and its add-ons). ``AdversarialTrainer.train_step`` calls, outside the
 gradient tape (nothing the update differentiates through): ``started`` (N-FGSM noise), the
-recipe's ``WeightPerturbation`` if it has one (N-LAP's layer-aware ascent step, which moves the
+recipe's ``WeightPerturbation`` if it has one (N-LAP's layer-aware step, which moves the
 network's weights), and ``attacked`` (the clean logits in inference mode, the soft-label rows,
 the attack), each giving a ``PreparedBatch``; then ``loss`` inside the tape. ``loss`` reads what
 the objective's record says it reads, and returns the loss terms (the objective's two terms under
@@ -39,12 +39,13 @@ class LossTerms(dict):
 
 @dataclasses.dataclass(frozen=True)
 class PreparedBatch:
-    """A step's inputs to the loss. ``images``: the clean images as the attack started from
-    them (with N-FGSM's noise where the recipe adds it); ``epoch``/``step``: of this step;
+    """A step's inputs to the loss. ``images``: the clean images the attack is given (with
+    N-FGSM's noise where the recipe adds it); ``epoch``/``step``: of this step;
     after the attack (``attacked``): ``adversarial`` (the images the objective trains on, no
     gradient), ``clean_logits`` (inference mode), ``rows`` (the soft-label rows, with
-    self-adaptive soft labels) and ``last_iterate`` (sPGD's ``(mask, magnitude)``; ATTA stores
-    it). Unattacked (standard training) they stay None."""
+    self-adaptive soft labels), ``last_iterate`` (sPGD's ``(mask, magnitude)``; ATTA stores
+    it) and ``start`` (the same of the attack's start; N-AAER's clean forward is there).
+    Unattacked (standard training) they stay None."""
 
     images: tf.Tensor
     labels: tf.Tensor
@@ -55,16 +56,18 @@ class PreparedBatch:
     clean_logits: Optional[tf.Tensor] = None
     adversarial: Optional[tf.Tensor] = None
     last_iterate: Optional[tuple] = None
+    start: Optional[tuple] = None
 
 
 class WeightPerturbation(Protocol):
     """A step add-on that moves the network's weights, called by the trainer explicitly:
-    ``perturb`` after the batch's noise and before the attack, ``restore`` after the update.
-    N-LAP's layer-aware ascent step (``layer_aware.LayerAwareStep``) is one; AWP, whose
+    ``perturb`` (given the run's optimiser) after the batch's noise and before the attack,
+    ``restore`` after the update. N-LAP's layer-aware step (``layer_aware.LayerAwareStep``) is
+    one; AWP, whose
     perturbed weights exist only inside its loss (``keras.Model.stateless_call``), is taken in
     the trainer's ``_awp_gradients``."""
 
-    def perturb(self, network, batch: PreparedBatch) -> None: ...
+    def perturb(self, network, batch: PreparedBatch, optimizer) -> None: ...
 
     def restore(self, network) -> None: ...
 
@@ -96,8 +99,17 @@ class Recipe:
         return self.objective.bound(self.coefficients)
 
     @property
+    def trains_on_last_iterate(self):
+        """The objective trains on the attack's last iterate, not on its best input: N-AAER's
+        (its record's ``last_iterate``) and ATTA's, which trains on the perturbation it carries
+        on (``atta_buffer.py``)."""
+        return self.objective.last_iterate or self.carried_perturbation
+
+    @property
     def logged_means(self):
-        return self.objective.log_names + ("sat_weight",) if self.adversarial else ()
+        if not self.adversarial:
+            return ()
+        return self.objective.log_names + ("sat_weight",) + self.objective.diagnostics
 
     @property
     def logged_regularisers(self):
@@ -167,10 +179,11 @@ def attacked(recipe, network, buffer, batch, carried=None):
         clean_logits=clean_logits, keys=indices, seed=recipe.seed, counter=batch.step,
         threat=recipe.threat,
         initial=None if carried is None else carried.lookup(indices, batch.epoch), **loss)
-    adversarial = (last_iterate_images(images, attack.last_iterate)
-                   if recipe.objective.last_iterate else attack.adversarial)
+    adversarial = (perturbed_images(images, attack.last_iterate)
+                   if recipe.trains_on_last_iterate else attack.adversarial)
     return dataclasses.replace(batch, adversarial=tf.stop_gradient(adversarial), rows=rows,
-                               clean_logits=clean_logits, last_iterate=attack.last_iterate)
+                               clean_logits=clean_logits, last_iterate=attack.last_iterate,
+                               start=attack.start)
 
 
 def prepare(recipe, network, buffer, images, labels, indices, step, steps_per_epoch,
@@ -181,10 +194,11 @@ def prepare(recipe, network, buffer, images, labels, indices, step, steps_per_ep
     return attacked(recipe, network, buffer, batch, carried)
 
 
-def last_iterate_images(images, last_iterate):
-    """The attack's last iterate ``x + mask * p`` itself, where sPGD's best-tracking would
-    return ``x`` wherever the iterate lowered the loss (``losses/aaer.py``)."""
-    mask, magnitude = last_iterate
+def perturbed_images(images, perturbation):
+    """``x + mask * p`` of an sPGD iterate ``perturbation = (mask, p)``: its last iterate itself,
+    where sPGD's best-tracking would return ``x`` wherever the iterate lowered the loss
+    (``losses/aaer.py``, ``atta_buffer.py``), or its start (N-AAER's clean forward)."""
+    mask, magnitude = perturbation
     return tf.cast(tf.cast(images, tf.float32) + magnitude * mask, images.dtype)
 
 
@@ -205,7 +219,9 @@ def loss(recipe, network, buffer, batch, track_accuracy):
     objective = recipe.objective
     clean_logits = batch.clean_logits
     if objective.reads_clean:
-        clean_logits = network(batch.images, training=True)
+        clean_images = (perturbed_images(batch.images, batch.start) if objective.clean_at_start
+                        else batch.images)
+        clean_logits = network(clean_images, training=True)
     adversarial_logits = (network(batch.adversarial, training=True)
                           if objective.reads_adversarial else None)
     targets, new_rows = batch.labels, None
@@ -240,5 +256,5 @@ def loss(recipe, network, buffer, batch, track_accuracy):
         clean_name, adversarial_name = objective.log_names
         logged.update({clean_name: terms.clean * replicas,
                        adversarial_name: terms.adversarial * replicas,
-                       "sat_weight": tf.reduce_mean(weights)})
+                       "sat_weight": tf.reduce_mean(weights)}, **(terms.diagnostics or {}))
     return logged, new_rows

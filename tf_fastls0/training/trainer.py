@@ -104,7 +104,7 @@ class AdversarialTrainer(keras.Model):
                                    self.steps_per_epoch)
         weight_perturbation = self.recipe.weight_perturbation  # N-LAP's, before the attack
         if weight_perturbation is not None:
-            weight_perturbation.perturb(self.network, batch)
+            weight_perturbation.perturb(self.network, batch, self.optimizer)
         batch = recipe_lib.attacked(self.recipe, self.network, self.buffer, batch, self.carried)
         norm_wanted = self._logs_this_step(step)
         if self.recipe.awp is not None:
