@@ -130,3 +130,25 @@ def test_the_authors_step_needs_the_runs_sgd():
         TrainConfig(method="n_lap", optimizer="adamw")
     assert TrainConfig(method="n_lap", optimizer="adamw", lap_step="ascent").lap.step == "ascent"
     assert TrainConfig(method="n_lap").lap.step == "authors"
+
+
+@pytest.mark.parametrize("settings", [dict(momentum=0.9), dict(momentum=0.9, nesterov=True),
+                                      dict(momentum=0.0, weight_decay=5e-4)])
+def test_the_step_of_keras_own_sgd_is_the_change_its_apply_makes(settings):
+    """A user who compiles SparseAdversarialModel with keras.optimizers.SGD gets the authors' step
+    of that optimiser: the change its own ``apply`` would make, predicted without writing."""
+    network = small_network()
+    optimizer = keras.optimizers.SGD(LR, **settings)
+    optimizer.build(network.trainable_variables)
+    for seed in (10, 11, 12):
+        images, labels = batch(seed)
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(
+                labels, network(images, training=True), from_logits=True))
+        gradients = tape.gradient(loss, network.trainable_variables)
+        before = [v.numpy() for v in network.trainable_variables]
+        predicted = [layer_aware.step_change(optimizer, g, v).numpy()
+                     for g, v in zip(gradients, network.trainable_variables)]
+        optimizer.apply(gradients, network.trainable_variables)
+        for old, new, change in zip(before, network.trainable_variables, predicted):
+            np.testing.assert_allclose(new.numpy() - old, change, atol=1e-6)

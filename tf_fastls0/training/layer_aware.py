@@ -74,6 +74,7 @@ import dataclasses
 import functools
 import math
 
+import keras
 import tensorflow as tf
 
 from tf_fastls0.losses import distributed, per_example
@@ -153,14 +154,31 @@ def _all_reduced(gradients):
 
 
 def sgd_of(optimizer):
-    """The run's ``SGDWithL2`` (inside float16's loss scaling, if any), which the authors' step
-    copies; a one-line error for any other optimiser."""
+    """The run's SGD (inside float16's loss scaling, if any), whose step the authors' form copies:
+    tf_fastls0's ``SGDWithL2`` or Keras' own ``SGD``; a one-line error for any other optimiser."""
     inner = getattr(optimizer, "inner_optimizer", optimizer)
-    if not isinstance(inner, SGDWithL2):
-        raise ValueError(f"N-LAP's lap_step='authors' takes the step of tf_fastls0's SGD "
-                         f"(--optimizer=sgd), not of {type(inner).__name__}: use that SGD, or "
+    if not isinstance(inner, keras.optimizers.SGD):
+        raise ValueError(f"N-LAP's lap_step='authors' takes an SGD step (--optimizer=sgd, or "
+                         f"keras.optimizers.SGD), not one of {type(inner).__name__}: use SGD, or "
                          f"lap_step='ascent'")
     return inner
+
+
+def step_change(sgd, gradient, variable):
+    """The change one step of ``sgd`` with ``gradient`` would make to ``variable``, nothing
+    written. Keras' SGD keeps ``m <- momentum * m - lr * g`` and adds ``m`` (Nesterov: adds
+    ``momentum * m_new - lr * g``); its decoupled ``weight_decay`` subtracts ``lr * wd * w``."""
+    if isinstance(sgd, SGDWithL2):
+        return sgd.step_change(gradient, variable)
+    learning_rate = tf.cast(sgd.learning_rate, variable.dtype)
+    step = -learning_rate * tf.cast(gradient, variable.dtype)
+    if sgd.momentum:
+        momentum = tf.cast(sgd.momentum, variable.dtype)
+        moved = momentum * sgd.momentums[sgd._get_variable_index(variable)] + step
+        step = momentum * moved + step if sgd.nesterov else moved
+    if sgd.weight_decay:
+        step -= learning_rate * tf.cast(sgd.weight_decay, variable.dtype) * variable
+    return step
 
 
 def _add_everywhere(variables, strategy, steps):
@@ -176,7 +194,7 @@ def directions(network, optimizer, images, labels, step):
         return weight_gradients(network, variables, images, labels)
     sgd = sgd_of(optimizer)
     gradients = stateless_gradients(network, images, labels)
-    return [sgd.step_change(g, v) for g, v in zip(gradients, variables)]
+    return [step_change(sgd, g, v) for g, v in zip(gradients, variables)]
 
 
 def perturb(network, optimizer, images, labels, settings):
