@@ -35,6 +35,7 @@ def read_json(output_dir, name):
     return json.loads((output_dir / name).read_text())
 
 
+@pytest.mark.slow
 def test_every_output_file_is_written(analysed):
     output_dir, stdout = analysed
     missing = [name for name in FILES if not (output_dir / name).is_file()]
@@ -43,6 +44,7 @@ def test_every_output_file_is_written(analysed):
     assert f"outputs in {output_dir}" in stdout
 
 
+@pytest.mark.slow
 def test_hessian_and_landscape_agree_between_the_two_formats(analysed):
     output_dir, _ = analysed
     hessian = read_json(output_dir, "hessian.json")["models"]
@@ -59,6 +61,7 @@ def test_hessian_and_landscape_agree_between_the_two_formats(analysed):
     assert "recomputed at each point" in title
 
 
+@pytest.mark.slow
 def test_interpolation_table_locations_and_gradient_distance(analysed):
     output_dir, stdout = analysed
     interpolation = read_json(output_dir, "interpolation.json")
@@ -78,6 +81,7 @@ def test_interpolation_table_locations_and_gradient_distance(analysed):
     assert distance["examples"] == 16 and distance["mean"] >= 0.0
 
 
+@pytest.mark.slow
 def test_gradient_norm_curve_is_the_logged_one(analysed, tiny_run):
     output_dir, _ = analysed
     logged = tensorboard_logs.gradient_norm_curve(str(tiny_run))
@@ -86,6 +90,7 @@ def test_gradient_norm_curve_is_the_logged_one(analysed, tiny_run):
     assert len(curves["keras"]["robust_accuracy_by_epoch"]) == 2
 
 
+@pytest.mark.slow
 def test_figures_are_in_tensorboard(analysed):
     output_dir, _ = analysed
     tags = set()

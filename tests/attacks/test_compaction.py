@@ -145,6 +145,7 @@ def test_spgd_counts_the_passes_each_image_was_attacked_with(counted):
     assert fooled.any() and np.all(passes[fooled] <= 12) and passes.min() < 12
 
 
+@pytest.mark.slow
 def test_the_cascade_agrees_compacted_or_not_on_a_cifar_cnn(cifar_cnn):
     # Observed at eps = 10: survivors 89 -> 18 -> 15 -> 15 of 200 (most fall in the first
     # iterations of the first stage, some resist every stage); equal on a 2-core CPU.

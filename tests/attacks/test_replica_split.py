@@ -5,6 +5,10 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow  # the slow selection (pytest.ini)
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
 

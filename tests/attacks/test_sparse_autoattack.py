@@ -57,6 +57,7 @@ def _attackable(mlp):
 BUDGET = {"eps": 1, "iterations": 4, "queries": 12, "seed": 3}
 
 
+@pytest.mark.slow
 def test_cascade_is_never_weaker_than_any_single_stage(mlp):
     model_fn, images, labels = _attackable(mlp)
     full = sparse_autoattack(model_fn, batches=_batches(images, labels, 10), **BUDGET)
@@ -124,6 +125,7 @@ def test_broken_images_are_really_misclassified_and_the_rest_are_clean(mlp):
     np.testing.assert_array_equal(result.adversarial[kept], images[kept])
 
 
+@pytest.mark.slow
 def test_splitting_the_stream_differently_changes_nothing(mlp):
     model_fn, images, labels = _attackable(mlp)
     one = sparse_autoattack(model_fn, images, labels, **BUDGET)
@@ -132,6 +134,7 @@ def test_splitting_the_stream_differently_changes_nothing(mlp):
     np.testing.assert_allclose(one.adversarial, three.adversarial, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_a_kept_cascade_traces_once_and_attacks_as_a_fresh_one(mlp):
     model_fn, images, labels = _attackable(mlp)
     python_calls = []

@@ -10,12 +10,15 @@ The attacks of the paper's other columns, on the same model and images (figures 
 """
 
 import numpy as np
+import pytest
 
 from tf_fastls0.attacks import SURVIVED, sparse_autoattack, sparse_pgd
 from tf_fastls0.attacks.cornersearch import cornersearch
 from tf_fastls0.attacks.saif import saif
 from tf_fastls0.attacks.sigma_zero import sigma_zero
 from tf_fastls0.evaluation.robust_curve import robust_acc_by_k
+
+pytestmark = pytest.mark.slow  # the slow selection (pytest.ini)
 
 
 def test_saa_at_eps_20_drives_robust_accuracy_far_below_clean(cifar_cnn):

@@ -7,6 +7,8 @@ import pytest
 
 from benchmarks import stage_cost
 
+pytestmark = pytest.mark.slow  # the slow selection (pytest.ini)
+
 FIGURES = ("a_iteration_over_forward_backward", "b_1_step_over_forward_backward_forward",
            "c_saa_images_per_second", "d_saa_fresh_call_seconds", "d_saa_kept_call_seconds",
            "d_fresh_over_kept")

@@ -3,9 +3,12 @@
 import json
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from benchmarks.batch_invariance import row_bits
+
+pytestmark = pytest.mark.slow  # the slow selection (pytest.ini)
 
 
 def test_a_small_trained_cnn_loses_no_broken_image_to_compaction(run_module, tmp_path):

@@ -24,6 +24,7 @@ def compared(tmp_path_factory, run_module, cifar10_dir):
     return out, first, second, (stamp, second_trained)
 
 
+@pytest.mark.slow
 def test_a_stopped_table_exits_75_with_only_the_first_run_done(compared):
     _, first, _, (stamp, second_trained) = compared
     assert first.returncode == 75, first.stdout + first.stderr
@@ -31,6 +32,7 @@ def test_a_stopped_table_exits_75_with_only_the_first_run_done(compared):
     assert "stopping before sat_20step" in first.stdout
 
 
+@pytest.mark.slow
 def test_the_second_invocation_resumes_without_retraining(compared):
     out, _, second, (stamp, _) = compared
     assert second.returncode == 0, second.stdout + second.stderr
@@ -47,6 +49,7 @@ def _reports(out):
             for name in ("fast_ls_l0_t", "sat_20step")}
 
 
+@pytest.mark.slow
 def test_every_run_is_evaluated_on_the_same_images_with_the_same_budget(compared):
     reports = _reports(compared[0])
     first, second = reports.values()
@@ -56,6 +59,7 @@ def test_every_run_is_evaluated_on_the_same_images_with_the_same_budget(compared
         assert first["settings"][key] == second["settings"][key]
 
 
+@pytest.mark.slow
 def test_csv_rows_carry_the_evaluation_figures_and_the_paper_s(compared):
     out = compared[0]
     reports = _reports(out)
@@ -92,6 +96,7 @@ def test_csv_rows_carry_the_evaluation_figures_and_the_paper_s(compared):
     assert float(rows["sat_20step"]["paper_clean"]) == 84.5
 
 
+@pytest.mark.slow
 def test_markdown_table_and_plot_are_written(compared):
     out = compared[0]
     page = (out / "table.md").read_text()
@@ -112,6 +117,7 @@ def test_markdown_table_and_plot_are_written(compared):
     assert results["budget"]["n_examples"] == 32
 
 
+@pytest.mark.slow
 def test_a_failing_run_is_reported_and_the_table_still_written(tmp_path, run_module):
     # settings that parse (see the next test for those that do not) but cannot run
     result = run_module("benchmarks.compare", f"--output_dir={tmp_path}",

@@ -6,6 +6,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow  # the slow selection (pytest.ini)
+
 
 def test_the_tiny_gpu_check_measures_every_part_and_writes_its_results(repo, tmp_path,
                                                                       cifar10_dir):

@@ -6,6 +6,10 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+pytestmark = pytest.mark.slow  # the slow selection (pytest.ini)
+
 
 def test_run_table_finishes_the_smoke_table(tmp_path, repo, cifar10_dir):
     env = {**os.environ, "PYTHON": sys.executable, "TF_CPP_MIN_LOG_LEVEL": "2"}

@@ -133,6 +133,7 @@ def test_table_configs_start_with_their_command_and_name_known_rows(path):
         assert (REPO / spec.flagfile).is_file()
 
 
+@pytest.mark.slow
 def test_the_overfitting_config_trains_its_runs_longer_with_a_larger_network(run_module, tmp_path):
     result = run_module("benchmarks.compare", "--flagfile=benchmarks/configs/co_cpu.flags",
                         f"--runs_dir={tmp_path}", "--dry_run")

@@ -1,6 +1,10 @@
 """``benchmarks.input_rate`` runs on the 224 path of a tiny ImageNet-like folder and says what it
 measured."""
 
+import pytest
+
+pytestmark = pytest.mark.slow  # the slow selection (pytest.ini)
+
 
 def test_input_rate_streams_the_224_path_and_reports_images_per_second(imagenet_like, tmp_path,
                                                                        run_module):

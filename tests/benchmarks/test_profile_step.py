@@ -4,8 +4,11 @@ and printed, the trace is written; the network copies really lack what they say.
 import json
 
 import keras
+import pytest
 
 from tf_fastls0.models.preact_resnet import preact_resnet18
+
+pytestmark = pytest.mark.slow  # the slow selection (pytest.ini)
 
 # One variant of each kind: a network copy, a patched trainer, trackers switched off, the bare
 # step and Keras fit with callbacks (relu, no_l2 and keras_fit take these same paths; the copies'

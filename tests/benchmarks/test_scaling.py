@@ -2,6 +2,10 @@
 
 import json
 
+import pytest
+
+pytestmark = pytest.mark.slow  # the slow selection (pytest.ini)
+
 
 def test_scaling_prints_and_writes_every_sweep(tmp_path, run_module):
     result = run_module("benchmarks.scaling", "--model=small_cnn", "--width=0.25",

@@ -9,6 +9,8 @@ import pytest
 
 from benchmarks import seed_analyses
 
+pytestmark = pytest.mark.slow  # the slow selection (pytest.ini)
+
 ALPHAS = [f"{a:.1f}" for a in np.linspace(0, 1, 11)]
 
 

@@ -3,6 +3,10 @@ a rerun of one part keeps the other's figures and skips the evaluations already 
 
 import json
 
+import pytest
+
+pytestmark = pytest.mark.slow  # the slow selection (pytest.ini)
+
 
 def test_threat_table_parts_run_apart_and_keep_each_others_figures(tiny_run, tmp_path,
                                                                    run_module):

@@ -3,6 +3,10 @@
 
 import json
 
+import pytest
+
+pytestmark = pytest.mark.slow  # the slow selection (pytest.ini)
+
 TINY = ("--width=0.0625", "--batch_size=4", "--image_size=8", "--rounds=1",
         "--steps_per_round=1", "--train_eps=3", "--torch_threads=1")
 

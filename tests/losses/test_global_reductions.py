@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 import tensorflow as tf
+import pytest
 
 from tf_fastls0.losses import distributed, objectives
 
@@ -40,6 +41,7 @@ def test_one_replica_mirrored_strategy_gives_plain_mean():
     np.testing.assert_allclose(strategy.reduce(tf.distribute.ReduceOp.SUM, share, axis=None), 4.0)
 
 
+@pytest.mark.slow
 def test_two_replica_gradients_equal_one_device_gradients():
     env = dict(os.environ, PYTHONPATH=str(REPO), TF_CPP_MIN_LOG_LEVEL="2")
     result = subprocess.run([sys.executable, str(REPO / "tests/losses/mirrored_gradients.py")],

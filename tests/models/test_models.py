@@ -50,7 +50,13 @@ def test_unknown_model_is_refused_by_name():
         build_model("resnet9000", (32, 32, 3), 10)
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+# The Table 10 transformers and the ImageNet ResNet-34 take 15-20 s each: the slow selection.
+HEAVY_MODELS = ("convnext_tiny", "swin_tiny", "resnet34")
+
+
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.slow)
+                                  if name in HEAVY_MODELS
+                                  else name for name in sorted(MODELS)])
 def test_every_model_round_trips_through_keras_file_and_savedmodel(name, tmp_path):
     model = build_model(name, (16, 16, 3), 5, width=0.125)
     images = tf.random.stateless_uniform([4, 16, 16, 3], seed=[1, 2])
@@ -77,6 +83,7 @@ def test_the_subsampled_shortcut_is_the_strided_1x1_convolution():
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_adversarial_training_of_resnet34_at_224_runs_on_cpu(repo):
     # Regression: a strided 1x1 convolution here aborted the process (heap corruption in a oneDNN
     # kernel) in the first adversarial training step at 224x224; a subprocess keeps a crash from
@@ -116,6 +123,7 @@ def test_swin_tiny_has_the_count_of_the_cifar_swin_at_resnet18_widths():
     assert model.get_layer("stage4_block2_mlp2").output.shape[1:] == (4, 4, 512)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["convnext_tiny", "swin_tiny"])
 def test_table10_networks_take_a_training_step_that_reaches_every_weight(name):
     model = build_model(name, (16, 16, 3), 5, width=0.125)

@@ -3,6 +3,7 @@ augmentation, the next epoch's attack starts from it, and a resumed run carries 
 
 import numpy as np
 import tensorflow as tf
+import pytest
 
 from tf_fastls0 import data as data_lib
 from tf_fastls0.data.pipeline import random_crop_and_flip
@@ -128,6 +129,7 @@ def test_the_reset_epochs_are_the_references():
     assert not any(bool(atta_buffer.starts_afresh(e, 0)) for e in range(40))
 
 
+@pytest.mark.slow
 def test_a_reset_epoch_starts_afresh_and_a_run_restored_before_it_ends_as_the_whole_one(
         tmp_path, monkeypatch):
     config = TrainConfig(**SMALL, epochs=3, augment=True, atta_reset_epochs=2)  # resets epoch 1

@@ -47,6 +47,7 @@ def masked_brightness_classifier(images):
     return tf.stack([0.5 - mean, mean - 0.5], axis=-1) * 100.0
 
 
+@pytest.mark.slow
 def test_robust_validation_sees_past_masked_gradients_with_sparse_rs():
     import numpy as np
 

@@ -116,6 +116,7 @@ def _checkpoint_steps(output_dir):
                   for p in (output_dir / "checkpoints").glob("ckpt-*.index"))
 
 
+@pytest.mark.slow
 def test_several_steps_per_execution_train_the_same_weights_and_keep_epochs_and_summaries(
         tiny_config, tmp_path):
     from tf_fastls0.training.run import train_and_evaluate
@@ -138,6 +139,7 @@ def test_several_steps_per_execution_train_the_same_weights_and_keep_epochs_and_
     assert sorted(logged) == [3, 5, 8, 10]  # the ends of the groups holding steps 2, 4, 6-8, 10
 
 
+@pytest.mark.slow
 def test_a_grouped_run_resumed_mid_epoch_ends_with_the_uninterrupted_weights(tiny_config,
                                                                           tmp_path):
     from tf_fastls0.training.run import train_and_evaluate

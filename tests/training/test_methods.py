@@ -125,20 +125,24 @@ def test_sat_rows_survive_a_checkpoint_round_trip(tmp_path):
     np.testing.assert_array_equal(fresh.buffer.rows.numpy(), saved)
 
 
-# Each case is "METHOD[:key=value,...]" (tests/training/replica_equivalence.py).
+# Each case is "METHOD[:key=value,...]" (tests/training/replica_equivalence.py). The default
+# selection runs one case with soft labels (Fast-LS-l0) and one with carried rows (ATTA); the
+# rest are in the slow selection.
+SLOW = pytest.mark.slow
 REPLICA_CASES = [
     "fast_ls_l0",
-    "strades:trades_mode=F,soft_labels=self_adaptive,attack_steps=3",
-    "grad_align:soft_labels=self_adaptive,nfgsm_noise=True",
+    pytest.param("strades:trades_mode=F,soft_labels=self_adaptive,attack_steps=3", marks=SLOW),
+    pytest.param("grad_align:soft_labels=self_adaptive,nfgsm_noise=True", marks=SLOW),
     # Adam's first steps are about lr * sign(g): the conv biases before BatchNorm, whose gradient
     # is 0 up to rounding, would move by +-lr on rounding alone (measured 0.13), so AdamW is
     # checked without BatchNorm (4.5e-5 after 3 steps that move the weights by 0.14).
-    "fast_ls_l0:optimizer=adamw,lr_schedule=cosine,weight_decay=0.05,model=small_cnn_nobn",
-    "fast_ls_l0:awp=True,awp_gamma=0.005",
+    pytest.param("fast_ls_l0:optimizer=adamw,lr_schedule=cosine,weight_decay=0.05,"
+                 "model=small_cnn_nobn", marks=SLOW),
+    pytest.param("fast_ls_l0:awp=True,awp_gamma=0.005", marks=SLOW),
     "atta:soft_labels=self_adaptive,nfgsm_noise=True",
-    "n_aaer",
-    "n_lap:lap_beta=0.05",
-    "fast_bat:fast_bat_lambda=0.5",
+    pytest.param("n_aaer", marks=SLOW),
+    pytest.param("n_lap:lap_beta=0.05", marks=SLOW),
+    pytest.param("fast_bat:fast_bat_lambda=0.5", marks=SLOW),
 ]
 
 
@@ -182,6 +186,7 @@ def test_final_evaluation_runs_sparse_autoattack_on_the_export(tmp_path, monkeyp
     assert report["k"] == 4 and report["n_examples"] == 16 and report["threat_model"] == "L0"
 
 
+@pytest.mark.slow
 def test_standard_training_learns_the_built_in_data_well_above_chance(tmp_path):
     # shapes10 has 10 balanced classes (chance 10 %). Measured with these settings: 54 / 60 / 67 %
     # validation accuracy for seeds 0 / 1 / 2 (about 20 s on 2 cores).

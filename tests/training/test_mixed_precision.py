@@ -56,6 +56,7 @@ def test_a_bfloat16_trainer_computes_in_bfloat16_from_the_float32_initial_weight
                    for a, b in zip(trainer.network.weights, plain.network.weights))
 
 
+@pytest.mark.slow
 def test_a_bfloat16_run_resumes_to_the_uninterrupted_weights(bfloat16_run, tiny_config, tmp_path,
                                                              capsys):
     stopped = shutil.copytree(bfloat16_run, tmp_path / "stopped")

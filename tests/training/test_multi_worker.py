@@ -3,7 +3,10 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
+
+pytestmark = pytest.mark.slow  # the slow selection (pytest.ini)
 
 
 def free_ports(count):

@@ -180,6 +180,7 @@ IMAGENET_RUN = ["--flagfile=configs/imagenet100_fast_ls_l0_t.flags", "--model=sm
                 "--verbose=2"]
 
 
+@pytest.mark.slow
 def test_the_imagenet_flagfile_streams_exports_and_resumes_exactly(tmp_path, repo, run_module,
                                                                    imagenet_like):
     folder = tmp_path / "imagenet_like"

@@ -166,6 +166,7 @@ def test_a_classifier_returning_probabilities_is_refused_before_any_step():
     assert int(model.optimizer.iterations.numpy()) == 0
 
 
+@pytest.mark.slow
 def test_one_and_two_replicas_give_the_same_update_through_the_wrapper():
     repo = HERE.parent.parent
     result = subprocess.run([sys.executable, str(HERE / "wrapper_replicas.py")],

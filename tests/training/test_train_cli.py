@@ -70,6 +70,7 @@ def free_port():
         return sock.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_tensorboard_serves_the_logged_scalars(tiny_run):
     port = free_port()
     server = subprocess.Popen(
