@@ -60,8 +60,9 @@ def test_compacted_and_full_batches_agree(counted, name, compiled):
     compacted, compacted_rows = _run(ATTACKS[name], counted, compact=True, compiled=compiled)
     fooled = full.is_adversarial.numpy()
     assert 0.3 * len(fooled) < fooled.sum() < len(fooled)  # many fall, some survive
-    # sPGD's last iterate (ATTA's carried start) is kept by the full batch only, by design.
-    fields = [field for field in full._fields if field != "last_iterate"]
+    # sPGD's start and last iterate (N-AAER's base, ATTA's carried start) are kept by the full
+    # batch only, by design.
+    fields = [field for field in full._fields if field not in ("last_iterate", "start")]
     for field in fields:
         np.testing.assert_array_equal(getattr(full, field).numpy(),
                                       getattr(compacted, field).numpy(), err_msg=field)
