@@ -114,6 +114,7 @@ def _config(**changes):
     base = dict(model=FLAGS.model, width=FLAGS.width, batch_size=FLAGS.batch_size, epochs=10,
                 train_eps=FLAGS.eps, attack_steps=FLAGS.attack_steps, soft_label_start_epoch=0,
                 learning_rate=0.0, augment=False, jit_compile=FLAGS.jit_compile,
+                mixed_precision="off",  # float32 on every machine, as the results it sits beside
                 **PRESETS[FLAGS.method])
     return TrainConfig(**{**base, **changes})
 

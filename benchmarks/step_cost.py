@@ -56,6 +56,8 @@ METHODS = {
 flags.DEFINE_list("methods", list(METHODS), f"Methods to time, from {', '.join(METHODS)}.")
 settings.define_flags(TrainConfig, only=("model", "width", "batch_size", "jit_compile",
                                          "mixed_precision"))
+# Timings name their precision: float32 unless asked, not training's machine-dependent auto.
+flags.FLAGS.set_default("mixed_precision", "off")
 flags.DEFINE_integer("image_size", 32, "Square image size.", lower_bound=4)
 flags.DEFINE_integer("num_classes", 10, "Number of classes.", lower_bound=2)
 flags.DEFINE_integer("train_eps", 1, "Training l0 budget (pixels). The default of 1 pixel, with "

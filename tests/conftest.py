@@ -149,10 +149,12 @@ def cifar10_dir():
 
 
 # One finished trainer run serves the training, evaluation and analysis tests: 1-step sAT on 256
-# built-in shapes10 images, 2 epochs of 8 steps, robust validation on 16 images.
+# built-in shapes10 images, 2 epochs of 8 steps, robust validation on 16 images; in float32 on
+# every machine (auto would pick bfloat16 on a CPU with AVX512-BF16 or AMX).
 TINY_RUN = ("--model=small_cnn", "--width=0.25", "--epochs=2", "--batch_size=32",
             "--max_train_examples=256", "--max_eval_examples=64", "--method=sparse_at",
-            "--val_robust_examples=16", "--val_attack_steps=2", "--log_every_steps=2")
+            "--val_robust_examples=16", "--val_attack_steps=2", "--log_every_steps=2",
+            "--mixed_precision=off")
 
 
 @pytest.fixture(scope="session")

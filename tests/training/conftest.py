@@ -9,10 +9,12 @@ from tf_fastls0 import data as data_lib
 from tf_fastls0.training.config import TrainConfig
 
 # Fast-LS-l0 (so checkpoints hold the SAT soft labels too), 2 epochs of 2 steps on 32 shapes10
-# images, a checkpoint after every step (ckpt-2, -3 and -4 are kept).
+# images, a checkpoint after every step (ckpt-2, -3 and -4 are kept); float32 whatever the CPU
+# (--mixed_precision's default, auto, is bfloat16 on one with AVX512-BF16 or AMX): the resume
+# tests compare weights to the bit.
 TINY = TrainConfig(model="small_cnn", width=0.25, epochs=2, batch_size=16, method="fast_ls_l0",
                    soft_label_start_epoch=0, train_eps=4, eval_eps=4, val_robust_examples=0,
-                   checkpoint_every_steps=1,
+                   checkpoint_every_steps=1, mixed_precision="off",
                    verbose=0, data=data_lib.DataConfig(max_train_examples=32, max_eval_examples=16))
 
 

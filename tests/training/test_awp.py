@@ -15,10 +15,12 @@ GAMMA = 0.05
 
 
 def small_config(**overrides):
+    # float32 on every CPU (auto is bfloat16 on one with AVX512-BF16 or AMX): the step is compared
+    # with a float32 tape's within float32 rounding
     return TrainConfig(**{**dict(model="small_cnn", width=0.25, epochs=2, batch_size=16,
                                  train_eps=4, eval_eps=4, method="strades", awp=True,
                                  awp_gamma=GAMMA, momentum=0.9, weight_decay=5e-4,
-                                 learning_rate=0.1, lr_schedule="constant",
+                                 learning_rate=0.1, lr_schedule="constant", mixed_precision="off",
                                  data=data_lib.DataConfig(max_train_examples=32,
                                                           max_eval_examples=8)),
                           **overrides})

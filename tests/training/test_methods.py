@@ -85,9 +85,11 @@ def check_exports(config, summary):
 
 def sat_trainer(soft_label_start_epoch):
     splits = data_lib.load_data(data_lib.DataConfig(max_train_examples=32, max_eval_examples=8))
+    # float32 on every CPU (auto is bfloat16 on one with AVX512-BF16 or AMX): the rows are
+    # compared with a separate forward pass's within float32 rounding
     config = TrainConfig(**{**SMALL, "epochs": 2}, method="tradeoff",
                          soft_labels="self_adaptive", soft_label_start_epoch=soft_label_start_epoch,
-                         soft_label_momentum=0.9)
+                         soft_label_momentum=0.9, mixed_precision="off")
     trainer, _ = build_trainer(config, splits)
     return trainer, splits, config
 

@@ -189,7 +189,8 @@ def test_the_wrapper_and_the_command_train_the_same_weights(tmp_path):
     config = TrainConfig(model=str(architecture), method="fast_ls_l0", epochs=2, batch_size=8,
                          train_eps=4, eval_eps=2, soft_label_start_epoch=0, augment=False,
                          lr_schedule="constant", learning_rate=0.1, val_robust_examples=0,
-                         verbose=0, data=data, output_dir=str(tmp_path / "run"))
+                         verbose=0, data=data, output_dir=str(tmp_path / "run"),
+                         mixed_precision="off")  # the wrapper trains the float32 file as it is
     train_and_evaluate(config)
     by_command = keras.saving.load_model(tmp_path / "run" / "model.keras").get_weights()
 

@@ -52,7 +52,9 @@ class EvalConfig:
         "the same for every model.", lower=1)
     batch_size: int = setting(500, "Images per attack batch.", lower=1)
     mixed_precision: str = setting("off", PRECISION_HELP + " Needs a Keras model (a run folder, "
-                                   ".keras file or checkpoint), not a bare SavedModel.",
+                                   ".keras file or checkpoint), not a bare SavedModel. Off "
+                                   "unless given, whatever the machine (training's auto is not "
+                                   "offered): a robustness figure must not depend on it.",
                                    choices=PRECISIONS)
     seed: int = setting(0, "Seed of the image subset and of every attack draw.", lower=0,
                         upper=settings.MAX_SEED)

@@ -14,6 +14,14 @@ weights) with every layer's policy set. Training builds the float32 network as u
 its copy under the policy (the same initial weights as a float32 run of the same seed); the
 export is the float32 copy again; evaluation copies the loaded Keras model under its own
 ``--mixed_precision``.
+
+Training's default is ``auto`` (``auto_precision``): bfloat16 where the device computes it
+natively, float32 elsewhere. Natively: a GPU of compute capability 8.0 or newer (Ampere on), or,
+with no GPU, a CPU whose flags (``/proc/cpuinfo``) include ``amx_bf16`` or ``avx512_bf16``. On
+a CPU without them TensorFlow emulates bfloat16 and a step costs about ten times float32's
+(AMD EPYC Zen 3, benchmarks/README.md); with them it costs about 0.6x (Intel Xeon with AMX,
+issue 40). Evaluation's default stays ``off``: a robustness figure must not depend on the machine
+it was measured on.
 """
 
 import dataclasses
@@ -25,11 +33,85 @@ from tf_fastls0.models.batch_norm import BatchNormalization
 from tf_fastls0.utils.cli import UsageError
 
 OFF = "off"
-PRECISIONS = (OFF, "mixed_bfloat16", "mixed_float16")
+BFLOAT16 = "mixed_bfloat16"
 FLOAT16 = "mixed_float16"
+PRECISIONS = (OFF, BFLOAT16, FLOAT16)
+AUTO = "auto"
+TRAINING_PRECISIONS = (AUTO,) + PRECISIONS
+CPUINFO = "/proc/cpuinfo"
+BFLOAT16_CPU_FLAGS = ("amx_bf16", "avx512_bf16")
+BFLOAT16_COMPUTE_CAPABILITY = (8, 0)
+GIVEN = "given"  # the reason of a value the user named
+KEPT = "kept from the run's start: "  # the reason of auto resuming a run, before the start's
 PRECISION_HELP = ("Keras mixed-precision policy: off (float32), mixed_bfloat16 or mixed_float16 "
                   "(with dynamic loss scaling in training). Weights, images, perturbations, "
                   "losses and logits stay float32; the layers compute in the low precision.")
+AUTO_HELP = (" auto (training's default): mixed_bfloat16 where the device computes bfloat16 "
+             "natively (a GPU of compute capability 8.0 or newer; with no GPU, a CPU with "
+             "amx_bf16 or avx512_bf16), else off; a resumed run keeps the precision it started "
+             "with.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """A ``--mixed_precision`` value and why it was taken (one line, for the log and
+    ``config.json``)."""
+
+    precision: str
+    reason: str
+
+
+def auto_precision(cpuinfo=CPUINFO, gpu_details=None):
+    """``auto``'s ``Choice`` on this machine: by the GPUs' compute capability where there are
+    GPUs (the run computes there), else by the CPU's flags read from ``cpuinfo``.
+    ``gpu_details``: one ``tf.config.experimental.get_device_details`` dict per GPU (None: this
+    machine's)."""
+    gpus = visible_gpu_details() if gpu_details is None else gpu_details
+    if gpus:
+        return _gpu_choice(gpus)
+    return _cpu_choice(cpu_flags(cpuinfo), cpuinfo)
+
+
+def _gpu_choice(gpus):
+    capability = min(tuple(gpu.get("compute_capability") or (0, 0)) for gpu in gpus)
+    shown = ".".join(map(str, capability))
+    needed = ".".join(map(str, BFLOAT16_COMPUTE_CAPABILITY))
+    if capability >= BFLOAT16_COMPUTE_CAPABILITY:
+        return Choice(BFLOAT16, f"auto: GPU compute capability {shown}, at least {needed}, "
+                      "computes bfloat16 natively")
+    return Choice(OFF, f"auto: GPU compute capability {shown}, below {needed}, has no "
+                  "native bfloat16")
+
+
+def _cpu_choice(found, cpuinfo):
+    if found is None:
+        return Choice(OFF, f"auto: {cpuinfo} cannot be read, so the CPU's bfloat16 support is "
+                      "unknown")
+    native = [flag for flag in BFLOAT16_CPU_FLAGS if flag in found]
+    if native:
+        return Choice(BFLOAT16, f"auto: the CPU has {' and '.join(native)}, native bfloat16")
+    return Choice(OFF, f"auto: the CPU has neither {' nor '.join(BFLOAT16_CPU_FLAGS)}: bfloat16 "
+                  "would be emulated, about 10x slower")
+
+
+def cpu_flags(cpuinfo=CPUINFO):
+    """The CPU's feature flags (the first ``flags`` line of ``cpuinfo``), or None when the file
+    cannot be read (not Linux); an empty set when it names none (not x86)."""
+    try:
+        with open(cpuinfo) as handle:
+            for line in handle:
+                name, _, value = line.partition(":")
+                if name.strip() == "flags":
+                    return set(value.split())
+    except OSError:
+        return None
+    return set()
+
+
+def visible_gpu_details():
+    """``tf.config.experimental.get_device_details`` of each GPU TensorFlow sees."""
+    return [tf.config.experimental.get_device_details(gpu)
+            for gpu in tf.config.list_physical_devices("GPU")]
 
 
 def policy_name(precision):

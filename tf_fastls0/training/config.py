@@ -14,7 +14,7 @@ from tf_fastls0.data.config import DataConfig
 from tf_fastls0.evaluation.budgets import BUDGETS
 from tf_fastls0.losses.objectives import OBJECTIVES
 from tf_fastls0.models import MODELS
-from tf_fastls0.models.precision import PRECISION_HELP, PRECISIONS
+from tf_fastls0.models.precision import AUTO, AUTO_HELP, PRECISION_HELP, TRAINING_PRECISIONS
 from tf_fastls0.training.methods import (ADD_ONS, METHOD_ALIASES, METHODS, SOFT_LABEL_ALIASES,
                                          SOFT_LABELS, methods_help)
 from tf_fastls0.training.optimizer import OPTIMIZERS
@@ -159,7 +159,11 @@ class TrainConfig(MethodSettings):
         "when steps are short. Callbacks then see every this many steps and each epoch's last; "
         "the weights are the same. Not with --strategy=multi_worker.", lower=1,
         changes_results=False)
-    mixed_precision: str = setting("off", PRECISION_HELP, choices=PRECISIONS)
+    mixed_precision: str = setting(AUTO, PRECISION_HELP + AUTO_HELP, choices=TRAINING_PRECISIONS)
+    # Set by the run with auto's choice (``run.resolve_precision``): config.json says why.
+    mixed_precision_reason: Optional[str] = setting(
+        None, "Why the run computes in its --mixed_precision (auto's choice, or given).",
+        flag=False, changes_results=False)
     resume: bool = setting(True, "Continue from the last checkpoint in --output_dir if there is "
                            "one.", changes_results=False)
     overwrite: bool = setting(False, "Replace an --output_dir that holds a run with other "

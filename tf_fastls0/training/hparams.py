@@ -4,7 +4,8 @@ runs by.
 Each run logs the settings that change results (not ``output_dir``, ``resume``, ``verbose``, ...:
 those marked ``changes_results=False``) and, of the settings that belong to one method or add-on
 (a baseline's coefficients, the soft labels', AWP's), only those its own method reads
-(``sparse_adversarial_model.method_settings``). Every run declares the same experiment: every
+(``sparse_adversarial_model.method_settings``), and why the run computes in its precision
+(``mixed_precision_reason``: ``auto``'s choice on its machine). Every run declares the same experiment: every
 setting that may change results as a column, and the metrics below, so the dashboard can sort runs
 by clean, robust-validation or final Sparse-AutoAttack accuracy whichever run it reads it from.
 """
@@ -37,6 +38,10 @@ METRICS = (
 )
 
 
+# Shown though they change no result: why the run computes in its precision (auto's choice).
+EXPLANATIONS = ("mixed_precision_reason",)
+
+
 def method_specific_settings():
     """The settings only some methods or add-ons read."""
     every = set().union(*(method_settings(name, {"soft_labels": "self_adaptive", "awp": True})
@@ -48,17 +53,17 @@ def logged_settings(config):
     """``{name: value}``: the settings of ``config`` the dashboard shows for its run."""
     unused = method_specific_settings() - method_settings(
         config.method, {"soft_labels": config.soft_labels, "awp": config.awp.enabled})
-    return {name: _hparam_value(value)
-            for name, value in settings.flat_dict(config, results_only=True).items()
-            if name not in unused}
+    shown = {**settings.flat_dict(config, results_only=True),
+             **{name: getattr(config, name) for name in EXPLANATIONS}}
+    return {name: _hparam_value(value) for name, value in shown.items() if name not in unused}
 
 
 def write(config):
     """The experiment (columns and metrics) and this run's settings, to ``logs/``."""
     from tensorboard.plugins.hparams import api as hparams_api
 
-    columns = [hparams_api.HParam(name)
-               for name in settings.flat_dict(TrainConfig(), results_only=True)]
+    columns = [hparams_api.HParam(name) for name in
+               (*settings.flat_dict(TrainConfig(), results_only=True), *EXPLANATIONS)]
     metrics = [hparams_api.Metric(tag, group=group or None, display_name=tag, description=about)
                for group, tag, about in METRICS]
     with tf.summary.create_file_writer(os.path.join(config.output_dir, LOGS_DIR)).as_default():

@@ -54,11 +54,39 @@ def train_and_evaluate(config):
     splits = data_lib.load_data(config.data)
     _check_fits(config, splits)
     if not chief:
-        return _train(config, strategy, splits, chief, run_folder.RESUME if config.resume
-                      else run_folder.FRESH, started)
+        plan = run_folder.RESUME if config.resume else run_folder.FRESH
+        return _train(_precision_for(config, plan), strategy, splits, chief, plan, started)
     with hold_run_lock(config.output_dir):
         plan = run_folder.plan(config)
-        return _train(config, strategy, splits, chief, plan, started)
+        return _train(_precision_for(config, plan), strategy, splits, chief, plan, started)
+
+
+def _precision_for(config, plan):
+    """``resolve_precision`` for a run that resumes the folder's run or starts afresh, and the
+    start line saying what it chose and why."""
+    started = run_folder.started_precision(config.output_dir) if plan == run_folder.RESUME \
+        else None
+    config = resolve_precision(config, started)
+    print(f"mixed precision: {config.mixed_precision} ({config.mixed_precision_reason})")
+    return config
+
+
+def resolve_precision(config, started=None):
+    """The config with ``mixed_precision`` decided and ``mixed_precision_reason`` saying why: a
+    value given stays; ``auto`` takes ``started`` (the ``precision.Choice`` of the run being
+    resumed: a run keeps the precision it started with), else the device's
+    (``precision.auto_precision``)."""
+    if config.mixed_precision != precision.AUTO:
+        return config if config.mixed_precision_reason else dataclasses.replace(
+            config, mixed_precision_reason=precision.GIVEN)
+    if started is None:
+        choice = precision.auto_precision()
+    elif started.reason.startswith(precision.KEPT):
+        choice = started
+    else:
+        choice = dataclasses.replace(started, reason=f"{precision.KEPT}{started.reason}")
+    return dataclasses.replace(config, mixed_precision=choice.precision,
+                               mixed_precision_reason=choice.reason)
 
 
 def _train(config, strategy, splits, chief, plan, started):
@@ -248,7 +276,7 @@ def _robustness_callbacks(config, splits, logs_dir):
 def build_trainer(config, splits):
     """The compiled ``SparseAdversarialModel`` and its optimizer for ``config`` (not yet
     trained), in the current strategy's scope; benchmarks and tests time or step it directly."""
-    config = resolve_for_strategy(config, tf.distribute.get_strategy())
+    config = resolve_precision(resolve_for_strategy(config, tf.distribute.get_strategy()))
     keras.utils.set_random_seed(config.seed)  # the same initial weights for the same seed
     network = build_network(config, splits.image_shape, splits.num_classes)
     if config.init_from:

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 
+from tf_fastls0.models import precision
 from tf_fastls0.models.loading import RUN_KERAS_FILE, RUN_SAVED_MODEL
 from tf_fastls0.training.checkpoints import remove_temporaries
 from tf_fastls0.training.config import TrainConfig
@@ -103,12 +104,29 @@ def _changed_settings(config):
         previous = settings.result_settings(TrainConfig.from_dict(written))
     except ValueError as error:  # UsageError too: a config.json no run of today could write
         return [f"unknown: {error}"]
-    changed = [key for key, value in settings.result_settings(config).items()
-               if previous.get(key) != value]
+    current = settings.result_settings(config)
+    if current["mixed_precision"] == precision.AUTO:  # resumes in the precision it started with
+        del current["mixed_precision"]
+    changed = [key for key, value in current.items() if previous.get(key) != value]
     # an input file rewritten in place (runs from before the hashes were written have none)
     changed += [key for key, value in settings.input_file_hashes(config).items()
                 if key in written and written[key] != value]
     return sorted(changed)
+
+
+def started_precision(folder):
+    """The ``precision.Choice`` the run in ``folder`` trained in, from its config.json (float32
+    for a run from before ``--mixed_precision``); None where there is no config.json to read."""
+    try:
+        written = read_config(folder)
+    except ValueError:
+        return None
+    value = written.get("mixed_precision", precision.OFF)
+    if value not in precision.PRECISIONS:  # no run writes auto: it is resolved before
+        return None
+    reason = written.get("mixed_precision_reason") or (
+        precision.GIVEN if "mixed_precision" in written else "the run predates --mixed_precision")
+    return precision.Choice(value, reason)
 
 
 def _legacy_run(folder):

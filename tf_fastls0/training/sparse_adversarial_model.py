@@ -10,7 +10,10 @@ inside Keras' own ``compile`` / ``fit`` / ``evaluate``.
 It is the trainer the command uses (``trainer.AdversarialTrainer``; ``python -m tf_fastls0.train``
 builds it with ``for_run``), so a method behaves the same from Python and from the command.
 
-``classifier``: images float32 NHWC in [0, 1] -> logits (not probabilities). ``method``: a name
+``classifier``: images float32 NHWC in [0, 1] -> logits (not probabilities), trained in the
+precision it was built in (its Keras dtype policy: this wrapper trains the object you pass, so
+it never copies it under another; the command's ``--mixed_precision=auto`` chooses for the
+network it builds, ``models/precision.py``). ``method``: a name
 of the method table (``methods.METHODS``); ``settings``: the method's settings, named as the
 command's flags (``training/config.py``: ``train_eps``, ``attack_steps``, ``trades_beta``,
 ``soft_label_start_epoch``, ``awp``, ``threat_model`` ...). A setting the method does not read (say
