@@ -152,3 +152,10 @@ def test_the_step_of_keras_own_sgd_is_the_change_its_apply_makes(settings):
         optimizer.apply(gradients, network.trainable_variables)
         for old, new, change in zip(before, network.trainable_variables, predicted):
             np.testing.assert_allclose(new.numpy() - old, change, atol=1e-6)
+
+
+def test_an_n_lap_run_from_before_the_setting_reads_back_as_the_ascent_it_trained_with():
+    written = TrainConfig(method="n_lap").to_dict()
+    del written["lap"]["step"]  # config.json as written before --lap_step
+    assert TrainConfig.from_dict(written).lap.step == "ascent"
+    assert TrainConfig.from_dict(TrainConfig(method="n_lap").to_dict()).lap.step == "authors"

@@ -99,7 +99,7 @@ class LapSettings:
         "change the run's SGD step (momentum, weight decay) would make, normalised per layer "
         "(a descent step; needs --optimizer=sgd); ascent: the normalised gradient ascent step "
         "(the paper's 'adversarial' wording; this project's earlier form).", choices=STEPS,
-        key="lap_step")
+        key="lap_step", absent_means="ascent")  # the only form before the setting existed
 
 
 ADD_ON = AddOn("lap", LapSettings, "N-LAP")

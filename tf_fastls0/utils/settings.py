@@ -46,6 +46,9 @@ class Rule:
     # The value names a file the results depend on (a group map): its content is hashed into
     # what a resumed run or a merged shard must match (``input_file_hashes``).
     input_file: bool = False
+    # What an old config.json without this key meant, where that differs from today's default:
+    # a run from before the setting resumes, evaluates and analyses as it was trained.
+    absent_means: typing.Any = None  # None: today's default
 
 
 def setting(default=dataclasses.MISSING, help="", **rule):
@@ -295,6 +298,9 @@ def from_dict(config_class, values):
         if field.name not in values and old_name is not None:
             values = {**values, field.name: values[old_name]}
         if field.name not in values:
+            absent = getattr(rule_of(field), "absent_means", None)
+            if absent is not None:
+                known[field.name] = absent
             continue
         value, nested = values[field.name], _nested_config(field)
         if nested is not None and value is not None:
