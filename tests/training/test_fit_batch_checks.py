@@ -23,9 +23,9 @@ def _model(method="fast_ls_l0"):
                                              num_examples=COUNT)
 
 
-def _compiled(method="fast_ls_l0"):
+def _compiled(method="fast_ls_l0", **options):
     model = _model(method)
-    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    model.compile(optimizer=keras.optimizers.SGD(0.1), **options)
     return model
 
 
@@ -77,6 +77,14 @@ def test_a_bad_later_batch_stops_before_its_update(method, spoil, message):
     good.fit(_batches(images[:-BATCH], labels[:-BATCH]), epochs=1, verbose=0)
     for now, then in zip(model.network.get_weights(), good.network.get_weights()):
         np.testing.assert_allclose(now, then, rtol=1e-5, atol=1e-6)
+
+
+def test_a_bad_later_batch_stops_before_its_update_in_an_xla_step():
+    # Keras compiles the step with XLA by default on a GPU, where an assert inside it does nothing
+    model = _compiled("sparse_at", jit_compile=True)
+    with pytest.raises(UsageError, match=r"^fit: a batch has label 3;"):
+        model.fit(_batches(*_label_in_last_batch(*_data(), CLASSES)), epochs=1, verbose=0)
+    assert model.jit_compile and int(model.optimizer.iterations.numpy()) == COUNT // BATCH - 1
 
 
 def test_labels_with_a_trailing_axis_in_batches_train_as_class_numbers():

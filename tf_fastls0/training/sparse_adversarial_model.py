@@ -47,9 +47,11 @@ whose outputs are probabilities (a softmax last layer is refused already when th
 made), labels that are not class numbers of the classifier's classes (labels ``[N, 1]`` are
 accepted, as Keras' losses take them), an index beyond ``num_examples``. A data set of single
 examples (scalar labels) is refused saying to call ``.batch()``. Every later ``tf.data`` batch is
-checked inside its step (``tf.debugging`` asserts every op of the step waits for, the optimizer's
-step counter included): a label outside the classes, pixels outside [0, 1] or not finite, an index
-beyond ``num_examples`` stop ``fit`` with one line before that batch's update.
+checked as it is read (``tf.debugging`` asserts in a map over the data set, outside the step: an
+assert compiled into an XLA step, Keras' default on a GPU, does nothing), and every op of a step
+waits for its batch, the optimizer's step counter included: a label outside the classes, pixels
+outside [0, 1] or not finite, an index beyond ``num_examples`` stop ``fit`` with one line before
+that batch's update.
 
 Refused rather than ignored: ``sample_weight``/``class_weight`` in ``fit`` and a float third part
 of a data set's batches (read as the example index, not a sample weight): the adversarial
@@ -113,7 +115,6 @@ class SparseAdversarialModel(AdversarialTrainer):
         provisional = recipe_for(dataclasses.replace(config, threat_model=ThreatConfig()))
         super().__init__(base_model, provisional, steps_per_epoch=None)
         self.num_examples = num_examples
-        self._num_classes = None  # read from the classifier's outputs on the first batch
 
     @classmethod
     def for_run(cls, network, config, steps_per_epoch, image_shape, train_labels, num_classes,
@@ -121,7 +122,6 @@ class SparseAdversarialModel(AdversarialTrainer):
         """The command's model: ``config`` a ``TrainConfig``, the labels of the training split
         known up front, its images augmented with pad-crop-flip if ``augment``."""
         model = cls(network, config=config, num_examples=len(train_labels))
-        model._num_classes = num_classes
         model._set_up_for(config, steps_per_epoch, image_shape, num_classes,
                           train_labels=train_labels, augment=augment)
         return model
@@ -226,6 +226,7 @@ class SparseAdversarialModel(AdversarialTrainer):
                              else f"fit: the data set's elements have {len(spec)} parts; "
                              "expected (x, y) or (x, y, example_index)")
         _refuse_unbatched(spec)
+        _refuse_weights(spec)
         first = next(iter(dataset))
         # A model set up for a run (the command's) already knows its epoch's length.
         steps = steps_per_epoch or _cardinality(dataset) or self.steps_per_epoch
@@ -246,7 +247,7 @@ class SparseAdversarialModel(AdversarialTrainer):
                              "example: pass num_examples= (one more than the largest example "
                              "index) to SparseAdversarialModel")
         self._check_first_batch(*first)
-        return dataset, steps
+        return _checked(dataset, self._num_classes, self.num_examples), steps
 
     def _check_first_batch(self, images, labels, indices):
         """One line for what would make training wrong, before any step (on every ``fit``)."""
@@ -268,19 +269,10 @@ class SparseAdversarialModel(AdversarialTrainer):
     def train_step(self, data):
         images, labels, indices = unpack(data)
         labels = inputs.check_labels(labels, None, WHO)  # its static shape; [N, 1] read as [N]
-        # Every later batch (the first was checked in fit), before anything of its step reads it.
-        checks = [_image_check(images)]
-        if self._num_classes is not None:
-            checks.append(_label_check(labels, self._num_classes))
-        if self.num_examples is not None and indices is not None:
-            checks.append(tf.debugging.assert_less(
-                tf.cast(indices, tf.int64), tf.constant(self.num_examples, tf.int64),
-                message=f"{INDEX_ERROR} ({self.num_examples})"))
-        # Every op of the step waits for them, the optimizer's step counter too (it reads no
-        # data, so a data dependence alone would let it count a refused step).
-        with tf.control_dependencies(checks):
-            return super().train_step((tf.identity(images), tf.identity(labels),
-                                       None if indices is None else tf.identity(indices)))
+        # Every op of the step waits for its batch, which ``_checked`` checks as it is read: the
+        # optimizer's step counter reads no data and would otherwise count a refused batch.
+        with tf.control_dependencies(tf.nest.flatten(data)):
+            return super().train_step((images, labels, indices))
 
     def save(self, filepath, overwrite=True, **kwargs):
         """Saves the classifier alone (a ``.keras`` file), as it is."""
@@ -375,10 +367,30 @@ def _refuse_unbatched(spec):
         raise UsageError(f"fit: the data set's elements are single examples (images "
                          f"{list(spec[0].shape) if hasattr(spec[0], 'shape') else '?'}, one "
                          "label each): call .batch(batch_size) on it")
+
+
+def _refuse_weights(spec):
+    """One line for batches whose third part is a float: a sample weight, not an index."""
     if len(spec) == 3 and isinstance(spec[2], tf.TensorSpec) and not spec[2].dtype.is_integer:
         raise UsageError(f"fit: the data set's third part is {spec[2].dtype.name}; it is read as "
                          "the example index (integers); sample weights are not supported: the "
                          "adversarial objectives weigh every example of a batch equally")
+
+
+def _checked(dataset, num_classes, num_examples):
+    """``(x, y, example_index)`` batches, each checked as it is read, outside the step (an assert
+    compiled into an XLA step does nothing): a label outside ``[0, num_classes)``, pixels outside
+    [0, 1] or not finite, an index beyond ``num_examples`` stop ``fit`` there."""
+    def check(images, labels, indices):
+        checks = [_image_check(images), _label_check(labels, num_classes)]
+        if num_examples is not None:
+            checks.append(tf.debugging.assert_less(
+                tf.cast(indices, tf.int64), tf.constant(num_examples, tf.int64),
+                message=f"{INDEX_ERROR} ({num_examples})"))
+        with tf.control_dependencies(checks):
+            return tf.identity(images), tf.identity(labels), tf.identity(indices)
+
+    return dataset.map(check, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def _image_check(images):
@@ -391,10 +403,10 @@ def _image_check(images):
 def _label_check(labels, num_classes):
     """Asserts that a batch's labels are class numbers in ``[0, num_classes)``, naming the
     first that is not."""
-    labels = tf.cast(labels, tf.int64)
+    labels = tf.reshape(tf.cast(labels, tf.int64), [-1])
     outside = tf.logical_or(labels < 0, labels >= num_classes)
-    return tf.debugging.Assert(tf.logical_not(tf.reduce_any(outside)),
-                               [LABEL_CHECK, tf.boolean_mask(labels, outside)[:1]], summarize=1)
+    first = tf.gather(labels, tf.argmax(tf.cast(outside, tf.int32)))
+    return tf.debugging.Assert(tf.logical_not(tf.reduce_any(outside)), [LABEL_CHECK, first])
 
 
 def _cardinality(dataset):
