@@ -4,8 +4,15 @@ Classes are the sub-folder names sorted alphabetically; label i is the i-th name
 listed as ``ImageFiles`` and then either decoded once into memory (``ImageSet``) or left to be
 streamed, as ``pipeline`` says (``auto``: in memory when it fits in ``MEMORY_LIMIT_BYTES``
 decoded and its preprocessing allows it). Every problem is reported with its path.
+
+``listing_fingerprint`` identifies what a folder holds without reading its images: per class
+folder of each split, the number of image files, a hash of their names and one of their sizes
+and modification times. A training run records it and a resumed run compares it
+(``listing_changes``), since its soft-label and ATTA rows are keyed by an example's position in
+the sorted listing, which a file added or removed moves for every later image.
 """
 
+import hashlib
 import os
 
 import numpy as np
@@ -16,6 +23,7 @@ from tf_fastls0.data.image_files import CENTRE_CROP, KEEP, RESIZE, Decoding, Ima
 from tf_fastls0.data.image_set import PAD_CROP, RESIZED_CROP, DataError, DataSplits
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+SPLITS = ("train", "test")
 
 
 def load_image_folder(root, image_size=None, channels=3, max_train=None, max_test=None, seed=0,
@@ -24,7 +32,7 @@ def load_image_folder(root, image_size=None, channels=3, max_train=None, max_tes
     crop size (``imagenet``, which needs it)."""
     if not os.path.isdir(root):
         raise DataError(f"data folder {root} does not exist")
-    train_dir, test_dir = os.path.join(root, "train"), os.path.join(root, "test")
+    train_dir, test_dir = (os.path.join(root, split) for split in SPLITS)
     train_files = _list_class_files(train_dir)
     test_files = _list_class_files(test_dir)
     if sorted(train_files) != sorted(test_files):
@@ -79,6 +87,44 @@ def _decode_first(path, decoding):
         return decoding(path)
     except tf.errors.OpError:
         raise DataError(f"image {path} does not decode") from None
+
+
+def listing_fingerprint(root):
+    """``{"<split>/<class>": {"files": n, "names": sha256, "stats": sha256}}`` of the image files
+    ``load_image_folder`` lists (names relative to the class folder; stats: size and modification
+    time in ns). Reads the listing and each file's metadata, never the images."""
+    found = {}
+    for split in SPLITS:
+        for name, paths in _list_class_files(os.path.join(root, split)).items():
+            names, stats = hashlib.sha256(), hashlib.sha256()
+            for path in paths:
+                status = os.stat(path)
+                names.update(os.path.basename(path).encode() + b"\0")
+                stats.update(f"{status.st_size} {status.st_mtime_ns}\n".encode())
+            found[f"{split}/{name}"] = {"files": len(paths), "names": names.hexdigest(),
+                                        "stats": stats.hexdigest()}
+    return found
+
+
+def listing_changes(before, now):
+    """What differs between two ``listing_fingerprint``s, one phrase per class folder, in
+    order."""
+    changes = []
+    for key in sorted(set(before) | set(now)):
+        old, new = before.get(key), now.get(key)
+        if old == new:
+            continue
+        if new is None:
+            changes.append(f"{key}: class folder gone ({old['files']} files)")
+        elif old is None:
+            changes.append(f"{key}: new class folder ({new['files']} files)")
+        elif old["files"] != new["files"]:
+            changes.append(f"{key}: {new['files']} image files, was {old['files']}")
+        elif old["names"] != new["names"]:
+            changes.append(f"{key}: other file names ({new['files']} files)")
+        else:
+            changes.append(f"{key}: same {new['files']} names, other sizes or modification times")
+    return changes
 
 
 def _list_class_files(split_dir):

@@ -20,7 +20,10 @@ pass through it. ``channels_first`` estimators are attacked in NHWC and answered
 model should return logits (sPGD's cross-entropy and Sparse-RS's margin assume them).
 
 Randomness is keyed by each image's position in ``x`` (``utils/keyed_random.py``): the same
-``x``, ``y`` and ``seed`` give the same images at any ``batch_size``.
+``x``, ``y`` and ``seed`` give the same draws at any ``batch_size``. The images found can still
+differ between batch sizes: the model's outputs for an image may differ in the last bits with the
+batch it is computed in, which can move sPGD's gradient steps (a few images in 24 on a small CNN,
+the same ones fooled).
 """
 
 import numpy as np

@@ -19,7 +19,10 @@ both). The width multiplier is read from the stem's channel count. A checkpoint 
 state dict in a dict (``{"state_dict": ...}``, ``{"model": ...}``, ...) and prefix its keys
 (``module.`` from ``DataParallel``, or any prefix ahead of the head's key, such as a
 ``Sequential(normalize, net)``'s ``1.``). Files load with ``torch.load(weights_only=True)``, so
-no code in a checkpoint runs.
+no code in a checkpoint runs: a whole pickled ``nn.Module`` is refused in one line saying to save
+its state dict. The ``.keras`` file written holds Keras' own layers only (our fused
+``BatchNormalization`` swapped for Keras', as the training's export does), so it loads in a plain
+``keras.saving.load_model`` without this package.
 
 Not carried over: the reference's ``Normalize`` (its mean and std are plain attributes, not in
 the state dict); our models take images in [0, 1] unnormalised, as the reference's default
@@ -29,6 +32,7 @@ and nothing in the file tells.
 
 import dataclasses
 import os
+import re
 
 import numpy as np
 
@@ -37,6 +41,8 @@ from tf_fastls0.utils.cli import UsageError
 from tf_fastls0.utils.settings import setting
 
 ARCHITECTURES = ("preact_resnet18", "resnet34")
+_ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")
+_PICKLED_GLOBAL = re.compile(r"Unsupported global: GLOBAL ([\w.]+)")
 DEFAULT_IMAGE_SIZE = {"preact_resnet18": 32, "resnet34": 224}
 HEAD_KEY = {"preact_resnet18": "linear.weight", "resnet34": "fc.weight"}
 STEM_KEY = "conv1.weight"
@@ -72,12 +78,16 @@ class ConvertConfig:
 
 def convert(config):
     """Reads ``config.pytorch``, writes ``config.output`` (atomically) and returns the model."""
+    from tf_fastls0.models.precision import float32
+
     folder = os.path.dirname(os.path.abspath(config.output))
     if not os.path.isdir(folder):
         raise UsageError(f"--output={config.output}: folder {folder} does not exist")
     state = load_state_dict(config.pytorch)
-    network = keras_model_from_state_dict(state, config.model, config.num_classes,
-                                          config.image_size, source=config.pytorch)
+    # Keras' own BatchNormalization in place of ours, as the training's export has it, so the
+    # file loads with Keras alone
+    network = float32(keras_model_from_state_dict(state, config.model, config.num_classes,
+                                                  config.image_size, source=config.pytorch))
     with atomic_path(config.output) as temporary:
         network.save(temporary + ".keras")  # Keras insists on the suffix
         os.replace(temporary + ".keras", temporary)
@@ -104,8 +114,7 @@ def load_state_dict(path):
     try:
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many kinds for a truncated or foreign file
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(f"{path} is not a readable PyTorch checkpoint ({reason})") from None
+        raise CheckpointError(_unreadable(path, error)) from None
     state = _unwrap(loaded, torch)
     if state is None:
         raise CheckpointError(f"{path} holds no state dict of tensors (top-level keys: "
@@ -208,6 +217,21 @@ def _torchvision_key(name):
     block, part = _block_key(name)
     part = {"shortcut": "downsample.0", "shortcut_bn": "downsample.1"}.get(part, part)
     return f"{block}.{part}"
+
+
+def _unreadable(path, error):
+    """One line on why ``torch.load(weights_only=True)`` refused ``path``: a pickled object
+    (a whole ``nn.Module``) named with what to save instead, else the first sentence of torch's
+    text without its terminal colour codes."""
+    text = _ANSI_CODES.sub("", str(error))
+    pickled = _PICKLED_GLOBAL.search(text)
+    if pickled:
+        return (f"{path} holds a pickled Python object ({pickled.group(1)}), not only tensors, "
+                "and loading it would run the file's code; save the state dict instead "
+                "(torch.save(model.state_dict(), path)) and convert that")
+    first = text.strip().split("\n")[0].strip()
+    reason = re.split(r"(?<=[.!?])\s", first)[0] if first else type(error).__name__
+    return f"{path} is not a readable PyTorch checkpoint ({reason.rstrip('.')})"
 
 
 def _unwrap(loaded, torch, depth=0):

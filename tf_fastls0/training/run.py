@@ -57,8 +57,10 @@ def train_and_evaluate(config):
         plan = run_folder.RESUME if config.resume else run_folder.FRESH
         return _train(_precision_for(config, plan), strategy, splits, chief, plan, started)
     with hold_run_lock(config.output_dir):
-        plan = run_folder.plan(config)
-        return _train(_precision_for(config, plan), strategy, splits, chief, plan, started)
+        listing = run_folder.image_listing(config)
+        plan = run_folder.plan(config, listing)
+        return _train(_precision_for(config, plan), strategy, splits, chief, plan, started,
+                      listing)
 
 
 def _precision_for(config, plan):
@@ -89,7 +91,7 @@ def resolve_precision(config, started=None):
                                mixed_precision_reason=choice.reason)
 
 
-def _train(config, strategy, splits, chief, plan, started):
+def _train(config, strategy, splits, chief, plan, started, listing=None):
     with strategy.scope():
         trainer, optimizer = build_trainer(config, splits)
         checkpoint = make_checkpoint(trainer, optimizer)
@@ -102,7 +104,7 @@ def _train(config, strategy, splits, chief, plan, started):
         with environment_errors(config.output_dir):
             if plan == run_folder.REPLACE:
                 run_folder.clear(config.output_dir)
-            run_folder.claim(config)
+            run_folder.claim(config, listing)
             hparams.write(config)
     manager = tf.train.CheckpointManager(checkpoint, _checkpoint_dir(config, chief), max_to_keep=3,
                                          checkpoint_name=checkpoints.CHECKPOINT_NAME)

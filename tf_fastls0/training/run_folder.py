@@ -6,6 +6,12 @@ the summary of a run. Replacing a run (``--overwrite`` with other settings, or `
 removes only what a training writes (``RUN_OUTPUTS`` and ``final_eval_*/``); anything else in the
 folder stays. A folder that is not empty and is not a training run is refused, ``--overwrite``
 or not: tf_fastls0 never deletes what it did not write.
+
+A run over an image folder (``--data_dir``) records the folder's listing fingerprint in its
+``config.json`` (``data_dir_listing``: per class folder, the count, names, sizes and times of its
+images); a resume over a folder whose fingerprint differs is refused, naming the class folders
+that changed (or replaces the run with ``--overwrite``), since the run's per-example rows would
+then belong to other images.
 """
 
 import json
@@ -13,6 +19,7 @@ import os
 import re
 import shutil
 
+from tf_fastls0.data.image_folder import listing_changes, listing_fingerprint
 from tf_fastls0.models import precision
 from tf_fastls0.models.loading import RUN_KERAS_FILE, RUN_SAVED_MODEL
 from tf_fastls0.training.checkpoints import remove_temporaries
@@ -33,14 +40,22 @@ RUN_OUTPUTS = (CONFIG_FILE, SUMMARY_FILE, CHECKPOINT_DIR, LOGS_DIR, RUN_SAVED_MO
                RUN_KERAS_FILE, MARKER_FILE, HARNESS_LEDGER)
 _FINAL_EVAL = re.compile(r"^final_eval_\w+$")
 _CONFIG_KEYS = {"model", "method", "epochs", "data", "output_dir"}  # a training config has them
+LISTING_KEY = "data_dir_listing"
+_CHANGES_SHOWN = 3
 
 FRESH, RESUME, REPLACE = "fresh", "resume", "replace"
 
 
-def plan(config):
+def image_listing(config):
+    """The fingerprint of the run's image folder (``listing_fingerprint``); None without one."""
+    return listing_fingerprint(config.data.data_dir) if config.data.data_dir else None
+
+
+def plan(config, listing=None):
     """What this run does with its folder: FRESH (empty or absent), RESUME or REPLACE the run in
     it. ``UsageError`` for a folder that is not a training run, or holds one with other settings
-    (without ``--overwrite``). Reads only; the caller holds the folder's lock."""
+    or over an image folder whose files changed (without ``--overwrite``). ``listing``: the
+    ``image_listing`` if the caller has it. Reads only; the caller holds the folder's lock."""
     folder = config.output_dir
     entries = _entries(folder)
     if not entries:
@@ -55,7 +70,18 @@ def plan(config):
     if changed and not config.overwrite:
         raise UsageError(f"{folder} holds a run with other settings ({', '.join(changed)}); pass "
                          "--overwrite to replace it or choose another --output_dir")
-    return REPLACE if changed or not config.resume else RESUME
+    if changed or not config.resume:
+        return REPLACE
+    moved = _changed_images(config, listing)
+    if moved and not config.overwrite:
+        shown = "; ".join(moved[:_CHANGES_SHOWN]) + (
+            f"; {len(moved) - _CHANGES_SHOWN} more class folders" if len(moved) > _CHANGES_SHOWN
+            else "")
+        raise UsageError(f"{folder} holds a run over other images: {config.data.data_dir} "
+                         f"changed since it started ({shown}); its per-example rows would "
+                         "belong to other images: restore the folder, or pass --overwrite to "
+                         "train afresh, or choose another --output_dir")
+    return REPLACE if moved else RESUME
 
 
 def clear(folder):
@@ -69,14 +95,17 @@ def clear(folder):
                 os.remove(path)
 
 
-def claim(config):
+def claim(config, listing=None):
     """Marks the folder as this training run: leftovers of killed writes cleaned, config.json
-    written (first: a folder killed before its marker is still recognised by it), the marker."""
+    written (first: a folder killed before its marker is still recognised by it), the marker.
+    ``listing``: the ``image_listing`` if the caller has it."""
     folder = config.output_dir
     clean_temporaries(folder, RUN_OUTPUTS)
     remove_temporaries(os.path.join(folder, CHECKPOINT_DIR))
+    listing = listing if listing is not None else image_listing(config)
     write_json(os.path.join(folder, CONFIG_FILE),
-               {**config.to_dict(), **settings.input_file_hashes(config)})
+               {**config.to_dict(), **settings.input_file_hashes(config),
+                **({LISTING_KEY: listing} if listing is not None else {})})
     write_marker(folder, TRAINING)
 
 
@@ -127,6 +156,18 @@ def started_precision(folder):
     reason = written.get("mixed_precision_reason") or (
         precision.GIVEN if "mixed_precision" in written else "the run predates --mixed_precision")
     return precision.Choice(value, reason)
+
+
+def _changed_images(config, listing):
+    """The class folders of the run's image folder that changed since config.json recorded them
+    (``listing_changes``); none for runs without an image folder or from before the record."""
+    try:
+        recorded = read_config(config.output_dir).get(LISTING_KEY)
+    except ValueError:
+        return []
+    if not isinstance(recorded, dict) or not config.data.data_dir:
+        return []
+    return listing_changes(recorded, listing if listing is not None else image_listing(config))
 
 
 def _legacy_run(folder):

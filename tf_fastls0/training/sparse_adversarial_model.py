@@ -48,12 +48,24 @@ first batch (``utils/inputs.py``, the check every entry point shares) and refuse
 a data set without labels, images that are not float ``[N, H, W, C]`` in [0, 1], a classifier
 whose outputs are probabilities (a softmax last layer is refused already when the model is
 made), labels that are not class numbers of the classifier's classes (labels ``[N, 1]`` are
-accepted, as Keras' losses take them), an index beyond ``num_examples`` (later batches' indices
-are checked as they are read).
+accepted, as Keras' losses take them), an index beyond ``num_examples``. A data set of single
+examples (scalar labels) is refused saying to call ``.batch()``. Every later ``tf.data`` batch is
+checked as it is read (``tf.debugging`` asserts in a map over the data set, outside the step: an
+assert compiled into an XLA step, Keras' default on a GPU, does nothing), and every op of a step
+waits for its batch, the optimizer's step counter included: a label outside the classes, pixels
+outside [0, 1] or not finite, an index beyond ``num_examples`` stop ``fit`` with one line before
+that batch's update.
+
+Refused rather than ignored: ``sample_weight``/``class_weight`` in ``fit`` and a float third part
+of a data set's batches (read as the example index, not a sample weight): the adversarial
+objectives weigh every example of a batch equally; ``loss``, ``loss_weights``, ``metrics`` and
+``weighted_metrics`` in ``compile``: the loss is the method's objective and the logged metrics are
+its own (loss terms, clean and adversarial accuracy). Each is one line.
 """
 
 import dataclasses
 import math
+import re
 
 import keras
 import numpy as np
@@ -82,6 +94,12 @@ GENERAL_SETTINGS = ("seed",)
 PROVISIONAL_EPOCHS = 10**6  # checks the settings before fit says how many epochs there are
 INDEX_ERROR = "example index beyond num_examples"
 WHO = "fit"  # names the entry point in a refusal of its data (``utils.inputs``)
+# What a later tf.data batch's checks say when they fail inside the step (``train_step``): tags
+# the error's text carries, each with the batch's first bad values after it.
+LABEL_CHECK, IMAGE_CHECK = "label beyond the classes", "pixels beyond 0 to 1"
+_FAILED_CHECK = re.compile(rf"\[({LABEL_CHECK}|{IMAGE_CHECK})\]((?: \[[^\]]*\])*)")
+COMPILE_IGNORED = ("loss", "loss_weights", "metrics", "weighted_metrics")
+FIT_UNSUPPORTED = ("sample_weight", "class_weight")
 
 
 class SparseAdversarialModel(AdversarialTrainer):
@@ -130,7 +148,25 @@ class SparseAdversarialModel(AdversarialTrainer):
     def _needs_num_examples(self):
         return self.recipe.self_adaptive or self.recipe.carried_perturbation
 
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
+                weighted_metrics=None, **kwargs):
+        """Keras' ``compile`` less what this model would ignore: the loss is the method's
+        objective and the logged metrics are its own (loss terms, clean and adversarial
+        accuracy), so ``loss``, ``loss_weights``, ``metrics`` and ``weighted_metrics`` are
+        refused in one line rather than dropped without a word."""
+        given = dict(zip(COMPILE_IGNORED, (loss, loss_weights, metrics, weighted_metrics)))
+        named = [f"{name}=" for name, value in given.items() if value is not None]
+        if named:
+            raise UsageError(f"compile: {', '.join(named)} would be ignored: the method's "
+                             "objective is the loss (choose it with method=) and fit logs its own "
+                             "loss terms and accuracies; pass the optimizer only")
+        return super().compile(optimizer=optimizer, **kwargs)
+
     def fit(self, x=None, y=None, batch_size=None, epochs=1, steps_per_epoch=None, **kwargs):
+        unsupported = [f"{name}=" for name in FIT_UNSUPPORTED if kwargs.get(name) is not None]
+        if unsupported:
+            raise UsageError(f"fit: {', '.join(unsupported)} not supported: the adversarial "
+                             "objectives weigh every example of a batch equally")
         if isinstance(x, tf.data.Dataset):
             if y is not None:
                 raise UsageError("fit: give the labels inside the data set, not as y")
@@ -143,10 +179,27 @@ class SparseAdversarialModel(AdversarialTrainer):
             return super().fit(x, y, batch_size=batch_size, epochs=epochs,
                                steps_per_epoch=steps_per_epoch, **kwargs)
         except tf.errors.InvalidArgumentError as error:
-            if INDEX_ERROR not in str(error):
+            refusal = self._refusal_of(str(error))
+            if refusal is None:
                 raise
-            raise UsageError(f"fit: a batch has an {INDEX_ERROR} ({self.num_examples}); "
-                             "training stopped before its step") from None
+            raise UsageError(f"fit: {refusal}; training stopped before its step") from None
+
+    def _refusal_of(self, text):
+        """What a failed check of a later batch (``train_step``) says, in one line; None for
+        other errors."""
+        if INDEX_ERROR in text:
+            return f"a batch has an {INDEX_ERROR} ({self.num_examples})"
+        failed = _FAILED_CHECK.search(text)
+        if failed is None:
+            return None
+        values = re.findall(r"\[([^\]]*)\]", failed.group(2))
+        if failed.group(1) == LABEL_CHECK:
+            return (f"a batch has label {values[0]}; labels must be class numbers in "
+                    f"[0, {self._num_classes}) for the model's {self._num_classes} outputs")
+        if any(word in value for value in values for word in ("nan", "inf")):
+            return "a batch's images hold NaN or infinite values"
+        return (f"a batch's pixels range over [{values[0]}, {values[1]}]; images must be float "
+                "in [0, 1] (pixels up to 255: scale them by 1/255)")
 
     def _set_up_on_first_fit(self, epochs, steps):
         config = config_for(self.settings, epochs)
@@ -175,6 +228,8 @@ class SparseAdversarialModel(AdversarialTrainer):
                              "example_index); it has no labels" if not isinstance(spec, tuple)
                              else f"fit: the data set's elements have {len(spec)} parts; "
                              "expected (x, y) or (x, y, example_index)")
+        _refuse_unbatched(spec)
+        _refuse_weights(spec)
         first = next(iter(dataset))
         # A model set up for a run (the command's) already knows its epoch's length.
         steps = steps_per_epoch or _cardinality(dataset) or self.steps_per_epoch
@@ -195,7 +250,7 @@ class SparseAdversarialModel(AdversarialTrainer):
                              "example: pass num_examples= (one more than the largest example "
                              "index) to SparseAdversarialModel")
         self._check_first_batch(*first)
-        return dataset, steps
+        return _checked(dataset, self._num_classes, self.num_examples), steps
 
     def _check_first_batch(self, images, labels, indices):
         """One line for what would make training wrong, before any step (on every ``fit``)."""
@@ -216,14 +271,11 @@ class SparseAdversarialModel(AdversarialTrainer):
 
     def train_step(self, data):
         images, labels, indices = unpack(data)
-        if self.num_examples is not None and indices is not None:
-            # Every later batch's indices, checked before anything of its step reads them.
-            check = tf.debugging.assert_less(
-                tf.cast(indices, tf.int64), tf.constant(self.num_examples, tf.int64),
-                message=f"{INDEX_ERROR} ({self.num_examples})")
-            with tf.control_dependencies([check]):
-                data = (images, labels, tf.identity(indices))
-        return super().train_step(data)
+        labels = inputs.check_labels(labels, None, WHO)  # its static shape; [N, 1] read as [N]
+        # Every op of the step waits for its batch, which ``_checked`` checks as it is read: the
+        # optimizer's step counter reads no data and would otherwise count a refused batch.
+        with tf.control_dependencies(tf.nest.flatten(data)):
+            return super().train_step((images, labels, indices))
 
     def save(self, filepath, overwrite=True, **kwargs):
         """Saves the classifier alone (a ``.keras`` file), as it is."""
@@ -308,6 +360,56 @@ def _refuse_softmax_output(model):
             getattr(activation, "__name__", "") == "softmax":
         raise UsageError(f"the classifier's last layer {last.name!r} is a softmax: the methods "
                          "and attacks need logits; build it without the final softmax")
+
+
+def _refuse_unbatched(spec):
+    """One line for a data set of single examples: scalar labels beside images without their
+    batch axis (a batch of one-channel images without a channel axis has labels [N])."""
+    labels = spec[1]
+    if isinstance(labels, tf.TensorSpec) and labels.shape.rank == 0:
+        raise UsageError(f"fit: the data set's elements are single examples (images "
+                         f"{list(spec[0].shape) if hasattr(spec[0], 'shape') else '?'}, one "
+                         "label each): call .batch(batch_size) on it")
+
+
+def _refuse_weights(spec):
+    """One line for batches whose third part is a float: a sample weight, not an index."""
+    if len(spec) == 3 and isinstance(spec[2], tf.TensorSpec) and not spec[2].dtype.is_integer:
+        raise UsageError(f"fit: the data set's third part is {spec[2].dtype.name}; it is read as "
+                         "the example index (integers); sample weights are not supported: the "
+                         "adversarial objectives weigh every example of a batch equally")
+
+
+def _checked(dataset, num_classes, num_examples):
+    """``(x, y, example_index)`` batches, each checked as it is read, outside the step (an assert
+    compiled into an XLA step does nothing): a label outside ``[0, num_classes)``, pixels outside
+    [0, 1] or not finite, an index beyond ``num_examples`` stop ``fit`` there."""
+    def check(images, labels, indices):
+        checks = [_image_check(images), _label_check(labels, num_classes)]
+        if num_examples is not None:
+            checks.append(tf.debugging.assert_less(
+                tf.cast(indices, tf.int64), tf.constant(num_examples, tf.int64),
+                message=f"{INDEX_ERROR} ({num_examples})"))
+        with tf.control_dependencies(checks):
+            return tf.identity(images), tf.identity(labels), tf.identity(indices)
+
+    return dataset.map(check, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _image_check(images):
+    """Asserts that a batch's pixels are finite and in [0, 1], naming its extremes if not."""
+    low, high = tf.reduce_min(images), tf.reduce_max(images)
+    inside = tf.logical_and(low >= 0, high <= 1) & tf.reduce_all(tf.math.is_finite(images))
+    return tf.debugging.Assert(inside, [IMAGE_CHECK, low, high])
+
+
+def _label_check(labels, num_classes):
+    """Asserts that a batch's labels are class numbers in ``[0, num_classes)``, naming the
+    first that is not."""
+    labels = tf.reshape(tf.cast(labels, tf.int64), [-1])
+    outside = tf.logical_or(labels < 0, labels >= num_classes)
+    first = tf.gather(labels, tf.argmax(tf.cast(outside, tf.int32)))
+    return tf.debugging.Assert(tf.logical_not(tf.reduce_any(outside)), [LABEL_CHECK, first])
 
 
 def _cardinality(dataset):
