@@ -84,7 +84,8 @@ def _durations_report(config, wall):
         f"# Test durations: `-m \"{selection}\"`", "",
         f"- command: `python -m pytest {' '.join(config.invocation_params.args)}`",
         f"- date: {datetime.date.today().isoformat()}, commit {_commit()}",
-        f"- machine: {_cpu_model()}, {len(os.sched_getaffinity(0))} cores, {platform.python_version()}",
+        f"- machine: {_cpu_model()}, {len(os.sched_getaffinity(0))} cores, Python "
+        f"{platform.python_version()}",
         f"- wall time: {wall:.0f} s ({wall / 60:.1f} min) for {len(_TEST_SECONDS)} tests "
         f"({len(_FAILED)} failed); tests' own time summed over workers: "
         f"{sum(_TEST_SECONDS.values()):.0f} s", "",
@@ -102,10 +103,14 @@ def _commit():
 
 
 def _cpu_model():
-    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
+    """The CPU's model name and its bfloat16 flags (they decide what ``--mixed_precision=auto``
+    trains in, and so how long the training tests take)."""
+    lines = pathlib.Path("/proc/cpuinfo").read_text().splitlines()
+    model = next((line.split(":", 1)[1].strip() for line in lines
+                  if line.startswith("model name")), platform.processor() or "unknown CPU")
+    flags = next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), [])
+    native = [flag for flag in ("amx_bf16", "avx512_bf16") if flag in flags]
+    return f"{model} ({', '.join(native) if native else 'no bfloat16 instructions'})"
 
 
 def pytest_collection_modifyitems(items):
