@@ -1,6 +1,8 @@
-"""``SparseAdversarialModel`` refuses what it would use wrongly or ignore: a later ``tf.data`` batch
-with a bad label or pixels stops before its update, an unbatched data set, sample and class
-weights, and a loss or metrics given to ``compile``, each in one line."""
+"""What ``SparseAdversarialModel.fit`` refuses before a step it would take wrongly: numpy arrays
+checked whole before the first step, on every ``fit`` (the second too), with the check every entry
+point shares (``utils/inputs.py``); a later ``tf.data`` batch with a bad label or pixels stopped
+before its update; an unbatched data set, sample and class weights, and a loss or metrics given to
+``compile``, each in one line."""
 
 import keras
 import numpy as np
@@ -55,6 +57,13 @@ def _nan_in_last_batch(images, labels):
     images = images.copy()
     images[-1, 0, 0, 0] = np.nan
     return images, labels
+
+
+def _last_image_times_255(images, labels):
+    images = images.copy()
+    images[-1] *= 255.0
+    return images, labels
+
 
 
 @pytest.mark.parametrize("method", ["fast_ls_l0", "sparse_at"])
@@ -143,3 +152,45 @@ def test_compile_with_an_optimizer_and_keras_options_trains():
     history = model.fit(images, labels, batch_size=BATCH, epochs=1, verbose=0)
     assert int(model.optimizer.iterations.numpy()) == COUNT // BATCH
     assert {"loss", "accuracy"} <= set(history.history)
+
+
+# numpy arrays, checked whole before the first step
+@pytest.mark.parametrize("method", ["fast_ls_l0", "sparse_at"])
+@pytest.mark.parametrize("spoil, message", [
+    (lambda x, y: _label_in_last_batch(x, y, CLASSES),
+     rf"class numbers in \[0, 3\).*got 3 \(row {COUNT - 1}\)"),
+    (_last_image_times_255, r"range over \[0.*, 2\d\d.*\].*scale them by 1/255"),
+    (lambda x, y: (x, np.eye(CLASSES)[y]), "one-hot.*pass class numbers"),
+    (lambda x, y: (x[..., 0], y), "add a channel axis"),
+])
+def test_a_bad_value_in_the_last_batch_is_refused_before_the_first_step(method, spoil, message):
+    model = _compiled(method)
+    with pytest.raises(UsageError, match=f"^fit: .*{message}"):
+        model.fit(*spoil(*_data()), batch_size=BATCH, epochs=1, verbose=0)
+    assert int(model.optimizer.iterations.numpy()) == 0
+
+
+def test_a_second_fit_checks_its_arrays_again():
+    model = _compiled()
+    images, labels = _data()
+    model.fit(images, labels, batch_size=BATCH, epochs=1, verbose=0)
+    steps = int(model.optimizer.iterations.numpy())
+    assert steps == COUNT // BATCH
+    weights = model.network.get_weights()
+    with pytest.raises(UsageError, match=r"range over \[0.*, 2\d\d.*\]"):
+        model.fit(images * 255.0, labels, batch_size=BATCH, epochs=1, verbose=0)
+    with pytest.raises(UsageError, match="got 3"):
+        model.fit(*_label_in_last_batch(images, labels, CLASSES), batch_size=BATCH,
+                  epochs=1, verbose=0)
+    assert int(model.optimizer.iterations.numpy()) == steps
+    for now, then in zip(model.network.get_weights(), weights):
+        np.testing.assert_array_equal(now, then)
+
+
+def test_labels_with_a_trailing_axis_in_arrays_train_as_class_numbers():
+    images, labels = _data()
+    flat, column = _compiled(), _compiled()
+    flat.fit(images, labels, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    column.fit(images, labels[:, None], batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(flat.network.get_weights(), column.network.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
