@@ -92,7 +92,8 @@ def _durations_report(config, wall):
         "## By file", "", "| seconds | file |", "| ---: | --- |"]
     lines += [f"| {s:.1f} | {f} |" for f, s in sorted(per_file.items(), key=lambda i: -i[1])]
     lines += ["", "## By test", "", "| seconds | test |", "| ---: | --- |"]
-    lines += [f"| {s:.2f} | {n} |" for n, s in sorted(_TEST_SECONDS.items(), key=lambda i: -i[1])]
+    lines += [f"| {s:.2f} | {n.replace('|', '/')} |"  # a parameter's | would split the row
+              for n, s in sorted(_TEST_SECONDS.items(), key=lambda i: -i[1])]
     return "\n".join(lines) + "\n"
 
 

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import tf_fastls0
-from tf_fastls0.attacks import ATTACKS
+from tf_fastls0.attacks import ATTACKS, sparse_pgd
 
 SHAPE, CLASSES, BATCH = (4, 4, 3), 3, 4
 SETTINGS = {
@@ -124,3 +124,22 @@ def test_evaluate_model_refuses_bad_arrays_before_the_model_sees_them(images, la
         tf_fastls0.evaluate_model(model=model_fn, images=images, labels=labels, eps=2, iters=2,
                                   rs_queries=2, progress=False)
     assert seen == calls
+
+
+def test_images_captured_by_a_traced_function_are_checked_as_eager_ones(mlp):
+    """An eager tensor that a tf.function captures is still checked (its values are known), and
+    a valid one attacks as outside the function."""
+    model_fn = mlp((4, 4, 3))
+    good = tf.random.stateless_uniform([3, 4, 4, 3], seed=[0, 1])
+    labels = tf.argmax(model_fn(good), axis=-1, output_type=tf.int32)
+
+    @tf.function
+    def attack(images):
+        return sparse_pgd(model_fn, images, labels, eps=2, iterations=2, seed=0).adversarial
+
+    captured = tf.function(lambda: sparse_pgd(model_fn, good, labels, eps=2, iterations=2,
+                                              seed=0).adversarial)
+    np.testing.assert_array_equal(captured().numpy(), attack(good).numpy())
+    bytes_ = good * 255.0
+    with pytest.raises(Exception, match="range over"):  # AutoGraph wraps it in a StagingError
+        tf.function(lambda: sparse_pgd(model_fn, bytes_, labels, eps=2, iterations=2))()

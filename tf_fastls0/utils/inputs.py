@@ -126,12 +126,9 @@ def _extremes(images):
     """(min, max, all finite) of concrete ``images``; None for traced or empty ones."""
     if tf.is_symbolic_tensor(images):
         return None
-    if isinstance(images, tf.Tensor):
-        if not images.shape.num_elements():
-            return None
-        return (float(tf.reduce_min(images)), float(tf.reduce_max(images)),
-                bool(tf.reduce_all(tf.math.is_finite(images))))
-    values = np.asarray(images)
+    # An eager tensor may reach here while a tf.function is traced (captured from outside): its
+    # values are known, but TensorFlow ops on it would be symbolic, so read them in numpy.
+    values = images.numpy() if isinstance(images, tf.Tensor) else np.asarray(images)
     if not values.size:
         return None
     return float(np.min(values)), float(np.max(values)), bool(np.all(np.isfinite(values)))
