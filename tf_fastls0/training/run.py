@@ -267,7 +267,7 @@ def _robustness_callbacks(config, splits, logs_dir):
     subset = splits.test.subset(config.val_robust_examples, seed=config.seed)
     validation = callbacks_lib.RobustValidation(
         subset.float_images(), subset.labels, config.eval_eps,
-        config.val_attack_steps, config.batch_size, config.seed, config.val_rs_queries,
+        config.val_attack_iterations, config.batch_size, config.seed, config.val_queries,
         config.threat_model.structured(splits.image_shape))
     monitor = callbacks_lib.CatastrophicOverfittingMonitor(
         os.path.join(logs_dir, "validation"), config.co_robust_drop, config.co_train_margin,
