@@ -229,11 +229,14 @@ def normalise(config, prefix=""):
 
 
 def deprecated(message, stacklevel=2, flag=False):
-    """A ``DeprecationWarning``; for a flag also one line on stderr, where a command-line user
-    sees it (Python hides ``DeprecationWarning``s outside ``__main__``)."""
-    warnings.warn(message, DeprecationWarning, stacklevel=stacklevel + 1)
+    """A ``DeprecationWarning`` attributed to the caller ``stacklevel`` frames up; for a flag,
+    attributed here and said once on stderr instead, where a command-line user sees it (Python
+    shows a ``DeprecationWarning`` only when ``__main__`` is its caller)."""
     if flag:
+        warnings.warn(message, DeprecationWarning, stacklevel=1)
         print(f"warning: {message}", file=sys.stderr)
+    else:
+        warnings.warn(message, DeprecationWarning, stacklevel=stacklevel + 1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,13 +341,13 @@ def _flag_value(field, name, flag_values):
     rule, value = rule_of(field), flag_values[name].value
     for old_name in rule.old_names:
         if old_name in flag_values and flag_values[old_name].present:
-            deprecated(f"--{old_name} is deprecated; use --{name}", stacklevel=3, flag=True)
+            deprecated(f"--{old_name} is deprecated; use --{name}", flag=True)
     if rule.aliases and flag_values[name].present:
         renamed = tuple(rule.aliases.get(item, item) for item in value) \
             if _is_sequence(field.type) and value is not None else rule.aliases.get(value, value)
         if renamed != (tuple(value) if isinstance(value, list) else value):
             deprecated(f"--{name}={_shown(value)} is deprecated; use --{name}={_shown(renamed)}",
-                       stacklevel=3, flag=True)
+                       flag=True)
             value = renamed
     return value
 
