@@ -297,13 +297,14 @@ def _alias_note(rule):
     if not rule.aliases:
         return ""
     old = ", ".join(f"{alias} = {name}" for alias, name in rule.aliases.items())
-    return f" (old names still accepted: {old})"
+    return f" (deprecated old names, still accepted for one release: {old})"
 
 
 def _old_names_note(rule):
     if not rule.old_names:
         return ""
-    return f" (formerly --{', --'.join(rule.old_names)}, still accepted)"
+    return f" (formerly --{', --'.join(rule.old_names)}: deprecated, still accepted for one " \
+        "release)"
 
 
 def from_flags(config_class, flag_values=flags.FLAGS, prefix="", **given):
