@@ -11,7 +11,7 @@ from tf_fastls0.analysis.config import AnalysisConfig
 from tf_fastls0.attacks.threat_config import ThreatConfig
 from tf_fastls0.data import DataError
 from tf_fastls0.evaluation.config import EvalConfig
-from tf_fastls0.training.config import MethodSettings, TrainConfig
+from tf_fastls0.training.config import TrainConfig
 from tf_fastls0.training.run import train_and_evaluate
 from tf_fastls0.utils import settings
 from tf_fastls0.utils.cli import UsageError
@@ -100,9 +100,10 @@ def test_no_float_setting_takes_nan_or_infinity(config_class):
         {"model": ("m",)} if config_class is AnalysisConfig else {}
     floats = [f.name for f in dataclasses.fields(config_class)
               if settings.rule_of(f) and "float" in str(f.type)]
-    if config_class is TrainConfig:  # the objectives' and add-ons' settings, by their flags
-        floats += [settings.key_of(f) for f in settings.flag_fields(MethodSettings)
-                   if "float" in str(f.type)]
+    if config_class is TrainConfig:  # the nested settings (objectives', validation's) by flag
+        floats = [settings.key_of(f) for f in settings.flag_fields(TrainConfig)
+                  if "float" in str(f.type)]
+        assert "mart_beta" in floats and "co_robust_drop" in floats
     assert floats or config_class is EvalConfig
     for name in floats:
         for bad in (float("nan"), float("inf"), float("-inf")):
@@ -173,20 +174,41 @@ def test_an_old_setting_name_still_sets_it_as_a_flag_and_a_keyword_and_warns(old
         assert TrainConfig(method="fast_ls_l0", epochs=8, **{old: value}) == expected
 
 
-@pytest.mark.parametrize("old, new", [("attack_steps", "attack_iterations"),
-                                      ("val_attack_steps", "val_attack_iterations"),
-                                      ("val_rs_queries", "val_queries")])
-def test_the_old_attribute_names_read_the_new_settings_and_warn(old, new):
-    config = TrainConfig(**{new: 4})
-    with pytest.warns(DeprecationWarning, match=f"TrainConfig.{old} is deprecated; use .{new}"):
-        assert getattr(config, old) == 4
+@pytest.mark.parametrize("old, key, path", [
+    ("attack_steps", "attack_iterations", "attack_iterations"),
+    ("val_attack_steps", "val_attack_iterations", "validation.val_attack_iterations"),
+    ("val_rs_queries", "val_queries", "validation.val_queries"),
+    ("val_robust_examples", "val_robust_examples", "validation.val_robust_examples"),
+    ("co_robust_drop", "co_robust_drop", "validation.co_robust_drop"),
+])
+def test_the_old_attribute_names_read_the_settings_and_warn(old, key, path):
+    config = TrainConfig(**{key: 0.25 if key.startswith("co_") else 4})
+    with pytest.warns(DeprecationWarning, match=f"TrainConfig.{old} is deprecated; use .{path}"):
+        assert getattr(config, old) == (0.25 if key.startswith("co_") else 4)
+    with pytest.raises(AttributeError):
+        config.no_such_setting  # noqa: B018
+
+
+def test_the_robust_validation_settings_are_one_field_with_their_flat_keys():
+    """Grouped under ``validation`` (issue 37): the flags, keywords and config.json keys are
+    those they had at the top level."""
+    config = TrainConfig(val_robust_examples=5, val_queries=3, stop_on_co=True)
+    assert (config.validation.val_robust_examples, config.validation.val_queries,
+            config.validation.stop_on_co) == (5, 3, True)
+    flat = json.loads(json.dumps(config.to_dict()))
+    flat.update(flat.pop("validation"))  # config.json as written before they were grouped
+    assert TrainConfig.from_dict(flat) == config == TrainConfig.from_dict(config.to_dict())
+    assert {"val_robust_examples", "val_queries", "stop_on_co"} <= set(
+        settings.result_settings(config))
+    assert len(dataclasses.fields(TrainConfig)) == 55  # 60 before the group
 
 
 def test_a_run_folder_of_the_old_setting_names_resumes_as_the_same_run(recwarn):
     new = TrainConfig(method="fast_ls_l0", epochs=8, **dict(RENAMES.values()))
     old = json.loads(json.dumps(new.to_dict()))
+    old.update(old.pop("validation"))  # config.json as written before the renames: flat
     for old_name, (name, _) in RENAMES.items():
-        old[old_name] = old.pop(name)  # config.json as written before the rename
+        old[old_name] = old.pop(name)
     assert TrainConfig.from_dict(old) == new
     assert settings.result_settings(TrainConfig.from_dict(old)) == settings.result_settings(new)
     assert not [w for w in recwarn if issubclass(w.category, DeprecationWarning)]  # silently

@@ -7,7 +7,6 @@ checks. The resolved config (derived defaults filled in) is written to the run f
 """
 
 import dataclasses
-import warnings
 from typing import Optional
 
 from tf_fastls0.attacks.threat_config import ThreatConfig
@@ -49,6 +48,33 @@ def _record_fields():
 # needs no field written here.
 MethodSettings = dataclasses.make_dataclass("MethodSettings", _record_fields(), frozen=True,
                                             namespace={"__module__": __name__})
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationConfig:
+    """The per-epoch robust validation of an adversarial run and the catastrophic-overfitting
+    monitor that reads it: ``TrainConfig.validation``, whose fields keep their top-level keys
+    (``--val_robust_examples``, ``val_queries`` in ``config.json``) as before they were grouped."""
+
+    val_robust_examples: int = setting(200, "Test images of the per-epoch robust validation (0 "
+                                       "turns it off).", lower=0)
+    val_attack_iterations: int = setting(
+        20, "sPGD iterations per variant (unprojected, then projected) of the per-epoch robust "
+        "validation.", lower=1, old_names=("val_attack_steps",))
+    val_queries: int = setting(
+        100, "Sparse-RS queries of the per-epoch robust validation, on the images sPGD left "
+        "unbroken (0: sPGD only). Sparse-RS needs no gradients, so it still sees robustness "
+        "lost behind masked gradients.", lower=0, old_names=("val_rs_queries",))
+    co_robust_drop: float = setting(
+        0.5, "Catastrophic overfitting is flagged when validation robust accuracy falls below "
+        "(1 - this) x its best so far ...", lower=0.0, upper=1.0)
+    co_train_margin: float = setting(
+        0.1, "... while the training-attack accuracy stays within this of its best so far.",
+        lower=0.0, upper=1.0)
+    stop_on_co: bool = setting(False, "Stop training when catastrophic overfitting is flagged.")
+
+    def __post_init__(self):
+        settings.normalise(self)
 
 
 @settings.accepts_flat_keys
@@ -114,23 +140,10 @@ class TrainConfig(MethodSettings):
         None, f"l0 budget (pixels) of the training attack; default {TRAIN_EPS_PER_EVAL_EPS}x "
         "--eval_eps (the paper's multi-eps rule).", lower=0)
     eval_eps: int = setting(20, "l0 budget (pixels) of validation and final evaluation.", lower=0)
-    # Robust validation and catastrophic overfitting
-    val_robust_examples: int = setting(200, "Test images of the per-epoch robust validation (0 "
-                                       "turns it off).", lower=0)
-    val_attack_iterations: int = setting(
-        20, "sPGD iterations per variant (unprojected, then projected) of the per-epoch robust "
-        "validation.", lower=1, old_names=("val_attack_steps",))
-    val_queries: int = setting(
-        100, "Sparse-RS queries of the per-epoch robust validation, on the images sPGD left "
-        "unbroken (0: sPGD only). Sparse-RS needs no gradients, so it still sees robustness "
-        "lost behind masked gradients.", lower=0, old_names=("val_rs_queries",))
-    co_robust_drop: float = setting(
-        0.5, "Catastrophic overfitting is flagged when validation robust accuracy falls below "
-        "(1 - this) x its best so far ...", lower=0.0, upper=1.0)
-    co_train_margin: float = setting(
-        0.1, "... while the training-attack accuracy stays within this of its best so far.",
-        lower=0.0, upper=1.0)
-    stop_on_co: bool = setting(False, "Stop training when catastrophic overfitting is flagged.")
+    # Robust validation and catastrophic overfitting (``ValidationConfig``)
+    validation: ValidationConfig = setting(
+        ValidationConfig(), "The per-epoch robust validation's settings (--val_robust_examples and the flags "
+        "with it).", flat_keys=True)
     final_eval: str = setting("none", "Run Sparse-AutoAttack at --eval_eps on the exported model "
                               "at the end.", choices=("none",) + tuple(BUDGETS),
                               changes_results=False)
@@ -227,18 +240,10 @@ class TrainConfig(MethodSettings):
     def nfgsm(self):
         return self.method_entry.nfgsm_noise or self.nfgsm_noise
 
-    # Deprecated attribute names (renamed settings), read-only, for one release.
-    @property
-    def attack_steps(self):
-        return _renamed(self, "attack_steps", "attack_iterations")
-
-    @property
-    def val_attack_steps(self):
-        return _renamed(self, "val_attack_steps", "val_attack_iterations")
-
-    @property
-    def val_rs_queries(self):
-        return _renamed(self, "val_rs_queries", "val_queries")
+    def __getattr__(self, name):
+        """An old attribute name (``config.attack_steps``, ``config.val_robust_examples``): its
+        setting's value, with a warning (read-only, for one release)."""
+        return settings.moved_attribute(self, name)
 
     def to_dict(self):
         return settings.to_dict(self)
@@ -246,12 +251,6 @@ class TrainConfig(MethodSettings):
     @classmethod
     def from_dict(cls, values):
         return settings.from_dict(cls, values)
-
-
-def _renamed(config, old, new):
-    warnings.warn(f"TrainConfig.{old} is deprecated; use .{new}", DeprecationWarning,
-                  stacklevel=3)
-    return getattr(config, new)
 
 
 def _check_combinations(config):

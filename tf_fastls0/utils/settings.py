@@ -481,6 +481,38 @@ def accepts_flat_keys(config_class):
     return config_class
 
 
+def moved_attribute(config, name):
+    """The value an old attribute name of ``config`` stands for (a setting renamed,
+    ``attack_steps``, or moved into a ``flat_keys`` config, ``val_robust_examples``), with a
+    warning; ``AttributeError`` for any other name. A config's ``__getattr__`` calls it."""
+    path = None if name.startswith("_") else _attribute_path(type(config), name)
+    if path is None:
+        raise AttributeError(f"{type(config).__name__!r} object has no attribute {name!r}")
+    deprecated(f"{type(config).__name__}.{name} is deprecated; use .{'.'.join(path)}",
+               stacklevel=3)
+    value = config
+    for part in path:
+        value = getattr(value, part)
+    return value
+
+
+def _attribute_path(config_class, name):
+    """The fields that lead from ``config_class`` to the setting once its attribute ``name``."""
+    for field in dataclasses.fields(config_class):
+        rule, nested = rule_of(field), _nested_config(field)
+        if rule is None:
+            continue
+        if nested is None and name in rule.old_names:
+            return (field.name,)
+        if nested is not None and rule.flat_keys and not rule.prefix_keys:
+            if name in {f.name for f in dataclasses.fields(nested)}:
+                return (field.name, name)
+            inner = _attribute_path(nested, name)
+            if inner is not None:
+                return (field.name, *inner)
+    return None
+
+
 def default_of(config_class, name):
     """The default of field ``name``: where another command falls back on a trainer setting."""
     return next(f.default for f in dataclasses.fields(config_class) if f.name == name)
