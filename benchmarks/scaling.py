@@ -88,10 +88,10 @@ def main(argv):
     tf.get_logger().setLevel("ERROR")
     images = _images(max([FLAGS.batch_size] + _ints(FLAGS.batch_sweep) + _ints(FLAGS.train_sizes)))
     sweeps = {
-        "attack steps": _step_sweep(images, "attack_steps", _ints(FLAGS.steps_sweep)),
+        "attack steps": _step_sweep(images, "attack_iterations", _ints(FLAGS.steps_sweep)),
         "batch size": _step_sweep(images, "batch_size", _ints(FLAGS.batch_sweep)),
         f"eps (pixels, {FLAGS.eps_sweep_steps}-step attack)": _step_sweep(
-            images, "train_eps", _ints(FLAGS.eps_sweep), attack_steps=FLAGS.eps_sweep_steps),
+            images, "train_eps", _ints(FLAGS.eps_sweep), attack_iterations=FLAGS.eps_sweep_steps),
     }
     if FLAGS.train_sizes:
         sweeps["training images"] = _epoch_sweep(images, _ints(FLAGS.train_sizes))
@@ -112,7 +112,7 @@ def _ints(values):
 
 def _config(**changes):
     base = dict(model=FLAGS.model, width=FLAGS.width, batch_size=FLAGS.batch_size, epochs=10,
-                train_eps=FLAGS.eps, attack_steps=FLAGS.attack_steps, soft_label_start_epoch=0,
+                train_eps=FLAGS.eps, attack_iterations=FLAGS.attack_steps, soft_label_start_epoch=0,
                 learning_rate=0.0, augment=False, jit_compile=FLAGS.jit_compile,
                 mixed_precision="off",  # float32 on every machine, as the results it sits beside
                 **PRESETS[FLAGS.method])
@@ -257,7 +257,7 @@ def _markdown(sweeps):
         parts += ["", f"## {name}", "", markdown_table(
             [name, unit.get(sweep["field"], "s/step"), "images/s", "x first",
              "unfooled % (100 = full-length attack)"], rows)]
-        if sweep["field"] == "attack_steps" and len(sweep["rows"]) > 1:
+        if sweep["field"] == "attack_iterations" and len(sweep["rows"]) > 1:
             slope = np.polyfit([r["value"] for r in sweep["rows"]],
                                [r["seconds"] for r in sweep["rows"]], 1)[0]
             parts.append(f"\nEach extra sPGD step adds {slope:.4f} s (least-squares slope).")

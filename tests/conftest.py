@@ -159,7 +159,7 @@ def cifar10_dir():
 # every machine (auto would pick bfloat16 on a CPU with AVX512-BF16 or AMX).
 TINY_RUN = ("--model=small_cnn", "--width=0.25", "--epochs=2", "--batch_size=32",
             "--max_train_examples=256", "--max_eval_examples=64", "--method=sparse_at",
-            "--val_robust_examples=16", "--val_attack_steps=2", "--log_every_steps=2",
+            "--val_robust_examples=16", "--val_attack_iterations=2", "--log_every_steps=2",
             "--mixed_precision=off")
 
 

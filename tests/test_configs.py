@@ -1,8 +1,9 @@
-"""Every trainer flagfile parses and passes the checks, starts with its command, and trains what
-its table says."""
+"""Every trainer flagfile parses and passes the checks with only current names (no deprecated
+flag or value), starts with its command, and trains what its table says."""
 
 import glob
 import pathlib
+import warnings
 
 import pytest
 from absl import flags
@@ -14,10 +15,13 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 def parse(flagfile, *extra):
+    """The flagfile's config; an old flag or value name in it fails (its DeprecationWarning)."""
     flag_values = flags.FlagValues()
     settings.define_flags(TrainConfig, flag_values=flag_values)
     flag_values(["train", f"--flagfile={flagfile}", *extra])
-    return settings.from_flags(TrainConfig, flag_values)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        return settings.from_flags(TrainConfig, flag_values)
 
 
 def trainer_flagfiles():
@@ -33,7 +37,7 @@ def test_every_trainer_flagfile_parses_passes_the_checks_and_names_its_run_folde
 
 
 @pytest.mark.parametrize("path", ["configs/cifar10_fast_ls_l0_t.flags",
-                                  "configs/cifar10_sat_20step_sn.flags"])
+                                  "configs/cifar10_sparse_at_20step_sn.flags"])
 def test_paper_flagfiles_train_at_six_times_the_evaluation_budget(repo, monkeypatch, path):
     monkeypatch.chdir(repo)
     config = parse(path)
@@ -53,7 +57,7 @@ def test_every_flagfile_starts_with_the_command_that_runs_it(repo):
 def test_table6_flagfiles_train_their_method_with_the_one_step_attack(repo, monkeypatch, method):
     monkeypatch.chdir(repo)
     config = parse(f"configs/cifar10_{method}.flags")
-    assert (config.method, config.attack_steps, config.train_eps) == (method, 1, 120)
+    assert (config.method, config.attack_iterations, config.train_eps) == (method, 1, 120)
 
 
 @pytest.mark.parametrize("model, learning_rate, weight_decay, warmup_epochs", [
@@ -63,10 +67,10 @@ def test_table6_flagfiles_train_their_method_with_the_one_step_attack(repo, monk
 def test_table10_flagfiles_train_their_method_with_their_cifar10_implementation_s_optimiser(
         repo, monkeypatch, model, learning_rate, weight_decay, warmup_epochs):
     monkeypatch.chdir(repo)
-    for run, method in (("sat_1step", "sparse_at"), ("strades_1step", "strades"),
+    for run, method in (("sparse_at_1step", "sparse_at"), ("strades_1step", "strades"),
                         ("fast_ls_l0_t", "fast_ls_l0")):
         config = parse(f"configs/cifar10_{model}_{run}.flags")
-        assert (config.model, config.method, config.attack_steps, config.train_eps,
+        assert (config.model, config.method, config.attack_iterations, config.train_eps,
                 config.epochs, config.batch_size) == (model, method, 1, 120, 100, 128), run
         assert (config.optimizer, config.lr_schedule, config.learning_rate, config.weight_decay,
                 config.warmup_epochs) == ("adamw", "cosine", learning_rate, weight_decay,
@@ -77,12 +81,12 @@ def test_table10_flagfiles_train_their_method_with_their_cifar10_implementation_
 def test_the_awp_flagfile_adds_awp_to_fast_ls_l0_as_the_trades_reference(repo, monkeypatch):
     monkeypatch.chdir(repo)
     config = parse("configs/cifar10_fast_ls_l0_awp.flags")
-    assert (config.method, config.attack_steps, config.train_eps) == ("fast_ls_l0", 1, 120)
+    assert (config.method, config.attack_iterations, config.train_eps) == ("fast_ls_l0", 1, 120)
     assert (config.awp.enabled, config.awp.gamma, config.awp.warmup_epochs) == (True, 0.005, 9)
 
 
-def test_flc_pool_flagfile_trains_the_flc_network_with_one_step_sat(repo, monkeypatch):
+def test_flc_pool_flagfile_trains_the_flc_network_with_one_step_sparse_at(repo, monkeypatch):
     monkeypatch.chdir(repo)
     config = parse("configs/cifar10_flc_pool.flags")
-    assert (config.model, config.method, config.attack_steps, config.train_eps) == (
+    assert (config.model, config.method, config.attack_iterations, config.train_eps) == (
         "preact_resnet18_flc", "sparse_at", 1, 120)

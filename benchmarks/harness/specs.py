@@ -1,10 +1,10 @@
 """What one benchmark row runs: a trainer flagfile plus overrides, and the shared sAA budget.
 
 A run is written ``NAME=FLAGFILE[:OVERRIDE;OVERRIDE...]`` (one ``--run`` flag per row), e.g.
-``sat_1step=configs/cifar10_sat_20step.flags:--attack_steps=1``. Overrides are trainer flags
-(the leading ``--`` may be left out). The trainer's flags come in this order, later ones winning:
-the run's flagfile, the table's ``--train_flag`` lines, the run's overrides, then what the
-harness must decide (``--output_dir``, no end-of-training evaluation).
+``sparse_at_1step=configs/cifar10_sparse_at_20step.flags:--attack_iterations=1``. Overrides are
+trainer flags (the leading ``--`` may be left out). The trainer's flags come in this order, later
+ones winning: the run's flagfile, the table's ``--train_flag`` lines, the run's overrides, then
+what the harness must decide (``--output_dir``, no end-of-training evaluation).
 
 ``check_rows`` parses every row's trainer and evaluator flags as the two commands will, before
 any row runs: a wrong flag in the last row stops the table at once, naming the row.

@@ -92,7 +92,7 @@ def test_the_attacks_take_the_runs_budgets_patience_and_variant(tmp_path, monkey
 
 
 def test_flags_take_the_place_of_the_runs_settings(tmp_path):
-    model = run_folder(tmp_path, method="strades", trades_beta=1.0, eval_eps=2, train_eps=5)
+    model = run_folder(tmp_path, method="strades", strades_beta=1.0, eval_eps=2, train_eps=5)
     analysis = context(model, trades_beta=2.0, train_eps=3, eval_eps=1,
                        attack_variant="unprojected")
     run = analysis.run_settings(model)

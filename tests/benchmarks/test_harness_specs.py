@@ -16,9 +16,10 @@ CONFIGS = REPO / "benchmarks" / "configs"
 
 
 def test_parse_run_splits_name_flagfile_and_overrides():
-    spec = parse_run("sat_1step=configs/cifar10_sat_20step.flags:--attack_steps=1; nfgsm_noise")
-    assert spec == RunSpec("sat_1step", "configs/cifar10_sat_20step.flags",
-                           ("--attack_steps=1", "--nfgsm_noise"))
+    spec = parse_run("sparse_at_1step=configs/cifar10_sparse_at_20step.flags:"
+                     "--attack_iterations=1; nfgsm_noise")
+    assert spec == RunSpec("sparse_at_1step", "configs/cifar10_sparse_at_20step.flags",
+                           ("--attack_iterations=1", "--nfgsm_noise"))
     assert parse_run("plain=a.flags") == RunSpec("plain", "a.flags", ())
 
 

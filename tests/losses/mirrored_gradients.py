@@ -85,7 +85,7 @@ def main():
     for name, objective in objectives.OBJECTIVES.items():
         paper = {"tradeoff": {"alpha": 0.75}, "strades": {"beta": 6.0}}.get(name, {})  # others: defaults
         other = {"tradeoff": {"alpha": 0.3}, "strades": {"beta": 2.0}, "mart": {"beta": 2.0},
-                 "label_smoothing": {"smoothing": 0.3}, "nuat": {"ramp_fraction": 0.5},
+                 "label_smoothing": {"factor": 0.3}, "nuat": {"ramp_fraction": 0.5},
                  "advlc": {"top": 0.3},
                  "aaer": {"ce_weight": 2.0, "variation_weight": 10.0}}.get(name, {})
         for coefficient in (paper, other):

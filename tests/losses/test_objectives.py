@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from tf_fastls0.losses import objectives
 from tf_fastls0.losses import per_example
+from tf_fastls0.losses.label_smoothing import LabelSmoothingSettings
 from tf_fastls0.training.config import TrainConfig
 
 
@@ -71,7 +72,7 @@ def test_sparse_at_is_adversarial_ce(batch):
 def paper_objectives():
     """Every objective with the paper's coefficients (Tradeoff a = 0.75, sTRADES beta = 6) and
     the baselines' defaults, as a run reads them."""
-    config = TrainConfig(tradeoff_alpha=0.75, trades_beta=6.0)
+    config = TrainConfig(tradeoff_alpha=0.75, strades_beta=6.0)
     return [objectives.from_settings(name, config) for name in objectives.OBJECTIVES]
 
 
@@ -208,13 +209,25 @@ def test_mart_matches_numpy(batch):
 def test_label_smoothing_matches_numpy(batch):
     clean, adv, labels, rows = batch
     smoothed = 0.8 * np.eye(4)[labels] + 0.2 / 4
-    terms = objectives.OBJECTIVES["label_smoothing"](None, adv, labels, smoothing=0.2)
+    terms = objectives.OBJECTIVES["label_smoothing"](None, adv, labels, factor=0.2)
     np.testing.assert_allclose(terms.total, np_soft_ce(smoothed, adv).mean(), rtol=1e-5)
     soft_rows = 0.8 * rows + 0.2 / 4
-    np.testing.assert_allclose(objectives.OBJECTIVES["label_smoothing"](None, adv, rows, smoothing=0.2).total,
+    np.testing.assert_allclose(objectives.OBJECTIVES["label_smoothing"](None, adv, rows, factor=0.2).total,
                                np_sat_weighted_ce(soft_rows, adv), rtol=1e-5)
-    np.testing.assert_allclose(objectives.OBJECTIVES["label_smoothing"](None, adv, labels, smoothing=0.0).total,
+    np.testing.assert_allclose(objectives.OBJECTIVES["label_smoothing"](None, adv, labels, factor=0.0).total,
                                np_ce(labels, adv).mean(), rtol=1e-5)
+
+
+def test_label_smoothing_s_old_keyword_smoothing_still_works_and_warns(batch):
+    _, adv, labels, _ = batch
+    with pytest.warns(DeprecationWarning, match="use factor="):
+        old = objectives.OBJECTIVES["label_smoothing"](None, adv, labels, smoothing=0.2)
+    new = objectives.OBJECTIVES["label_smoothing"](None, adv, labels, factor=0.2)
+    np.testing.assert_allclose(old.total, new.total)
+    with pytest.warns(DeprecationWarning, match="smoothing= is deprecated; use factor="):
+        settings = LabelSmoothingSettings(smoothing=0.2)
+    with pytest.warns(DeprecationWarning, match="use .factor"):
+        assert settings.smoothing == settings.factor == 0.2
 
 
 def test_nuat_matches_numpy_and_its_gradient_is_u_v_transpose(batch):

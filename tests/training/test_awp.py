@@ -18,7 +18,7 @@ def small_config(**overrides):
     # float32 on every CPU (auto is bfloat16 on one with AVX512-BF16 or AMX): the step is compared
     # with a float32 tape's within float32 rounding
     return TrainConfig(**{**dict(model="small_cnn", width=0.25, epochs=2, batch_size=16,
-                                 train_eps=4, eval_eps=4, method="strades", awp=True,
+                                 train_eps=4, eval_eps=4, method="strades", awp_enabled=True,
                                  awp_gamma=GAMMA, momentum=0.9, weight_decay=5e-4,
                                  learning_rate=0.1, lr_schedule="constant", mixed_precision="off",
                                  data=data_lib.DataConfig(max_train_examples=32,
@@ -115,7 +115,7 @@ def test_no_perturbation_before_the_warm_up_ends():
     config = small_config(awp_warmup_epochs=1)
     splits = data_lib.load_data(config.data)
     with_awp, _ = build_trainer(config, splits)
-    without, _ = build_trainer(small_config(awp=False), splits)
+    without, _ = build_trainer(small_config(awp_enabled=False), splits)
     batch = tf.data.Dataset.from_tensors(first_batch(splits, config))
     with_awp.fit(batch, epochs=1, verbose=0)
     without.fit(batch, epochs=1, verbose=0)

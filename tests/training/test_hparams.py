@@ -27,9 +27,10 @@ def _written(logs):
 
 
 @pytest.mark.parametrize("method, own, others", [
-    ("mart", {"mart_beta"}, {"trades_beta", "nuat_lambda", "aaer_lambda1", "lap_beta"}),
-    ("fast_ls_l0", {"trades_beta", "trades_mode", "soft_label_momentum", "soft_label_start_epoch"},
-     {"mart_beta", "tradeoff_alpha", "advlc_top", "fast_bat_lambda"}),
+    ("mart", {"mart_beta"}, {"strades_beta", "nuat_weight", "aaer_weight", "lap_beta"}),
+    ("fast_ls_l0",
+     {"strades_beta", "trades_mode", "soft_label_momentum", "soft_label_start_epoch"},
+     {"mart_beta", "tradeoff_alpha", "advlc_top", "fast_bat_weight"}),
 ])
 def test_a_run_logs_the_settings_that_change_results_and_its_own_coefficients(
         tmp_path, method, own, others):

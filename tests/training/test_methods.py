@@ -1,5 +1,6 @@
 """Every training method, end to end, and the SAT buffer as the trainer keeps it."""
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -18,7 +19,7 @@ from tf_fastls0.training.config import TrainConfig
 from tf_fastls0.training.run import build_trainer, train_and_evaluate
 
 SMALL = dict(model="small_cnn", width=0.25, epochs=1, batch_size=16, train_eps=4, eval_eps=4,
-             val_robust_examples=8, val_attack_steps=2, verbose=0,
+             val_robust_examples=8, val_attack_iterations=2, verbose=0,
              data=data_lib.DataConfig(max_train_examples=32, max_eval_examples=16))
 
 
@@ -35,14 +36,17 @@ SMALL = dict(model="small_cnn", width=0.25, epochs=1, batch_size=16, train_eps=4
     ("nuat", {"nuat_ramp_epochs": 1}),
     ("advlc", {"advlc_top": 1.0}),
     ("grad_align", {"soft_labels": "self_adaptive", "nfgsm_noise": True, "soft_label_start_epoch": 0}),
-    ("sparse_at", {"awp": True}),
+    ("sparse_at", {"awp_enabled": True}),
     ("atta", {"augment": True}),
     ("n_aaer", {}),
     ("n_lap", {"lap_beta": 0.05}),
     ("fast_bat", {"soft_labels": "self_adaptive", "soft_label_start_epoch": 0}),
 ])
 def test_every_method_trains_two_steps(method, extra):
-    config = TrainConfig(**SMALL, method=method, **extra)
+    old_names = method == "sat"  # still accepted, with a warning naming the new ones
+    with pytest.warns(DeprecationWarning, match="is deprecated") if old_names else \
+            contextlib.nullcontext():
+        config = TrainConfig(**SMALL, method=method, **extra)
     splits = data_lib.load_data(config.data)
     trainer, _ = build_trainer(config, splits)
     batches = data_lib.training_dataset(splits.train, config.batch_size, 1, config.seed,
@@ -60,7 +64,7 @@ def test_every_method_trains_two_steps(method, extra):
 # run is the one test_final_evaluation_runs_sparse_autoattack_on_the_export trains.
 @pytest.mark.parametrize("method, extra", [
     ("standard", {}),
-    ("atta", {"augment": True, "awp": True}),
+    ("atta", {"augment": True, "awp_enabled": True}),
 ])
 def test_a_trained_run_exports_both_formats_and_reports_robust_below_clean(method, extra,
                                                                             tmp_path):
@@ -133,18 +137,18 @@ def test_sat_rows_survive_a_checkpoint_round_trip(tmp_path):
 SLOW = pytest.mark.slow
 REPLICA_CASES = [
     "fast_ls_l0",
-    pytest.param("strades:trades_mode=F,soft_labels=self_adaptive,attack_steps=3", marks=SLOW),
+    pytest.param("strades:trades_mode=F,soft_labels=self_adaptive,attack_iterations=3", marks=SLOW),
     pytest.param("grad_align:soft_labels=self_adaptive,nfgsm_noise=True", marks=SLOW),
     # Adam's first steps are about lr * sign(g): the conv biases before BatchNorm, whose gradient
     # is 0 up to rounding, would move by +-lr on rounding alone (measured 0.13), so AdamW is
     # checked without BatchNorm (4.5e-5 after 3 steps that move the weights by 0.14).
     pytest.param("fast_ls_l0:optimizer=adamw,lr_schedule=cosine,weight_decay=0.05,"
                  "model=small_cnn_nobn", marks=SLOW),
-    pytest.param("fast_ls_l0:awp=True,awp_gamma=0.005", marks=SLOW),
+    pytest.param("fast_ls_l0:awp_enabled=True,awp_gamma=0.005", marks=SLOW),
     "atta:soft_labels=self_adaptive,nfgsm_noise=True",
     pytest.param("n_aaer", marks=SLOW),
     pytest.param("n_lap:lap_beta=0.05", marks=SLOW),
-    pytest.param("fast_bat:fast_bat_lambda=0.5", marks=SLOW),
+    pytest.param("fast_bat:fast_bat_weight=0.5", marks=SLOW),
 ]
 
 

@@ -11,7 +11,7 @@ from tf_fastls0.training.config import TrainConfig
 from tf_fastls0.training.run import build_trainer, train_and_evaluate
 
 SMALL = dict(model="small_cnn", width=0.25, epochs=1, batch_size=32, train_eps=4, eval_eps=4,
-             val_robust_examples=8, val_attack_steps=2, verbose=0, method="n_aaer",
+             val_robust_examples=8, val_attack_iterations=2, verbose=0, method="n_aaer",
              data=data_lib.DataConfig(max_train_examples=64, max_eval_examples=16))
 
 

@@ -1,5 +1,6 @@
 """One record per objective and step add-on: its settings' defaults are the config's and the
-flags', its old flat flags and ``config.json`` keys still set it, its terms are logged under its
+flags', its keys are ``<record>_<field>``, its old flags, keywords and ``config.json`` keys still
+set it (the flags and keywords with a warning), its terms are logged under its
 own names, and a new objective with a coefficient is one module plus one line in each table."""
 
 import dataclasses
@@ -37,7 +38,8 @@ def test_every_records_defaults_are_the_configs_and_the_flags():
         {record.name for record in RECORDS}
     for record in RECORDS:
         for field in dataclasses.fields(record.settings):
-            key = settings.key_of(field)
+            key = f"{record.name}_{field.name}"  # a coefficient's key: its record and field
+            assert settings.setting_keys(record.settings, record.name).count(key) == 1
             flag = flag_values[key]
             assert flag.default == field.default, key
             assert flag.help.strip() and flag.validators, key  # help text and a range check
@@ -45,39 +47,65 @@ def test_every_records_defaults_are_the_configs_and_the_flags():
                 assert getattr(getattr(config, record.name), field.name) == field.default, key
 
 
-FLAT = {"method": "mart", "mart_beta": 3.0, "tradeoff_alpha": 0.5, "trades_beta": 2.0,
-        "label_smoothing": 0.2, "nuat_lambda": 2.0, "nuat_ramp_epochs": 5, "advlc_top": 0.5,
-        "aaer_lambda2": 3.0, "grad_align_lambda": 0.4, "fast_bat_lambda": 5.0, "awp": True,
-        "awp_gamma": 0.005, "lap_beta": 0.01, "atta_reset_epochs": 0, "epochs": 8}
+FLAT = {"method": "mart", "mart_beta": 3.0, "tradeoff_alpha": 0.5, "strades_beta": 2.0,
+        "label_smoothing_factor": 0.2, "nuat_weight": 2.0, "nuat_ramp_epochs": 5,
+        "advlc_top": 0.5, "aaer_ce_weight": 3.0, "grad_align_weight": 0.4,
+        "fast_bat_weight": 5.0, "awp_enabled": True, "awp_gamma": 0.005, "lap_beta": 0.01,
+        "atta_reset_epochs": 0, "epochs": 8}
+# The keys of the previous release, where they differed (issue 37).
+OLD_KEYS = {"strades_beta": "trades_beta", "label_smoothing_factor": "label_smoothing",
+            "nuat_weight": "nuat_lambda", "advlc_weight": "advlc_lambda",
+            "aaer_weight": "aaer_lambda1", "aaer_ce_weight": "aaer_lambda2",
+            "aaer_variation_weight": "aaer_lambda3", "grad_align_weight": "grad_align_lambda",
+            "fast_bat_weight": "fast_bat_lambda", "awp_enabled": "awp"}
 
 
-def test_the_old_flat_keys_set_the_nested_settings_and_read_back_from_an_old_config_json():
+def test_the_flat_keys_set_the_nested_settings_and_an_old_config_json_reads_back_silently(
+        recwarn):
     config = TrainConfig(**FLAT)
-    assert (config.mart.beta, config.label_smoothing.smoothing, config.nuat.ramp_epochs,
+    assert (config.mart.beta, config.label_smoothing.factor, config.nuat.ramp_epochs,
             config.awp.enabled, config.awp.gamma, config.atta.reset_epochs) == \
         (3.0, 0.2, 5, True, 0.005, 0)
     old = dict(json.loads(json.dumps(config.to_dict())))
     for record in RECORDS:  # config.json as written before the settings were nested
         nested = old.pop(record.name)
-        old.update({settings.key_of(field): nested[field.name]
-                    for field in dataclasses.fields(record.settings)})
-    assert TrainConfig.from_dict(old) == config
-    assert settings.result_settings(TrainConfig.from_dict(old)) == \
-        settings.result_settings(config)
+        for field in dataclasses.fields(record.settings):
+            key = f"{record.name}_{field.name}"
+            old[OLD_KEYS.get(key, key)] = nested[field.name]
+    nested_old = dict(json.loads(json.dumps(config.to_dict())))  # nested, the old field name
+    nested_old["label_smoothing"] = {"smoothing": 0.2}
+    for written in (old, nested_old):
+        assert TrainConfig.from_dict(written) == config
+        assert settings.result_settings(TrainConfig.from_dict(written)) == \
+            settings.result_settings(config)
     assert TrainConfig.from_dict(config.to_dict()) == config
     flat = settings.flat_dict(config)  # HParams' keys
     assert {key: flat[key] for key in FLAT} == FLAT
+    assert not [w for w in recwarn if issubclass(w.category, DeprecationWarning)]
 
 
-def test_the_old_flags_set_the_nested_settings_and_refuse_bad_values_in_one_line():
+def test_the_flags_set_the_nested_settings_and_refuse_bad_values_in_one_line():
     flag_values = _flag_values()
-    flag_values(["train", *(f"--{key}={value}" for key, value in FLAT.items() if key != "awp"),
-                 "--awp"])
+    flag_values(["train", *(f"--{key}={value}" for key, value in FLAT.items())])
     assert settings.from_flags(TrainConfig, flag_values) == TrainConfig(**FLAT)
     with pytest.raises(flags.IllegalFlagValueError, match="mart_beta"):
         _flag_values()(["train", "--mart_beta=nan"])
-    with pytest.raises(UsageError, match=r"^--aaer_lambda3=-1: must be at least 0$"):
-        TrainConfig(aaer_lambda3=-1)
+    with pytest.raises(UsageError, match=r"^--aaer_variation_weight=-1: must be at least 0$"):
+        TrainConfig(aaer_variation_weight=-1)
+
+
+@pytest.mark.parametrize("new, old", sorted(OLD_KEYS.items()))
+def test_an_old_key_still_sets_its_setting_as_a_flag_and_a_keyword_and_warns(new, old, capsys):
+    value = FLAT.get(new, 0.5)
+    expected = TrainConfig(method="mart", **{new: value})
+    with pytest.warns(DeprecationWarning, match=f"{old}= is deprecated; use {new}="):
+        assert TrainConfig(method="mart", **{old: value}) == expected
+    flag_values = _flag_values()
+    flag_values(["train", "--method=mart", f"--{old}={value}"])
+    with pytest.warns(DeprecationWarning, match=f"--{old} is deprecated; use --{new}"):
+        assert settings.from_flags(TrainConfig, flag_values) == expected
+    assert f"--{old} is deprecated; use --{new}" in capsys.readouterr().err
+    assert f"--{old}" in _flag_values()[new].help  # --helpfull names the old spelling
 
 
 @pytest.mark.parametrize("method, own, not_logged", [

@@ -22,7 +22,7 @@ sys.path.insert(0, __file__.rsplit("/training/", 1)[0] + "/attacks")
 from conftest import check_structured_image  # noqa: E402  (the attack tests' invariant)
 
 SMALL = dict(model="small_cnn", width=0.25, epochs=1, batch_size=16, eval_eps=1,
-             val_robust_examples=8, val_attack_steps=2, verbose=0,
+             val_robust_examples=8, val_attack_iterations=2, verbose=0,
              data=data_lib.DataConfig(max_train_examples=32, max_eval_examples=16))
 PATCHES = dict(threat_model=ThreatConfig(threat="patches", patch_size=3), train_eps=2)
 
@@ -32,7 +32,7 @@ PATCHES = dict(threat_model=ThreatConfig(threat="patches", patch_size=3), train_
                                     if entry.adversarial and not entry.has("atta")])
 def test_every_methods_training_attack_stays_in_its_patches(method):
     splits = data_lib.load_data(SMALL["data"])
-    config = TrainConfig(**SMALL, **PATCHES, method=method, attack_steps=3, soft_label_start_epoch=0)
+    config = TrainConfig(**SMALL, **PATCHES, method=method, attack_iterations=3, soft_label_start_epoch=0)
     trainer, _ = build_trainer(config, splits)
     images = splits.train.float_images()[:16]
     # The network's own predictions as labels, so that no image is a clean mistake left alone.

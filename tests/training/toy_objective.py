@@ -20,7 +20,7 @@ from tf_fastls0.utils.settings import setting
 @dataclasses.dataclass(frozen=True)
 class ToySettings:
     weight: float = setting(0.5, "Toy: weight of the clean CE added to sAT.", lower=0.0,
-                            upper=1e4, key="toy_weight")
+                            upper=1e4)
 
 
 def toy_loss(clean_logits, adv_logits, targets, weight=ToySettings.weight):

@@ -33,9 +33,9 @@ earlier version took f(x) at the noised image without sPGD's start (issue 39): "
 meant "the iterate's loss is below the noised image's", and the variations had another base.
 The clean forward at the start is also what ``accuracy`` scores and, with soft labels, what the
 rows move toward.
-Reference lambdas at eps = 8/255: lambda1 = 1, lambda2 = 4, lambda3 = 1.5 (``--aaer_lambda1``,
-``--aaer_lambda2``, ``--aaer_lambda3``); we found no l0 values in the Fast-LS-l0 paper and keep
-them.
+Reference lambdas at eps = 8/255: lambda1 = 1, lambda2 = 4, lambda3 = 1.5 (``--aaer_weight``,
+``--aaer_ce_weight``, ``--aaer_variation_weight``); we found no l0 values in the Fast-LS-l0 paper
+and keep them.
 
 x' is the one-step attack's iterate itself (``OBJECTIVE.last_iterate``; the recipe
 gives sPGD's ``last_iterate``), as the reference's FGSM step is: the abnormal examples are the
@@ -77,12 +77,14 @@ from tf_fastls0.utils.settings import setting
 @dataclasses.dataclass(frozen=True)
 class AaerSettings:
     weight: float = setting(1.0, "N-AAER: overall weight lambda1 of the abnormal-example "
-                            "regulariser.", lower=0.0, upper=1e4, key="aaer_lambda1")
+                            "regulariser.", lower=0.0, upper=1e4,
+                            old_names=("aaer_lambda1",))
     ce_weight: float = setting(4.0, "N-AAER: weight lambda2 of the loss the abnormal examples "
-                               "lost to the attack.", lower=0.0, upper=1e4, key="aaer_lambda2")
+                               "lost to the attack.", lower=0.0, upper=1e4,
+                               old_names=("aaer_lambda2",))
     variation_weight: float = setting(
         1.5, "N-AAER: weight lambda3 of the abnormal examples' output variation beyond the "
-        "normal ones'.", lower=0.0, upper=1e4, key="aaer_lambda3")
+        "normal ones'.", lower=0.0, upper=1e4, old_names=("aaer_lambda3",))
 
 
 def _global_mean_share(values, mask, count):

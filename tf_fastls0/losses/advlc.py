@@ -9,7 +9,7 @@ Loss (reference code TreeLLi/Combating-RO-AdvLC, ``src/utils/train.py``, ``updat
 f the logits, |.| element-wise over the n x K logit difference of the whole (global) batch, x the
 (noisy) clean image in training mode and x' its adversarial example; q = 1 gives the l1 norm.
 Reference defaults: q = 0.1 (``--reg_top``), lambda = 1 (``--reg_lam``), no warm-up
-(``--reg_warmup`` off); ours: ``--advlc_top``, ``--advlc_lambda``. The paper's tuned lambda for
+(``--reg_warmup`` off); ours: ``--advlc_top``, ``--advlc_weight``. The paper's tuned lambda for
 CIFAR-10 could not be pinned down here; we keep the reference's default.
 
 l0 adaptation: x' comes from the trainer's sPGD (1 step, CE to the label) instead of PGD
@@ -33,10 +33,9 @@ from tf_fastls0.utils.settings import setting
 @dataclasses.dataclass(frozen=True)
 class AdvlcSettings:
     weight: float = setting(1.0, "AdvLC: weight of the logit-variation regulariser.", lower=0.0,
-                            upper=1e4, key="advlc_lambda")
+                            upper=1e4, old_names=("advlc_lambda",))
     top: float = setting(0.1, "AdvLC: fraction of the largest |logit differences| of the batch "
-                         "that are regularised (1 = all: the l1 norm).", lower=0.0, upper=1.0,
-                         key="advlc_top")
+                         "that are regularised (1 = all: the l1 norm).", lower=0.0, upper=1.0)
 
 
 def top_fraction_sum_share(values, fraction):

@@ -17,7 +17,7 @@ so the update's gradient is grad_theta CE(x') + the cross term, the gradient of
 g_i = grad_x CE(f(x'_i), y_i) held constant (reference code OPTML-Group/Fast-BAT, ``trainer.py``,
 mode ``fast_bat``: ``cross_term``, ``hessian_inv_prod``, ``H``). ``C`` itself is logged as
 ``implicit_correction``; only its gradient matters. Reference lambda = 10 (``--lmbda``; ours
-``--fast_bat_lambda``). The reference runs every pass in training mode; here the two passes
+``--fast_bat_weight``). The reference runs every pass in training mode; here the two passes
 of this term do, while the attack keeps the trainer's inference mode.
 
 l0 adaptation (the Fast-LS-l0 paper's own adaptation could not be found; this is ours): the
@@ -47,7 +47,7 @@ from tf_fastls0.utils.settings import setting
 class FastBatSettings:
     weight: float = setting(
         10.0, "Fast-BAT: lambda of the linearised attack problem; its implicit-gradient term "
-        "scales as 1 / lambda.", lower=1e-6, upper=1e6, key="fast_bat_lambda")
+        "scales as 1 / lambda.", lower=1e-6, upper=1e6, old_names=("fast_bat_lambda",))
 
 
 ADD_ON = AddOn("fast_bat", FastBatSettings, "Fast-BAT", log_names=("implicit_correction",))

@@ -9,7 +9,7 @@ and ``utils.get_input_grad``):
 l the cross-entropy, eta a random point of the threat model, the mean taken over the examples
 whose two gradients are both non-zero (as the reference filters them), the first gradient held
 constant and the second differentiated through (double backpropagation), both in training mode.
-The reference uses lambda = 0.2 at eps = 8/255 on CIFAR-10 (``--grad_align_lambda``; the
+The reference uses lambda = 0.2 at eps = 8/255 on CIFAR-10 (``--grad_align_weight``; the
 Fast-LS-l0 paper gives no l0 value that we could find, so we keep 0.2).
 
 l0 adaptation: eta is the l0 analogue of a uniform draw from the l-inf ball: exactly ``eps``
@@ -34,7 +34,7 @@ from tf_fastls0.utils.settings import setting
 @dataclasses.dataclass(frozen=True)
 class GradAlignSettings:
     weight: float = setting(0.2, "GradAlign: weight of the gradient-alignment regulariser.",
-                            lower=0.0, upper=1e4, key="grad_align_lambda")
+                            lower=0.0, upper=1e4, old_names=("grad_align_lambda",))
 
 
 ADD_ON = AddOn("grad_align", GradAlignSettings, "GradAlign", log_names=("gradient_misalignment",))

@@ -32,7 +32,7 @@ from tf_fastls0.utils.settings import setting
 @dataclasses.dataclass(frozen=True)
 class MartSettings:
     beta: float = setting(6.0, "MART: weight beta of the misclassification-weighted KL.",
-                          lower=0.0, upper=1e4, key="mart_beta")
+                          lower=0.0, upper=1e4)
 
 
 def hard_labels(targets):

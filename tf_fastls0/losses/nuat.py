@@ -14,10 +14,10 @@ pull against the CE (its row's gradient is a row of U V^T / n). Measured on i.i.
 (sqrt(64 / n): 0.707, 0.5, 0.354); so at our batch of 128 the reference's formula would be about
 0.7x as strong. We divide by sqrt(64 n) instead (issue 23), which is the reference's ||D||_* / 64
 at n = 64 and gives a batch of copies of 64 rows the regulariser of those 64 rows: lambda = 4.5
-keeps the reference's strength at any batch size (``--nuat_lambda=3.18`` is the reference's
+keeps the reference's strength at any batch size (``--nuat_weight=3.18`` is the reference's
 formula at 128). The reference ramps lambda linearly from 0, adding
 lambda_max / (epochs - 10) after each epoch, so epoch e (0-based) uses
-lambda_max * min(e / (epochs - 10), 1); lambda_max = 4.5 for CIFAR-10 (``--nuat_lambda``,
+lambda_max * min(e / (epochs - 10), 1); lambda_max = 4.5 for CIFAR-10 (``--nuat_weight``,
 ``--nuat_ramp_epochs``, default epochs - 10).
 
 l0 adaptation and deviations: X' comes from the trainer's sPGD (1 step) with CE to the label.
@@ -50,10 +50,10 @@ class NuatSettings:
     weight: float = setting(
         4.5, "NuAT: final weight of the nuclear-norm regulariser ||D||_* / sqrt(64 n), the "
         "reference's ||D||_* / 64 at its batch of 64 at any batch size n.", lower=0.0, upper=1e4,
-        key="nuat_lambda")
+        old_names=("nuat_lambda",))
     ramp_epochs: Optional[int] = setting(
         None, "NuAT: epochs over which the regulariser weight ramps linearly from 0; default "
-        "epochs - 10, as the reference.", lower=1, key="nuat_ramp_epochs")
+        "epochs - 10, as the reference.", lower=1)
 
 
 def default_ramp_epochs(epochs):

@@ -76,12 +76,13 @@ def trades_loss(clean_logits, adv_logits, targets, beta):
 @dataclasses.dataclass(frozen=True)
 class TradeoffSettings:
     alpha: float = setting(0.75, "Tradeoff weight a of the adversarial CE (paper Eq. 8).",
-                           lower=0.0, upper=1.0, key="tradeoff_alpha")
+                           lower=0.0, upper=1.0)
 
 
 @dataclasses.dataclass(frozen=True)
 class StradesSettings:
-    beta: float = setting(6.0, "sTRADES KL weight beta.", lower=0.0, upper=1e4, key="trades_beta")
+    beta: float = setting(6.0, "sTRADES KL weight beta.", lower=0.0, upper=1e4,
+                           old_names=("trades_beta",))
 
 
 CLEAN = Objective("clean", clean_loss, "clean CE", reads_clean=True, reads_adversarial=False)

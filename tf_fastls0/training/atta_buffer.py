@@ -76,7 +76,7 @@ class AttaSettings:
     reset_epochs: int = setting(
         10, "ATTA: every carried perturbation is discarded before every this many epochs "
         "(before the 10th, 20th, ... epoch by default, as the reference's --epochs-reset); 0: "
-        "never.", lower=0, key="atta_reset_epochs")
+        "never.", lower=0)
 
 
 ADD_ON = AddOn("atta", AttaSettings, "ATTA")

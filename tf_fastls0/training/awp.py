@@ -56,13 +56,13 @@ from tf_fastls0.utils.settings import setting
 class AwpSettings:
     enabled: bool = setting(False, "AWP: train at adversarially perturbed weights w + v, v_l = "
                             "awp_gamma ||w_l|| g_l / ||g_l|| per kernel (one extra forward and "
-                            "backward per step).", key="awp")
+                            "backward per step).", old_names=("awp",))
     gamma: float = setting(
         0.01, "AWP: relative size gamma of the weight perturbation (the reference: 0.01 for AT, "
-        "0.005 for TRADES).", lower=0.0, upper=1.0, key="awp_gamma")
+        "0.005 for TRADES).", lower=0.0, upper=1.0)
     warmup_epochs: int = setting(
         0, "AWP: epochs (0-based) trained without it first (the reference: 0 for AT, 9 for "
-        "TRADES).", lower=0, key="awp_warmup_epochs")
+        "TRADES).", lower=0)
 
 
 ADD_ON = AddOn("awp", AwpSettings, "AWP")

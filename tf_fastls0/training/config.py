@@ -35,10 +35,12 @@ RECORDS = tuple(record for record in (*OBJECTIVES.values(), *ADD_ONS.values())
 
 def _record_fields():
     """One field per objective and step add-on that has settings: its record's name, holding its
-    settings dataclass (defaults, help and bounds declared there once), whose fields keep their
-    flat flag and ``config.json`` keys (``--mart_beta``, ``config.mart.beta``)."""
+    settings dataclass (defaults, help and bounds declared there once), whose fields' flags and
+    flat keys are the record's name and the field's joined (``config.mart.beta`` is
+    ``--mart_beta``; ``settings.flat_key``)."""
     return [(record.name, record.settings,
-             setting(record.settings(), f"{record.display_name}'s settings.", flat_keys=True))
+             setting(record.settings(), f"{record.display_name}'s settings.", flat_keys=True,
+                     prefix_keys=True))
             for record in RECORDS]
 
 
@@ -48,12 +50,41 @@ MethodSettings = dataclasses.make_dataclass("MethodSettings", _record_fields(), 
                                             namespace={"__module__": __name__})
 
 
+@dataclasses.dataclass(frozen=True)
+class ValidationConfig:
+    """The per-epoch robust validation of an adversarial run and the catastrophic-overfitting
+    monitor that reads it: ``TrainConfig.validation``, whose fields keep their top-level keys
+    (``--val_robust_examples``, ``val_queries`` in ``config.json``) as before they were grouped."""
+
+    val_robust_examples: int = setting(200, "Test images of the per-epoch robust validation (0 "
+                                       "turns it off).", lower=0)
+    val_attack_iterations: int = setting(
+        20, "sPGD iterations per variant (unprojected, then projected) of the per-epoch robust "
+        "validation.", lower=1, old_names=("val_attack_steps",))
+    val_queries: int = setting(
+        100, "Sparse-RS queries of the per-epoch robust validation, on the images sPGD left "
+        "unbroken (0: sPGD only). Sparse-RS needs no gradients, so it still sees robustness "
+        "lost behind masked gradients.", lower=0, old_names=("val_rs_queries",))
+    co_robust_drop: float = setting(
+        0.5, "Catastrophic overfitting is flagged when validation robust accuracy falls below "
+        "(1 - this) x its best so far ...", lower=0.0, upper=1.0)
+    co_train_margin: float = setting(
+        0.1, "... while the training-attack accuracy stays within this of its best so far.",
+        lower=0.0, upper=1.0)
+    stop_on_co: bool = setting(False, "Stop training when catastrophic overfitting is flagged.")
+
+    def __post_init__(self):
+        settings.normalise(self)
+
+
 @settings.accepts_flat_keys
 @dataclasses.dataclass(frozen=True)
 class TrainConfig(MethodSettings):
     """Every training setting. The settings of each objective and step add-on are a field of
     its record's name (``config.mart.beta``, ``config.awp.gamma``; see ``MethodSettings``); the
-    constructor, ``from_dict`` and the flags also take their flat keys (``mart_beta=3.0``)."""
+    constructor, ``from_dict`` and the flags also take their flat keys (``mart_beta=3.0``).
+    Renamed settings keep their old keys for one release (``Rule.old_names``; the constructor
+    and the flags warn, ``from_dict`` reads an old ``config.json`` silently)."""
 
     data: DataConfig = DataConfig()
     output_dir: str = setting(
@@ -97,8 +128,9 @@ class TrainConfig(MethodSettings):
     nfgsm_noise: bool = setting(False, "Add N-FGSM sparse noise (0..2*train_eps pixels) before "
                                 "the attack (always on for fast_ls_l0).")
     # The training attack
-    attack_steps: int = setting(1, "sPGD iterations of the training attack (1 = fast training, "
-                                "20 = the multi-step baselines).", lower=0)
+    attack_iterations: int = setting(
+        1, "sPGD iterations of the training attack (1 = fast training, 20 = the multi-step "
+        "baselines).", lower=0, old_names=("attack_steps",))
     attack_variant: str = setting(
         "random", "sPGD gradient variant in training; random draws one per batch (p = 1/2).",
         choices=("random", "projected", "unprojected"))
@@ -108,22 +140,10 @@ class TrainConfig(MethodSettings):
         None, f"l0 budget (pixels) of the training attack; default {TRAIN_EPS_PER_EVAL_EPS}x "
         "--eval_eps (the paper's multi-eps rule).", lower=0)
     eval_eps: int = setting(20, "l0 budget (pixels) of validation and final evaluation.", lower=0)
-    # Robust validation and catastrophic overfitting
-    val_robust_examples: int = setting(200, "Test images of the per-epoch robust validation (0 "
-                                       "turns it off).", lower=0)
-    val_attack_steps: int = setting(20, "sPGD iterations per variant (unprojected, then "
-                                    "projected) of the per-epoch robust validation.", lower=1)
-    val_rs_queries: int = setting(
-        100, "Sparse-RS queries of the per-epoch robust validation, on the images sPGD left "
-        "unbroken (0: sPGD only). Sparse-RS needs no gradients, so it still sees robustness "
-        "lost behind masked gradients.", lower=0)
-    co_robust_drop: float = setting(
-        0.5, "Catastrophic overfitting is flagged when validation robust accuracy falls below "
-        "(1 - this) x its best so far ...", lower=0.0, upper=1.0)
-    co_train_margin: float = setting(
-        0.1, "... while the training-attack accuracy stays within this of its best so far.",
-        lower=0.0, upper=1.0)
-    stop_on_co: bool = setting(False, "Stop training when catastrophic overfitting is flagged.")
+    # Robust validation and catastrophic overfitting (``ValidationConfig``)
+    validation: ValidationConfig = setting(
+        ValidationConfig(), "The per-epoch robust validation's settings (--val_robust_examples and the flags "
+        "with it).", flat_keys=True)
     final_eval: str = setting("none", "Run Sparse-AutoAttack at --eval_eps on the exported model "
                               "at the end.", choices=("none",) + tuple(BUDGETS),
                               changes_results=False)
@@ -189,9 +209,7 @@ class TrainConfig(MethodSettings):
     warmup_epochs: int = setting(
         0, "Epochs of linear learning-rate warm-up from 0 of --lr_schedule=cosine.", lower=0)
     def __post_init__(self):
-        settings.normalise(self)
-        for record in RECORDS:  # their dataclasses hold no checks
-            settings.normalise(getattr(self, record.name))
+        settings.normalise(self)  # the records' settings too: their dataclasses hold no checks
         if self.train_eps is None:
             object.__setattr__(self, "train_eps", TRAIN_EPS_PER_EVAL_EPS * self.eval_eps)
         if self.soft_label_start_epoch is None:
@@ -222,6 +240,11 @@ class TrainConfig(MethodSettings):
     def nfgsm(self):
         return self.method_entry.nfgsm_noise or self.nfgsm_noise
 
+    def __getattr__(self, name):
+        """An old attribute name (``config.attack_steps``, ``config.val_robust_examples``): its
+        setting's value, with a warning (read-only, for one release)."""
+        return settings.moved_attribute(self, name)
+
     def to_dict(self):
         return settings.to_dict(self)
 
@@ -246,14 +269,15 @@ def _check_combinations(config):
                          "default or mirrored (the multi-worker loop runs one step per call)")
     if not config.method_entry.adversarial:
         if config.soft_labels != "none" or config.nfgsm_noise or config.awp.enabled:
-            raise UsageError("--soft_labels, --nfgsm_noise and --awp need an adversarial "
-                             "--method")
+            raise UsageError("--soft_labels, --nfgsm_noise and --awp_enabled need an "
+                             "adversarial --method")
         return
     if config.awp.enabled and config.awp.warmup_epochs >= config.epochs:
         raise UsageError(f"--awp_warmup_epochs={config.awp.warmup_epochs} must be smaller than "
                          f"--epochs={config.epochs}: AWP would never run")
-    if config.attack_steps < 1:
-        raise UsageError(f"--attack_steps=0 leaves --method={config.method} without an attack")
+    if config.attack_iterations < 1:
+        raise UsageError(f"--attack_iterations=0 leaves --method={config.method} without an "
+                         "attack")
     if config.train_eps < 1:
         raise UsageError(f"--train_eps=0 leaves --method={config.method} without an attack budget")
     if config.method_entry.has("lap") and config.lap.step == "authors" and \

@@ -44,7 +44,7 @@ EXPLANATIONS = ("mixed_precision_reason",)
 
 def method_specific_settings():
     """The settings only some methods or add-ons read."""
-    every = set().union(*(method_settings(name, {"soft_labels": "self_adaptive", "awp": True})
+    every = set().union(*(method_settings(name, {"soft_labels": "self_adaptive", "awp_enabled": True})
                           for name in METHODS))
     return every - set(ATTACK_SETTINGS) - set(GENERAL_SETTINGS)
 
@@ -52,7 +52,7 @@ def method_specific_settings():
 def logged_settings(config):
     """``{name: value}``: the settings of ``config`` the dashboard shows for its run."""
     unused = method_specific_settings() - method_settings(
-        config.method, {"soft_labels": config.soft_labels, "awp": config.awp.enabled})
+        config.method, {"soft_labels": config.soft_labels, "awp_enabled": config.awp.enabled})
     shown = {**settings.flat_dict(config, results_only=True),
              **{name: getattr(config, name) for name in EXPLANATIONS}}
     return {name: _hparam_value(value) for name, value in shown.items() if name not in unused}

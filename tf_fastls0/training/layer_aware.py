@@ -89,17 +89,16 @@ STEPS = ("authors", "ascent")
 @dataclasses.dataclass(frozen=True)
 class LapSettings:
     beta: float = setting(0.005, "N-LAP: strength beta of the first layer's weight step, "
-                          "as a fraction of its weight norm.", lower=0.0, upper=10.0,
-                          key="lap_beta")
+                          "as a fraction of its weight norm.", lower=0.0, upper=10.0)
     gamma: float = setting(0.3, "N-LAP: gamma of the layer strengths beta (1 - (ln l / ln "
                            "L)^gamma), L the kernels; smaller falls faster from the first layer.",
-                           lower=1e-3, upper=100.0, key="lap_gamma")
+                           lower=1e-3, upper=100.0)
     step: str = setting(
         "authors", "N-LAP: the weight step's direction. authors: the reference code's, the "
         "change the run's SGD step (momentum, weight decay) would make, normalised per layer "
         "(a descent step; needs --optimizer=sgd); ascent: the normalised gradient ascent step "
         "(the paper's 'adversarial' wording; this project's earlier form).", choices=STEPS,
-        key="lap_step", absent_means="ascent")  # the only form before the setting existed
+        absent_means="ascent")  # the only form before the setting existed
 
 
 ADD_ON = AddOn("lap", LapSettings, "N-LAP")

@@ -262,16 +262,17 @@ def _fit(trainer, strategy, config, splits, eval_data, checkpointing, timer, sto
 
 def _robustness_callbacks(config, splits, logs_dir):
     """Per-epoch robust validation and the catastrophic-overfitting monitor (adversarial methods)."""
-    if not config.method_entry.adversarial or not config.val_robust_examples:
+    val = config.validation
+    if not config.method_entry.adversarial or not val.val_robust_examples:
         return []
-    subset = splits.test.subset(config.val_robust_examples, seed=config.seed)
+    subset = splits.test.subset(val.val_robust_examples, seed=config.seed)
     validation = callbacks_lib.RobustValidation(
         subset.float_images(), subset.labels, config.eval_eps,
-        config.val_attack_steps, config.batch_size, config.seed, config.val_rs_queries,
+        val.val_attack_iterations, config.batch_size, config.seed, val.val_queries,
         config.threat_model.structured(splits.image_shape))
     monitor = callbacks_lib.CatastrophicOverfittingMonitor(
-        os.path.join(logs_dir, "validation"), config.co_robust_drop, config.co_train_margin,
-        config.stop_on_co)
+        os.path.join(logs_dir, "validation"), val.co_robust_drop, val.co_train_margin,
+        val.stop_on_co)
     return [validation, monitor]
 
 
