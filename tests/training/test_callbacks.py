@@ -59,8 +59,8 @@ def test_robust_validation_sees_past_masked_gradients_with_sparse_rs():
     labels = (levels > 0.5).astype(np.int32)
     accuracy = {}
     for queries in (0, 50):
-        validation = RobustValidation(images, labels, eps=10, steps=5, batch_size=32,
-                                      rs_queries=queries)
+        validation = RobustValidation(images, labels, eps=10, iterations=5, batch_size=32,
+                                      queries=queries)
         validation.set_model(types.SimpleNamespace(network=lambda x, training: (
             masked_brightness_classifier(x))))
         logs = {}
@@ -84,8 +84,8 @@ def test_robust_validation_of_a_model_that_gets_every_image_wrong_is_zero():
         keras.layers.Dense(2, kernel_initializer="zeros", bias_initializer=keras.initializers
                            .Constant([1.0, 0.0]))])
     images = np.random.default_rng(0).uniform(size=(6, 8, 8, 3)).astype(np.float32)
-    validation = RobustValidation(images, np.ones(6, np.int32), eps=3, steps=2, batch_size=4,
-                                  rs_queries=5)
+    validation = RobustValidation(images, np.ones(6, np.int32), eps=3, iterations=2, batch_size=4,
+                                  queries=5)
     validation.set_model(types.SimpleNamespace(network=always_class_0))
     logs = {}
     validation.on_epoch_end(0, logs)
