@@ -55,7 +55,7 @@ def test_every_run_is_evaluated_on_the_same_images_with_the_same_budget(compared
     first, second = reports.values()
     assert first["images"]["indices"] == second["images"]["indices"]
     assert len(first["images"]["indices"]) == 32
-    for key in ("eps", "iters", "rs_queries", "seed", "attacks"):
+    for key in ("eps", "iterations", "queries", "seed", "attacks"):
         assert first["settings"][key] == second["settings"][key]
 
 

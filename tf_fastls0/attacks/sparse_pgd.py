@@ -118,11 +118,10 @@ class _Iterate(NamedTuple):
     active: tf.Tensor  # [B] bool
 
 
-def sparse_pgd(model, images, labels, *, eps, iterations=None, projected=False, loss="ce",
-               soft_targets=None, clean_logits=None, target_labels=None,
-               patience=paper_budget.PATIENCE, alpha=0.25,
-               beta=0.25, keys=None, seed=0, counter=0, compact=False, threat=None,
-               initial=None, steps=None):
+def sparse_pgd(model, images, labels, *, eps, iterations=paper_budget.ITERATIONS, projected=False,
+               loss="ce", soft_targets=None, clean_logits=None, target_labels=None,
+               patience=paper_budget.PATIENCE, alpha=0.25, beta=0.25, keys=None, seed=0, counter=0,
+               compact=False, threat=None, initial=None, steps=None):
     """Runs sPGD on a batch; defaults are the paper's evaluation settings.
 
     Args:

@@ -46,7 +46,7 @@ def keeps_old_names(config_class):
 
 
 def _old_attribute(config, old, name):
-    _warn(f"{type(config).__name__}.{old}", name, stacklevel=4)
+    _warn(f"{type(config).__name__}.{old}", name, stacklevel=3)
     return getattr(config, name)
 
 
