@@ -73,3 +73,12 @@ def test_compaction_and_batch_splits_change_nothing(mlp, predicted_batch, compil
     for one, other in zip(full, compacted):
         np.testing.assert_array_equal(one.numpy(), other.numpy())
     np.testing.assert_array_equal(half.adversarial.numpy(), full.adversarial.numpy()[8:])
+
+
+def test_the_old_n_iter_keyword_still_works_and_warns():
+    images = np.full((2, 3, 3, 1), 0.5, np.float32)
+    new = cornersearch(_white_pixel_model, images, np.zeros(2, np.int32), eps=3, queries=5)
+    with pytest.warns(DeprecationWarning, match="cornersearch\\(n_iter=...\\) is deprecated: "
+                      "use queries="):
+        old = cornersearch(_white_pixel_model, images, np.zeros(2, np.int32), eps=3, n_iter=5)
+    np.testing.assert_array_equal(old.adversarial.numpy(), new.adversarial.numpy())

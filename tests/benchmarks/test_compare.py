@@ -167,3 +167,12 @@ def test_every_row_s_trainer_and_evaluator_settings_are_checked_up_front(tmp_pat
         with pytest.raises(UsageError) as refused:
             check_rows([good, row], str(tmp_path), train_flags, budget, eval_flags)
         assert str(refused.value).startswith(message) and "\n" not in str(refused.value)
+
+
+def test_the_old_budget_flags_still_work_and_warn(tmp_path, run_module):
+    result = run_module("benchmarks.compare", f"--output_dir={tmp_path}", "--dry_run",
+                        "--run=row=configs/quickstart.flags", "--iters=7", "--rs_queries=9")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "DeprecationWarning: --iters is deprecated: use --iterations" in result.stderr
+    assert "DeprecationWarning: --rs_queries is deprecated: use --queries" in result.stderr
+    assert "--iterations=7" in result.stdout and "--queries=9" in result.stdout

@@ -90,3 +90,17 @@ def test_robust_validation_of_a_model_that_gets_every_image_wrong_is_zero():
     logs = {}
     validation.on_epoch_end(0, logs)
     assert logs["val_robust_accuracy"] == 0.0
+
+
+@pytest.mark.parametrize("old, new, value", [("steps", "iterations", 7),
+                                             ("rs_queries", "queries", 9)])
+def test_robust_validation_s_old_keywords_still_work_and_warn(old, new, value):
+    import numpy as np
+
+    from tf_fastls0.training.callbacks import RobustValidation
+
+    images, labels = np.zeros((2, 4, 4, 3), np.float32), np.zeros(2, np.int32)
+    with pytest.warns(DeprecationWarning, match=f"RobustValidation\\({old}=...\\) is deprecated: "
+                      f"use {new}="):
+        validation = RobustValidation(images, labels, eps=2, **{old: value})
+    assert getattr(validation, new) == value
