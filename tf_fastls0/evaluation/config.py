@@ -15,7 +15,7 @@ from absl import logging
 from tf_fastls0.attacks import ATTACK_NAMES, paper_budget, threats
 from tf_fastls0.attacks.threat_config import ThreatConfig
 from tf_fastls0.data.config import MODEL_INPUT_SETTINGS, DataConfig, with_overrides
-from tf_fastls0.evaluation.budgets import budget_name
+from tf_fastls0.evaluation.budgets import PAPER, budget_name
 from tf_fastls0.models.loading import read_run_files
 from tf_fastls0.models.precision import PRECISION_HELP, PRECISIONS
 from tf_fastls0.utils import settings
@@ -58,7 +58,7 @@ class EvalConfig:
     patience: int = setting(paper_budget.PATIENCE, "sPGD mask-restart patience (evaluation: "
                             f"{paper_budget.PATIENCE}).", lower=1)
     n_examples: int = setting(
-        10_000, "Test images to attack (capped at the split): a fixed subset chosen by --seed, "
+        PAPER["n_examples"], "Test images to attack (capped at the split): a fixed subset chosen by --seed, "
         "the same for every model.", lower=1)
     batch_size: int = setting(500, "Images per attack batch.", lower=1)
     mixed_precision: str = setting("off", PRECISION_HELP + " Needs a Keras model (a run folder, "
