@@ -28,6 +28,7 @@ from benchmarks.harness.rows import collect_row
 from benchmarks.harness.specs import CORNERSEARCH_IMAGES, EvalBudget, as_flags, \
     check_rows, evaluator_argv, parse_runs, run_dir, trainer_argv
 from benchmarks.harness.steps import FAILED, FINISHED, STOPPED, Plan, bring_up_to_date, needs_work
+from tf_fastls0.attacks.registry import STAGE_CODES
 from tf_fastls0.evaluation.budgets import PAPER, QUICK
 from tf_fastls0.utils.atomic import write_json
 from tf_fastls0.utils.cli import UsageError, fail, refuse_positional_arguments, run_main
@@ -50,9 +51,8 @@ flags.DEFINE_multi_string("eval_flag", [], "An evaluator flag given to every eva
                           "the data flags (default: each run's own data settings).")
 flags.DEFINE_integer("eps", 20, "l0 budget of the evaluation, in pixels.", lower_bound=1)
 flags.DEFINE_list("attacks", ["saa"], "Evaluator --attacks: saa, or saa plus single attacks "
-                  "(spgd_unproj, spgd_proj, rs, cornersearch, saif, sigma_zero) for the paper's "
-                  "per-attack columns; cornersearch runs apart on at most 1,000 of the same "
-                  "images.")
+                  f"({', '.join(STAGE_CODES)}) for the paper's per-attack columns; cornersearch "
+                  "runs apart on at most 1,000 of the same images.")
 flags.DEFINE_integer("iterations", QUICK["iterations"], "sPGD iterations per sAA stage, and "
                      f"SAIF's and sigma-zero's steps (paper: {PAPER['iterations']}).",
                      lower_bound=1)
