@@ -152,8 +152,8 @@ def _evaluation_columns(report):
 
 
 def _attack_columns(report):
-    """Each single attack of the registry run alone: its robust accuracy and, where it saw fewer images than
-    the row's other attacks, how many (``<name>_n_examples``)."""
+    """Each single attack of the registry run alone: its robust accuracy and, where it saw fewer
+    images than the row's other attacks, how many (``<name>_n_examples``)."""
     columns = {}
     for attack in registry.stages():
         if attack.name in report["attacks"]:

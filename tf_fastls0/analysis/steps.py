@@ -210,8 +210,9 @@ def locations(context, output_dir):
                        title=f"Pixels of 1-step sPGD (eps {_title_value(context, 'train_eps')}) "
                        f"vs sAA (eps {_title_value(context, 'eval_eps')})")
     write_json(os.path.join(output_dir, "locations.json"),
-               {"models": summary, "settings": _settings(context, "train_eps", "eval_eps", "iterations",
-                                                         "queries", "attack_variant")})
+               {"models": summary, "settings": _settings(context, "train_eps", "eval_eps",
+                                                         "iterations", "queries",
+                                                         "attack_variant")})
     return StepOutput(summary, {"locations/histograms": path}, {})
 
 
@@ -260,7 +261,8 @@ def gradient_distance(context, output_dir):
                                 "examples": len(distances[model.label])}
     path = save_figure(os.path.join(output_dir, "gradient_distance.png"), plots.plot_distributions,
                        distances, xlabel="||grad(x + d_1step) - grad(x + d_multistep)||_2",
-                       title=f"Gradient distance, 1-step vs {config.multistep_iterations}-step sPGD")
+                       title=f"Gradient distance, 1-step vs {config.multistep_iterations}-step "
+                             "sPGD")
     write_json(os.path.join(output_dir, "gradient_distance.json"),
                {"models": summary, "settings": _settings(context, "train_eps",
                                                          "multistep_iterations", "attack_variant")})

@@ -1,4 +1,5 @@
-"""The papers' evaluation budget (SPEC §4) and sPGD's evaluation patience (SPEC §2.6), written once.
+"""The papers' evaluation budget (SPEC §4) and sPGD's evaluation patience (SPEC §2.6), written
+once.
 
 Every attack's default budget, the sAA cascade's, the evaluation's (``EvalConfig``), the
 analysis', the ART adapter's and the benchmark harness' paper flagfiles read these.

@@ -58,8 +58,8 @@ class EvalConfig:
     patience: int = setting(paper_budget.PATIENCE, "sPGD mask-restart patience (evaluation: "
                             f"{paper_budget.PATIENCE}).", lower=1)
     n_examples: int = setting(
-        PAPER["n_examples"], "Test images to attack (capped at the split): a fixed subset chosen by --seed, "
-        "the same for every model.", lower=1)
+        PAPER["n_examples"], "Test images to attack (capped at the split): a fixed subset "
+        "chosen by --seed, the same for every model.", lower=1)
     batch_size: int = setting(500, "Images per attack batch.", lower=1)
     mixed_precision: str = setting("off", PRECISION_HELP + " Needs a Keras model (a run folder, "
                                    ".keras file or checkpoint), not a bare SavedModel. Off "

@@ -167,7 +167,8 @@ class SparseRS(_SparseAttack):
 class SparseAutoAttack(_SparseAttack):
     """Sparse-AutoAttack (``attacks/sparse_autoattack.py``): sPGD unprojected, sPGD projected and
     Sparse-RS, each on the images the stages before it left unbroken; ``attacks`` picks other
-    attacks of the registry (``tf_fastls0.attacks.ATTACKS``). An image no stage breaks comes back unchanged."""
+    attacks of the registry (``tf_fastls0.attacks.ATTACKS``). An image no stage breaks comes back
+    unchanged."""
 
     attack_params = _SparseAttack.attack_params + ["iterations", "queries", "patience", "attacks"]
 
