@@ -28,8 +28,11 @@ from benchmarks.harness.rows import collect_row
 from benchmarks.harness.specs import CORNERSEARCH_IMAGES, EvalBudget, as_flags, \
     check_rows, evaluator_argv, parse_runs, run_dir, trainer_argv
 from benchmarks.harness.steps import FAILED, FINISHED, STOPPED, Plan, bring_up_to_date, needs_work
+from tf_fastls0.attacks.registry import STAGE_CODES
+from tf_fastls0.evaluation.budgets import PAPER, QUICK
 from tf_fastls0.utils.atomic import write_json
 from tf_fastls0.utils.cli import UsageError, fail, refuse_positional_arguments, run_main
+from tf_fastls0.utils.old_names import warn_old_flags
 from tf_fastls0.utils.settings import MAX_SEED
 
 EXIT_UNFINISHED = 75  # EX_TEMPFAIL: stopped early on purpose; the same command continues
@@ -48,12 +51,19 @@ flags.DEFINE_multi_string("eval_flag", [], "An evaluator flag given to every eva
                           "the data flags (default: each run's own data settings).")
 flags.DEFINE_integer("eps", 20, "l0 budget of the evaluation, in pixels.", lower_bound=1)
 flags.DEFINE_list("attacks", ["saa"], "Evaluator --attacks: saa, or saa plus single attacks "
-                  "(spgd_unproj, spgd_proj, rs, cornersearch, saif, sigma_zero) for the paper's "
-                  "per-attack columns; cornersearch runs apart on at most 1,000 of the same "
-                  "images.")
-flags.DEFINE_integer("iters", 100, "sPGD iterations per sAA stage (paper: 10000).", lower_bound=1)
-flags.DEFINE_integer("rs_queries", 300, "Sparse-RS queries (paper: 10000).", lower_bound=1)
-flags.DEFINE_integer("n_examples", 500, "Test images attacked (paper: 10000).", lower_bound=1)
+                  f"({', '.join(STAGE_CODES)}) for the paper's per-attack columns; cornersearch "
+                  "runs apart on at most 1,000 of the same images.")
+flags.DEFINE_integer("iterations", QUICK["iterations"], "sPGD iterations per sAA stage, and "
+                     f"SAIF's and sigma-zero's steps (paper: {PAPER['iterations']}).",
+                     lower_bound=1)
+flags.DEFINE_integer("queries", QUICK["queries"], "Sparse-RS queries, and CornerSearch's "
+                     f"candidates per sparsity and class (paper: {PAPER['queries']}).",
+                     lower_bound=1)
+flags.DEFINE_alias("iters", "iterations")  # the old names, still accepted (deprecated)
+flags.DEFINE_alias("rs_queries", "queries")
+OLD_FLAGS = {"iters": "iterations", "rs_queries": "queries"}
+flags.DEFINE_integer("n_examples", QUICK["n_examples"],
+                     f"Test images attacked (paper: {PAPER['n_examples']}).", lower_bound=1)
 flags.DEFINE_integer("eval_batch_size", 500, "Images per attack batch.", lower_bound=1)
 flags.DEFINE_integer("cornersearch_images", CORNERSEARCH_IMAGES,
                      "CornerSearch, slow, attacks only the first this many of the --n_examples "
@@ -75,6 +85,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     refuse_positional_arguments(argv)
+    warn_old_flags(OLD_FLAGS)
     try:
         specs, plan = _specs_and_plan()
     except UsageError as error:
@@ -104,8 +115,8 @@ def _specs_and_plan():
     unknown = sorted(set(FLAGS.only) - {spec.name for spec in specs})
     if unknown:
         raise UsageError(f"--only names runs that are not in the table: {', '.join(unknown)}")
-    budget = EvalBudget(eps=FLAGS.eps, attacks=tuple(FLAGS.attacks), iters=FLAGS.iters,
-                        rs_queries=FLAGS.rs_queries, n_examples=FLAGS.n_examples,
+    budget = EvalBudget(eps=FLAGS.eps, attacks=tuple(FLAGS.attacks), iterations=FLAGS.iterations,
+                        queries=FLAGS.queries, n_examples=FLAGS.n_examples,
                         batch_size=FLAGS.eval_batch_size, seed=FLAGS.eval_seed,
                         fewer_images=(("cornersearch", FLAGS.cornersearch_images),))
     plan = Plan(runs_dir=FLAGS.runs_dir or os.path.join(FLAGS.output_dir, "runs"),
@@ -161,7 +172,7 @@ def _context(rows, plan):
         "command": "python -m benchmarks.compare " + shlex.join(sys.argv[1:]),
         "paper_table": FLAGS.table,
         "budget": {"eps": plan.budget.eps, "attacks": list(plan.budget.attacks),
-                   "iters": plan.budget.iters, "rs_queries": plan.budget.rs_queries,
+                   "iterations": plan.budget.iterations, "queries": plan.budget.queries,
                    "n_examples": plan.budget.n_examples, "seed": plan.budget.seed},
         "train_flags": list(plan.train_flags), "eval_flags": list(plan.eval_flags),
         "runs_dir": plan.runs_dir,
@@ -181,8 +192,8 @@ def _markdown_page(title, rows, context):
         f"written {context['written_at']}",
         "",
         f"Evaluation (the same for every run): {'+'.join(budget['attacks'])} at eps = "
-        f"{budget['eps']} pixels, {budget['iters']} sPGD iterations per stage, "
-        f"{budget['rs_queries']} Sparse-RS queries, {budget['n_examples']} test images, "
+        f"{budget['eps']} pixels, {budget['iterations']} sPGD iterations per stage, "
+        f"{budget['queries']} Sparse-RS queries, {budget['n_examples']} test images, "
         f"seed {budget['seed']}. Accuracies in percent. \"sAA: after ...\" columns are the "
         "cascade's survivors after that stage; \"alone\" columns run one attack by itself "
         "(CS, as in the paper, on a subset of \"CS images\" of the same images; SAIF and "

@@ -136,7 +136,7 @@ def _scale(tiny):
     quick = BUDGETS["saa_quick"]
     return dict(model="preact_resnet18", width=1.0, batch_size=128, train_images=None,
                 test_images=quick["n_examples"], rounds=3, steps_per_round=3,
-                saa_iters=quick["iters"], saa_queries=quick["rs_queries"], eps=20,
+                saa_iters=quick["iterations"], saa_queries=quick["queries"], eps=20,
                 epoch_xla=FLAGS.epoch_xla, fit_steps=32, fit_groups=(1, 8), settings=SETTINGS,
                 methods=TABLE1_METHODS)
 

@@ -145,8 +145,8 @@ def _stage_functions(model_fn, image_shape, iterations, queries, compact):
     def spgd(projected):
         def run(images, labels, keys, eps):
             result = sparse_pgd(model_fn, images, labels, eps=eps, iterations=iterations,
-                                projected=projected, patience=3, keys=keys, counter=1 + projected,
-                                compact=compact)
+                                projected=projected, keys=keys, counter=1 + projected,
+                                compact=compact)  # the evaluation's patience, sparse_pgd's default
             return result.is_adversarial, result.passes
         return run
 

@@ -2,8 +2,8 @@
 
     python -m benchmarks.threat_table --models=standard=runs/standard,fast_ls_l0=runs/fast \
         --output_dir=/tmp/threat_table
-    python -m benchmarks.threat_table --models=tiny=/tmp/run --n_examples=8 --iters=2 \
-        --rs_queries=3 --batch=4 --steps=3 --repeats=1 --output_dir=/tmp/tt   # a smoke run
+    python -m benchmarks.threat_table --models=tiny=/tmp/run --n_examples=8 --iterations=2 \
+        --queries=3 --batch=4 --steps=3 --repeats=1 --output_dir=/tmp/tt   # a smoke run
 
 (a) For every model (``label=path``: a run folder, SavedModel or ``.keras`` file) and every threat
     of ``--threats`` (``name:k[:patch_size[:placement]]``; default the issue's list: pixels k = 20,
@@ -36,6 +36,7 @@ from tf_fastls0.utils import settings
 from tf_fastls0.utils.atomic import atomic_path, write_json
 from tf_fastls0.data import DataError
 from tf_fastls0.utils.cli import UsageError, fail, run_main
+from tf_fastls0.utils.old_names import warn_old_flags
 
 QUICK = BUDGETS["saa_quick"]
 DEFAULT_THREATS = ("pixels:20", "patches:1:5", "patches:4:3", "columns:1", "columns:2")
@@ -45,8 +46,10 @@ settings.define_flags(TrainConfig, only=("model", "width"))
 flags.DEFINE_list("models", [], "label=path of each model to evaluate (none: only (b)).")
 flags.DEFINE_list("threats", list(DEFAULT_THREATS), "name:k[:patch_size[:placement]] each.")
 flags.DEFINE_integer("n_examples", QUICK["n_examples"], "Test images per evaluation.")
-flags.DEFINE_integer("iters", QUICK["iters"], "sPGD iterations per sAA stage.")
-flags.DEFINE_integer("rs_queries", QUICK["rs_queries"], "Sparse-RS queries.")
+flags.DEFINE_integer("iterations", QUICK["iterations"], "sPGD iterations per sAA stage.")
+flags.DEFINE_integer("queries", QUICK["queries"], "Sparse-RS queries.")
+flags.DEFINE_alias("iters", "iterations")  # the old names, still accepted (deprecated)
+flags.DEFINE_alias("rs_queries", "queries")
 flags.DEFINE_integer("batch", 128, "Images per batch (evaluation and (b)).")
 flags.DEFINE_integer("image_size", 32, "Height and width of (b)'s random images.")
 flags.DEFINE_integer("steps", 6, "sPGD steps of the multi-step run (b) differences against 1.")
@@ -86,7 +89,7 @@ def robust_accuracy_table(models, specs):
             saved = os.path.join(output_dir, "adversarial.npz") if FLAGS.save_adversarial \
                 else None
             report = _finished_report(output_dir) or evaluate_model(EvalConfig(
-                model=path, eps=k, iters=FLAGS.iters, rs_queries=FLAGS.rs_queries,
+                model=path, eps=k, iterations=FLAGS.iterations, queries=FLAGS.queries,
                 n_examples=FLAGS.n_examples, batch_size=FLAGS.batch, progress=False,
                 output_dir=output_dir, save_adversarial=saved, resume=True,
                 threat_model=threat))
@@ -140,6 +143,7 @@ def iteration_cost(specs):
 
 
 def main(argv):
+    warn_old_flags({"iters": "iterations", "rs_queries": "queries"})
     try:
         _run(argv)
     except (DataError, UsageError) as error:  # a model or data folder that cannot be read
@@ -154,8 +158,8 @@ def _run(argv):
     result = _earlier_result()
     result["device"] = [d.name for d in tf.config.list_logical_devices()]
     if "accuracy" in FLAGS.parts:
-        result["settings"]["accuracy"] = _settings("models", "threats", "n_examples", "iters",
-                                                   "rs_queries", "batch")
+        result["settings"]["accuracy"] = _settings("models", "threats", "n_examples",
+                                                   "iterations", "queries", "batch")
         result["robust_accuracy"] = robust_accuracy_table(FLAGS.models, FLAGS.threats)
     if "cost" in FLAGS.parts:
         result["settings"]["cost"] = _settings("threats", "batch", "model", "width",

@@ -3,7 +3,7 @@
     python examples/evaluate_keras_model.py --model=runs/example_own_model/my_cnn.keras
     python examples/evaluate_keras_model.py --train_epochs=5     # a keras.applications model
     python examples/evaluate_keras_model.py --model=small.keras --test_images=8 --ks=1,2 \
-        --iters=2 --rs_queries=2                          # seconds with a small model (CI)
+        --iterations=2 --queries=2                          # seconds with a small model (CI)
 
 ``--model``: a ``.keras`` file of any classifier taking images in [0, 1] to logits (the one
 ``train_own_model.py`` saves, say). Without it the classifier is ``keras.applications``'
@@ -35,8 +35,8 @@ def parse_args():
     parser.add_argument("--train_epochs", type=int, default=10)
     parser.add_argument("--batch_size", type=int, default=128)
     parser.add_argument("--ks", default="5,10,20", help="comma-separated l0 budgets (pixels)")
-    parser.add_argument("--iters", type=int, default=1_000, help="sPGD iterations of sAA")
-    parser.add_argument("--rs_queries", type=int, default=1_000, help="Sparse-RS queries of sAA")
+    parser.add_argument("--iterations", type=int, default=1_000, help="sPGD iterations of sAA")
+    parser.add_argument("--queries", type=int, default=1_000, help="Sparse-RS queries of sAA")
     return parser.parse_args()
 
 
@@ -75,7 +75,7 @@ def main():
     print(f"{'k':>4}  {'clean %':>8}  {'robust %':>8}")
     for k in (int(k) for k in args.ks.split(",")):
         report = tf_fastls0.evaluate_model(model=classifier, images=x_test, labels=y_test, eps=k,
-                                           iters=args.iters, rs_queries=args.rs_queries,
+                                           iterations=args.iterations, queries=args.queries,
                                            batch_size=args.batch_size, progress=False)
         print(f"{k:>4}  {report['clean_acc']:>8.1f}  {report['robust_acc']:>8.1f}")
 

@@ -3,7 +3,7 @@ Sparse-AutoAttack (sAA).
 
     python examples/train_own_model.py                       # CIFAR-10, about an hour on a GPU
     python examples/train_own_model.py --train_images=64 --test_images=16 --epochs=1 \
-        --batch_size=32 --filters=4 --eps=2 --iters=2 --rs_queries=2 --val_images=8  # seconds
+        --batch_size=32 --filters=4 --eps=2 --iterations=2 --queries=2 --val_images=8  # seconds
 
 The data is the CIFAR-10 image folder (``--data_dir``, default ``../shared/data/cifar10-jpeg``
 beside the repository), read with Keras' own ``image_dataset_from_directory`` into numpy arrays:
@@ -37,8 +37,8 @@ def parse_args():
     parser.add_argument("--filters", type=int, default=64, help="width of the first block")
     parser.add_argument("--eps", type=int, default=20, help="l0 budget k (pixels) of sAA; "
                         "training uses 6k, the paper's rule")
-    parser.add_argument("--iters", type=int, default=1_000, help="sPGD iterations of sAA")
-    parser.add_argument("--rs_queries", type=int, default=1_000, help="Sparse-RS queries of sAA")
+    parser.add_argument("--iterations", type=int, default=1_000, help="sPGD iterations of sAA")
+    parser.add_argument("--queries", type=int, default=1_000, help="Sparse-RS queries of sAA")
     parser.add_argument("--output", default="runs/example_own_model",
                         help="folder of the saved classifier, TensorBoard logs, sAA report")
     return parser.parse_args()
@@ -87,8 +87,8 @@ def main():
     model.save(output / "my_cnn.keras")  # the classifier alone, as built above
 
     report = tf_fastls0.evaluate_model(
-        model=classifier, images=x_test, labels=y_test, eps=args.eps, iters=args.iters,
-        rs_queries=args.rs_queries, batch_size=args.batch_size, progress=False,
+        model=classifier, images=x_test, labels=y_test, eps=args.eps, iterations=args.iterations,
+        queries=args.queries, batch_size=args.batch_size, progress=False,
         output_dir=str(output / f"saa_k{args.eps}"))
     print(f"sAA at k = {args.eps} pixels on {report['n_examples']} test images: clean "
           f"{report['clean_acc']:.1f} %, robust {report['robust_acc']:.1f} %")

@@ -8,12 +8,12 @@ import pytest
 
 TINY = {
     "train_own_model.py": ["--train_images=64", "--test_images=16", "--epochs=1",
-                           "--batch_size=32", "--filters=4", "--eps=2", "--iters=2",
-                           "--rs_queries=2", "--val_images=8"],
+                           "--batch_size=32", "--filters=4", "--eps=2", "--iterations=2",
+                           "--queries=2", "--val_images=8"],
     # Any Keras model: a tiny one the test saves (MobileNetV3's graphs take minutes to trace on
     # 2 CPU cores; the default run builds and trains it).
-    "evaluate_keras_model.py": ["--test_images=8", "--batch_size=8", "--ks=1,2", "--iters=2",
-                                "--rs_queries=2"],
+    "evaluate_keras_model.py": ["--test_images=8", "--batch_size=8", "--ks=1,2", "--iterations=2",
+                                "--queries=2"],
 }
 
 

@@ -21,7 +21,7 @@ import statistics
 from benchmarks import paper_results
 from benchmarks.harness import ledger as ledger_lib
 from benchmarks.harness.specs import FEWER_IMAGES, run_dir
-from tf_fastls0.attacks import CASCADES, TABLE
+from tf_fastls0.attacks import CASCADES, registry
 
 SUMMARY_FILE = "summary.json"
 REPORT_FILE = "report.json"
@@ -152,10 +152,10 @@ def _evaluation_columns(report):
 
 
 def _attack_columns(report):
-    """Each stage-table attack run alone: its robust accuracy and, where it saw fewer images than
-    the row's other attacks, how many (``<name>_n_examples``)."""
+    """Each single attack of the registry run alone: its robust accuracy and, where it saw fewer
+    images than the row's other attacks, how many (``<name>_n_examples``)."""
     columns = {}
-    for attack in TABLE:
+    for attack in registry.stages():
         if attack.name in report["attacks"]:
             columns[attack.name] = report["attacks"][attack.name]["robust_acc"]
             if attack.name in FEWER_IMAGES:

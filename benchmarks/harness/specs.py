@@ -18,7 +18,10 @@ from typing import Tuple
 from absl import flags
 
 from tf_fastls0.attacks.cornersearch import EVALUATION_IMAGES as CORNERSEARCH_IMAGES
+from tf_fastls0.evaluation.budgets import QUICK
+from tf_fastls0.evaluation.config import EvalConfig
 from tf_fastls0.utils import settings
+from tf_fastls0.utils.old_names import renamed_keys
 from tf_fastls0.utils.cli import UsageError, refuse_flagfile_cycles
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -40,9 +43,9 @@ class EvalBudget:
     """The Sparse-AutoAttack budget every run of a table is evaluated with (SPEC §4)."""
     eps: int = 20
     attacks: Tuple[str, ...] = ("saa",)
-    iters: int = 100
-    rs_queries: int = 300
-    n_examples: int = 500
+    iterations: int = QUICK["iterations"]
+    queries: int = QUICK["queries"]
+    n_examples: int = QUICK["n_examples"]
     batch_size: int = 500
     seed: int = 0
     fewer_images: Tuple[Tuple[str, int], ...] = tuple(FEWER_IMAGES.items())
@@ -50,7 +53,7 @@ class EvalBudget:
     @property
     def folder_name(self):
         """The evaluation's folder inside a run folder: one per budget, so budgets never mix."""
-        return (f"eval_k{self.eps}_{'+'.join(self.attacks)}_it{self.iters}_rs{self.rs_queries}"
+        return (f"eval_k{self.eps}_{'+'.join(self.attacks)}_it{self.iterations}_rs{self.queries}"
                 f"_n{self.n_examples}_s{self.seed}")
 
     def parts(self):
@@ -67,11 +70,11 @@ class EvalBudget:
 
     def matches(self, report):
         """Whether ``report`` (a report.json dict) is a finished evaluation at this budget."""
-        settings = report.get("settings", {})
+        settings = renamed_keys(EvalConfig, report.get("settings", {}))  # older reports too
         return bool(report.get("complete")) and all(
             settings.get(key) == value for key, value in (
-                ("eps", self.eps), ("attacks", list(self.attacks)), ("iters", self.iters),
-                ("rs_queries", self.rs_queries), ("n_examples_requested", self.n_examples),
+                ("eps", self.eps), ("attacks", list(self.attacks)), ("iterations", self.iterations),
+                ("queries", self.queries), ("n_examples_requested", self.n_examples),
                 ("seed", self.seed)))
 
 
@@ -125,8 +128,8 @@ def trainer_argv(spec, runs_dir, train_flags):
 def evaluator_argv(model_dir, output_dir, budget, eval_flags, shard=None):
     """The arguments of ``python -m tf_fastls0.evaluate``; ``shard`` = (index, count) or None."""
     argv = [f"--model={model_dir}", *eval_flags, f"--eps={budget.eps}",
-            f"--attacks={','.join(budget.attacks)}", f"--iters={budget.iters}",
-            f"--rs_queries={budget.rs_queries}", f"--n_examples={budget.n_examples}",
+            f"--attacks={','.join(budget.attacks)}", f"--iterations={budget.iterations}",
+            f"--queries={budget.queries}", f"--n_examples={budget.n_examples}",
             f"--batch_size={budget.batch_size}", f"--seed={budget.seed}",
             f"--output_dir={output_dir}", "--resume", "--noprogress"]
     if shard is not None:

@@ -139,5 +139,5 @@ def _log_path(plan, spec, kind):
 
 
 def _budget_text(budget):
-    return (f"eps {budget.eps}, {'+'.join(budget.attacks)}, {budget.iters} iterations, "
-            f"{budget.rs_queries} queries, {budget.n_examples} images, seed {budget.seed}")
+    return (f"eps {budget.eps}, {'+'.join(budget.attacks)}, {budget.iterations} iterations, "
+            f"{budget.queries} queries, {budget.n_examples} images, seed {budget.seed}")

@@ -4,14 +4,14 @@ import csv
 import io
 
 from benchmarks.paper_results import FIGURES
-from tf_fastls0.attacks import TABLE as ATTACKS
+from tf_fastls0.attacks import registry
 
 # (row key, markdown header); a column shows only if some row has it.
 COLUMNS = (
     ("label", "run"),
     ("status", "status"),
     ("clean", "clean %"),
-    *((attack.name, f"{attack.display} alone %") for attack in ATTACKS),
+    *((attack.name, f"{attack.display} alone %") for attack in registry.stages()),
     ("cornersearch_n_examples", "CS images"),
     ("saa_after_spgd_unproj", "sAA: after sPGD-unproj %"),
     ("saa_after_spgd_proj", "sAA: after +sPGD-proj %"),
@@ -26,7 +26,7 @@ COLUMNS = (
 )
 TIME_KEYS = ("train_seconds", "eval_seconds", "paper_train_seconds")
 CSV_KEYS = ("run", "label", "status", "model", "train_examples", "epochs", "clean",
-            *(attack.name for attack in ATTACKS), "cornersearch_n_examples",
+            *(attack.name for attack in registry.stages()), "cornersearch_n_examples",
             "saa_after_spgd_unproj", "saa_after_spgd_proj", "saa", "robust",
             "train_attack_accuracy", "val_robust_best", "val_robust_last",
             "n_examples", "train_seconds", "epoch_seconds", "eval_seconds", "devices",

@@ -9,8 +9,8 @@ import tensorflow as tf
 from tf_fastls0.analysis import tensorboard_logs
 
 TINY_BUDGETS = ["--n_examples=16", "--batch_size=16", "--top_k=2", "--hessian_max_iterations=5",
-                "--grid_size=3", "--grid_range=0.5", "--iters=5", "--rs_queries=10",
-                "--multistep_iters=3"]
+                "--grid_size=3", "--grid_range=0.5", "--iterations=5", "--queries=10",
+                "--multistep_iterations=3"]
 FILES = ["analysis_config.json", "gradient_norm.json", "gradient_norm.png", "hessian.json",
          "hessian_spectrum.png", "landscape.json", "landscape_keras.png", "landscape_keras.npz",
          "landscape_served.png", "landscape_served.npz", "locations.json", "locations.png",

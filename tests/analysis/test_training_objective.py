@@ -84,13 +84,13 @@ def test_adversarial_objectives_refuse_missing_examples(problem):
 def test_reattack_at_the_trained_weights_equals_the_fixed_examples(problem):
     model, images, _, labels = problem
     model_fn = lambda x: model(x, training=False)  # noqa: E731
-    fixed = adversarial_inputs.spgd_adversarial(model_fn, images, labels, eps=3, steps=1,
+    fixed = adversarial_inputs.spgd_adversarial(model_fn, images, labels, eps=3, iterations=1,
                                                 batch_size=4, seed=5)
     assert np.all(np.sum(np.any(fixed != images, axis=-1), axis=(1, 2)) <= 3)
 
     def attack(model_fn, x, y, keys, batch_index):
         projected = adversarial_inputs.batch_projected(batch_index, "random", seed=5)
-        return adversarial_inputs.spgd_batch(model_fn, x, y, keys, eps=3, steps=1,
+        return adversarial_inputs.spgd_batch(model_fn, x, y, keys, eps=3, iterations=1,
                                              projected=projected, seed=5)
 
     variables = model.trainable_variables

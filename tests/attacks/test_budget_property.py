@@ -12,10 +12,11 @@ from tf_fastls0.attacks import ATTACKS
 CLASSES = 3
 # Each attack at a few iterations or queries (the registry's names: a new attack must add one).
 SETTINGS = {
-    "sparse_pgd": {"iterations": 4},
-    "sparse_rs": {"queries": 6},
-    "sparse_autoattack": {"iterations": 3, "queries": 4},
-    "cornersearch": {"n_iter": 2, "n_max": 6},
+    "spgd_unproj": {"iterations": 4},
+    "spgd_proj": {"iterations": 4},
+    "rs": {"queries": 6},
+    "saa": {"iterations": 3, "queries": 4},
+    "cornersearch": {"queries": 2, "n_max": 6},
     "saif": {"iterations": 4},
     "sigma_zero": {"iterations": 6},
 }
@@ -73,7 +74,7 @@ def test_cornersearch_clamps_a_budget_beyond_the_image_to_it():
     counts = []
     for eps in (17, 40):
         calls.clear()
-        result = ATTACKS["cornersearch"](unfoolable, images, labels, eps=eps, n_iter=1, n_max=4)
+        result = ATTACKS["cornersearch"](unfoolable, images, labels, eps=eps, queries=1, n_max=4)
         counts.append(len(calls))
         np.testing.assert_array_equal(np.asarray(result.adversarial), images)
     assert counts[1] == counts[0]

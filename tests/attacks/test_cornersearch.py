@@ -15,16 +15,16 @@ CLASSES = 4
 
 @settings(max_examples=15, deadline=None)
 @given(batch=st.integers(1, 3), height=st.integers(1, 4), width=st.integers(1, 4),
-       channels=st.sampled_from([1, 3]), eps=st.integers(0, 6), n_iter=st.integers(0, 25),
+       channels=st.sampled_from([1, 3]), eps=st.integers(0, 6), queries=st.integers(0, 25),
        dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 99))
 def test_output_is_a_sparse_image_of_corner_colours(mlp, predicted_batch, assert_sparse_image,
-                                                    batch, height, width, channels, eps, n_iter,
+                                                    batch, height, width, channels, eps, queries,
                                                     dtype, seed):
     shape = (height, width, channels)
     model_fn = mlp(shape, CLASSES, seed)
     images, labels = predicted_batch(model_fn, shape, batch, seed)
     images = images.astype(dtype)
-    result = cornersearch(model_fn, images, labels, eps=eps, n_iter=n_iter, n_max=10, seed=seed)
+    result = cornersearch(model_fn, images, labels, eps=eps, queries=queries, n_max=10, seed=seed)
     adversarial = result.adversarial.numpy()
     assert result.adversarial.dtype == tf.as_dtype(dtype)
     # The reference tries 1 pixel, then 2 .. eps - 1 pixels (its range(2, k)).
@@ -44,7 +44,7 @@ def _white_pixel_model(batch):
 
 def test_the_one_pixel_step_finds_a_single_white_pixel():
     images = np.random.default_rng(0).uniform(0.1, 0.4, size=(3, 5, 5, 3)).astype(np.float32)
-    result = cornersearch(_white_pixel_model, images, np.zeros(3, np.int32), eps=4, n_iter=10)
+    result = cornersearch(_white_pixel_model, images, np.zeros(3, np.int32), eps=4, queries=10)
     adversarial = result.adversarial.numpy()
     assert np.all(result.is_adversarial.numpy())
     changed = np.any(adversarial != images, axis=-1)
@@ -61,7 +61,7 @@ def test_compaction_and_batch_splits_change_nothing(mlp, predicted_batch, compil
     keys = np.arange(50, 66)
 
     def run(x, y, k, compact):
-        return cornersearch(model_fn, x, y, eps=3, n_iter=40, n_max=20, keys=k, seed=1,
+        return cornersearch(model_fn, x, y, eps=3, queries=40, n_max=20, keys=k, seed=1,
                             compact=compact)
 
     attack = tf.function(run, reduce_retracing=True) if compiled else run
@@ -73,3 +73,12 @@ def test_compaction_and_batch_splits_change_nothing(mlp, predicted_batch, compil
     for one, other in zip(full, compacted):
         np.testing.assert_array_equal(one.numpy(), other.numpy())
     np.testing.assert_array_equal(half.adversarial.numpy(), full.adversarial.numpy()[8:])
+
+
+def test_the_old_n_iter_keyword_still_works_and_warns():
+    images = np.full((2, 3, 3, 1), 0.5, np.float32)
+    new = cornersearch(_white_pixel_model, images, np.zeros(2, np.int32), eps=3, queries=5)
+    with pytest.warns(DeprecationWarning, match="cornersearch\\(n_iter=...\\) is deprecated: "
+                      "use queries="):
+        old = cornersearch(_white_pixel_model, images, np.zeros(2, np.int32), eps=3, n_iter=5)
+    np.testing.assert_array_equal(old.adversarial.numpy(), new.adversarial.numpy())

@@ -9,14 +9,15 @@ import pytest
 import tensorflow as tf
 
 import tf_fastls0
-from tf_fastls0.attacks import ATTACKS, sparse_pgd
+from tf_fastls0.attacks import ATTACKS, sparse_autoattack, sparse_pgd
 
 SHAPE, CLASSES, BATCH = (4, 4, 3), 3, 4
 SETTINGS = {
-    "sparse_pgd": {"iterations": 3},
-    "sparse_rs": {"queries": 5},
-    "sparse_autoattack": {"iterations": 3, "queries": 4},
-    "cornersearch": {"n_iter": 2, "n_max": 6},
+    "spgd_unproj": {"iterations": 3},
+    "spgd_proj": {"iterations": 3},
+    "rs": {"queries": 5},
+    "saa": {"iterations": 3, "queries": 4},
+    "cornersearch": {"queries": 2, "n_max": 6},
     "saif": {"iterations": 3},
     "sigma_zero": {"iterations": 4},
 }
@@ -54,7 +55,8 @@ def test_every_attack_refuses_bad_arrays_with_one_line(mlp, predicted_batch, nam
     model_fn, images, labels = _arrays(mlp, predicted_batch)
     make_bad, message = BAD_INPUTS[case]
     bad_images, bad_labels = make_bad(images, labels)
-    with pytest.raises(ValueError, match=f"^{name}: .*{message}") as refusal:
+    function = ATTACKS[name].function or sparse_autoattack  # the refusal names the function
+    with pytest.raises(ValueError, match=f"^{function.__name__}: .*{message}") as refusal:
         ATTACKS[name](model_fn, bad_images, bad_labels, eps=2, **SETTINGS[name])
     assert len(str(refusal.value).splitlines()) == 1
 
@@ -62,7 +64,7 @@ def test_every_attack_refuses_bad_arrays_with_one_line(mlp, predicted_batch, nam
 @pytest.mark.parametrize("name", sorted(SETTINGS))
 def test_labels_with_a_trailing_axis_are_the_same_labels(mlp, predicted_batch, name):
     model_fn, images, labels = _arrays(mlp, predicted_batch)
-    settings = {**SETTINGS[name], **({"compiled": False} if name == "sparse_autoattack" else {})}
+    settings = {**SETTINGS[name], **({"compiled": False} if name == "saa" else {})}
     flat = ATTACKS[name](model_fn, images, labels, eps=2, seed=1, **settings)
     column = ATTACKS[name](model_fn, images, labels[:, None], eps=2, seed=1, **settings)
     np.testing.assert_array_equal(np.asarray(column.adversarial), np.asarray(flat.adversarial))
@@ -94,7 +96,7 @@ def test_one_channel_images_run_through_every_attack(grey_network, assert_sparse
 def test_evaluate_model_attacks_one_channel_images_with_column_labels(grey_network):
     images, labels = _grey_batch(grey_network, count=8)
     report = tf_fastls0.evaluate_model(model=grey_network, images=images, labels=labels[:, None],
-                                       eps=2, iters=3, rs_queries=20, batch_size=8,
+                                       eps=2, iterations=3, queries=20, batch_size=8,
                                        progress=False)
     assert report["complete"] and report["n_examples"] == 8
     assert report["robust_acc"] <= report["clean_acc"] == 100.0
@@ -121,8 +123,8 @@ def test_evaluate_model_refuses_bad_arrays_before_the_model_sees_them(images, la
         return tf.zeros([tf.shape(batch)[0], CLASSES])
 
     with pytest.raises(ValueError, match=f"^evaluate_model: .*{message}"):
-        tf_fastls0.evaluate_model(model=model_fn, images=images, labels=labels, eps=2, iters=2,
-                                  rs_queries=2, progress=False)
+        tf_fastls0.evaluate_model(model=model_fn, images=images, labels=labels, eps=2,
+                                  iterations=2, queries=2, progress=False)
     assert seen == calls
 
 

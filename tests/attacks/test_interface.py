@@ -1,6 +1,8 @@
 """One attack interface (``attacks.common``): every attack in ``attacks.ATTACKS`` takes a Keras
 model or a plain callable, numpy arrays or tensors, and gives the same result either way."""
 
+import importlib
+import inspect
 import warnings
 
 import keras
@@ -8,16 +10,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tf_fastls0.attacks import ATTACKS
+from tf_fastls0.attacks import ATTACKS, paper_budget, sparse_autoattack
 from tf_fastls0.attacks.threats import make_threat
 
 SHAPE, CLASSES, BATCH = (5, 5, 3), 4, 6
 # Small settings under each attack's shared keyword names (``iterations``, ``queries``).
 SETTINGS = {
-    "sparse_pgd": {"iterations": 6},
-    "sparse_rs": {"queries": 12},
-    "sparse_autoattack": {"iterations": 4, "queries": 8},
-    "cornersearch": {"n_iter": 4, "n_max": 10},
+    "spgd_unproj": {"iterations": 6},
+    "spgd_proj": {"iterations": 6},
+    "rs": {"queries": 12},
+    "saa": {"iterations": 4, "queries": 8},
+    "cornersearch": {"queries": 4, "n_max": 10},
     "saif": {"iterations": 6},
     "sigma_zero": {"iterations": 8},
 }
@@ -64,7 +67,7 @@ def test_pixel_only_attacks_refuse_a_structured_threat(keras_model, name):
         ATTACKS[name](model, images, labels, eps=1, threat=threat, **SETTINGS[name])
 
 
-@pytest.mark.parametrize("name", ["sparse_pgd", "saif", "sigma_zero"])
+@pytest.mark.parametrize("name", ["spgd_unproj", "saif", "sigma_zero"])
 def test_the_old_steps_keyword_still_works_and_warns(keras_model, name):
     model, images, labels = keras_model
     new = ATTACKS[name](model, images, labels, eps=2, iterations=3)
@@ -78,9 +81,9 @@ def test_the_old_steps_keyword_still_works_and_warns(keras_model, name):
 def test_the_old_positional_stream_of_batches_still_works_and_warns(keras_model):
     model, images, labels = keras_model
     settings = dict(eps=2, iterations=3, queries=4, compiled=False)
-    new = ATTACKS["sparse_autoattack"](model, images, labels, **settings)
+    new = ATTACKS["saa"](model, images, labels, **settings)
     with pytest.warns(DeprecationWarning):
-        old = ATTACKS["sparse_autoattack"](model, [(images, labels)], **settings)
+        old = ATTACKS["saa"](model, [(images, labels)], **settings)
     np.testing.assert_array_equal(old.broken_by, new.broken_by)
     np.testing.assert_array_equal(old.adversarial, new.adversarial)
 
@@ -91,3 +94,57 @@ def test_a_budget_that_is_not_a_count_is_refused(keras_model, name):
     with pytest.raises(ValueError, match="eps"):
         ATTACKS[name](model, images, labels, eps=-1, **SETTINGS[name])
 
+
+
+@pytest.mark.parametrize("old, name", [("sparse_pgd", "spgd_unproj"), ("sparse_rs", "rs"),
+                                       ("sparse_autoattack", "saa")])
+def test_the_old_function_names_still_find_their_attack_and_warn(old, name):
+    with pytest.warns(DeprecationWarning, match=f"use ATTACKS\\['{name}'\\]"):
+        assert ATTACKS[old] is ATTACKS[name]
+    assert old not in set(ATTACKS)  # one vocabulary: the names --attacks takes
+
+
+def test_the_registry_is_what_the_evaluation_accepts():
+    from tf_fastls0.evaluation import ATTACK_NAMES
+
+    assert tuple(ATTACK_NAMES) == tuple(ATTACKS)
+
+
+def _default(function, keyword):
+    return inspect.signature(function).parameters[keyword].default
+
+
+def test_every_attack_defaults_to_its_papers_budget():
+    # The modules (the package's names are the functions).
+    cornersearch, saif, sigma_zero = (importlib.import_module(f"tf_fastls0.attacks.{name}")
+                                      for name in ("cornersearch", "saif", "sigma_zero"))
+    expected = {"spgd_unproj": ("iterations", paper_budget.ITERATIONS),
+                "spgd_proj": ("iterations", paper_budget.ITERATIONS),
+                "rs": ("queries", paper_budget.QUERIES),
+                "cornersearch": ("queries", cornersearch.QUERIES),
+                "saif": ("iterations", saif.DEFAULT_STEPS),
+                "sigma_zero": ("iterations", sigma_zero.DEFAULT_STEPS)}
+    assert set(expected) | {"saa"} == set(ATTACKS)
+    for name, (keyword, budget) in expected.items():
+        assert _default(ATTACKS[name].function, keyword) == budget, name
+    assert (paper_budget.ITERATIONS, paper_budget.QUERIES) == (10_000, 10_000)
+    assert _default(sparse_autoattack, "iterations") == paper_budget.ITERATIONS
+    assert _default(sparse_autoattack, "queries") == paper_budget.QUERIES
+    assert _default(sparse_autoattack, "patience") == paper_budget.PATIENCE == 3
+
+
+def _near_the_line(images):
+    """Class 1 when an image's mean brightness is above 0.5: darkening any pixel of the images
+    below (brightness 0.505) fools it, so even the paper's budgets stop at once."""
+    mean = tf.reduce_mean(images, axis=[1, 2, 3])
+    return tf.stack([0.5 - mean, mean - 0.5], axis=-1) * 100.0
+
+
+@pytest.mark.parametrize("name", sorted(SETTINGS))
+def test_every_attack_runs_with_eps_alone(name):
+    images = np.full((2, 8, 8, 3), 0.505, np.float32)
+    labels = np.ones(2, np.int32)
+    result = ATTACKS[name](_near_the_line, images, labels, eps=2)
+    adversarial = np.asarray(result.adversarial)
+    assert np.all(np.asarray(result.is_adversarial))
+    assert np.all(np.sum(np.any(adversarial != images, axis=-1), axis=(1, 2)) <= 2)

@@ -67,7 +67,7 @@ def test_cornersearch_at_eps_10_breaks_most_correct_images(cifar_cnn):
     # 7), 40 s, mostly the 8,192 one-pixel candidates per image. With December 2026's fixture
     # model (see above): 9 of 16.
     model_fn, images, labels, _ = _correct(cifar_cnn, count=16)
-    result = cornersearch(model_fn, images, labels, eps=10, n_iter=100, seed=0)
+    result = cornersearch(model_fn, images, labels, eps=10, queries=100, seed=0)
     assert result.is_adversarial.numpy().mean() >= 0.5
 
 

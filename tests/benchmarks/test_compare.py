@@ -55,7 +55,7 @@ def test_every_run_is_evaluated_on_the_same_images_with_the_same_budget(compared
     first, second = reports.values()
     assert first["images"]["indices"] == second["images"]["indices"]
     assert len(first["images"]["indices"]) == 32
-    for key in ("eps", "iters", "rs_queries", "seed", "attacks"):
+    for key in ("eps", "iterations", "queries", "seed", "attacks"):
         assert first["settings"][key] == second["settings"][key]
 
 
@@ -167,3 +167,12 @@ def test_every_row_s_trainer_and_evaluator_settings_are_checked_up_front(tmp_pat
         with pytest.raises(UsageError) as refused:
             check_rows([good, row], str(tmp_path), train_flags, budget, eval_flags)
         assert str(refused.value).startswith(message) and "\n" not in str(refused.value)
+
+
+def test_the_old_budget_flags_still_work_and_warn(tmp_path, run_module):
+    result = run_module("benchmarks.compare", f"--output_dir={tmp_path}", "--dry_run",
+                        "--run=row=configs/quickstart.flags", "--iters=7", "--rs_queries=9")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "DeprecationWarning: --iters is deprecated: use --iterations" in result.stderr
+    assert "DeprecationWarning: --rs_queries is deprecated: use --queries" in result.stderr
+    assert "--iterations=7" in result.stdout and "--queries=9" in result.stdout

@@ -22,7 +22,7 @@ def test_cornersearch_is_evaluated_apart_on_at_most_the_paper_s_images():
 def _report(budget, attacks, n_examples):
     return {"complete": True, "clean_acc": 50.0, "robust_acc": 10.0, "n_examples": n_examples,
             "settings": {"eps": budget.eps, "attacks": list(budget.attacks),
-                         "iters": budget.iters, "rs_queries": budget.rs_queries,
+                         "iterations": budget.iterations, "queries": budget.queries,
                          "n_examples_requested": budget.n_examples, "seed": budget.seed},
             "attacks": {name: {"robust_acc": value} for name, value in attacks.items()}}
 

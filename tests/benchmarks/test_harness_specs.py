@@ -49,13 +49,13 @@ def test_trainer_flags_in_precedence_order():
 
 
 def test_budget_matches_only_a_complete_report_at_that_budget():
-    budget = EvalBudget(eps=20, attacks=("saa",), iters=100, rs_queries=300, n_examples=500)
-    settings = {"eps": 20, "attacks": ["saa"], "iters": 100, "rs_queries": 300,
+    budget = EvalBudget(eps=20, attacks=("saa",), iterations=100, queries=300, n_examples=500)
+    settings = {"eps": 20, "attacks": ["saa"], "iterations": 100, "queries": 300,
                 "n_examples_requested": 500, "seed": 0}
     assert budget.matches({"complete": True, "settings": settings})
     assert not budget.matches({"complete": False, "settings": settings})
-    assert not budget.matches({"complete": True, "settings": {**settings, "iters": 50}})
-    assert budget.folder_name != EvalBudget(iters=50).folder_name
+    assert not budget.matches({"complete": True, "settings": {**settings, "iterations": 50}})
+    assert budget.folder_name != EvalBudget(iterations=50).folder_name
 
 
 def test_ledger_counts_pieces_until_the_first_success(tmp_path):

@@ -10,7 +10,7 @@ pytestmark = pytest.mark.slow  # the slow selection (pytest.ini)
 
 def test_threat_table_parts_run_apart_and_keep_each_others_figures(tiny_run, tmp_path,
                                                                    run_module):
-    tiny = ["--n_examples=8", "--iters=2", "--rs_queries=3", "--batch=4", "--steps=2",
+    tiny = ["--n_examples=8", "--iterations=2", "--queries=3", "--batch=4", "--steps=2",
             "--repeats=1", "--threats=pixels:2,patches:1:3", f"--output_dir={tmp_path}",
             "--model=small_cnn", "--width=0.25"]
     first = run_module("benchmarks.threat_table", f"--models=tiny={tiny_run}",

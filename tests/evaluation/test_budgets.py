@@ -20,14 +20,15 @@ def test_flagfile_matches_its_preset(preset, repo):
         f"# python -m tf_fastls0.evaluate --flagfile=configs/{FLAGFILES[preset]}")
     budget = BUDGETS[preset]
     assert tuple(values["attacks"].split(",")) == budget["attacks"]
-    assert int(values["iters"]) == budget["iters"]
-    assert int(values["rs_queries"]) == budget["rs_queries"]
+    assert int(values["iterations"]) == budget["iterations"]
+    assert int(values["queries"]) == budget["queries"]
     assert int(values["n_examples"]) == budget["n_examples"]
 
 
 def test_budget_names():
     assert budget_name(10_000, 10_000) == "paper"
-    assert budget_name(BUDGETS["saa_quick"]["iters"], BUDGETS["saa_quick"]["rs_queries"]) == "quick"
+    assert budget_name(BUDGETS["saa_quick"]["iterations"],
+                       BUDGETS["saa_quick"]["queries"]) == "quick"
     assert budget_name(10_000, 300) == "custom"
-    assert budget_name(BUDGETS["saa_paper"]["iters"],
-                       BUDGETS["saa_paper"]["rs_queries"]) == "paper"
+    assert budget_name(BUDGETS["saa_paper"]["iterations"],
+                       BUDGETS["saa_paper"]["queries"]) == "paper"

@@ -12,7 +12,7 @@ from tf_fastls0.evaluation import EvalConfig, evaluate_model
 from tf_fastls0.evaluation.state import STATE_FILE
 from tf_fastls0.utils.cli import UsageError
 
-SETTINGS = {"eps": 10, "iters": 2, "rs_queries": 4, "n_examples": 8, "batch_size": 4,
+SETTINGS = {"eps": 10, "iterations": 2, "queries": 4, "n_examples": 8, "batch_size": 4,
             "progress": False}
 
 

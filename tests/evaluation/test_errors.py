@@ -8,7 +8,7 @@ import pytest
 from tf_fastls0.evaluation import EvalConfig, ModelError, evaluate_model, load_model
 from tf_fastls0.utils.cli import UsageError
 
-VALID = {"eps": 10, "iters": 2, "rs_queries": 2, "n_examples": 4, "batch_size": 4,
+VALID = {"eps": 10, "iterations": 2, "queries": 2, "n_examples": 4, "batch_size": 4,
          "progress": False}
 
 
@@ -32,8 +32,8 @@ def test_paths_that_hold_no_model_are_refused(name, message, tmp_path):
 
 @pytest.mark.parametrize("overrides, message", [
     ({"eps": 1025}, "--eps=1025 is more than the 1024 pixels of a 32x32 image"),
-    ({"iters": 0}, "--iters=0: must be at least 1"),
-    ({"rs_queries": -5}, "--rs_queries=-5: must be at least 1"),
+    ({"iterations": 0}, "--iterations=0: must be at least 1"),
+    ({"queries": -5}, "--queries=-5: must be at least 1"),
     ({"n_examples": 0}, "--n_examples=0: must be at least 1"),
     ({"eps": 0}, "--eps=0: must be at least 1"),
     ({"attacks": "saa,deepfool"}, "--attacks=saa,deepfool: choose one of saa"),

@@ -24,8 +24,8 @@ def evaluated(tiny_run, run_module, tmp_path_factory):
     no data flags, so the run's own data settings apply (its 64-image test split)."""
     output_dir = tmp_path_factory.mktemp("evaluated")
     result = run_module("tf_fastls0.evaluate", f"--model={tiny_run / 'saved_model'}",
-                        "--attacks=rs,saa", "--eps=10", "--iters=5",
-                        "--rs_queries=20", f"--n_examples={N_EXAMPLES}", "--batch_size=16",
+                        "--attacks=rs,saa", "--eps=10", "--iterations=5",
+                        "--queries=20", f"--n_examples={N_EXAMPLES}", "--batch_size=16",
                         f"--output_dir={output_dir}", "--noprogress",
                         f"--save_adversarial={output_dir / 'adversarial.npz'}")
     assert result.returncode == 0, result.stderr[-3000:]
@@ -47,7 +47,7 @@ def test_report_has_every_field(evaluated, tiny_run):
     assert report["architecture"] == "small_cnn (width 0.25)"
     assert report["dataset"] == "shapes10" and report["n_examples"] == N_EXAMPLES
     assert report["data"]["test_images"] == 64  # the run's --max_eval_examples, not shapes10's 1000
-    assert report["budget"] == {"iters": 5, "rs_queries": 20, "patience": 3}
+    assert report["budget"] == {"iterations": 5, "queries": 20, "patience": 3}
     assert report["budget_name"] == "custom" and report["complete"]
     assert report["settings"]["attacks"] == ["rs", "saa"] and report["settings"]["seed"] == 0
     assert report["model"]["format"] == "saved_model"
@@ -107,7 +107,7 @@ def test_prints_a_table_row(evaluated):
 
 @pytest.mark.parametrize("arguments, message", [
     (["--model={corrupt}"], "cannot load the Keras model"),
-    (["--model={run}", "--iters=0"], "--iters"),
+    (["--model={run}", "--iterations=0"], "--iterations"),
 ])
 def test_bad_inputs_exit_2_with_one_line(arguments, message, tiny_run, run_module, tmp_path):
     (tmp_path / "broken.keras").write_bytes(b"not a zip archive")
@@ -132,7 +132,7 @@ def test_ctrl_c_or_sigterm_saves_the_state_and_stops_with_one_line(stop, status,
     # A budget far beyond what the test waits for: broken images leave the working batch at once
     # (compaction), so a small budget can finish before the signal arrives on a quiet machine.
     process = start_module("tf_fastls0.evaluate", f"--model={tiny_run}", "--eps=4",
-                           "--iters=5000", "--rs_queries=5000", "--n_examples=32",
+                           "--iterations=5000", "--queries=5000", "--n_examples=32",
                            "--batch_size=2", "--noprogress", f"--output_dir={tmp_path}")
     wait_for(tmp_path / MARKER_FILE, process)  # written just before the first attack
     process.send_signal(getattr(signal, stop))

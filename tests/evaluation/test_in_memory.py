@@ -8,7 +8,7 @@ import pytest
 import tf_fastls0
 from tf_fastls0.data import DataError
 
-SETTINGS = dict(eps=2, iters=3, rs_queries=3, batch_size=8, progress=False)
+SETTINGS = dict(eps=2, iterations=3, queries=3, batch_size=8, progress=False)
 
 
 def classifier():

@@ -36,7 +36,7 @@ def test_a_keras_file_outside_a_run_is_evaluated(tiny_run, splits, tmp_path):
     loaded = load_model(str(copied))
     assert loaded.run_dir is None and loaded.architecture == "small_cnn"
     report = evaluate_model(EvalConfig(model=str(copied), output_dir=str(tmp_path / "out"),
-                                       eps=10, attacks=("spgd_proj",), iters=3, rs_queries=1,
+                                       eps=10, attacks=("spgd_proj",), iterations=3, queries=1,
                                        n_examples=8, batch_size=8, progress=False), splits)
     assert report["model"]["format"] == "keras" and report["architecture"] == "small_cnn"
     network = keras.saving.load_model(copied, safe_mode=True)
@@ -74,7 +74,7 @@ def test_a_saved_model_of_a_plain_tf_module_is_evaluated_and_checked(form, split
     loaded = load_model(path)
     assert loaded.format == "saved_model" and len(loaded.variables) == 1
     report = evaluate_model(EvalConfig(model=path, output_dir=str(tmp_path / "out"), eps=4,
-                                       attacks=("spgd_proj",), iters=2, rs_queries=1,
+                                       attacks=("spgd_proj",), iterations=2, queries=1,
                                        n_examples=8, batch_size=8, progress=False), splits)
     assert report["complete"] and report["model"]["sha256"] == weights_sha256(loaded.variables)
     assert any("look like probabilities" in warning for warning in report["warnings"])

@@ -7,7 +7,7 @@ from tf_fastls0.attacks import STAGE_CODES, SURVIVED
 from tf_fastls0.evaluation import EvalConfig, comparable, evaluate_model, merge_reports
 from tf_fastls0.evaluation.robust_curve import ROBUST_VS_K_FILE
 
-SETTINGS = {"eps": 3, "attacks": "sigma_zero,rs", "iters": 30, "rs_queries": 10,
+SETTINGS = {"eps": 3, "attacks": "sigma_zero,rs", "iterations": 30, "queries": 10,
             "n_examples": 16, "batch_size": 8, "seed": 1, "progress": False}
 
 

@@ -11,8 +11,9 @@ from tf_fastls0.evaluation.state import STATE_FILE
 from tf_fastls0.utils.cli import UsageError
 
 # 2 batches of 8 images: shard 0 of 2 takes batch 0, shard 1 takes batch 1.
-SETTINGS = {"eps": 10, "iters": 5, "rs_queries": 20, "n_examples": 16, "batch_size": 8, "seed": 1,
-            "progress": False}
+SETTINGS = {"eps": 10, "iterations": 5, "queries": 20, "n_examples": 16, "batch_size": 8,
+            "seed": 1, "progress": False}
+OLD_KEYS = {"iterations": "iters", "queries": "rs_queries"}  # what the previous release wrote
 
 
 def _evaluate(run, splits, output_dir, **overrides):
@@ -61,6 +62,37 @@ def test_a_resumed_run_ends_with_the_uninterrupted_report(unsharded, tiny_run, s
     resumed = _evaluate(tiny_run, splits, tmp_path, resume=True)
     assert resumed["complete"]
     assert comparable(resumed) == comparable(unsharded)
+
+
+def _with_old_keys(values):
+    return {OLD_KEYS.get(key, key): value for key, value in values.items()}
+
+
+def test_a_state_an_older_version_saved_resumes(unsharded, tiny_run, splits, tmp_path):
+    _evaluate(tiny_run, splits, tmp_path, max_batches=1)
+    path = tmp_path / STATE_FILE
+    with np.load(path) as saved:
+        arrays = {key: saved[key] for key in saved.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["fingerprint"] = _with_old_keys(meta["fingerprint"])
+    assert "iters" in meta["fingerprint"] and "iterations" not in meta["fingerprint"]
+    arrays["meta"] = np.array(json.dumps(meta))
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+    resumed = _evaluate(tiny_run, splits, tmp_path, resume=True)
+    assert resumed["complete"] and comparable(resumed) == comparable(unsharded)
+
+
+def test_a_shard_report_an_older_version_wrote_merges(unsharded, tiny_run, splits, tmp_path):
+    shards = [_evaluate(tiny_run, splits, tmp_path / f"shard{i}", shard_index=i, num_shards=2)
+              for i in range(2)]
+    old = {**shards[0], "settings": _with_old_keys(shards[0]["settings"]),
+           "budget": _with_old_keys(shards[0]["budget"])}
+    merged = merge_reports([old, shards[1]])
+    assert merged["settings"]["iterations"] == SETTINGS["iterations"]
+    assert merged["budget"]["queries"] == SETTINGS["queries"]
+    assert comparable(merged) == comparable(unsharded)
 
 
 def test_an_input_file_rewritten_in_place_is_refused_by_resume_training_and_merging(

@@ -26,7 +26,7 @@ def test_a_threat_that_cannot_run_is_refused_at_once(threat, attacks, message):
     ({"threat": "columns"}, "eval_quick_columns_k4"),
 ])
 def test_the_default_output_folder_names_the_threat(overrides, folder, tmp_path):
-    config = EvalConfig(model=str(tmp_path), eps=4, iters=100, rs_queries=300,
+    config = EvalConfig(model=str(tmp_path), eps=4, iterations=100, queries=300,
                         threat_model=ThreatConfig(**overrides))
     assert default_output_dir(config, str(tmp_path)) == str(tmp_path / folder)
 

@@ -59,8 +59,8 @@ def test_robust_validation_sees_past_masked_gradients_with_sparse_rs():
     labels = (levels > 0.5).astype(np.int32)
     accuracy = {}
     for queries in (0, 50):
-        validation = RobustValidation(images, labels, eps=10, steps=5, batch_size=32,
-                                      rs_queries=queries)
+        validation = RobustValidation(images, labels, eps=10, iterations=5, batch_size=32,
+                                      queries=queries)
         validation.set_model(types.SimpleNamespace(network=lambda x, training: (
             masked_brightness_classifier(x))))
         logs = {}
@@ -84,9 +84,23 @@ def test_robust_validation_of_a_model_that_gets_every_image_wrong_is_zero():
         keras.layers.Dense(2, kernel_initializer="zeros", bias_initializer=keras.initializers
                            .Constant([1.0, 0.0]))])
     images = np.random.default_rng(0).uniform(size=(6, 8, 8, 3)).astype(np.float32)
-    validation = RobustValidation(images, np.ones(6, np.int32), eps=3, steps=2, batch_size=4,
-                                  rs_queries=5)
+    validation = RobustValidation(images, np.ones(6, np.int32), eps=3, iterations=2, batch_size=4,
+                                  queries=5)
     validation.set_model(types.SimpleNamespace(network=always_class_0))
     logs = {}
     validation.on_epoch_end(0, logs)
     assert logs["val_robust_accuracy"] == 0.0
+
+
+@pytest.mark.parametrize("old, new, value", [("steps", "iterations", 7),
+                                             ("rs_queries", "queries", 9)])
+def test_robust_validation_s_old_keywords_still_work_and_warn(old, new, value):
+    import numpy as np
+
+    from tf_fastls0.training.callbacks import RobustValidation
+
+    images, labels = np.zeros((2, 4, 4, 3), np.float32), np.zeros(2, np.int32)
+    with pytest.warns(DeprecationWarning, match=f"RobustValidation\\({old}=...\\) is deprecated: "
+                      f"use {new}="):
+        validation = RobustValidation(images, labels, eps=2, **{old: value})
+    assert getattr(validation, new) == value

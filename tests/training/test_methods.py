@@ -181,7 +181,7 @@ def test_final_evaluation_runs_sparse_autoattack_on_the_export(tmp_path, monkeyp
     from tf_fastls0.evaluation import budgets
 
     monkeypatch.setitem(budgets.BUDGETS, "saa_quick",
-                        {"attacks": ("saa",), "iters": 3, "rs_queries": 5, "n_examples": 16})
+                        {"attacks": ("saa",), "iterations": 3, "queries": 5, "n_examples": 16})
     config = TrainConfig(**SMALL, method="fast_ls_l0", soft_label_start_epoch=0,
                          output_dir=str(tmp_path), final_eval="saa_quick")
     summary = train_and_evaluate(config)

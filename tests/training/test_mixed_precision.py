@@ -85,7 +85,7 @@ def test_a_bfloat16_run_exports_float32_and_its_checkpoint_loads_the_same(bfloat
 def test_evaluation_runs_the_model_under_its_own_policy(bfloat16_run, tmp_path):
     from tf_fastls0.evaluation import EvalConfig, evaluate_model
 
-    settings = dict(eps=2, iters=2, attacks=("spgd_unproj",), n_examples=8, batch_size=8,
+    settings = dict(eps=2, iterations=2, attacks=("spgd_unproj",), n_examples=8, batch_size=8,
                     progress=False)
     report = evaluate_model(EvalConfig(model=str(bfloat16_run), output_dir=str(tmp_path / "e"),
                                        mixed_precision="mixed_bfloat16", **settings))

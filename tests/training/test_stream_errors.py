@@ -81,7 +81,7 @@ def test_an_evaluation_whose_test_image_stops_reading_keeps_its_state(tmp_path):
     output_dir = tmp_path / "eval"
     with pytest.raises(RunFailed) as failed:
         evaluate_model(EvalConfig(model=str(tmp_path / "model.keras"), data=data, eps=2,
-                                  attacks=("spgd_proj",), iters=2, n_examples=8, batch_size=4,
+                                  attacks=("spgd_proj",), iterations=2, n_examples=8, batch_size=4,
                                   output_dir=str(output_dir), progress=False), splits)
     assert re.fullmatch(fr"cannot read {victim}: Unknown image file format\..*; evaluation "
                         r"stopped after 0 of 2 batches; its state is saved in "

@@ -50,7 +50,7 @@ def test_a_model_trained_against_patches_is_evaluated_against_patches_and_pixels
     from tf_fastls0.evaluation import budgets
 
     monkeypatch.setitem(budgets.BUDGETS, "saa_quick",
-                        {"attacks": ("saa",), "iters": 3, "rs_queries": 5, "n_examples": 16})
+                        {"attacks": ("saa",), "iterations": 3, "queries": 5, "n_examples": 16})
     config = TrainConfig(**SMALL, **PATCHES, method="fast_ls_l0", output_dir=str(tmp_path),
                          final_eval="saa_quick")
     summary = train_and_evaluate(config)
@@ -59,7 +59,7 @@ def test_a_model_trained_against_patches_is_evaluated_against_patches_and_pixels
     assert patches["k"] == 1 and patches["k_unit"] == "patches"
     assert patches["threat"]["description"] == "3x3 patches anywhere"
     assert (patches["settings"]["threat"], patches["settings"]["patch_size"]) == ("patches", 3)
-    pixels = evaluate_model(EvalConfig(model=str(tmp_path), eps=20, iters=3, rs_queries=5,
+    pixels = evaluate_model(EvalConfig(model=str(tmp_path), eps=20, iterations=3, queries=5,
                                        n_examples=16, progress=False, data=config.data))
     assert pixels["k_unit"] == "pixels" and pixels["threat"]["name"] == "pixels"
     assert pixels["robust_acc"] <= pixels["clean_acc"] == patches["clean_acc"]

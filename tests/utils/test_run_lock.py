@@ -69,7 +69,7 @@ def test_training_evaluation_and_analysis_take_the_lock(holder, tiny_run, run_mo
     with pytest.raises(FolderBusy, match=busy):
         evaluate_model(EvalConfig(model=str(tiny_run),
                                   data=DataConfig(max_eval_examples=8, max_train_examples=1),
-                                  output_dir=str(folder), eps=4, iters=1, rs_queries=1,
+                                  output_dir=str(folder), eps=4, iterations=1, queries=1,
                                   n_examples=4, batch_size=4, progress=False))
     with pytest.raises(FolderBusy, match=busy):
         run_analyses(AnalysisConfig(model=(str(tiny_run),), analysis=("gradient_norm",),

@@ -27,20 +27,21 @@ def batch_projected(batch_index, variant="random", seed=0):
     return variant == "projected"
 
 
-def spgd_batch(model_fn, images, labels, keys, *, eps, steps, projected, seed=0,
+def spgd_batch(model_fn, images, labels, keys, *, eps, iterations, projected, seed=0,
                patience=TRAINING_PATIENCE, last_iterate=False):
     """One batch's sPGD adversarial images (a tensor like ``images``); tf.function-safe. With
     ``last_iterate`` the attack's last iterate itself, as N-AAER trains on it
     (its record's ``last_iterate``, ``losses/aaer.py``), instead of its best input."""
-    result = sparse_pgd(model_fn, images, labels, eps=eps, iterations=steps, projected=projected,
-                        loss="ce", patience=patience, keys=keys, seed=seed,
+    result = sparse_pgd(model_fn, images, labels, eps=eps, iterations=iterations,
+                        projected=projected, loss="ce", patience=patience, keys=keys, seed=seed,
                         compact=not last_iterate)
     return (perturbed_images(images, result.last_iterate) if last_iterate
             else result.adversarial)
 
 
-def spgd_adversarial(model_fn, images, labels, *, eps, steps=1, variant="random", batch_size=128,
-                     seed=0, patience=TRAINING_PATIENCE, last_iterate=False, progress=None):
+def spgd_adversarial(model_fn, images, labels, *, eps, iterations=1, variant="random",
+                     batch_size=128, seed=0, patience=TRAINING_PATIENCE, last_iterate=False,
+                     progress=None):
     """sPGD adversarial examples for all ``images`` (float ``[N, H, W, C]`` in [0, 1]) -> numpy.
 
     ``progress``, if given, is called with the number of images done after each batch.
@@ -51,7 +52,8 @@ def spgd_adversarial(model_fn, images, labels, *, eps, steps=1, variant="random"
         projected = batch_projected(batch_index, variant, seed)
         if projected not in compiled:
             compiled[projected] = tf.function(
-                lambda x, y, k, p=projected: spgd_batch(model_fn, x, y, k, eps=eps, steps=steps,
+                lambda x, y, k, p=projected: spgd_batch(model_fn, x, y, k, eps=eps,
+                                                        iterations=iterations,
                                                         projected=p, seed=seed, patience=patience,
                                                         last_iterate=last_iterate),
                 reduce_retracing=True)

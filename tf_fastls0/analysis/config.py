@@ -5,12 +5,14 @@ import dataclasses
 from typing import Optional, Tuple
 
 from tf_fastls0.analysis.adversarial_inputs import VARIANTS
+from tf_fastls0.attacks import paper_budget
 from tf_fastls0.data.config import DataConfig
 from tf_fastls0.losses.objectives import OBJECTIVES
 from tf_fastls0.training.config import TRAIN_EPS_PER_EVAL_EPS
 from tf_fastls0.training.methods import METHOD_ALIASES
 from tf_fastls0.utils import settings
 from tf_fastls0.utils.cli import UsageError
+from tf_fastls0.utils.old_names import keeps_old_names
 from tf_fastls0.utils.settings import setting
 
 # In the order they run: the cheap log reading first, then those that share cached attacks.
@@ -19,6 +21,7 @@ ANALYSES = ("gradient_norm", "hessian", "landscape", "locations", "interpolation
 ALL = "all"
 
 
+@keeps_old_names
 @dataclasses.dataclass(frozen=True)
 class AnalysisConfig:
     """Defaults are the paper's settings (SPEC section 8); budgets are per model.
@@ -85,12 +88,14 @@ class AnalysisConfig:
         "filter-normalised ones (Li et al.).", choices=("hessian", "random"))
     reattack: bool = setting(False, "Landscape: recompute the 1-step adversarial examples at "
                              "every grid point (else they are held fixed).")
-    iters: int = setting(10_000, "Sparse-AutoAttack sPGD iterations per stage (paper: 10,000; "
-                         "use a few hundred for a quick look).", lower=1)
-    rs_queries: int = setting(10_000, "Sparse-AutoAttack Sparse-RS queries (paper: 10,000).",
-                              lower=1)
-    multistep_iters: int = setting(20, "sPGD iterations of the multi-step attack that "
-                                   "gradient_distance compares 1-step sPGD with.", lower=1)
+    iterations: int = setting(
+        paper_budget.ITERATIONS, "Sparse-AutoAttack sPGD iterations per stage (paper: 10,000; "
+        "use a few hundred for a quick look).", lower=1, old_names=("iters",))
+    queries: int = setting(paper_budget.QUERIES, "Sparse-AutoAttack Sparse-RS queries (paper: "
+                           "10,000).", lower=1, old_names=("rs_queries",))
+    multistep_iterations: int = setting(
+        20, "sPGD iterations of the multi-step attack that gradient_distance compares 1-step "
+        "sPGD with.", lower=1, old_names=("multistep_iters",))
     seed: int = setting(0, "Seed of the example subsets, attacks and random directions.",
                         lower=0, upper=settings.MAX_SEED)
 

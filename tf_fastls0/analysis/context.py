@@ -149,29 +149,29 @@ class AnalysisContext:
         keys = np.arange(len(images), dtype=np.int64)
         return sparse_noise(images, run.train_eps, keys, self.config.seed).numpy()
 
-    def adversarial(self, model, split, steps=1, as_trained=False):
+    def adversarial(self, model, split, iterations=1, as_trained=False):
         """sPGD adversarial examples of ``split`` ("train" or "test") at the run's train_eps,
         patience and variant (cached); ``as_trained``: of the training images as the run's
         objective saw them (``training_images``; the last iterate where it trains on that)."""
-        key = ("spgd", model.label, split, steps, as_trained)
+        key = ("spgd", model.label, split, iterations, as_trained)
         if key not in self.cache:
             examples = getattr(self, split)
             images = self.training_images(model) if as_trained else examples.images
             config, run = self.config, self.run_settings(model)
             last_iterate = (as_trained
                             and objectives.OBJECTIVES[self.objective(model).name].last_iterate)
-            with progress_bar(f"{model.label}: {steps}-step sPGD on {split} images",
+            with progress_bar(f"{model.label}: {iterations}-step sPGD on {split} images",
                               len(examples.labels), "img") as bar:
                 self.cache[key] = adversarial_inputs.spgd_adversarial(
                     model.model_fn, images, examples.labels, eps=run.train_eps,
-                    steps=steps, variant=run.attack_variant, batch_size=config.batch_size,
+                    iterations=iterations, variant=run.attack_variant, batch_size=config.batch_size,
                     seed=config.seed, patience=run.attack_patience, last_iterate=last_iterate,
                     progress=bar.update)
         return self.cache[key]
 
     def saa(self, model):
-        """Sparse-AutoAttack on the test images at the run's eval_eps with ``--iters`` and
-        ``--rs_queries`` (cached)."""
+        """Sparse-AutoAttack on the test images at the run's eval_eps with ``--iterations`` and
+        ``--queries`` (cached)."""
         key = ("saa", model.label)
         if key not in self.cache:
             config, examples = self.config, self.test
@@ -185,7 +185,7 @@ class AnalysisContext:
                 self.cache[key] = adversarial_inputs.saa(
                     model.model_fn, examples.images, examples.labels,
                     eps=self.run_settings(model).eval_eps,
-                    iterations=config.iters, queries=config.rs_queries,
+                    iterations=config.iterations, queries=config.queries,
                     batch_size=config.batch_size, seed=config.seed, progress=report)
         return self.cache[key]
 
@@ -212,7 +212,7 @@ def _reattack(seed, run, last_iterate):
     def attack(model_fn, images, labels, keys, batch_index):
         projected = adversarial_inputs.batch_projected(batch_index, run.attack_variant, seed)
         return adversarial_inputs.spgd_batch(model_fn, images, labels, keys, eps=run.train_eps,
-                                             steps=1, projected=projected, seed=seed,
+                                             iterations=1, projected=projected, seed=seed,
                                              patience=run.attack_patience,
                                              last_iterate=last_iterate)
 

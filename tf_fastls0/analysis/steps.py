@@ -210,8 +210,9 @@ def locations(context, output_dir):
                        title=f"Pixels of 1-step sPGD (eps {_title_value(context, 'train_eps')}) "
                        f"vs sAA (eps {_title_value(context, 'eval_eps')})")
     write_json(os.path.join(output_dir, "locations.json"),
-               {"models": summary, "settings": _settings(context, "train_eps", "eval_eps", "iters",
-                                                         "rs_queries", "attack_variant")})
+               {"models": summary, "settings": _settings(context, "train_eps", "eval_eps",
+                                                         "iterations", "queries",
+                                                         "attack_variant")})
     return StepOutput(summary, {"locations/histograms": path}, {})
 
 
@@ -237,7 +238,7 @@ def interpolation(context, output_dir):
             handle.write(table + "\n")
     write_json(os.path.join(output_dir, "interpolation.json"),
                {"models": summary, "table": table,
-                "settings": _settings(context, "train_eps", "eval_eps", "iters", "rs_queries",
+                "settings": _settings(context, "train_eps", "eval_eps", "iterations", "queries",
                                       "attack_variant")})
     return StepOutput(summary, {"interpolation/accuracy": path}, {"interpolation/table": table})
 
@@ -248,7 +249,8 @@ def gradient_distance(context, output_dir):
     distances, summary = {}, {}
     for model in context.models:
         one_step = context.adversarial(model, "train") - train.images
-        multistep = context.adversarial(model, "train", steps=config.multistep_iters) - train.images
+        multistep = (context.adversarial(model, "train", iterations=config.multistep_iterations)
+                     - train.images)
         with progress_bar(f"{model.label}: per-example gradients", len(train.labels), "img") as bar:
             distances[model.label] = gradient_distance_lib.per_example_gradient_distances(
                 model.network, train.images, train.labels, one_step, multistep,
@@ -259,10 +261,11 @@ def gradient_distance(context, output_dir):
                                 "examples": len(distances[model.label])}
     path = save_figure(os.path.join(output_dir, "gradient_distance.png"), plots.plot_distributions,
                        distances, xlabel="||grad(x + d_1step) - grad(x + d_multistep)||_2",
-                       title=f"Gradient distance, 1-step vs {config.multistep_iters}-step sPGD")
+                       title=f"Gradient distance, 1-step vs {config.multistep_iterations}-step "
+                             "sPGD")
     write_json(os.path.join(output_dir, "gradient_distance.json"),
-               {"models": summary, "settings": _settings(context, "train_eps", "multistep_iters",
-                                                         "attack_variant")})
+               {"models": summary, "settings": _settings(context, "train_eps",
+                                                         "multistep_iterations", "attack_variant")})
     return StepOutput(summary, {"gradient_distance/histogram": path}, {})
 
 

@@ -85,13 +85,19 @@ def check_count(name, value):
 def iterations_from(iterations, steps, attack, default=None):
     """``iterations``, or the old keyword ``steps`` (with a ``DeprecationWarning``), or
     ``default`` when neither is given."""
-    if steps is None:
-        return default if iterations is None else iterations
-    warnings.warn(f"{attack}(steps=...) is deprecated: use iterations=", DeprecationWarning,
-                  stacklevel=3)
-    if iterations is not None:
-        raise ValueError(f"{attack}: give iterations= only (steps= is its old name)")
-    return steps
+    return renamed(iterations, steps, attack, "iterations", "steps", default, stacklevel=4)
+
+
+def renamed(value, old_value, attack, name, old_name, default=None, stacklevel=3):
+    """A keyword ``name`` whose old spelling ``old_name`` still works, with a
+    ``DeprecationWarning``; ``default`` when neither is given."""
+    if old_value is None:
+        return default if value is None else value
+    warnings.warn(f"{attack}({old_name}=...) is deprecated: use {name}=", DeprecationWarning,
+                  stacklevel=stacklevel)
+    if value is not None and value != default:
+        raise ValueError(f"{attack}: give {name}= only ({old_name}= is its old name)")
+    return old_value
 
 
 def refuse_structured(threat, attack):

@@ -2,21 +2,22 @@
 Adversarial Attacks", ICCV 2019: the "CS" column of the sPGD and Fast-LS-l0 papers' tables.
 
 Following the reference code (github.com/fra31/sparse-imperceivable-attacks,
-``cornersearch_attacks_pt.py``, attack type ``"L0"``) with its defaults ``n_iter = 1000``,
-``n_max = 100``, ``size_incr = 1``, ``sparsity = eps``. Per correctly classified image:
+``cornersearch_attacks_pt.py``, attack type ``"L0"``) with its defaults ``n_iter = 1000``
+(``queries`` here), ``n_max = 100``, ``size_incr = 1``, ``sparsity = eps``. Per correctly
+classified image:
 
 1. One-pixel step: every pixel set to every corner of the colour cube ``{0, 1}^C`` (H*W*2^C
    forward passes). The first fooling one (flat order: pixel-major, corner-minor) is the result.
 2. Orderings: for each class c, the one-pixel perturbations sorted by ``z_y - z_c`` (by the margin
    ``z_y - max_{c != y} z_c`` for the true class y), ascending: the first ones push hardest
    toward c.
-3. For n = 2, ..., eps - 1 (the reference's ``range(2, k)``) and each class c: ``n_iter`` random
+3. For n = 2, ..., eps - 1 (the reference's ``range(2, k)``) and each class c: ``queries`` random
    candidates, each applying n one-pixel perturbations drawn from the first ``n_max`` of class c's
    ordering with ``P(j) ~ 2 (n_max - j) - 1`` (``n_max - floor(sqrt(U{0..n_max^2 - 1})) - 1``);
    the first fooling candidate is the result and the image stops.
 
 Images never fooled come back clean. The paper runs it on 1,000 images because it is slow
-(``EVALUATION_IMAGES``): H*W*2^C + (eps - 2) * classes * n_iter forward passes per robust image.
+(``EVALUATION_IMAGES``): H*W*2^C + (eps - 2) * classes * queries forward passes per robust image.
 
 Deviations from the reference:
 - batched: the images move together through the same (n, class) steps, and the candidates of one
@@ -29,9 +30,9 @@ Deviations from the reference:
   ``eps`` at the image's pixels + 1 (its last step then changes up to every pixel; the steps
   beyond would cost minutes and reach no new sparsity).
 
-The interface (model, arrays, keyword names) is every attack's (``common``); ``n_iter`` keeps the
-paper's name because it is no attack-wide count: candidates per sparsity and class. Pixels only:
-a structured ``threat`` is refused.
+The interface (model, arrays, keyword names) is every attack's (``common``); its query budget
+``queries`` is the reference's ``n_iter``: candidates per sparsity and class, not per image
+(``n_iter=`` still works, deprecated). Pixels only: a structured ``threat`` is refused.
 """
 
 import math
@@ -43,7 +44,7 @@ from tf_fastls0.attacks import common, compaction
 from tf_fastls0.attacks.outputs import in_input_dtype
 from tf_fastls0.utils import keyed_random
 
-N_ITER = 1000
+QUERIES = 1000  # the reference's n_iter
 N_MAX = 100
 CHUNK = 10  # n-pixel candidates per image and forward pass
 ONE_PIXEL_PIXELS = 4  # pixels (times 2^C corners) per image and forward pass in the first step
@@ -67,22 +68,25 @@ class _Work(NamedTuple):
     active: tf.Tensor  # [B] bool: not fooled yet
 
 
-def cornersearch(model, images, labels, *, eps, n_iter=N_ITER, n_max=N_MAX, keys=None, seed=0,
-                 counter=0, clean_logits=None, compact=True, threat=None):
+def cornersearch(model, images, labels, *, eps, queries=QUERIES, n_max=N_MAX, keys=None, seed=0,
+                 counter=0, clean_logits=None, compact=True, threat=None, n_iter=None):
     """Runs CornerSearch (untargeted, l0) on a batch.
 
     Args:
       model, images, labels: as every attack takes them (``common``); only the model's outputs
         are used, and the images need a static H, W, C.
-      eps: l0 budget in pixels (static int >= 0); n_iter, n_max: the paper's (static ints).
+      eps: l0 budget in pixels (static int >= 0); queries: random candidates per sparsity and
+        class (the reference's ``n_iter``, its old name here, deprecated); n_max: the
+        reference's (static ints).
       keys, seed, counter, clean_logits, compact: the shared settings (``common``); compaction
         acts between search steps.
       threat: None or the pixel threat (structured threats are refused).
 
     Returns a ``CornerSearchResult``; images misclassified clean come back unchanged.
     """
+    queries = common.renamed(queries, n_iter, "cornersearch", "queries", "n_iter", QUERIES)
     eps, n_iter, n_max = (common.check_count(name, value) for name, value in
-                          (("eps", eps), ("n_iter", n_iter), ("n_max", n_max)))
+                          (("eps", eps), ("queries", queries), ("n_max", n_max)))
     common.refuse_structured(threat, "cornersearch")
     clean = common.prepare(model, images, labels, attack="cornersearch", keys=keys,
                            clean_logits=clean_logits)

@@ -59,14 +59,14 @@ class _Work(NamedTuple):
     active: tf.Tensor  # [B] bool
 
 
-def saif(model, images, labels, *, eps, iterations=None, magnitude=MAGNITUDE, keys=None,
-         seed=0, counter=0, clean_logits=None, compact=True, threat=None, steps=None):
+def saif(model, images, labels, *, eps, iterations=DEFAULT_STEPS, magnitude=MAGNITUDE,
+         keys=None, seed=0, counter=0, clean_logits=None, compact=True, threat=None, steps=None):
     """Runs SAIF on a batch (untargeted).
 
     Args:
       model, images, labels: as every attack takes them (``common``).
       eps: l0 budget in pixels (static int >= 0); iterations: Frank-Wolfe steps (static int >= 0,
-        ``DEFAULT_STEPS`` if None; ``steps``: its old name, deprecated).
+        the reference's ``DEFAULT_STEPS`` by default; ``steps``: its old name, deprecated).
       magnitude: the l-inf bound of the perturbation (1: unbounded within [0, 1]).
       keys, seed, counter, clean_logits, compact: the shared settings (``common``).
       threat: None or the pixel threat (structured threats are refused).

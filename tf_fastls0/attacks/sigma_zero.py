@@ -75,17 +75,17 @@ class _State(NamedTuple):
     best_pixels: tf.Tensor  # [B] int32, H*W + 1 while none found
 
 
-def sigma_zero(model, images, labels, *, eps=None, iterations=None, learning_rate=LEARNING_RATE,
-               sigma=SIGMA, threshold=THRESHOLD, keys=None, seed=0, counter=0, clean_logits=None,
-               compact=True, threat=None, steps=None):
+def sigma_zero(model, images, labels, *, eps=None, iterations=DEFAULT_STEPS,
+               learning_rate=LEARNING_RATE, sigma=SIGMA, threshold=THRESHOLD, keys=None, seed=0,
+               counter=0, clean_logits=None, compact=True, threat=None, steps=None):
     """Runs sigma-zero on a batch (untargeted).
 
     Args:
       model, images, labels: as every attack takes them (``common``).
       eps: None (minimum norm: the fewest-pixel fooling image, whatever its count), or a budget
         in pixels that every returned image keeps (see the module docstring).
-      iterations: steps (static int >= 0, ``DEFAULT_STEPS`` if None; ``steps``: its old name,
-        deprecated); learning_rate, sigma, threshold: the paper's.
+      iterations: steps (static int >= 0, the reference's ``DEFAULT_STEPS`` by default;
+        ``steps``: its old name, deprecated); learning_rate, sigma, threshold: the paper's.
       keys, seed, counter, compact: the common interface's; unused (nothing is drawn, every
         image runs every step); clean_logits: saves the clean forward that checks the labels.
         Images the model already misclassifies come back unchanged with 0 pixels.

@@ -7,9 +7,10 @@ gathered into a smaller batch, so a broken image is never attacked again):
 2. ``"spgd_proj"``: sPGD, projected gradient, same budget;
 3. ``"rs"``: Sparse-RS, ``queries`` queries.
 
-Paper budget: 10,000 iterations and 10,000 queries. ``attacks`` picks a subset (``"saa"`` = all
-three) or any stages of the stage table (``stages.TABLE``: also CornerSearch, SAIF, sigma-zero),
-which gives each attack alone for the paper's per-attack columns.
+Default budget: the paper's (``paper_budget``: 10,000 iterations and 10,000 queries, patience
+3). ``attacks`` picks a cascade of the registry (``registry.ATTACKS``: ``"saa"`` = all three) or
+any of its single attacks (also CornerSearch, SAIF, sigma-zero), which gives each attack alone for
+the paper's per-attack columns.
 
 Inside a stage, sPGD and Sparse-RS drop broken images from their working batch as they fall
 (``compaction``), so a stage's cost follows the images still attacked. Every image's verdict is
@@ -36,9 +37,9 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from tf_fastls0.attacks import common
+from tf_fastls0.attacks import common, paper_budget
 from tf_fastls0.attacks.sigma_zero import NOT_FOUND
-from tf_fastls0.attacks.stages import BY_NAME, STAGE_CODES, Budget, resolve_stages
+from tf_fastls0.attacks.registry import ATTACKS, STAGE_CODES, Budget, resolve_stages
 from tf_fastls0.utils import inputs
 
 CLEAN_MISTAKE = 0
@@ -58,8 +59,9 @@ class SparseAutoAttackResult(NamedTuple):
         return self.broken_by != SURVIVED
 
 
-def sparse_autoattack(model, images=None, labels=None, *, eps, iterations=10_000, queries=10_000,
-                      attacks="saa", seed=0, patience=3, keys=None, batch_size=500, batches=None,
+def sparse_autoattack(model, images=None, labels=None, *, eps, iterations=paper_budget.ITERATIONS,
+                      queries=paper_budget.QUERIES, attacks="saa", seed=0,
+                      patience=paper_budget.PATIENCE, keys=None, batch_size=500, batches=None,
                       keep_adversarial=True, progress=None, compiled=True, compact=True,
                       threat=None):
     """Runs the sAA cascade on ``images`` and ``labels``, or over a stream of ``batches``.
@@ -74,8 +76,8 @@ def sparse_autoattack(model, images=None, labels=None, *, eps, iterations=10_000
         keys (an image's index in the data set, for keyed randomness) default to the running image
         count.
       eps: l0 budget in pixels; iterations: sPGD steps per stage; queries: Sparse-RS queries.
-      attacks: ``"saa"``, one stage name of ``stages.TABLE`` or a sequence of them (run in the
-        given order).
+      attacks: ``"saa"``, one single attack's name in ``registry.ATTACKS`` or a sequence of them
+        (run in the given order).
       seed: seed of every random draw; patience: sPGD restart patience.
       keep_adversarial: also return the adversarial images (host memory ``N*H*W*C`` floats).
       progress: optional callable receiving a dict after each stage of each batch (keys: batch,
@@ -111,7 +113,8 @@ class SparseAutoAttack:
     the stage table and any batch size reuses the stage functions already traced.
     """
 
-    def __init__(self, model, *, eps, iterations=10_000, queries=10_000, seed=0, patience=3,
+    def __init__(self, model, *, eps, iterations=paper_budget.ITERATIONS,
+                 queries=paper_budget.QUERIES, seed=0, patience=paper_budget.PATIENCE,
                  compiled=True, compact=True, threat=None):
         self._model_fn = common.as_model_fn(model)
         self._threat = threat
@@ -129,7 +132,7 @@ class SparseAutoAttack:
         seconds = dict.fromkeys(stages, 0.0)
         survivors = dict.fromkeys(("clean",) + stages, 0)
         records, adversarial, pixel_counts = [], [], []
-        minimum_norm = any(BY_NAME[name].minimum_norm for name in stages)
+        minimum_norm = any(ATTACKS[name].minimum_norm for name in stages)
         for batch_index, batch in enumerate(batches):
             seen = sum(map(len, records))
             images, labels, keys = _unpack(batch, seen)
@@ -146,7 +149,7 @@ class SparseAutoAttack:
                 start = time.perf_counter()
                 broken = _run_stage(stage_fns[name], clean_fn, alive,
                                     (images, labels, keys, clean_logits), batch_adversarial,
-                                    min_pixels if BY_NAME[name].minimum_norm else None,
+                                    min_pixels if ATTACKS[name].minimum_norm else None,
                                     self._settings["eps"])
                 elapsed = time.perf_counter() - start
                 record[broken] = STAGE_CODES[name]
@@ -182,7 +185,7 @@ class SparseAutoAttack:
                               if self._compiled else self._model_fn)
         for name in stages:
             if name not in self._stage_fns:
-                self._stage_fns[name] = _stage(BY_NAME[name].build(self._model_fn, self._budget),
+                self._stage_fns[name] = _stage(ATTACKS[name].build(self._model_fn, self._budget),
                                                image_spec, self._classes, self._compiled)
         return self._clean_fn, self._stage_fns
 

@@ -68,7 +68,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-from tf_fastls0.attacks import common, compaction
+from tf_fastls0.attacks import common, compaction, paper_budget
 from tf_fastls0.attacks.outputs import expand_like, in_input_dtype
 from tf_fastls0.attacks.topk_mask import (group_topk, sparse_perturbation,
                                           structured_perturbation, topk_mask)
@@ -118,10 +118,10 @@ class _Iterate(NamedTuple):
     active: tf.Tensor  # [B] bool
 
 
-def sparse_pgd(model, images, labels, *, eps, iterations=None, projected=False, loss="ce",
-               soft_targets=None, clean_logits=None, target_labels=None, patience=3, alpha=0.25,
-               beta=0.25, keys=None, seed=0, counter=0, compact=False, threat=None,
-               initial=None, steps=None):
+def sparse_pgd(model, images, labels, *, eps, iterations=paper_budget.ITERATIONS, projected=False,
+               loss="ce", soft_targets=None, clean_logits=None, target_labels=None,
+               patience=paper_budget.PATIENCE, alpha=0.25, beta=0.25, keys=None, seed=0, counter=0,
+               compact=False, threat=None, initial=None, steps=None):
     """Runs sPGD on a batch; defaults are the paper's evaluation settings.
 
     Args:
@@ -130,7 +130,8 @@ def sparse_pgd(model, images, labels, *, eps, iterations=None, projected=False, 
       images: ``[B, H, W, C]`` float in [0, 1], numpy or a tensor.
       labels: int ``[B]`` true labels (may be None for ``loss="kl"``).
       eps: l0 budget (static int >= 0): pixels, or the structures of ``threat``.
-      iterations: iterations t (static int >= 0); ``steps``: its old name (deprecated).
+      iterations: iterations t (static int >= 0; default: the paper's evaluation budget,
+        ``paper_budget.ITERATIONS``); ``steps``: its old name (deprecated).
       projected: gradient variant (SPEC §2.3); Python bool or scalar bool tensor.
       loss: one of ``LOSSES``.
       soft_targets: float ``[B, K]``, required by ``"soft_ce"``.
@@ -146,7 +147,7 @@ def sparse_pgd(model, images, labels, *, eps, iterations=None, projected=False, 
 
     Returns a ``SparsePGDResult``.
     """
-    steps = common.iterations_from(iterations, steps, "sparse_pgd")
+    steps = common.iterations_from(iterations, steps, "sparse_pgd", paper_budget.ITERATIONS)
     eps, steps = _check_arguments(eps, steps, loss, labels, soft_targets, target_labels)
     clean = common.prepare(model, images, labels, attack="sparse_pgd", keys=keys,
                            clean_logits=clean_logits)

@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
-from tf_fastls0.attacks import common, compaction
+from tf_fastls0.attacks import common, compaction, paper_budget
 from tf_fastls0.attacks.outputs import expand_like, in_input_dtype
 from tf_fastls0.losses import per_example
 from tf_fastls0.utils import keyed_random
@@ -57,15 +57,15 @@ class _Search(NamedTuple):
     queries: tf.Tensor  # [B] int32
 
 
-def sparse_rs(model, images, labels, *, eps, queries, p_init=0.8, keys=None, seed=0,
-              counter=0, clean_logits=None, compact=True, threat=None):
+def sparse_rs(model, images, labels, *, eps, queries=paper_budget.QUERIES, p_init=0.8, keys=None,
+              seed=0, counter=0, clean_logits=None, compact=True, threat=None):
     """Runs Sparse-RS on a batch.
 
     Args:
       model, images, labels: as every attack takes them (``common``); only the model's outputs
         are used.
       eps: l0 budget in pixels or ``threat``'s structures (static int >= 0); queries: forward
-        passes per image (static int >= 0).
+        passes per image (static int >= 0; default: the paper's, ``paper_budget.QUERIES``).
       p_init: initial fraction of the ``eps`` pixels resampled per query.
       keys, seed, counter, clean_logits, compact: the shared settings (``common``).
       threat: a ``threats.Threat`` for a structured threat; None (pixels) by default.

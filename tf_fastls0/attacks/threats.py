@@ -29,7 +29,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tf_fastls0.attacks.stages import BY_NAME, CASCADES, structured_stages
+from tf_fastls0.attacks import registry
 from tf_fastls0.utils.cli import UsageError
 
 # threat name -> the unit its budget counts
@@ -173,8 +173,9 @@ def check_attacks(name, attacks):
     only and the threat ``name`` is structured."""
     if name == "pixels":
         return
-    stages = [stage for attack in attacks for stage in CASCADES.get(attack, (attack,))]
-    pixel_only = [stage for stage in stages if not BY_NAME[stage].structured]
+    stages = [stage for attack in attacks for stage in registry.CASCADES.get(attack, (attack,))]
+    pixel_only = [stage for stage in stages if not registry.ATTACKS[stage].structured]
     if pixel_only:
+        structured = ('saa',) + registry.structured_stages()
         raise UsageError(f"--attacks={','.join(pixel_only)} attack pixels only, not "
-                         f"--threat={name}: use {', '.join(('saa',) + structured_stages())}")
+                         f"--threat={name}: use {', '.join(structured)}")

@@ -1,7 +1,9 @@
 """An evaluation's settings: each one's name, default, help text and checks, in one place.
 
 The flags of ``python -m tf_fastls0.evaluate`` are generated from ``EvalConfig``;
-``evaluate_model(EvalConfig(...))`` takes the same settings in code.
+``evaluate_model(EvalConfig(...))`` takes the same settings in code. ``iters`` and
+``rs_queries``, the old names of ``iterations`` and ``queries``, still work as flags, keywords
+and report keys, with a ``DeprecationWarning`` (``utils.old_names``).
 """
 
 import dataclasses
@@ -10,18 +12,20 @@ from typing import Optional, Tuple
 
 from absl import logging
 
-from tf_fastls0.attacks import ATTACK_NAMES, threats
+from tf_fastls0.attacks import ATTACK_NAMES, paper_budget, threats
 from tf_fastls0.attacks.threat_config import ThreatConfig
 from tf_fastls0.data.config import MODEL_INPUT_SETTINGS, DataConfig, with_overrides
-from tf_fastls0.evaluation.budgets import budget_name
+from tf_fastls0.evaluation.budgets import PAPER, budget_name
 from tf_fastls0.models.loading import read_run_files
 from tf_fastls0.models.precision import PRECISION_HELP, PRECISIONS
 from tf_fastls0.utils import settings
+from tf_fastls0.utils.old_names import keeps_old_names
 from tf_fastls0.utils.cli import UsageError
 from tf_fastls0.utils.settings import setting
 
 
 
+@keeps_old_names
 @dataclasses.dataclass(frozen=True)
 class EvalConfig:
     model: str = setting(
@@ -44,12 +48,18 @@ class EvalConfig:
         "cascade) or one attack alone, for the paper's per-attack columns: "
         f"{', '.join(name for name in ATTACK_NAMES if name != 'saa')} (sigma_zero also gives "
         "robust accuracy at every k).", choices=ATTACK_NAMES)
-    iters: int = setting(10_000, "sPGD iterations per sPGD stage (paper: 10,000).", lower=1)
-    rs_queries: int = setting(10_000, "Sparse-RS queries per image (paper: 10,000).", lower=1)
-    patience: int = setting(3, "sPGD mask-restart patience (evaluation: 3).", lower=1)
+    iterations: int = setting(
+        paper_budget.ITERATIONS, "Iterations of each white-box attack: per sPGD stage, SAIF's "
+        "and sigma-zero's steps (paper: 10,000).", lower=1, old_names=("iters",))
+    queries: int = setting(
+        paper_budget.QUERIES, "Queries per image of each black-box attack: Sparse-RS's, and "
+        "CornerSearch's candidates per sparsity and class, capped at the paper's 1,000 "
+        "(paper: 10,000).", lower=1, old_names=("rs_queries",))
+    patience: int = setting(paper_budget.PATIENCE, "sPGD mask-restart patience (evaluation: "
+                            f"{paper_budget.PATIENCE}).", lower=1)
     n_examples: int = setting(
-        10_000, "Test images to attack (capped at the split): a fixed subset chosen by --seed, "
-        "the same for every model.", lower=1)
+        PAPER["n_examples"], "Test images to attack (capped at the split): a fixed subset "
+        "chosen by --seed, the same for every model.", lower=1)
     batch_size: int = setting(500, "Images per attack batch.", lower=1)
     mixed_precision: str = setting("off", PRECISION_HELP + " Needs a Keras model (a run folder, "
                                    ".keras file or checkpoint), not a bare SavedModel. Off "
@@ -97,7 +107,7 @@ class EvalConfig:
 def default_output_dir(config, run_dir):
     """``<run folder>/eval_<budget>_k<eps>[_shard<i>of<n>]`` (beside a bare model file)."""
     model_folder = run_dir or os.path.dirname(os.path.normpath(os.path.abspath(config.model)))
-    name = (f"eval_{budget_name(config.iters, config.rs_queries)}_{config.threat_model.tag()}"
+    name = (f"eval_{budget_name(config.iterations, config.queries)}_{config.threat_model.tag()}"
             f"k{config.eps}")
     if config.num_shards > 1:
         name += f"_shard{config.shard_index}of{config.num_shards}"

@@ -25,6 +25,7 @@ def merge_reports(reports, sources=None):
     sources = list(sources or (f"report {i}" for i in range(len(reports))))
     if not reports:
         raise MergeError("no reports to merge")
+    reports = [report_lib.upgraded(report) for report in reports]  # shards of an older version
     for report, source in zip(reports, sources):
         if not report.get("complete"):
             raise MergeError(f"{source} is incomplete ({report.get('n_examples')} images done); "

@@ -13,10 +13,9 @@ import dataclasses
 
 import numpy as np
 
-from tf_fastls0.attacks import TABLE, resolve_stages
+from tf_fastls0.attacks import ATTACKS, resolve_stages
 
 NOT_DONE = -2
-MINIMUM_NORM = {attack.name for attack in TABLE if attack.minimum_norm}
 
 
 @dataclasses.dataclass
@@ -36,7 +35,7 @@ class Records:
                    {name: np.full(len(indices), NOT_DONE, np.int32) for name in attacks},
                    {name: dict.fromkeys(resolve_stages(name), 0.0) for name in attacks},
                    {name: np.full(len(indices), NOT_DONE, np.int32)
-                    for name in attacks if name in MINIMUM_NORM})
+                    for name in attacks if ATTACKS[name].minimum_norm})
 
     @property
     def attacks(self):

@@ -12,8 +12,10 @@ import numpy as np
 
 from tf_fastls0.attacks import (CASCADES, CLEAN_MISTAKE, DISPLAY_NAMES, STAGE_CODES, SURVIVED,
                                 resolve_stages)
+from tf_fastls0.evaluation.config import EvalConfig
 from tf_fastls0.evaluation.records import Records
 from tf_fastls0.evaluation.robust_curve import robust_acc_by_k
+from tf_fastls0.utils.old_names import renamed_keys
 
 UNITS = {"clean_acc": "percent", "robust_acc": "percent", "k": "pixels",
          "seconds": "wall-clock seconds per attack stage, over all sessions (each batch's include "
@@ -31,6 +33,16 @@ def k_note(threat):
     return (f"k counts {threat.unit} ({threat.description}): the changed pixels lie inside at "
             f"most k of the threat's {threat.groups} {threat.unit}, every channel of them may "
             "change.")
+
+
+def upgraded(report):
+    """``report`` (a ``report.json`` dict) with the settings and budget keys an earlier version
+    wrote (``iters``, ``rs_queries``) under today's names, so old shards merge and compare."""
+    report = copy.deepcopy(report)
+    for part in ("settings", "budget"):
+        if isinstance(report.get(part), dict):
+            report[part] = renamed_keys(EvalConfig, report[part])
+    return report
 
 
 # Fields that differ between runs of the same evaluation (time, where it wrote, how it was split
@@ -108,7 +120,7 @@ def records_from_report(report):
 def comparable(report):
     """``report`` without what differs between runs of one evaluation: timestamps, seconds, where
     it wrote, and the session flags (``--resume``, ``--max_batches``, ...)."""
-    report = copy.deepcopy(report)
+    report = upgraded(report)
     for key in RUN_SPECIFIC:
         report.pop(key, None)
     for key in RUN_SPECIFIC_SETTINGS:

@@ -7,8 +7,9 @@ of the attacks is keyed by the image's index in the test split, so a shard (``sh
 
 ``attacks`` names what to run, each over all chosen images: ``"saa"`` (the cascade
 sPGD-unproj -> sPGD-proj -> Sparse-RS, each stage only on the survivors of the stages before) or a
-single attack of the stage table (``tf_fastls0.attacks.stages``: ``"spgd_unproj"``, ``"spgd_proj"``,
-``"rs"``, ``"cornersearch"``, ``"saif"``, ``"sigma_zero"``), for the paper's per-attack columns.
+single attack of the attack registry (``tf_fastls0.attacks.ATTACKS``: ``"spgd_unproj"``,
+``"spgd_proj"``, ``"rs"``, ``"cornersearch"``, ``"saif"``, ``"sigma_zero"``), for the paper's
+per-attack columns.
 The report's ``robust_acc`` counts images that survive every attack run.
 """
 
@@ -67,7 +68,7 @@ def evaluate_model(config=None, splits=None, *, model=None, images=None, labels=
     From Python, instead of ``config``: ``model`` (a path, an in-memory ``keras.Model``, or any
     callable images in [0, 1] -> logits), optionally ``images`` (uint8, or float in [0, 1]) and
     ``labels`` as numpy arrays to attack, and the ``EvalConfig`` settings as keywords
-    (``evaluate_model(model=net, images=x, labels=y, eps=10, iters=100, rs_queries=100)``). An
+    (``evaluate_model(model=net, images=x, labels=y, eps=10, iterations=100, queries=100)``). An
     in-memory model without ``output_dir`` is evaluated in a temporary folder; the report is
     returned either way.
 
@@ -226,8 +227,8 @@ def _attack_pending(model_fn, test, chosen, state, config, output_dir, threat):
     pending = [b for b in chosen.batches if b not in state.done_batches]
     if config.max_batches is not None:
         pending = pending[:config.max_batches]
-    cascade = SparseAutoAttack(model_fn, eps=config.eps, iterations=config.iters,
-                               queries=config.rs_queries, seed=config.seed,
+    cascade = SparseAutoAttack(model_fn, eps=config.eps, iterations=config.iterations,
+                               queries=config.queries, seed=config.seed,
                                patience=config.patience, threat=threat)
     with _failing_midway(output_dir, state), _progress_bar(len(chosen.shard_indices), state,
                                                            config.progress) as bar:
@@ -308,9 +309,9 @@ def _header(model, sha256, splits, data, settings, shard, threat):
         "units": {**report_lib.UNITS, "k": threat.unit},
         "architecture": model.architecture,
         "dataset": splits.name,
-        "budget": {"iters": settings["iters"], "rs_queries": settings["rs_queries"],
+        "budget": {"iterations": settings["iterations"], "queries": settings["queries"],
                    "patience": settings["patience"]},
-        "budget_name": budget_name(settings["iters"], settings["rs_queries"]),
+        "budget_name": budget_name(settings["iterations"], settings["queries"]),
         "settings": settings,
         "stage_codes": {"clean_mistake": 0, "survived": -1, **STAGE_CODES},
         "cascades": {name: list(resolve_stages(name)) for name in settings["attacks"]},

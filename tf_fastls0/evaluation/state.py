@@ -16,9 +16,11 @@ from typing import Optional
 
 import numpy as np
 
+from tf_fastls0.evaluation.config import EvalConfig
 from tf_fastls0.evaluation.records import Records
 from tf_fastls0.utils.atomic import atomic_path
 from tf_fastls0.utils.cli import UsageError
+from tf_fastls0.utils.old_names import renamed_keys
 
 STATE_FILE = "eval_state.npz"
 SAVE_EVERY_SECONDS = 60.0
@@ -98,6 +100,7 @@ def _read(path):
     meta = json.loads(str(arrays["meta"]))
     if not isinstance(meta, dict) or not isinstance(meta.get("fingerprint"), dict):
         raise ValueError("its meta record is not one this program writes")
+    meta["fingerprint"] = renamed_keys(EvalConfig, meta["fingerprint"])  # an older version's
     missing = [key for key in META_KEYS if key not in meta]
     if missing:
         raise KeyError(f"its meta has no {', '.join(missing)}")

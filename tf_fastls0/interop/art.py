@@ -7,7 +7,8 @@ numpy images in, numpy adversarial images out (labels ``y`` as integers ``[N]`` 
 one-hot ``[N, nb_classes]`` as ART takes them; without them the estimator's predictions). ``x`` and
 ``y`` are checked as every entry point checks its arrays (``utils/inputs.py``): float ``x`` in
 [0, 1] (uint8 refused: scale by 1/255), labels within the estimator's classes. Each calls the
-function of ``tf_fastls0.attacks`` with the paper's defaults; ``eps`` counts pixels, or under
+attack of the registry (``tf_fastls0.attacks.ATTACKS``) with the paper's defaults
+(``attacks/paper_budget.py``); ``eps`` counts pixels, or under
 ``threat`` the patches, lines or groups (``attacks/threats.py``).
 
 Pixel space: the attacks perturb the images ``generate`` is given, which must lie in the
@@ -31,10 +32,8 @@ import tensorflow as tf
 from art.attacks.attack import EvasionAttack
 from art.estimators.classification import TensorFlowV2Classifier
 
-from tf_fastls0.attacks import threats
+from tf_fastls0.attacks import ATTACKS, paper_budget, threats
 from tf_fastls0.attacks.sparse_autoattack import SparseAutoAttack as Cascade
-from tf_fastls0.attacks.sparse_pgd import sparse_pgd
-from tf_fastls0.attacks.sparse_rs import sparse_rs
 from tf_fastls0.utils import inputs
 from tf_fastls0.utils.cli import UsageError
 
@@ -131,18 +130,19 @@ class SparsePGD(_SparseAttack):
     attack_params = _SparseAttack.attack_params + [
         "iterations", "projected", "patience", "alpha", "beta"]
 
-    def __init__(self, estimator, *, eps=20, iterations=300, projected=False, patience=3,
-                 alpha=0.25, beta=0.25, **kwargs):
+    def __init__(self, estimator, *, eps=20, iterations=paper_budget.ITERATIONS, projected=False,
+                 patience=paper_budget.PATIENCE, alpha=0.25, beta=0.25, **kwargs):
         self.iterations, self.projected, self.patience = iterations, projected, patience
         self.alpha, self.beta = alpha, beta
         super().__init__(estimator, eps=eps, **kwargs)
 
     def _attack_for(self, model_fn, threat):
         def attack(images, labels, keys):
-            return sparse_pgd(model_fn, images, labels, eps=int(self.eps),
-                              iterations=int(self.iterations), projected=self.projected, patience=self.patience, alpha=self.alpha,
-                              beta=self.beta, keys=keys, seed=self.seed, threat=threat,
-                              compact=True).adversarial.numpy()
+            variant = ATTACKS["spgd_proj" if self.projected else "spgd_unproj"]
+            return variant(model_fn, images, labels, eps=int(self.eps),
+                           iterations=int(self.iterations), patience=self.patience,
+                           alpha=self.alpha, beta=self.beta, keys=keys, seed=self.seed,
+                           threat=threat, compact=True).adversarial.numpy()
         return attack
 
 
@@ -152,27 +152,29 @@ class SparseRS(_SparseAttack):
 
     attack_params = _SparseAttack.attack_params + ["queries", "p_init"]
 
-    def __init__(self, estimator, *, eps=20, queries=10_000, p_init=0.8, **kwargs):
+    def __init__(self, estimator, *, eps=20, queries=paper_budget.QUERIES, p_init=0.8, **kwargs):
         self.queries, self.p_init = queries, p_init
         super().__init__(estimator, eps=eps, **kwargs)
 
     def _attack_for(self, model_fn, threat):
         def attack(images, labels, keys):
-            return sparse_rs(model_fn, images, labels, eps=int(self.eps),
-                             queries=int(self.queries), p_init=self.p_init, keys=keys,
-                             seed=self.seed, threat=threat).adversarial.numpy()
+            return ATTACKS["rs"](model_fn, images, labels, eps=int(self.eps),
+                                 queries=int(self.queries), p_init=self.p_init, keys=keys,
+                                 seed=self.seed, threat=threat).adversarial.numpy()
         return attack
 
 
 class SparseAutoAttack(_SparseAttack):
     """Sparse-AutoAttack (``attacks/sparse_autoattack.py``): sPGD unprojected, sPGD projected and
     Sparse-RS, each on the images the stages before it left unbroken; ``attacks`` picks other
-    stages of ``attacks/stages.py``. An image no stage breaks comes back unchanged."""
+    attacks of the registry (``tf_fastls0.attacks.ATTACKS``). An image no stage breaks comes back
+    unchanged."""
 
     attack_params = _SparseAttack.attack_params + ["iterations", "queries", "patience", "attacks"]
 
-    def __init__(self, estimator, *, eps=20, iterations=10_000, queries=10_000, patience=3,
-                 attacks="saa", **kwargs):
+    def __init__(self, estimator, *, eps=20, iterations=paper_budget.ITERATIONS,
+                 queries=paper_budget.QUERIES, patience=paper_budget.PATIENCE, attacks="saa",
+                 **kwargs):
         self.iterations, self.queries, self.patience = iterations, queries, patience
         self.attacks = attacks
         super().__init__(estimator, eps=eps, **kwargs)

@@ -18,9 +18,9 @@ host still waits for each step there; ``--steps_per_execution`` (Keras' ``steps_
 makes that once per group of steps, and these callbacks count steps right with groups too.
 """
 
-import functools
 import math
 import time
+import warnings
 
 import keras
 import numpy as np
@@ -196,63 +196,61 @@ class EpochTimer(keras.callbacks.Callback):
             logs["epoch_seconds"] = self.seconds[-1]
 
 
+VALIDATION_ITERATIONS = 20  # RobustValidation's budget, small enough for every epoch
+VALIDATION_QUERIES = 100
+
+
 class RobustValidation(keras.callbacks.Callback):
     """Robust accuracy on a fixed validation subset after every epoch, logged as
-    ``val_robust_accuracy``: the Sparse-AutoAttack cascade with a small budget (sPGD unprojected,
-    then projected, then Sparse-RS with ``rs_queries`` queries, each on the images the ones before
-    left unbroken) at the evaluation budget; ``threat``: a structured ``threats.Threat`` (``eps``
-    then counts its structures), None for pixels."""
+    ``val_robust_accuracy``: the Sparse-AutoAttack cascade of ``evaluate``
+    (``attacks.SparseAutoAttack``: sPGD unprojected, then projected, each for ``iterations``
+    iterations, then Sparse-RS with ``queries`` queries, each on the images the ones before left
+    unbroken; 0 queries: sPGD only) at the evaluation budget ``eps`` but a small iteration and
+    query budget; ``threat``: a structured ``threats.Threat`` (``eps`` then counts its
+    structures), None for pixels. ``steps`` and ``rs_queries`` are the old names of
+    ``iterations`` and ``queries`` (deprecated)."""
 
-    def __init__(self, images, labels, eps, steps=20, batch_size=128, seed=0, rs_queries=100,
-                 threat=None):
+    def __init__(self, images, labels, eps, iterations=VALIDATION_ITERATIONS, batch_size=128,
+                 seed=0, queries=VALIDATION_QUERIES, threat=None, *, steps=None,
+                 rs_queries=None):
         super().__init__()
         self.threat = threat
         images = np.asarray(images)
         if images.dtype == np.uint8:
             images = images.astype(np.float32) / 255.0
         self.images, self.labels = images.astype(np.float32), np.asarray(labels, np.int32)
-        self.eps, self.steps, self.batch_size, self.seed = eps, steps, batch_size, seed
-        self.rs_queries = rs_queries
-        self._attack = None
+        self.eps, self.batch_size, self.seed = eps, batch_size, seed
+        self.iterations = _renamed(iterations, steps, "iterations", "steps",
+                                   VALIDATION_ITERATIONS)
+        self.queries = _renamed(queries, rs_queries, "queries", "rs_queries", VALIDATION_QUERIES)
+        self._cascade = None
 
     def on_epoch_end(self, epoch, logs=None):
-        if self._attack is None:
-            self._attack = tf.function(self._robust_batch, reduce_retracing=True)
-        robust = 0
-        for start in range(0, len(self.labels), self.batch_size):
-            stop = start + self.batch_size
-            robust += int(self._attack(tf.constant(self.images[start:stop]),
-                                       tf.constant(self.labels[start:stop]),
-                                       tf.range(start, start + len(self.labels[start:stop]))))
+        if self._cascade is None:
+            from tf_fastls0.attacks import SparseAutoAttack
+
+            network = getattr(self.model, "network", self.model)  # the classifier alone
+            self._cascade = SparseAutoAttack(
+                lambda images: network(images, training=False), eps=self.eps,
+                iterations=self.iterations, queries=self.queries, seed=self.seed,
+                threat=self.threat)
+        batches = [(self.images[start:start + self.batch_size],
+                    self.labels[start:start + self.batch_size])
+                   for start in range(0, len(self.labels), self.batch_size)]
+        result = self._cascade(batches, keep_adversarial=False)
         if logs is not None:
-            logs["val_robust_accuracy"] = robust / len(self.labels)
+            logs["val_robust_accuracy"] = result.report["robust_accuracy"]
 
-    def _robust_batch(self, images, labels, keys):
-        from tf_fastls0.attacks import sparse_pgd, sparse_rs
 
-        network = getattr(self.model, "network", self.model)  # the classifier alone
-        predict = lambda x: network(x, training=False)  # noqa: E731
-        survived = tf.equal(tf.argmax(predict(images), -1, output_type=tf.int32), labels)
-        stages = [functools.partial(sparse_pgd, iterations=self.steps, projected=projected,
-                                    patience=3,
-                                    counter=1 + projected, compact=True, threat=self.threat)
-                  for projected in (False, True)]
-        if self.rs_queries:
-            stages.append(functools.partial(sparse_rs, queries=self.rs_queries, counter=3,
-                                            threat=self.threat))
-        for stage in stages:
-            survived = tf.cond(tf.reduce_any(survived),  # an empty batch cannot go through
-                               lambda stage=stage, survived=survived: self._survivors(
-                                   stage, predict, images, labels, keys, survived),
-                               lambda survived=survived: survived)
-        return tf.reduce_sum(tf.cast(survived, tf.int32))
-
-    def _survivors(self, stage, predict, images, labels, keys, survived):
-        """``survived`` after ``stage`` attacks the images still surviving, and only them."""
-        alive = tf.where(survived)[:, 0]
-        result = stage(predict, tf.gather(images, alive), tf.gather(labels, alive),
-                       eps=self.eps, keys=tf.gather(keys, alive), seed=self.seed)
-        return tf.tensor_scatter_nd_update(survived, alive[:, None], ~result.is_adversarial)
+def _renamed(value, old_value, name, old_name, default):
+    """``RobustValidation``'s keyword ``name``, or its old spelling (``DeprecationWarning``)."""
+    if old_value is None:
+        return value
+    warnings.warn(f"RobustValidation({old_name}=...) is deprecated: use {name}=",
+                  DeprecationWarning, stacklevel=3)
+    if value != default:
+        raise ValueError(f"RobustValidation: give {name}= only ({old_name}= is its old name)")
+    return old_value
 
 
 class CatastrophicOverfittingMonitor(keras.callbacks.Callback):
