@@ -19,7 +19,7 @@ from tf_fastls0.training.config import TrainConfig
 from tf_fastls0.training.methods import METHODS
 from tf_fastls0.training.optimizer import optimizer_named
 from tf_fastls0.training.run import train_and_evaluate
-from tf_fastls0.training.sparse_adversarial_model import config_for
+from tf_fastls0.training.method_settings import config_for
 from tf_fastls0.utils.cli import UsageError
 
 HERE = pathlib.Path(__file__).resolve().parent

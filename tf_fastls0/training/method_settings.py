@@ -68,6 +68,7 @@ def check_settings(given):
     such value. What depends on the epochs is checked when the config is made (``config_for``)."""
     given = _renamed(given)
     method = given.get("method")
+    _entry(method)
     fields = _fields_by_key()
     for name, value in given.items():
         if name == "method":
