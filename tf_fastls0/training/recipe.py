@@ -180,7 +180,9 @@ def checkpoint_items(recipe, states):
 def prepare(recipe, network, states, images, labels, indices, step, steps_per_epoch,
             optimizer=None):
     """The batch ready for the loss: noise, weight perturbations, clean logits, soft-label rows
-    and the attack (see the module docstring). Standard training: the batch as it is."""
+    and the attack (see the module docstring). Standard training: the batch as it is.
+    ``optimizer``: the run's, which the add-ons that move the weights before the attack take
+    (N-LAP's step); without it the weights stay (the attack alone, as benchmarks measure it)."""
     buffer = states.get(SOFT_LABELS)
     if buffer is not None and not buffer.labels_known:
         buffer.fill_unset(indices, labels)
@@ -190,7 +192,7 @@ def prepare(recipe, network, states, images, labels, indices, step, steps_per_ep
         return batch
     for record, settings in recipe.hooked("noise"):
         batch = dataclasses.replace(batch, images=record.noise(batch, settings, recipe))
-    for record, settings in recipe.hooked("perturb_weights"):
+    for record, settings in recipe.hooked("perturb_weights") if optimizer is not None else ():
         record.perturb_weights(network, batch, optimizer, settings)
     return _attacked(recipe, network, states, batch)
 
