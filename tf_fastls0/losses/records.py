@@ -7,8 +7,7 @@ there), its display name and the names its two logged terms go by. An ``AddOn``
 (``training/methods.ADD_ONS``: N-FGSM noise, self-adaptive soft labels, GradAlign, Fast-BAT,
 AWP, N-LAP, ATTA) is its settings, the other settings it reads, the names it logs and its hooks:
 what it does at each point of a training step (``training/recipe.py`` calls them). Which
-settings a method reads is the union of its records' (``sparse_adversarial_model.
-method_settings``).
+settings a method reads is the union of its records' (``training/method_settings.py``).
 
 The settings dataclass of a record named ``name`` is the ``TrainConfig`` field ``name``
 (``config.mart.beta``); its fields keep their flat keys (``Rule.key``: ``--mart_beta``, and

@@ -6,7 +6,7 @@ harness. Adding a method is one entry here; a new objective is a record in its o
 (``losses/records.Objective``) and one line in ``losses/objectives.OBJECTIVES``, a new step
 add-on a record with its hooks (``losses/records.AddOn``) and one line in ``ADD_ONS``;
 ``TrainConfig`` takes each record's settings as a field of the record's name (``config.py``), and
-the settings a method reads are its records' (``sparse_adversarial_model.method_settings``).
+the settings a method reads are its records' (``method_settings.py``).
 
 Names a reader cannot confuse: ``sparse_at`` is sparse adversarial training (sAT), and
 ``self_adaptive`` (``--soft_labels``) is self-adaptive training's soft labels (SAT in the paper).

@@ -30,7 +30,7 @@ from tf_fastls0.losses import distributed, soft_targets
 from tf_fastls0.losses.records import Objective
 
 # The run's settings (by flat key) the training attack reads, besides the run's ``seed`` and
-# what the objective and add-ons read (``sparse_adversarial_model.method_settings``).
+# what the objective and add-ons read (``method_settings.py``).
 ATTACK_READS = ("train_eps", "eval_eps", "attack_steps", "attack_variant", "attack_patience",
                 "threat_model")
 SOFT_LABELS = "soft_labels"  # the add-on whose rows are the objective's targets

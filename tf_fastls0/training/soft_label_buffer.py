@@ -1,4 +1,5 @@
-"""Self-adaptive soft labels' buffer: one row of soft targets per training example, in a non-trainable variable.
+"""Self-adaptive soft labels' buffer: one row of soft targets per training example, in a
+non-trainable variable.
 
 Rows start as the one-hot labels and, from ``start_epoch`` on, move toward the model's clean
 prediction each time their example is seen (SPEC §5, self-adaptive training). The variable is
