@@ -58,8 +58,7 @@ def _entry(method):
     try:
         return method_named(method)
     except KeyError:
-        raise UsageError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}") \
-            from None
+        raise UsageError(f"method={method}: choose one of {', '.join(METHODS)}") from None
 
 
 def check_settings(given):
