@@ -4,7 +4,7 @@
     python -m benchmarks.profile_step --width=0.25 --batch_size=32 --rounds=3
     python -m benchmarks.profile_step --trace_dir=/tmp/step_trace   # + a TensorBoard trace
 
-Times the standard step (``AdversarialTrainer.train_step`` in a ``tf.function``, as
+Times the standard step (``SparseAdversarialModel.train_step`` in a ``tf.function``, as
 ``benchmarks.step_cost`` does) beside copies of it with one part taken out, all interleaved
 (``timing.py``), and prints s/step, the ratio to the full step and the share of the full step
 the part costs (1 - variant / full; negative: the variant is slower):

@@ -220,7 +220,7 @@ def _unfooled_percent(trainer, batch):
     if not trainer.recipe.adversarial:
         return None
     step = tf.convert_to_tensor(trainer.optimizer.iterations)
-    prepared = recipe_lib.prepare(trainer.recipe, trainer.network, trainer.buffer, *batch, step,
+    prepared = recipe_lib.prepare(trainer.recipe, trainer.network, trainer.states, *batch, step,
                                   trainer.steps_per_epoch)
     predictions = tf.argmax(trainer.network(prepared.adversarial, training=False), -1,
                             output_type=tf.int32)

@@ -26,7 +26,7 @@ __version__ = "0.1.0"
 
 _PUBLIC = {
     "SparseAdversarialModel": "tf_fastls0.training.sparse_adversarial_model",
-    "with_example_index": "tf_fastls0.training.sparse_adversarial_model",
+    "with_example_index": "tf_fastls0.training.fit_data",
     "RobustValidation": "tf_fastls0.training.callbacks",
     "CatastrophicOverfittingMonitor": "tf_fastls0.training.callbacks",
     "StepSummaries": "tf_fastls0.training.callbacks",

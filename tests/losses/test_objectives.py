@@ -30,7 +30,7 @@ def np_kl(p_logits, q_logits):
     return (np.exp(log_p) * (log_p - log_q)).sum(-1)
 
 
-def np_sat_weighted_ce(targets, logits):
+def np_soft_label_weighted_ce(targets, logits):
     weights = targets.max(-1)
     return (weights * np_soft_ce(targets, logits)).sum() / weights.sum()
 
@@ -117,13 +117,13 @@ def test_trades_gradient_flows_through_clean_side_of_kl(batch):
     np.testing.assert_allclose(tape.gradient(kl, clean), expected, rtol=1e-4, atol=1e-6)
 
 
-def test_sat_weighted_clean_ce_matches_formula(batch):
+def test_soft_label_weighted_clean_ce_matches_formula(batch):
     clean, _, _, rows = batch
-    np.testing.assert_allclose(objectives.classification_term(clean, rows), np_sat_weighted_ce(rows, clean),
+    np.testing.assert_allclose(objectives.classification_term(clean, rows), np_soft_label_weighted_ce(rows, clean),
                                rtol=1e-5)
 
 
-def test_sat_weighted_ce_hand_example():
+def test_soft_label_weighted_ce_hand_example():
     # t1 = (0.8, 0.2), w1 = 0.8; t2 = (0.5, 0.5), w2 = 0.5; logits 0 give log softmax = log 1/2,
     # so each row's soft CE is log 2 and the weighted mean is log 2. With logits (log 4, 0) for row 1:
     # log softmax = (log 4/5, log 1/5), soft CE1 = -(0.8 log 0.8 + 0.2 log 0.2).
@@ -151,15 +151,15 @@ def test_one_hot_rows_reduce_sat_to_plain_ce(batch):
 def test_sat_trades_is_paper_eq10(batch):
     clean, adv, _, rows = batch
     terms = objectives.trades_loss(clean, adv, rows, beta=6.0)
-    expected = np_sat_weighted_ce(rows, clean) + 6.0 / len(rows) * np_kl(clean, adv).sum()
+    expected = np_soft_label_weighted_ce(rows, clean) + 6.0 / len(rows) * np_kl(clean, adv).sum()
     np.testing.assert_allclose(terms.total, expected, rtol=1e-5)
 
 
 def test_sat_variants_weight_the_adversarial_ce(batch):
     clean, adv, _, rows = batch
     np.testing.assert_allclose(objectives.sparse_at_loss(None, adv, rows).total,
-                               np_sat_weighted_ce(rows, adv), rtol=1e-5)
-    expected = 0.25 * np_sat_weighted_ce(rows, clean) + 0.75 * np_sat_weighted_ce(rows, adv)
+                               np_soft_label_weighted_ce(rows, adv), rtol=1e-5)
+    expected = 0.25 * np_soft_label_weighted_ce(rows, clean) + 0.75 * np_soft_label_weighted_ce(rows, adv)
     np.testing.assert_allclose(objectives.tradeoff_loss(clean, adv, rows, alpha=0.75).total, expected, rtol=1e-5)
 
 
@@ -202,7 +202,7 @@ def test_mart_matches_numpy(batch):
     # Soft rows: SAT-weighted CE, the rows' arg-max as the label of the other terms.
     hard = rows.argmax(-1)
     soft = objectives.OBJECTIVES["mart"](clean, adv, rows, beta=6.0).total
-    expected = np_mart(clean, adv, hard, 6.0) - np_ce(hard, adv).mean() + np_sat_weighted_ce(rows, adv)
+    expected = np_mart(clean, adv, hard, 6.0) - np_ce(hard, adv).mean() + np_soft_label_weighted_ce(rows, adv)
     np.testing.assert_allclose(soft, expected, rtol=1e-5)
 
 
@@ -213,7 +213,7 @@ def test_label_smoothing_matches_numpy(batch):
     np.testing.assert_allclose(terms.total, np_soft_ce(smoothed, adv).mean(), rtol=1e-5)
     soft_rows = 0.8 * rows + 0.2 / 4
     np.testing.assert_allclose(objectives.OBJECTIVES["label_smoothing"](None, adv, rows, factor=0.2).total,
-                               np_sat_weighted_ce(soft_rows, adv), rtol=1e-5)
+                               np_soft_label_weighted_ce(soft_rows, adv), rtol=1e-5)
     np.testing.assert_allclose(objectives.OBJECTIVES["label_smoothing"](None, adv, labels, factor=0.0).total,
                                np_ce(labels, adv).mean(), rtol=1e-5)
 

@@ -115,9 +115,9 @@ def test_a_run_resumed_mid_epoch_ends_as_the_uninterrupted_one(tmp_path):
     resumed.fit(stream(start_epoch=1, skip_steps=1), epochs=1, steps_per_epoch=1, verbose=0,
                 shuffle=False)
 
-    carried = whole.carried.rows.numpy()
+    carried = whole.states["atta"].rows.numpy()
     assert np.any(carried[..., 0] >= 0)
-    np.testing.assert_allclose(resumed.carried.rows.numpy(), carried, atol=1e-6)
+    np.testing.assert_allclose(resumed.states["atta"].rows.numpy(), carried, atol=1e-6)
     for a, b in zip(whole.network.get_weights(), resumed.network.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
@@ -161,13 +161,13 @@ def test_a_reset_epoch_starts_afresh_and_a_run_restored_before_it_ends_as_the_wh
     first, optimizer = fresh()
     first.fit(stream(), epochs=1, steps_per_epoch=2, verbose=0, shuffle=False)  # epoch 0
     path = make_checkpoint(first, optimizer).save(str(tmp_path / "ckpt"))
-    assert np.any(first.carried.rows.numpy()[..., 0] >= 0)  # it holds rows the reset must drop
+    assert np.any(first.states["atta"].rows.numpy()[..., 0] >= 0)  # it holds rows the reset must drop
     resumed, optimizer = fresh()
     make_checkpoint(resumed, optimizer).restore(path).assert_consumed()
     initials.clear()
     resumed.fit(stream(start_epoch=1), epochs=1, steps_per_epoch=4, verbose=0, shuffle=False)
     assert [counts.sum() for counts in initials[:2]] == [0, 0]
-    np.testing.assert_allclose(resumed.carried.rows.numpy(), whole.carried.rows.numpy(),
+    np.testing.assert_allclose(resumed.states["atta"].rows.numpy(), whole.states["atta"].rows.numpy(),
                                atol=1e-6)
     for a, b in zip(whole.network.get_weights(), resumed.network.get_weights()):
         np.testing.assert_allclose(a, b, atol=1e-5)

@@ -23,8 +23,8 @@ def test_atta_trains_on_the_iterate_it_stores(monkeypatch):
                         or attacks[-1])
     images, labels = splits.train.float_images()[:16], splits.train.labels[:16].astype(np.int32)
     indices = np.arange(16)
-    batch = recipe_lib.prepare(trainer.recipe, trainer.network, None, images, labels, indices,
-                               step=0, steps_per_epoch=1, carried=trainer.carried)
+    batch = recipe_lib.prepare(trainer.recipe, trainer.network, trainer.states, images, labels,
+                               indices, step=0, steps_per_epoch=1)
     mask, magnitude = (t.numpy() for t in attacks[0].last_iterate)
     x_adv_next = images + mask * magnitude  # the reference's carried iterate
     np.testing.assert_allclose(batch.adversarial.numpy(), x_adv_next, atol=1e-6)

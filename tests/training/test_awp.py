@@ -40,7 +40,7 @@ def expected_perturbation(weights, gradients, gamma):
 def plain_gradients(model, recipe, batch):
     """The recipe's loss gradient with an ordinary tape on ``model``'s own weights."""
     with tf.GradientTape() as tape:
-        terms, _ = recipe_lib.loss(recipe, model, None, batch, lambda *_: None)
+        terms, _ = recipe_lib.loss(recipe, model, {}, batch, lambda *_: None)
     return [g.numpy() for g in tape.gradient(terms.total, model.trainable_variables)]
 
 
@@ -49,11 +49,11 @@ def test_the_perturbation_is_gamma_times_each_kernels_norm_along_its_gradient():
     splits = data_lib.load_data(config.data)
     trainer, _ = build_trainer(config, splits)
     images, labels, indices = first_batch(splits, config)
-    batch = recipe_lib.prepare(trainer.recipe, trainer.network, None, images, labels, indices,
+    batch = recipe_lib.prepare(trainer.recipe, trainer.network, {}, images, labels, indices,
                                tf.constant(0, tf.int64), 2)
     statistics = [v.numpy() for v in trainer.network.non_trainable_variables]
     perturbation = awp.perturbation(
-        trainer.network, lambda net: recipe_lib.loss(trainer.recipe, net, None, batch,
+        trainer.network, lambda net: recipe_lib.loss(trainer.recipe, net, {}, batch,
                                                      lambda *_: None)[0].total, GAMMA)
     # the ascent pass leaves BatchNorm's moving statistics as they were
     for before, variable in zip(statistics, trainer.network.non_trainable_variables):
@@ -84,7 +84,7 @@ def test_the_step_is_a_plain_sgd_step_with_the_gradient_at_the_perturbed_weights
     clone = keras.models.clone_model(trainer.network)
     clone.set_weights(trainer.network.get_weights())
     statistics = [v.numpy() for v in clone.non_trainable_variables]
-    batch = recipe_lib.prepare(trainer.recipe, clone, None, images, labels, indices,
+    batch = recipe_lib.prepare(trainer.recipe, clone, {}, images, labels, indices,
                                tf.constant(0, tf.int64), 2)
 
     weights = [v.numpy() for v in clone.trainable_variables]

@@ -53,7 +53,7 @@ def test_every_method_trains_two_steps(method, extra):
                                         augment=config.augment)
     history = trainer.fit(batches, epochs=1, steps_per_epoch=2, verbose=0, shuffle=False)
     assert len(history.history["loss"]) == 1 and np.isfinite(history.history["loss"][0])
-    for name in trainer.recipe.logged_means + trainer.recipe.logged_regularisers:
+    for name in trainer.recipe.logged_means:
         assert name in history.history  # the objective's and add-ons' own log names
     if method != "standard":
         assert "adversarial_accuracy" in history.history
@@ -217,7 +217,7 @@ def test_n_aaer_trains_on_the_attacks_last_iterate_and_sparse_at_on_its_best(met
         return results[-1][1]
 
     monkeypatch.setattr(recipe_lib, "sparse_pgd", spy)
-    batch = recipe_lib.prepare(trainer.recipe, trainer.network, None, images, labels, indices,
+    batch = recipe_lib.prepare(trainer.recipe, trainer.network, {}, images, labels, indices,
                                tf.constant(0, tf.int64), 2)
     (start, result), = results
     mask, magnitude = (np.asarray(t) for t in result.last_iterate)

@@ -38,14 +38,14 @@ def test_abnormal_is_judged_at_the_attacks_start(monkeypatch):
     trainer, _ = build_trainer(config, splits)
     images, labels, indices = next(iter(data_lib.training_dataset(
         splits.train, 32, 1, config.seed, augment=False)))
-    batch = recipe_lib.prepare(trainer.recipe, trainer.network, None, images, labels, indices,
+    batch = recipe_lib.prepare(trainer.recipe, trainer.network, {}, images, labels, indices,
                                tf.constant(0, tf.int64), 2)
     mask, magnitude = (t.numpy() for t in batch.start)
     noised = batch.images.numpy()
     start = noised + mask * magnitude  # the noised image with sPGD's random start on it
     assert np.all(mask.sum(axis=(1, 2, 3)) == config.train_eps)
     assert start.min() >= 0.0 and start.max() <= 1.0
-    terms, _ = recipe_lib.loss(trainer.recipe, trainer.network, None, batch, lambda *_: None)
+    terms, _ = recipe_lib.loss(trainer.recipe, trainer.network, {}, batch, lambda *_: None)
 
     def forward(x):
         return trainer.network(x, training=True).numpy()  # as the loss's forwards: batch stats

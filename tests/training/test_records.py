@@ -113,12 +113,12 @@ def test_an_old_key_still_sets_its_setting_as_a_flag_and_a_keyword_and_warns(new
     ("advlc", {"adversarial_ce", "logit_variation"}, {"clean_loss", "adversarial_loss"}),
     ("n_aaer", {"adversarial_ce", "abnormal_regulariser"}, {"clean_loss", "adversarial_loss"}),
     ("nuat", {"clean_loss", "nuclear_norm"}, {"adversarial_loss"}),
-    ("fast_ls_l0", {"clean_loss", "adversarial_loss", "sat_weight"}, {"boosted_ce"}),
+    ("fast_ls_l0", {"clean_loss", "adversarial_loss", "soft_label_weight"}, {"boosted_ce"}),
     ("grad_align", {"gradient_misalignment"}, {"implicit_correction"}),
 ])
 def test_each_objective_logs_its_terms_under_its_own_names(method, own, not_logged):
     recipe = recipe_for(TrainConfig(method=method))
-    logged = set(recipe.logged_means + recipe.logged_regularisers)
+    logged = set(recipe.logged_means)
     assert own <= logged and not logged & not_logged
 
 
@@ -141,3 +141,25 @@ def test_a_new_objective_with_a_coefficient_is_one_module_and_one_line_in_each_t
     assert report["method_settings"] and report["help"]
     assert {"toy_ce", "toy_penalty"} <= set(report["logged"])
     assert report["finite"]
+
+
+def test_a_new_add_on_is_one_module_and_one_line_and_a_new_method_one_entry():
+    # One process: the tables are read when the config class is made, at import.
+    repo = pathlib.Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "tests/training/toy_add_on.py"],
+                            capture_output=True, text=True, timeout=600, cwd=repo,
+                            env=dict(os.environ, PYTHONPATH=str(repo)))
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    # its settings: a flag with the record's default, the config field, config.json, HParams
+    assert report["flag_default"] == 0.1 and report["config_weight"] == 0.25
+    assert report["read_back"] == 0.25 and report["hparams"] == 0.25
+    assert not report["hparams_off"]  # not shown for the runs that do not have it
+    # read by the method that lists it and by any method whose run switches it on, refused else
+    assert report["method_reads"] and report["switched_reads"] and not report["off_reads"]
+    assert "has no Logit penalty (add logit_penalty=True)" in report["refusal"]
+    assert report["help"]
+    # the command's run logs it; the Python API's loss holds weight x its value
+    assert "logit_penalty" in report["logged"] and report["finite"]
+    assert report["penalty"] > 0
+    assert abs(report["loss_difference"] - report["penalty"]) < 1e-5 * (1 + report["penalty"])

@@ -19,7 +19,7 @@ from tf_fastls0.training.config import TrainConfig
 from tf_fastls0.training.methods import METHODS
 from tf_fastls0.training.optimizer import optimizer_named
 from tf_fastls0.training.run import train_and_evaluate
-from tf_fastls0.training.sparse_adversarial_model import config_for
+from tf_fastls0.training.method_settings import config_for
 from tf_fastls0.utils.cli import UsageError
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -246,3 +246,29 @@ def test_a_keras_architecture_starts_from_its_weights_or_fresh_ones(reinitialize
 def test_the_old_sat_keywords_set_the_renamed_soft_label_settings():
     config = config_for({"method": "fast_ls_l0", "sat_momentum": 0.5, "sat_start_epoch": 1}, 4)
     assert (config.soft_label_momentum, config.soft_label_start_epoch) == (0.5, 1)
+
+
+def test_the_python_apis_config_is_made_once_at_the_first_fit(monkeypatch):
+    from tf_fastls0.training import sparse_adversarial_model
+    made = []
+    real = sparse_adversarial_model.config_for
+    monkeypatch.setattr(sparse_adversarial_model, "config_for",
+                        lambda *args: made.append(args) or real(*args))
+    images, labels = tiny_data()
+    model = tf_fastls0.SparseAdversarialModel(tiny_classifier(), "fast_ls_l0", train_eps=2)
+    assert model.recipe is None and not made  # the keywords are checked, nothing is made yet
+    model.compile(optimizer=keras.optimizers.SGD(0.1))
+    model.fit(images, labels, batch_size=4, epochs=2, verbose=0)
+    model.fit(images, labels, batch_size=4, epochs=1, verbose=0)
+    assert len(made) == 1 and made[0][1] == 2  # the first fit's epochs
+
+
+def test_a_bad_value_is_refused_when_the_model_is_made():
+    with pytest.raises(UsageError, match="train_eps=-1: must be at least 0"):
+        tf_fastls0.SparseAdversarialModel(tiny_classifier(), "sparse_at", train_eps=-1)
+
+
+def test_the_old_trainer_name_is_the_model_and_warns():
+    with pytest.warns(DeprecationWarning, match="use tf_fastls0.SparseAdversarialModel"):
+        from tf_fastls0.training.trainer import AdversarialTrainer
+    assert AdversarialTrainer is tf_fastls0.SparseAdversarialModel

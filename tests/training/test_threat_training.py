@@ -37,7 +37,7 @@ def test_every_methods_training_attack_stays_in_its_patches(method):
     images = splits.train.float_images()[:16]
     # The network's own predictions as labels, so that no image is a clean mistake left alone.
     labels = np.argmax(trainer.network(images, training=False), axis=-1).astype(np.int32)
-    batch = recipe_lib.prepare(trainer.recipe, trainer.network, trainer.buffer, images, labels,
+    batch = recipe_lib.prepare(trainer.recipe, trainer.network, trainer.states, images, labels,
                                tf.range(16), tf.constant(0, tf.int64), 2)
     threat = make_threat("patches", splits.image_shape, patch_size=3)
     adversarial, attacked = np.asarray(batch.adversarial), np.asarray(batch.images)

@@ -43,7 +43,7 @@ from tf_fastls0 import data as data_lib  # noqa: E402
 from tf_fastls0.training import hparams  # noqa: E402
 from tf_fastls0.training.config import TrainConfig  # noqa: E402
 from tf_fastls0.training.run import build_trainer  # noqa: E402
-from tf_fastls0.training.sparse_adversarial_model import method_settings  # noqa: E402
+from tf_fastls0.training.method_settings import method_settings  # noqa: E402
 from tf_fastls0.utils import settings  # noqa: E402
 
 flag_values = flags.FlagValues()

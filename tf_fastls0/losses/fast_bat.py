@@ -50,9 +50,6 @@ class FastBatSettings:
         "scales as 1 / lambda.", lower=1e-6, upper=1e6, old_names=("fast_bat_lambda",))
 
 
-ADD_ON = AddOn("fast_bat", FastBatSettings, "Fast-BAT", log_names=("implicit_correction",))
-
-
 def free_entries(images, adversarial):
     """H: 1 on the channels of the pixels the attack changed that lie strictly inside (0, 1)."""
     changed = tf.reduce_any(tf.not_equal(adversarial, images), axis=-1, keepdims=True)
@@ -76,3 +73,15 @@ def implicit_correction(network, images, adversarial, targets, lam=FastBatSettin
     mixed = input_gradients(network, adversarial, targets)
     products = tf.reduce_sum(tf.reshape(mixed * direction, [tf.shape(adversarial)[0], -1]), -1)
     return distributed.global_batch_mean(products)
+
+
+def loss_term(network, batch, targets, settings, recipe):
+    """C(theta), added to the loss and logged (the record's hook)."""
+    del recipe
+    correction = implicit_correction(network, batch.images, batch.adversarial, targets,
+                                     settings.weight)
+    return correction, {"implicit_correction": correction}
+
+
+ADD_ON = AddOn("fast_bat", "Fast-BAT", FastBatSettings, log_names=("implicit_correction",),
+               loss_term=loss_term)

@@ -37,9 +37,6 @@ class GradAlignSettings:
                             lower=0.0, upper=1e4, old_names=("grad_align_lambda",))
 
 
-ADD_ON = AddOn("grad_align", GradAlignSettings, "GradAlign", log_names=("gradient_misalignment",))
-
-
 def random_sparse_point(images, eps, keys, seed=0, counter=0):
     """``clip(x + M * U(-1, 1), 0, 1)``, M exactly ``eps`` random pixels per image."""
     shape = tf.shape(images)
@@ -80,3 +77,15 @@ def gradient_misalignment(network, images, targets, eps, keys, seed=0, counter=0
     clean_gradients = input_gradients(network, images, targets)
     noisy = random_sparse_point(images, eps, keys, seed, counter)
     return misalignment_share(clean_gradients, input_gradients(network, noisy, targets))
+
+
+def loss_term(network, batch, targets, settings, recipe):
+    """``lambda`` times the regulariser, and the regulariser logged (the record's hook)."""
+    misalignment = gradient_misalignment(network, batch.images, targets, recipe.eps,
+                                         batch.indices, recipe.seed, batch.step)
+    return settings.weight * misalignment, {"gradient_misalignment": misalignment}
+
+
+ADD_ON = AddOn("grad_align", "GradAlign", GradAlignSettings,
+               log_names=("gradient_misalignment",), inert=lambda settings: not settings.weight,
+               loss_term=loss_term)

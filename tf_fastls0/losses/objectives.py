@@ -89,7 +89,8 @@ CLEAN = Objective("clean", clean_loss, "clean CE", reads_clean=True, reads_adver
 SPARSE_AT = Objective("sparse_at", sparse_at_loss, "sAT", reads_clean=False)
 TRADEOFF = Objective("tradeoff", tradeoff_loss, "Tradeoff", reads_clean=True,
                      settings=TradeoffSettings)
-STRADES = Objective("strades", trades_loss, "sTRADES", reads_clean=True, settings=StradesSettings)
+STRADES = Objective("strades", trades_loss, "sTRADES", reads_clean=True, settings=StradesSettings,
+                    reads=("trades_mode",))  # its attack's loss (recipe._attack_loss)
 
 # The one vocabulary of objectives: the method table (``training/methods.py``) names one per
 # method, the analysis' ``--loss`` takes these names, and ``TrainConfig`` has one field of

@@ -3,10 +3,13 @@
 Before the training attack each image gets a random sparse perturbation: a pixel count drawn
 uniformly from 0 .. 2*eps, that many distinct random positions (h, w), U(-1, 1) added to every
 channel there, then clipped to [0, 1]. All draws are keyed per example (``keyed_random``).
+As a step add-on (``ADD_ON``): Fast-LS-l0, N-AAER and N-LAP have it, ``--nfgsm_noise`` adds it
+to any adversarial method.
 """
 
 import tensorflow as tf
 
+from tf_fastls0.losses.records import AddOn
 from tf_fastls0.utils import keyed_random
 
 
@@ -42,3 +45,12 @@ def sparse_noise(images, eps, keys, seed=0, counter=0):
                                   minval=-1.0, maxval=1.0, dtype=images.dtype)
     noise = tf.cast(mask[..., tf.newaxis], images.dtype) * values
     return tf.clip_by_value(images + noise, 0.0, 1.0)
+
+
+def noised(batch, settings, recipe):
+    """The batch's images with their noise at the run's budget (the record's hook)."""
+    del settings
+    return sparse_noise(batch.images, recipe.eps, batch.indices, recipe.seed, batch.step)
+
+
+ADD_ON = AddOn("nfgsm_noise", "N-FGSM noise", switch=True, noise=noised)

@@ -24,7 +24,7 @@ of sPGD's ``p`` there). Each step, for the batch's examples:
 3. ``store``: the attack's last iterate (its ``train_eps`` mask pixels and their magnitudes) is
    moved back to the padded frame and replaces the example's row.
 
-The step trains on that same last iterate ``x + mask * p`` (``Recipe.trains_on_last_iterate``),
+The step trains on that same last iterate ``x + mask * p`` (the record's ``last_iterate``),
 as the reference trains on ``x_adv_next``, the iterate it writes back (``train_atta_cifar.py``,
 ``train``), not on sPGD's best input (which is the clean image where the step lowered the loss).
 
@@ -66,6 +66,7 @@ import tensorflow as tf
 from tf_fastls0.data.pipeline import CROP_PADDING, crop_and_flip_draws
 from tf_fastls0.losses.records import AddOn
 from tf_fastls0.training import replicated_rows
+from tf_fastls0.utils.cli import UsageError
 from tf_fastls0.utils.settings import setting
 
 EMPTY = -1.0  # the position of an unused place in a row
@@ -77,9 +78,6 @@ class AttaSettings:
         10, "ATTA: every carried perturbation is discarded before every this many epochs "
         "(before the 10th, 20th, ... epoch by default, as the reference's --epochs-reset); 0: "
         "never.", lower=0)
-
-
-ADD_ON = AddOn("atta", AttaSettings, "ATTA")
 
 
 def starts_afresh(epoch, reset_epochs):
@@ -159,3 +157,28 @@ class PerturbationBuffer:
         """Replaces these examples' rows with the attack's last iterate (every replica's)."""
         replicated_rows.store_rows(self.rows, indices,
                                    self.rows_of(indices, epoch, mask, magnitude))
+
+
+def make_buffer(config, facts):
+    """The record's ``state``: one row per training example (``facts``: ``recipe.DataFacts``)."""
+    return PerturbationBuffer(facts.num_examples, facts.image_shape, config.train_eps,
+                              facts.augment, config.seed, config.atta.reset_epochs)
+
+
+def attack_start(buffer, batch):
+    return buffer.lookup(batch.indices, batch.epoch)
+
+
+def store(buffer, batch):
+    buffer.store(batch.indices, batch.epoch, *batch.last_iterate)
+
+
+def check(config):
+    if config.threat_model.threat != "pixels":
+        raise UsageError("--method=atta carries pixel perturbations: "
+                         f"--threat={config.threat_model.threat} is not supported")
+
+
+ADD_ON = AddOn("atta", "ATTA", AttaSettings, check=check, state=make_buffer,
+               checkpoint_name="atta_perturbations", attack_start=attack_start,
+               last_iterate=True, store=store)

@@ -1,5 +1,5 @@
 """Adversarial Weight Perturbation (AWP; Wu, Xia & Wang, NeurIPS 2020, "Adversarial Weight
-Perturbation Helps Robust Generalization"), an add-on to any adversarial method (``--awp``).
+Perturbation Helps Robust Generalization"), an add-on to any adversarial method (``--awp_enabled``).
 
 Per step, on the batch the method trains on (its adversarial examples already made):
 
@@ -47,8 +47,10 @@ import dataclasses
 
 import tensorflow as tf
 
+from tf_fastls0.losses import distributed
 from tf_fastls0.losses.records import AddOn
 from tf_fastls0.training.gradients import global_gradients
+from tf_fastls0.utils.cli import UsageError
 from tf_fastls0.utils.settings import setting
 
 
@@ -64,8 +66,6 @@ class AwpSettings:
         0, "AWP: epochs (0-based) trained without it first (the reference: 0 for AT, 9 for "
         "TRADES).", lower=0)
 
-
-ADD_ON = AddOn("awp", AwpSettings, "AWP")
 
 NORM_EPSILON = 1e-20  # the reference's EPS in diff_in_weights
 
@@ -116,3 +116,42 @@ def perturbation(network, loss_fn, gamma):
     gradients = [tf.zeros_like(w) if g is None else g for w, g in zip(weights, gradients)]
     return weight_perturbation(weights, gradients, gamma,
                                perturbed_layers(network.trainable_variables))
+
+
+def perturbed_gradients(network, optimizer, loss_at, batch, settings, norm_wanted=True):
+    """The record's hook: the loss terms, new soft-label rows and global gradients (with their
+    norm) at the perturbed weights ``w + v``; ``loss_at(network_like, tracked)`` is the step's
+    loss (``(LossTerms, rows)``, accuracies tracked if ``tracked``). BatchNorm statistics move as
+    in a plain step, from the forward at ``w + v``."""
+    weights = [tf.convert_to_tensor(v.value) for v in network.trainable_variables]
+    # A gamma of 0 during the warm-up rather than a tf.cond: a cond around synchronised
+    # BatchNorm's collectives cannot run under MirroredStrategy.
+    gamma = settings.gamma * tf.cast(is_active(batch.epoch, settings.warmup_epochs), tf.float32)
+    moved = perturbation(network, lambda like: loss_at(like, False)[0].total, gamma)
+    perturbed = [w + v for w, v in zip(weights, moved)]
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+        tape.watch(perturbed)
+        stateless = StatelessNetwork(network, perturbed)
+        terms, new_rows = loss_at(stateless, True)
+        scaled = optimizer.scale_loss(terms.total)
+    gradients, gradient_norm = global_gradients(tape.gradient(scaled, perturbed), norm_wanted)
+    stateless.write_state()
+    # The reference's coupled L2 decay acts on the perturbed weights: add its v part (this
+    # replica's share of it; the optimizer sums the replicas' gradients). AdamW's decoupled
+    # decay has no gradient term; it acts on w alone (its lr * decay * v part is left out).
+    inner = getattr(optimizer, "inner_optimizer", optimizer)  # float16's
+    share = getattr(inner, "l2", 0.0) / distributed.num_replicas_in_sync()
+    share = optimizer.scale_loss(share)  # as the loss's gradients are scaled
+    gradients = [g + share * v for g, v in zip(gradients, moved)]
+    return terms, new_rows, gradients, gradient_norm
+
+
+def check(config):
+    if config.awp.warmup_epochs >= config.epochs:
+        raise UsageError(f"--awp_warmup_epochs={config.awp.warmup_epochs} must be smaller than "
+                         f"--epochs={config.epochs}: AWP would never run")
+
+
+ADD_ON = AddOn("awp", "AWP", AwpSettings, switch=True, switch_key="awp_enabled",
+               inert=lambda settings: not settings.gamma,
+               check=check, gradients=perturbed_gradients)

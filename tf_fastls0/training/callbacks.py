@@ -68,8 +68,8 @@ class StepSummaries(_StepCounter):
 
     Keras' own TensorBoard callback counts batches from zero in each ``fit`` call; this one uses
     the optimizer's step counter, so a resumed run's curves continue where they stopped. It tells
-    the model (an ``AdversarialTrainer``) which steps it logs, so that only they compute the exact
-    gradient norm (``AdversarialTrainer.log_every_steps``).
+    the model (a ``SparseAdversarialModel``) which steps it logs, so that only they compute the
+    exact gradient norm (``SparseAdversarialModel.log_every_steps``).
     """
 
     async_safe = True

@@ -16,7 +16,7 @@ from tf_fastls0.losses.objectives import OBJECTIVES
 from tf_fastls0.models import MODELS
 from tf_fastls0.models.precision import AUTO, AUTO_HELP, PRECISION_HELP, TRAINING_PRECISIONS
 from tf_fastls0.training.methods import (ADD_ONS, METHOD_ALIASES, METHODS, SOFT_LABEL_ALIASES,
-                                         SOFT_LABELS, methods_help)
+                                         SOFT_LABELS, add_ons_of, methods_help)
 from tf_fastls0.training.optimizer import OPTIMIZERS
 from tf_fastls0.training.schedule import SCHEDULES
 from tf_fastls0.training.strategies import STRATEGIES
@@ -228,17 +228,26 @@ class TrainConfig(MethodSettings):
         return METHODS[self.method]
 
     @property
+    def add_ons(self):
+        """The records of the step add-ons the run has (``methods.add_ons_of``): its method's and
+        those its settings switch on."""
+        return add_ons_of(self.method_entry, settings.flat_dict(self).get)
+
+    def has(self, add_on):
+        return any(record.name == add_on for record in self.add_ons)
+
+    @property
     def self_adaptive(self):
-        return self.method_entry.self_adaptive or self.soft_labels == "self_adaptive"
+        return self.has("soft_labels")
 
     @property
     def carries_perturbations(self):
         """ATTA: the attack starts from each example's perturbation of the previous epoch."""
-        return self.method_entry.has("atta")
+        return self.has("atta")
 
     @property
     def nfgsm(self):
-        return self.method_entry.nfgsm_noise or self.nfgsm_noise
+        return self.has("nfgsm_noise")
 
     def __getattr__(self, name):
         """An old attribute name (``config.attack_steps``, ``config.val_robust_examples``): its
@@ -268,27 +277,21 @@ def _check_combinations(config):
         raise UsageError(f"--steps_per_execution={config.steps_per_execution} needs --strategy "
                          "default or mirrored (the multi-worker loop runs one step per call)")
     if not config.method_entry.adversarial:
-        if config.soft_labels != "none" or config.nfgsm_noise or config.awp.enabled:
-            raise UsageError("--soft_labels, --nfgsm_noise and --awp_enabled need an "
-                             "adversarial --method")
+        flat = settings.flat_dict(config)
+        switched = [record.switch_setting for record in ADD_ONS.values()
+                    if record.switched_on(flat.get(record.switch_setting))]
+        if switched:
+            raise UsageError(f"--{switched[0]} needs an adversarial --method (--method="
+                             f"{config.method} attacks nothing)")
         return
-    if config.awp.enabled and config.awp.warmup_epochs >= config.epochs:
-        raise UsageError(f"--awp_warmup_epochs={config.awp.warmup_epochs} must be smaller than "
-                         f"--epochs={config.epochs}: AWP would never run")
     if config.attack_iterations < 1:
         raise UsageError(f"--attack_iterations=0 leaves --method={config.method} without an "
                          "attack")
     if config.train_eps < 1:
         raise UsageError(f"--train_eps=0 leaves --method={config.method} without an attack budget")
-    if config.method_entry.has("lap") and config.lap.step == "authors" and \
-            config.optimizer != "sgd":
-        raise UsageError(f"--lap_step=authors takes a step of --optimizer=sgd, not of "
-                         f"--optimizer={config.optimizer}: use --optimizer=sgd or "
-                         "--lap_step=ascent")
-    if config.carries_perturbations and config.threat_model.threat != "pixels":
-        raise UsageError("--method=atta carries pixel perturbations: "
-                         f"--threat={config.threat_model.threat} "
-                         "is not supported")
+    for record in config.add_ons:
+        if record.check is not None:
+            record.check(config)
 
 
 def _check_warmup(config):

@@ -11,9 +11,10 @@ def global_gradients(gradients, norm_wanted=True):
     Summing here first costs one extra all-reduce with several replicas; it buys the exact global
     gradient norm, which the catastrophic-overfitting analysis relies on.
 
-    ``norm_wanted``: True, or a boolean tensor (the steps that log it, ``trainer.py``); where it
-    is false the norm is not computed (a squared sum per variable: many small kernels without
-    XLA) and 0 stands in for it. No collective runs inside the condition.
+    ``norm_wanted``: True, or a boolean tensor (the steps that log it,
+    ``sparse_adversarial_model.py``); where it is false the norm is not computed (a squared sum
+    per variable: many small kernels without XLA) and 0 stands in for it. No collective runs
+    inside the condition.
     """
     context = tf.distribute.get_replica_context()
     replicas = 1 if context is None else context.num_replicas_in_sync

@@ -4,7 +4,7 @@ runs by.
 Each run logs the settings that change results (not ``output_dir``, ``resume``, ``verbose``, ...:
 those marked ``changes_results=False``) and, of the settings that belong to one method or add-on
 (a baseline's coefficients, the soft labels', AWP's), only those its own method reads
-(``sparse_adversarial_model.method_settings``), and why the run computes in its precision
+(``method_settings.py``, derived from its records), and why the run computes in its precision
 (``mixed_precision_reason``: ``auto``'s choice on its machine). Every run declares the same experiment: every
 setting that may change results as a column, and the metrics below, so the dashboard can sort runs
 by clean, robust-validation or final Sparse-AutoAttack accuracy whichever run it reads it from.
@@ -15,9 +15,8 @@ import os
 import tensorflow as tf
 
 from tf_fastls0.training.config import TrainConfig
-from tf_fastls0.training.methods import METHODS
-from tf_fastls0.training.sparse_adversarial_model import (ATTACK_SETTINGS, GENERAL_SETTINGS,
-                                                          method_settings)
+from tf_fastls0.training.method_settings import (every_method_setting, method_settings,
+                                                 shared_settings)
 from tf_fastls0.utils import settings
 
 LOGS_DIR = "logs"
@@ -44,15 +43,13 @@ EXPLANATIONS = ("mixed_precision_reason",)
 
 def method_specific_settings():
     """The settings only some methods or add-ons read."""
-    every = set().union(*(method_settings(name, {"soft_labels": "self_adaptive", "awp_enabled": True})
-                          for name in METHODS))
-    return every - set(ATTACK_SETTINGS) - set(GENERAL_SETTINGS)
+    return every_method_setting() - shared_settings()
 
 
 def logged_settings(config):
     """``{name: value}``: the settings of ``config`` the dashboard shows for its run."""
-    unused = method_specific_settings() - method_settings(
-        config.method, {"soft_labels": config.soft_labels, "awp_enabled": config.awp.enabled})
+    unused = method_specific_settings() - method_settings(config.method,
+                                                          settings.flat_dict(config))
     shown = {**settings.flat_dict(config, results_only=True),
              **{name: getattr(config, name) for name in EXPLANATIONS}}
     return {name: _hparam_value(value) for name, value in shown.items() if name not in unused}

@@ -80,6 +80,7 @@ import tensorflow as tf
 from tf_fastls0.losses import distributed, per_example
 from tf_fastls0.losses.records import AddOn
 from tf_fastls0.training.optimizer import SGDWithL2
+from tf_fastls0.utils.cli import UsageError
 from tf_fastls0.utils.settings import setting
 
 
@@ -99,9 +100,6 @@ class LapSettings:
         "(a descent step; needs --optimizer=sgd); ascent: the normalised gradient ascent step "
         "(the paper's 'adversarial' wording; this project's earlier form).", choices=STEPS,
         absent_means="ascent")  # the only form before the setting existed
-
-
-ADD_ON = AddOn("lap", LapSettings, "N-LAP")
 
 
 def layer_strengths(count, beta, gamma):
@@ -207,16 +205,18 @@ def perturb(network, optimizer, images, labels, settings):
         functools.partial(_add_everywhere, [v.value for v in variables]), args=(steps,))
 
 
-@dataclasses.dataclass(frozen=True)
-class LayerAwareStep:
-    """N-LAP's step as a ``recipe.WeightPerturbation``: ``perturb`` moves the kernels by their
-    layer-aware steps at the batch's (noisy) images, before the attack; ``restore`` leaves them
-    moved (the perturbations accumulate over the steps, see above)."""
+def perturb_weights(network, batch, optimizer, settings):
+    """The record's hook: the kernels moved at the batch's (noisy) images, before the attack;
+    not restored (the perturbations accumulate over the steps, see above)."""
+    perturb(network, optimizer, batch.images, batch.labels, settings)
 
-    settings: LapSettings
 
-    def perturb(self, network, batch, optimizer):
-        perturb(network, optimizer, batch.images, batch.labels, self.settings)
+def check(config):
+    if config.lap.step == "authors" and config.optimizer != "sgd":
+        raise UsageError(f"--lap_step=authors takes a step of --optimizer=sgd, not of "
+                         f"--optimizer={config.optimizer}: use --optimizer=sgd or "
+                         "--lap_step=ascent")
 
-    def restore(self, network):
-        del network  # LAP's steps are not undone
+
+ADD_ON = AddOn("lap", "N-LAP", LapSettings, inert=lambda settings: not settings.beta,
+               check=check, perturb_weights=perturb_weights)

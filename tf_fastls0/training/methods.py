@@ -4,8 +4,9 @@ Plain data, read by training (``recipe.py`` turns a method and a config into wha
 does), by the analysis (``--loss=auto`` takes a run's objective from here) and by the benchmark
 harness. Adding a method is one entry here; a new objective is a record in its own module
 (``losses/records.Objective``) and one line in ``losses/objectives.OBJECTIVES``, a new step
-add-on a record (``losses/records.AddOn``) and one line in ``ADD_ONS``; ``TrainConfig`` takes
-each record's settings as a field of the record's name (``config.py``).
+add-on a record with its hooks (``losses/records.AddOn``) and one line in ``ADD_ONS``;
+``TrainConfig`` takes each record's settings as a field of the record's name (``config.py``), and
+the settings a method reads are its records' (``method_settings.py``).
 
 Names a reader cannot confuse: ``sparse_at`` is sparse adversarial training (sAT), and
 ``self_adaptive`` (``--soft_labels``) is self-adaptive training's soft labels (SAT in the paper).
@@ -14,18 +15,19 @@ Both were once called ``sat``; that name is still accepted for each and means wh
 
 import dataclasses
 
-from tf_fastls0.losses import fast_bat, grad_align
+from tf_fastls0.losses import fast_bat, grad_align, sparse_noise
 from tf_fastls0.losses.objectives import OBJECTIVES
-from tf_fastls0.training import atta_buffer, awp, layer_aware
+from tf_fastls0.training import atta_buffer, awp, layer_aware, soft_label_buffer
 
 # The step add-ons by name (``losses.records.AddOn``): each one's settings are the
-# ``TrainConfig`` field of its name. ``awp`` is turned on by its flag for any adversarial method;
-# the others come with the methods that name them.
+# ``TrainConfig`` field of its name; the step calls their hooks in this order.
 ADD_ONS = {record.name: record for record in (
+    sparse_noise.ADD_ON,  # N-FGSM's noise before the attack (losses/sparse_noise.py)
+    soft_label_buffer.ADD_ON,  # self-adaptive soft labels, the objective's targets
     grad_align.ADD_ON,  # GradAlign's regulariser (losses/grad_align.py) added to the loss
-    atta_buffer.ADD_ON,  # ATTA: the attack starts from last epoch's perturbation (atta_buffer.py)
-    layer_aware.ADD_ON,  # LAP's layer-aware weight step (training/layer_aware.py) before the attack
     fast_bat.ADD_ON,  # Fast-BAT's implicit-gradient term (losses/fast_bat.py) added to the loss
+    layer_aware.ADD_ON,  # LAP's layer-aware weight step (training/layer_aware.py) before the attack
+    atta_buffer.ADD_ON,  # ATTA: the attack starts from last epoch's perturbation (atta_buffer.py)
     awp.ADD_ON,  # AWP: the loss and its gradient at perturbed weights (training/awp.py)
 )}
 
@@ -33,14 +35,12 @@ ADD_ONS = {record.name: record for record in (
 @dataclasses.dataclass(frozen=True)
 class Method:
     """``objective``: a name in ``losses.objectives.OBJECTIVES``; ``adversarial``: whether the
-    batch is attacked; ``self_adaptive``/``nfgsm_noise``: add-ons every run of the method has
-    (a run may add them to any adversarial method with ``--soft_labels``/``--nfgsm_noise``);
-    ``add_ons``: names in ``ADD_ONS`` every run of the method has."""
+    batch is attacked; ``add_ons``: names in ``ADD_ONS`` every run of the method has (a run adds
+    the optional ones, those with a ``switch``, by their setting: ``--awp_enabled``, ``--nfgsm_noise``,
+    ``--soft_labels``)."""
 
     objective: str
     adversarial: bool = True
-    self_adaptive: bool = False
-    nfgsm_noise: bool = False
     add_ons: tuple = ()
     summary: str = ""
 
@@ -52,13 +52,21 @@ class Method:
     def has(self, add_on):
         return add_on in self.add_ons
 
+    @property
+    def self_adaptive(self):
+        return self.has(soft_label_buffer.ADD_ON.name)
+
+    @property
+    def nfgsm_noise(self):
+        return self.has(sparse_noise.ADD_ON.name)
+
 
 METHODS = {
     "standard": Method("clean", adversarial=False, summary="clean cross-entropy, no attack"),
     "sparse_at": Method("sparse_at", summary="sAT: cross-entropy on sPGD examples"),
     "tradeoff": Method("tradeoff", summary="Tradeoff, paper Eq. 8"),
     "strades": Method("strades", summary="sTRADES: CE + beta KL(clean || adversarial)"),
-    "fast_ls_l0": Method("strades", self_adaptive=True, nfgsm_noise=True,
+    "fast_ls_l0": Method("strades", add_ons=("soft_labels", "nfgsm_noise"),
                          summary="Fast-LS-l0: 1-step sTRADES + self-adaptive soft labels + "
                                  "N-FGSM noise (the paper's method)"),
     # Baselines of the paper's Table 6, on the same sPGD examples (sources in losses/<name>.py).
@@ -73,11 +81,11 @@ METHODS = {
     "atta": Method("sparse_at", add_ons=("atta",),
                    summary="ATTA: sAT whose attack starts from each example's perturbation of the "
                            "previous epoch"),
-    "n_aaer": Method("aaer", nfgsm_noise=True,
+    "n_aaer": Method("aaer", add_ons=("nfgsm_noise",),
                      summary="N-AAER: N-FGSM noise + sAT + lambda penalty on the abnormal "
                              "examples (loss lowered by the attack): their count, lost loss and "
                              "output variation"),
-    "n_lap": Method("sparse_at", nfgsm_noise=True, add_ons=("lap",),
+    "n_lap": Method("sparse_at", add_ons=("nfgsm_noise", "lap"),
                     summary="N-LAP: N-FGSM noise + sAT from weights moved each step by a "
                             "layer-aware weight step (--lap_step), strongest in the first "
                             "layers"),
@@ -94,6 +102,16 @@ SOFT_LABEL_ALIASES = {"sat": "self_adaptive"}
 def methods_help():
     return "Training method: " + "; ".join(f"{name} ({method.summary})"
                                            for name, method in METHODS.items()) + "."
+
+
+def add_ons_of(method, setting_of):
+    """The records (``ADD_ONS``, in its order) of the add-ons a run of ``method`` (a ``Method``)
+    has: those it lists and, for an adversarial method, those switched on by the run's settings
+    (``setting_of(name)``: the run's value of the setting ``name``, None where it has none)."""
+    if not method.adversarial:
+        return ()
+    return tuple(record for record in ADD_ONS.values()
+                 if method.has(record.name) or record.switched_on(setting_of(record.switch_setting)))
 
 
 def method_named(name):

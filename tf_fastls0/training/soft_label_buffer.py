@@ -1,4 +1,5 @@
-"""The SAT buffer: one row of soft targets per training example, in a non-trainable variable.
+"""Self-adaptive soft labels' buffer: one row of soft targets per training example, in a
+non-trainable variable.
 
 Rows start as the one-hot labels and, from ``start_epoch`` on, move toward the model's clean
 prediction each time their example is seen (SPEC §5, self-adaptive training). The variable is
@@ -9,11 +10,16 @@ When the labels are not known up front (a user's ``tf.data`` stream given to
 ``SparseAdversarialModel.fit``), the buffer is made with ``num_examples`` rows of zeros, and
 ``fill_unset`` writes an example's one-hot label the first time the example is seen, before the
 step reads its row: the rows the loss sees are the same as with the labels given up front.
+
+As a step add-on (``ADD_ON``): Fast-LS-l0 has it, ``--soft_labels=self_adaptive`` adds it to any
+adversarial method. Its rows are the objective's targets, so the step itself reads the buffer
+(``recipe.py``: the rows before the attack, moved inside the loss, stored after the update).
 """
 
 import tensorflow as tf
 
 from tf_fastls0.losses import soft_targets
+from tf_fastls0.losses.records import AddOn
 from tf_fastls0.training import replicated_rows
 
 
@@ -25,7 +31,7 @@ class SoftLabelBuffer:
         self.labels_known = train_labels is not None
         initial = (soft_targets.one_hot_targets(train_labels, num_classes) if self.labels_known
                    else tf.zeros([num_examples, num_classes]))
-        self.rows = tf.Variable(initial, trainable=False, name="sat_soft_labels",
+        self.rows = tf.Variable(initial, trainable=False, name="soft_labels",
                                 aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
 
     @property
@@ -48,3 +54,15 @@ class SoftLabelBuffer:
 
     def store(self, indices, rows):
         replicated_rows.store_rows(self.rows, indices, rows)
+
+
+def make_buffer(config, facts):
+    """The record's ``state`` (``facts``: ``recipe.DataFacts``)."""
+    return SoftLabelBuffer(facts.num_classes, config.soft_label_momentum,
+                           config.soft_label_start_epoch, facts.train_labels, facts.num_examples)
+
+
+ADD_ON = AddOn("soft_labels", "self-adaptive soft labels", switch="self_adaptive",
+               reads=("soft_label_start_epoch", "soft_label_momentum",
+                      "soft_label_attack_target"),
+               state=make_buffer, checkpoint_name="soft_labels")

@@ -7,17 +7,22 @@ inside Keras' own ``compile`` / ``fit`` / ``evaluate``.
               callbacks=[tf_fastls0.RobustValidation(x_val, y_val, eps=20)])
     classifier.save("robust.keras")      # or model.save(...): the classifier, unchanged
 
-It is the trainer the command uses (``trainer.AdversarialTrainer``; ``python -m tf_fastls0.train``
-builds it with ``for_run``), so a method behaves the same from Python and from the command.
+It is the model the command trains too (``python -m tf_fastls0.train`` builds it with ``for_run``,
+giving its whole ``TrainConfig`` and the data's facts), so a method behaves the same from Python
+and from the command. Its step (``train_step``) follows Keras' guide to a custom step: the batch
+made ready outside the tape (``recipe.prepare``: noise, weight perturbations, attack), the loss
+inside it (``recipe.loss``; or the gradients through the add-on that takes them, AWP), the
+update, then ``recipe.finish`` (what the add-ons store); the classifier (``network``) is what is
+exported, the training machinery (recipe, trackers, per-example state) stays out of it.
 
 ``classifier``: images float32 NHWC in [0, 1] -> logits (not probabilities), trained in the
 precision it was built in (its Keras dtype policy: this wrapper trains the object you pass, so
 it never copies it under another; the command's ``--mixed_precision=auto`` chooses for the
 network it builds, ``models/precision.py``). ``method``: a name
 of the method table (``methods.METHODS``); ``settings``: the method's settings, named as the
-command's flags (``training/config.py``: ``train_eps``, ``attack_steps``, ``trades_beta``,
+command's flags (``training/config.py``: ``train_eps``, ``attack_iterations``, ``strades_beta``,
 ``soft_label_start_epoch``, ``awp``, ``threat_model`` ...). A setting the method does not read (say
-``trades_beta`` with ``sparse_at``) and a setting of the command rather than of the method
+``strades_beta`` with ``sparse_at``) and a setting of the command rather than of the method
 (``epochs``, ``batch_size``, ``learning_rate``: give them to ``fit`` and ``compile``) are refused.
 
 Data given to ``fit``:
@@ -36,8 +41,10 @@ Data given to ``fit``:
   epoch. For those methods index before shuffling (above), or fit numpy arrays.
 
 ``num_examples`` is read where it can be (the arrays' length; a data set's cardinality times its
-first batch's size) and asked for only where it cannot. The epochs and steps per epoch of the
-first ``fit`` fix what depends on them (``soft_label_start_epoch``'s default, half the epochs;
+first batch's size) and asked for only where it cannot. The settings' names and values are
+checked when the model is made; the run's config and recipe are made once, at the first ``fit``
+(the command's at construction), so the epochs and steps per epoch of the first ``fit`` fix what
+depends on them (and the checks that need them) (``soft_label_start_epoch``'s default, half the epochs;
 NuAT's ramp; the epoch of a step, its number // steps per epoch); pass ``soft_label_start_epoch``
 when training in several ``fit`` calls. ATTA from Python assumes the images are the same each
 epoch (no random augmentation in the data set): its carried perturbations are kept in the image's
@@ -63,7 +70,7 @@ objectives weigh every example of a batch equally; ``loss``, ``loss_weights``, `
 its own (loss terms, clean and adversarial accuracy). Each is one line.
 """
 
-import dataclasses
+
 import math
 import re
 
@@ -72,81 +79,117 @@ import numpy as np
 import tensorflow as tf
 from absl import logging
 
-from tf_fastls0.attacks.threat_config import ThreatConfig
 from tf_fastls0.evaluation.checks import probability_warning
-from tf_fastls0.training.config import TrainConfig
-from tf_fastls0.training.methods import ADD_ONS, METHODS, method_named
-from tf_fastls0.training.recipe import recipe_for
-from tf_fastls0.training.trainer import AdversarialTrainer, unpack
+from tf_fastls0.training import fit_data
+from tf_fastls0.training import recipe as recipe_lib
+from tf_fastls0.training.fit_data import INDEX_ERROR, IMAGE_CHECK, LABEL_CHECK, unpack
+from tf_fastls0.training.fit_data import with_example_index  # noqa: F401  (the public API's)
+from tf_fastls0.training.gradients import global_gradients
+from tf_fastls0.training.method_settings import check_settings, config_for
+from tf_fastls0.training.methods import add_ons_of, method_named
 from tf_fastls0.utils import inputs
 from tf_fastls0.utils.cli import UsageError
-from tf_fastls0.utils.settings import flag_fields, key_of, rule_of, setting_keys
 
-# The settings every attacked method reads, and those of its objective and add-ons: each record's
-# settings (``losses/records.py``) by their flat keys (``trades_beta``, ``awp_gamma``).
-ATTACK_SETTINGS = ("train_eps", "eval_eps", "attack_steps", "attack_variant", "attack_patience",
-                   "threat_model", "soft_labels", "nfgsm_noise", "awp")
-SELF_ADAPTIVE_SETTINGS = ("soft_label_start_epoch", "soft_label_momentum",
-                          "soft_label_attack_target")
-AWP_SETTINGS = tuple(key for key in setting_keys(ADD_ONS["awp"].settings) if key != "awp")
-OBJECTIVE_SETTINGS = {"strades": ("trades_mode",)}  # read by the attack, not the objective
-GENERAL_SETTINGS = ("seed",)
-PROVISIONAL_EPOCHS = 10**6  # checks the settings before fit says how many epochs there are
-INDEX_ERROR = "example index beyond num_examples"
 WHO = "fit"  # names the entry point in a refusal of its data (``utils.inputs``)
-# What a later tf.data batch's checks say when they fail inside the step (``train_step``): tags
-# the error's text carries, each with the batch's first bad values after it.
-LABEL_CHECK, IMAGE_CHECK = "label beyond the classes", "pixels beyond 0 to 1"
 _FAILED_CHECK = re.compile(rf"\[({LABEL_CHECK}|{IMAGE_CHECK})\]((?: \[[^\]]*\])*)")
 COMPILE_IGNORED = ("loss", "loss_weights", "metrics", "weighted_metrics")
 FIT_UNSUPPORTED = ("sample_weight", "class_weight")
 
 
-class SparseAdversarialModel(AdversarialTrainer):
-    """``base_model`` trained with ``method`` (see the module docstring)."""
+class SparseAdversarialModel(keras.Model):
+    """``base_model`` trained with ``method`` (see the module docstring). The command gives
+    ``config`` (its ``TrainConfig``), ``steps_per_epoch`` and ``facts`` (``recipe.DataFacts``)
+    instead of a method's keywords (``for_run``): the model is then set up at once."""
 
     def __init__(self, base_model, method="fast_ls_l0", *, num_examples=None, config=None,
-                 **settings):
+                 steps_per_epoch=None, facts=None, **settings):
         _refuse_softmax_output(base_model)
-        if config is None:
-            self.settings = dict(settings, method=method)
-            config = config_for(self.settings, PROVISIONAL_EPOCHS)
-        else:  # the command's whole TrainConfig (``for_run``)
-            self.settings = None
-        # The loss terms and trackers known now; the recipe of the run is made by ``set_up``
-        # once the data and the epochs are known (a structured threat needs the image shape).
-        provisional = recipe_for(dataclasses.replace(config, threat_model=ThreatConfig()))
-        super().__init__(base_model, provisional, steps_per_epoch=None)
+        super().__init__()
+        self.network = base_model
         self.num_examples = num_examples
+        # The Python API's keywords, checked now; its config is made at the first fit.
+        self.settings = None if config is not None else check_settings(dict(settings,
+                                                                            method=method))
+        self.recipe, self.states, self.steps_per_epoch = None, {}, None
+        self._log_every_steps = 1
+        with self.distribute_strategy.scope():
+            # The gradient norm of the latest step that computed it (see ``log_every_steps``).
+            self.latest_gradient_norm = keras.Variable(
+                0.0, trainable=False, name="latest_gradient_norm",
+                aggregation="only_first_replica")
+        self.means = {"loss": keras.metrics.Mean(name="loss")}
+        self.accuracies = {"accuracy": keras.metrics.SparseCategoricalAccuracy(name="accuracy")}
+        if config is not None:
+            self._set_up(config, steps_per_epoch, facts)
 
     @classmethod
     def for_run(cls, network, config, steps_per_epoch, image_shape, train_labels, num_classes,
                 augment):
         """The command's model: ``config`` a ``TrainConfig``, the labels of the training split
         known up front, its images augmented with pad-crop-flip if ``augment``."""
-        model = cls(network, config=config, num_examples=len(train_labels))
-        model._set_up_for(config, steps_per_epoch, image_shape, num_classes,
-                          train_labels=train_labels, augment=augment)
-        return model
+        facts = recipe_lib.DataFacts(len(train_labels), tuple(image_shape), num_classes,
+                                     train_labels, augment)
+        return cls(network, config=config, num_examples=facts.num_examples,
+                   steps_per_epoch=steps_per_epoch, facts=facts)
+
+    def _set_up(self, config, steps_per_epoch, facts):
+        """The run's recipe, its steps per epoch (a step's epoch is its number // this), the
+        add-ons' per-example state and the trackers of what the step logs; made once."""
+        self.recipe = recipe_lib.recipe_for(config, facts.image_shape)
+        self.steps_per_epoch = steps_per_epoch
+        with self.distribute_strategy.scope():
+            self.states = recipe_lib.make_states(config, self.recipe, facts)
+            self.means.update({name: keras.metrics.Mean(name=name)
+                               for name in self.recipe.logged_means})
+            self.accuracies.update({name: keras.metrics.SparseCategoricalAccuracy(name=name)
+                                    for name in self.recipe.logged_accuracies})
 
     @property
     def base_model(self):
         return self.network
 
-    def _set_up_for(self, config, steps_per_epoch, image_shape, num_classes, train_labels=None,
-                    augment=False):
-        self.set_up(
-            recipe_for(config, image_shape), steps_per_epoch,
-            soft_labels={"num_classes": num_classes, "momentum": config.soft_label_momentum,
-                         "start_epoch": config.soft_label_start_epoch, "train_labels": train_labels,
-                         "num_examples": self.num_examples},
-            carried={"num_examples": self.num_examples, "image_shape": image_shape,
-                     "eps": config.train_eps, "augment": augment, "seed": config.seed,
-                     "reset_epochs": config.atta.reset_epochs})
+    @property
+    def buffer(self):
+        """The self-adaptive soft labels' buffer (``soft_label_buffer.py``), or None."""
+        return self.states.get(recipe_lib.SOFT_LABELS)
 
     @property
     def _needs_num_examples(self):
-        return self.recipe.self_adaptive or self.recipe.carried_perturbation
+        if self.recipe is not None:
+            return any(record.state for record, _ in self.recipe.add_ons)
+        method = method_named(self.settings["method"])
+        return any(record.state for record in add_ons_of(method, self.settings.get))
+
+    def call(self, images, training=False):
+        if isinstance(images, (tuple, list)):  # (images, example_index): numpy data in fit
+            images = images[0]
+        return self.network(images, training=training)
+
+    @property
+    def log_every_steps(self):
+        """The steps whose logs are read: those whose number (counted after the step) is a
+        multiple of this, and each epoch's last. Only they compute the exact global gradient
+        norm; the other steps log the latest computed one. 1 (the default) computes it every
+        step; ``callbacks.StepSummaries`` sets its own ``every`` when training begins."""
+        return self._log_every_steps
+
+    @log_every_steps.setter
+    def log_every_steps(self, every):
+        every = max(1, int(every))
+        if every != self._log_every_steps and getattr(self, "train_function", None) is not None:
+            self.make_train_function(force=True)  # the step reads it when it is traced
+        self._log_every_steps = every
+
+    @property
+    def metrics(self):
+        return list(self.means.values()) + list(self.accuracies.values())
+
+    def checkpoint_items(self):
+        """What a checkpoint holds besides the network and the optimizer."""
+        return recipe_lib.checkpoint_items(self.recipe, self.states)
+
+    def track_accuracy(self, name, labels, logits):
+        self.accuracies[name].update_state(labels, logits)
 
     def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None,
                 weighted_metrics=None, **kwargs):
@@ -173,8 +216,10 @@ class SparseAdversarialModel(AdversarialTrainer):
             x, steps = self._indexed_dataset(x, steps_per_epoch)
         else:
             x, y, steps = self._indexed_arrays(x, y, batch_size, steps_per_epoch)
-        if self.steps_per_epoch is None:
-            self._set_up_on_first_fit(epochs, steps)
+        if self.recipe is None:
+            self._set_up(config_for(self.settings, epochs), steps,
+                         recipe_lib.DataFacts(self.num_examples, self._image_shape,
+                                              self._num_classes))
         try:
             return super().fit(x, y, batch_size=batch_size, epochs=epochs,
                                steps_per_epoch=steps_per_epoch, **kwargs)
@@ -201,10 +246,6 @@ class SparseAdversarialModel(AdversarialTrainer):
         return (f"a batch's pixels range over [{values[0]}, {values[1]}]; images must be float "
                 "in [0, 1] (pixels up to 255: scale them by 1/255)")
 
-    def _set_up_on_first_fit(self, epochs, steps):
-        config = config_for(self.settings, epochs)
-        self._set_up_for(config, steps, self._image_shape, self._num_classes)
-
     def _indexed_arrays(self, x, y, batch_size, steps_per_epoch):
         if y is None:
             raise UsageError("fit: the training data has no labels: pass fit(x, y) or a data set "
@@ -228,29 +269,29 @@ class SparseAdversarialModel(AdversarialTrainer):
                              "example_index); it has no labels" if not isinstance(spec, tuple)
                              else f"fit: the data set's elements have {len(spec)} parts; "
                              "expected (x, y) or (x, y, example_index)")
-        _refuse_unbatched(spec)
-        _refuse_weights(spec)
+        fit_data.refuse_unbatched(spec)
+        fit_data.refuse_weights(spec)
         first = next(iter(dataset))
         # A model set up for a run (the command's) already knows its epoch's length.
-        steps = steps_per_epoch or _cardinality(dataset) or self.steps_per_epoch
+        steps = steps_per_epoch or fit_data.cardinality(dataset) or self.steps_per_epoch
         if steps is None:
             raise UsageError("fit: the data set's length is unknown or infinite: pass "
                              "steps_per_epoch")
         if len(spec) == 2:
-            if self.num_examples is None and _cardinality(dataset) is not None:
+            if self.num_examples is None and fit_data.cardinality(dataset) is not None:
                 self.num_examples = steps * int(tf.shape(first[1])[0])  # positions stay below
             if self._needs_num_examples and self.settings is not None:
                 logging.warning("fit: the (x, y) data set is indexed by position in the epoch: "
                                 "soft labels follow the image only if the order is the same "
                                 "every epoch (see tf_fastls0.with_example_index)")
-            dataset = _with_positions(dataset, self.num_examples)
+            dataset = fit_data.with_positions(dataset, self.num_examples)
             first = (*first, tf.range(tf.shape(first[1])[0], dtype=tf.int64))
         if self._needs_num_examples and self.num_examples is None:
             raise UsageError(f"method {self.settings['method']!r} keeps a row per training "
                              "example: pass num_examples= (one more than the largest example "
                              "index) to SparseAdversarialModel")
         self._check_first_batch(*first)
-        return _checked(dataset, self._num_classes, self.num_examples), steps
+        return fit_data.checked(dataset, self._num_classes, self.num_examples), steps
 
     def _check_first_batch(self, images, labels, indices):
         """One line for what would make training wrong, before any step (on every ``fit``)."""
@@ -271,11 +312,88 @@ class SparseAdversarialModel(AdversarialTrainer):
 
     def train_step(self, data):
         images, labels, indices = unpack(data)
+        if indices is None:
+            raise ValueError("a training batch needs its example indices: (images, labels, "
+                             "example_index)")
         labels = inputs.check_labels(labels, None, WHO)  # its static shape; [N, 1] read as [N]
-        # Every op of the step waits for its batch, which ``_checked`` checks as it is read: the
-        # optimizer's step counter reads no data and would otherwise count a refused batch.
+        # Every op of the step waits for its batch, which ``fit_data.checked`` checks as it is
+        # read: the optimizer's step counter reads no data and would otherwise count a refused
+        # batch.
         with tf.control_dependencies(tf.nest.flatten(data)):
-            return super().train_step((images, labels, indices))
+            return self._step(images, labels, indices)
+
+    def _step(self, images, labels, indices):
+        step = tf.convert_to_tensor(self.optimizer.iterations)
+        batch = recipe_lib.prepare(self.recipe, self.network, self.states, images, labels,
+                                   indices, step, self.steps_per_epoch, self.optimizer)
+        norm_wanted = self._logs_this_step(step)
+        terms, new_rows, gradients, gradient_norm = self._gradients(batch, norm_wanted)
+        gradient_norm = self._latest(norm_wanted, self._unscaled(gradient_norm))
+        self.optimizer.apply(gradients, self.network.trainable_variables)
+        recipe_lib.finish(self.recipe, self.network, self.states, batch, new_rows)
+        for name, tracker in self.means.items():
+            tracker.update_state(terms[name])
+        logs = {tracker.name: tracker.result() for tracker in self.metrics}
+        logs["gradient_norm"] = gradient_norm
+        logs["learning_rate"] = self.optimizer.learning_rate
+        return logs
+
+    def _loss_at(self, batch):
+        """``loss_at(network_like, tracked)``: the step's loss terms and moved soft-label rows
+        (``recipe.loss``), the accuracies tracked if ``tracked``."""
+        def loss_at(network, tracked):
+            track = self.track_accuracy if tracked else (lambda *_: None)
+            return recipe_lib.loss(self.recipe, network, self.states, batch, track)
+
+        return loss_at
+
+    def _gradients(self, batch, norm_wanted):
+        """``(loss terms, new soft-label rows, global gradients, their norm)``: at the weights,
+        or where the add-on that takes the gradients says (AWP)."""
+        loss_at = self._loss_at(batch)
+        taker = self.recipe.gradient_taker
+        if taker is not None:
+            record, settings = taker
+            return record.gradients(self.network, self.optimizer, loss_at, batch, settings,
+                                    norm_wanted)
+        with tf.GradientTape() as tape:
+            terms, new_rows = loss_at(self.network, True)
+            scaled = self.optimizer.scale_loss(terms.total)  # float16's loss scale, if any
+        gradients = tape.gradient(scaled, self.network.trainable_variables)
+        gradients, gradient_norm = global_gradients(gradients, norm_wanted)
+        return terms, new_rows, gradients, gradient_norm
+
+    def _logs_this_step(self, step):
+        """True, or whether step ``step`` (counted before it) is one whose logs are read."""
+        if self._log_every_steps == 1:
+            return True
+        done = step + 1
+        logs = tf.equal(done % self._log_every_steps, 0)
+        if self.steps_per_epoch:
+            logs = logs | tf.equal(done % self.steps_per_epoch, 0)
+        return logs
+
+    def _latest(self, computed, gradient_norm):
+        """``gradient_norm`` where it was ``computed``, else the latest computed one."""
+        if computed is True:
+            return gradient_norm
+        latest = tf.where(computed, gradient_norm, self.latest_gradient_norm)
+        self.latest_gradient_norm.assign(latest)
+        return latest
+
+    def _unscaled(self, gradient_norm):
+        """The norm of the loss's gradients, without float16's loss scale
+        (``--mixed_precision``; the optimizer unscales the gradients themselves)."""
+        scale = getattr(self.optimizer, "dynamic_scale", None)
+        return gradient_norm if scale is None else gradient_norm / scale
+
+    def test_step(self, data):
+        images, labels, _ = unpack(data)
+        logits = self.network(images, training=False)
+        per_example = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+        self.means["loss"].update_state(per_example)
+        self.accuracies["accuracy"].update_state(labels, logits)
+        return {"loss": self.means["loss"].result(), "accuracy": self.accuracies["accuracy"].result()}
 
     def save(self, filepath, overwrite=True, **kwargs):
         """Saves the classifier alone (a ``.keras`` file), as it is."""
@@ -284,69 +402,6 @@ class SparseAdversarialModel(AdversarialTrainer):
     def export(self, filepath, **kwargs):
         """Exports the classifier alone (a SavedModel)."""
         return self.network.export(filepath, **kwargs)
-
-
-def config_for(settings, epochs):
-    """The ``TrainConfig`` of a method's settings (``settings["method"]`` and its keywords) over
-    ``epochs``; ``UsageError`` for a setting that is not the method's. A setting's old name
-    (``sat_momentum``) is read as its name."""
-    renamed = {old: field.name for field in dataclasses.fields(TrainConfig)
-               for old in getattr(rule_of(field), "old_names", ())}
-    settings = {renamed.get(name, name): value for name, value in settings.items()}
-    method = settings.get("method")
-    names = {field.name for field in dataclasses.fields(TrainConfig)} | {
-        key_of(field) for field in flag_fields(TrainConfig)}
-    for name in settings:
-        if name == "method":
-            continue
-        if name not in names:
-            raise UsageError(f"unknown setting {name}=; the settings are the fields of "
-                             "tf_fastls0.training.config.TrainConfig")
-        if name not in method_settings(method, settings):
-            raise UsageError(f"{name}= {_why_not(name, method, settings)}")
-    return TrainConfig(epochs=epochs, **settings)
-
-
-def method_settings(method, settings):
-    """The names of the settings ``method`` reads (given the add-ons ``settings`` turns on)."""
-    if method not in METHODS and method_named_or_none(method) is None:
-        raise UsageError(f"unknown method {method!r}: choose one of {', '.join(METHODS)}")
-    entry = method_named(method)
-    found = set(GENERAL_SETTINGS)
-    if not entry.adversarial:
-        return found
-    found.update(ATTACK_SETTINGS)
-    if entry.objective_record.settings is not None:
-        found.update(setting_keys(entry.objective_record.settings))
-    found.update(OBJECTIVE_SETTINGS.get(entry.objective, ()))
-    for add_on in entry.add_ons:
-        found.update(setting_keys(ADD_ONS[add_on].settings))
-    if entry.self_adaptive or settings.get("soft_labels") in ("self_adaptive", "sat"):
-        found.update(SELF_ADAPTIVE_SETTINGS)
-    if settings.get("awp"):
-        found.update(AWP_SETTINGS)
-    return found
-
-
-def method_named_or_none(name):
-    try:
-        return method_named(name)
-    except KeyError:
-        return None
-
-
-def _why_not(name, method, settings):
-    everywhere = set().union(*(method_settings(other, {"soft_labels": "self_adaptive", "awp": True})
-                               for other in METHODS))
-    if name not in everywhere:
-        return ("is a setting of the command, not of the method: give it to compile() or fit() "
-                "(the optimizer, epochs, batch size), or leave it out")
-    if name in SELF_ADAPTIVE_SETTINGS:
-        return f"does not apply: method {method!r} has no self-adaptive soft labels " \
-               "(add soft_labels='self_adaptive')"
-    if name in AWP_SETTINGS:
-        return "does not apply without awp=True"
-    return f"does not apply to method {method!r}"
 
 
 def _refuse_softmax_output(model):
@@ -360,78 +415,3 @@ def _refuse_softmax_output(model):
             getattr(activation, "__name__", "") == "softmax":
         raise UsageError(f"the classifier's last layer {last.name!r} is a softmax: the methods "
                          "and attacks need logits; build it without the final softmax")
-
-
-def _refuse_unbatched(spec):
-    """One line for a data set of single examples: scalar labels beside images without their
-    batch axis (a batch of one-channel images without a channel axis has labels [N])."""
-    labels = spec[1]
-    if isinstance(labels, tf.TensorSpec) and labels.shape.rank == 0:
-        raise UsageError(f"fit: the data set's elements are single examples (images "
-                         f"{list(spec[0].shape) if hasattr(spec[0], 'shape') else '?'}, one "
-                         "label each): call .batch(batch_size) on it")
-
-
-def _refuse_weights(spec):
-    """One line for batches whose third part is a float: a sample weight, not an index."""
-    if len(spec) == 3 and isinstance(spec[2], tf.TensorSpec) and not spec[2].dtype.is_integer:
-        raise UsageError(f"fit: the data set's third part is {spec[2].dtype.name}; it is read as "
-                         "the example index (integers); sample weights are not supported: the "
-                         "adversarial objectives weigh every example of a batch equally")
-
-
-def _checked(dataset, num_classes, num_examples):
-    """``(x, y, example_index)`` batches, each checked as it is read, outside the step (an assert
-    compiled into an XLA step does nothing): a label outside ``[0, num_classes)``, pixels outside
-    [0, 1] or not finite, an index beyond ``num_examples`` stop ``fit`` there."""
-    def check(images, labels, indices):
-        checks = [_image_check(images), _label_check(labels, num_classes)]
-        if num_examples is not None:
-            checks.append(tf.debugging.assert_less(
-                tf.cast(indices, tf.int64), tf.constant(num_examples, tf.int64),
-                message=f"{INDEX_ERROR} ({num_examples})"))
-        with tf.control_dependencies(checks):
-            return tf.identity(images), tf.identity(labels), tf.identity(indices)
-
-    return dataset.map(check, num_parallel_calls=tf.data.AUTOTUNE)
-
-
-def _image_check(images):
-    """Asserts that a batch's pixels are finite and in [0, 1], naming its extremes if not."""
-    low, high = tf.reduce_min(images), tf.reduce_max(images)
-    inside = tf.logical_and(low >= 0, high <= 1) & tf.reduce_all(tf.math.is_finite(images))
-    return tf.debugging.Assert(inside, [IMAGE_CHECK, low, high])
-
-
-def _label_check(labels, num_classes):
-    """Asserts that a batch's labels are class numbers in ``[0, num_classes)``, naming the
-    first that is not."""
-    labels = tf.reshape(tf.cast(labels, tf.int64), [-1])
-    outside = tf.logical_or(labels < 0, labels >= num_classes)
-    first = tf.gather(labels, tf.argmax(tf.cast(outside, tf.int32)))
-    return tf.debugging.Assert(tf.logical_not(tf.reduce_any(outside)), [LABEL_CHECK, first])
-
-
-def _cardinality(dataset):
-    count = int(dataset.cardinality())
-    return count if count > 0 else None
-
-
-def _with_positions(dataset, num_examples):
-    """``(x, y)`` batches -> ``(x, y, position)``: each example's place in the stream (restarted
-    every epoch: Keras iterates a finite data set afresh), modulo ``num_examples`` if known."""
-    def add(count, batch):
-        images, labels = batch
-        size = tf.shape(labels, out_type=tf.int64)[0]
-        positions = count + tf.range(size, dtype=tf.int64)
-        if num_examples:
-            positions %= num_examples
-        return count + size, (images, labels, positions)
-
-    return dataset.scan(tf.constant(0, tf.int64), add)
-
-
-def with_example_index(dataset):
-    """An unbatched ``(x, y)`` data set -> ``(x, y, example_index)``, the index the element's
-    place in ``dataset``: call it before ``shuffle`` so the index stays with its example."""
-    return dataset.enumerate().map(lambda index, element: (*element, index))
