@@ -13,7 +13,7 @@ python -m benchmarks.small_model \
 # default (0) threads:
 for threads in 1 0; do
   python -m benchmarks.small_model --networks= --epoch_networks=small_cnn:1 \
-    --epoch_method=strades_t_1step --epoch_images=5000 --epoch_rounds=3 --batch_size=128 \
+    --epoch_method=strades_t_1step --epoch_images=5000 --epoch_rounds=2 --batch_size=128 \
     --train_eps=120 --torch_threads=$threads --tf_threads=$threads \
     --output=benchmarks/results/small_model/epochs_threads$threads.json
 done
