@@ -70,7 +70,7 @@ FLAGS = flags.FLAGS
 def parse_network(entry):
     """``"small_cnn:0.5"`` -> ``("small_cnn", 0.5)``; a bare name has width 1."""
     name, _, width = entry.partition(":")
-    known = torch_step_cost.torch_networks()
+    known = torch_step_cost.TORCH_MODELS
     if name not in known:
         raise UsageError(f"--networks: {name!r} has no PyTorch twin; known: {', '.join(known)}")
     try:

@@ -42,6 +42,7 @@ from tf_fastls0.utils.cores import usable_cores
 from tf_fastls0.utils.cli import UsageError, fail, run_main
 
 TORCH_METHODS = ("standard", "sat_1step", "strades_t_1step", "fast_ls_l0_t")
+TORCH_MODELS = ("preact_resnet18", "small_cnn")  # the networks of torch_networks()
 
 flags.DEFINE_bool("compare", False, "Time our step of every method too (benchmarks.step_cost), "
                   "interleaved with PyTorch's, and print both side by side.")
@@ -77,16 +78,17 @@ def check_flags():
     if unknown:
         raise UsageError(f"--methods: no PyTorch step for {', '.join(unknown)}; known: "
                          f"{', '.join(TORCH_METHODS)}")
-    if FLAGS.model not in torch_networks():
+    if FLAGS.model not in TORCH_MODELS:
         raise UsageError(f"--model={FLAGS.model}: the PyTorch reference has only "
-                         f"{', '.join(torch_networks())}")
+                         f"{', '.join(TORCH_MODELS)}")
     if FLAGS.mixed_precision != "off":
         raise UsageError(f"--mixed_precision={FLAGS.mixed_precision}: the PyTorch reference runs "
                          "in float32 only; leave it off")
 
 
 def torch_networks():
-    """Our model name -> the same network written in PyTorch (``torch_reference``)."""
+    """Our model name (``TORCH_MODELS``) -> the same network written in PyTorch
+    (``torch_reference``); imports torch."""
     from benchmarks.torch_reference.preact_resnet import preact_resnet18
     from benchmarks.torch_reference.small_cnn import small_cnn
 

@@ -38,3 +38,13 @@ def test_a_network_without_a_pytorch_twin_is_refused(run_module):
     assert result.returncode == 2
     assert "has no PyTorch twin" in result.stderr and "Traceback" not in result.stderr
 
+
+
+def test_without_pytorch_one_line_and_exit_2(run_module, tmp_path):
+    hidden = tmp_path / "torch"
+    hidden.mkdir()
+    (hidden / "__init__.py").write_text("raise ImportError(\"No module named 'torch'\")\n")
+    result = run_module("benchmarks.small_model", *TINY, "--networks=small_cnn:0.25",
+                        env={"PYTHONPATH": str(tmp_path)})
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert "needs PyTorch" in result.stderr and "Traceback" not in result.stderr
