@@ -6,8 +6,8 @@ with ours (issue 27: our standard step at least as fast as PyTorch's, each 1-ste
     python -m benchmarks.torch_step_cost --compare --train_eps=120       # ours beside PyTorch
     python -m benchmarks.torch_step_cost --compare --width=0.25 --batch_size=32 --rounds=3
 
-The network is PreAct ResNet-18 written by us in PyTorch to match ours
-(``torch_reference/preact_resnet.py``); the steps (``torch_reference/steps.py``) are standard
+The network (``--model``) is PreAct ResNet-18 or the small CNN, written by us in PyTorch to
+match ours (``torch_reference/preact_resnet.py``, ``torch_reference/small_cnn.py``); the steps (``torch_reference/steps.py``) are standard
 training, 1-step sAT, 1-step sTRADES (T) and Fast-LS-l0 (T), with our algorithm (SPEC §2, §5)
 and the reference code's PyTorch idioms: eager mode, NCHW, ``torch.optim.SGD``. The flags are
 ``benchmarks.step_cost``'s (``--methods``, ``--width``, ``--batch_size``, ``--train_eps``,
@@ -42,6 +42,7 @@ from tf_fastls0.utils.cores import usable_cores
 from tf_fastls0.utils.cli import UsageError, fail, run_main
 
 TORCH_METHODS = ("standard", "sat_1step", "strades_t_1step", "fast_ls_l0_t")
+TORCH_MODELS = ("preact_resnet18", "small_cnn")  # the networks of torch_networks()
 
 flags.DEFINE_bool("compare", False, "Time our step of every method too (benchmarks.step_cost), "
                   "interleaved with PyTorch's, and print both side by side.")
@@ -77,25 +78,35 @@ def check_flags():
     if unknown:
         raise UsageError(f"--methods: no PyTorch step for {', '.join(unknown)}; known: "
                          f"{', '.join(TORCH_METHODS)}")
-    if FLAGS.model != "preact_resnet18":
-        raise UsageError(f"--model={FLAGS.model}: the PyTorch reference is preact_resnet18 only")
+    if FLAGS.model not in TORCH_MODELS:
+        raise UsageError(f"--model={FLAGS.model}: the PyTorch reference has only "
+                         f"{', '.join(TORCH_MODELS)}")
     if FLAGS.mixed_precision != "off":
         raise UsageError(f"--mixed_precision={FLAGS.mixed_precision}: the PyTorch reference runs "
                          "in float32 only; leave it off")
 
 
-def torch_steps(torch, splits, methods, width, batch_size, k, threads=0, reference_cost=False):
-    """name -> a warmed-up zero-argument call of PyTorch's step of that method (all on one
-    network, each step with its own optimizer), and the device they run on. ``threads``:
-    PyTorch's threads (0: every core this process may use); ``reference_cost``: the attack
-    spends the reference code's passes (``TorchStep``)."""
+def torch_networks():
+    """Our model name (``TORCH_MODELS``) -> the same network written in PyTorch
+    (``torch_reference``); imports torch."""
     from benchmarks.torch_reference.preact_resnet import preact_resnet18
+    from benchmarks.torch_reference.small_cnn import small_cnn
+
+    return {"preact_resnet18": preact_resnet18, "small_cnn": small_cnn}
+
+
+def torch_steps(torch, splits, methods, width, batch_size, k, threads=0, reference_cost=False,
+                model="preact_resnet18"):
+    """name -> a warmed-up zero-argument call of PyTorch's step of that method (all on one
+    ``model``, a name of ``torch_networks``, each step with its own optimizer), and the device
+    they run on. ``threads``: PyTorch's threads (0: every core this process may use);
+    ``reference_cost``: the attack spends the reference code's passes (``TorchStep``)."""
     from benchmarks.torch_reference.steps import TorchStep
 
     torch.set_num_threads(threads or usable_cores())
     torch.manual_seed(0)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model = preact_resnet18(splits.num_classes, width).to(device)
+    model = torch_networks()[model](splits.num_classes, width).to(device)
     images = torch.from_numpy(splits.train.float_images(slice(0, batch_size))).permute(0, 3, 1, 2)
     images = images.contiguous().to(device)
     with torch.no_grad():
@@ -128,7 +139,8 @@ def main(argv):
     print("building and warming up the PyTorch steps ...", flush=True)
     torch_calls, torch_device = torch_steps(torch, splits, FLAGS.methods, FLAGS.width,
                                             FLAGS.batch_size, FLAGS.train_eps,
-                                            FLAGS.torch_threads, FLAGS.torch_reference_cost)
+                                            FLAGS.torch_threads, FLAGS.torch_reference_cost,
+                                            FLAGS.model)
     candidates = {f"torch:{name}": call for name, call in torch_calls.items()}
     if FLAGS.compare:
         for name in FLAGS.methods:

@@ -8,8 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.torch_reference.preact_resnet import preact_resnet18
+from benchmarks.torch_reference.small_cnn import small_cnn
 from benchmarks.torch_reference.steps import METHODS, TorchStep, sparse_pgd_1step, topk_mask
 from tf_fastls0.models.preact_resnet import preact_resnet18 as keras_preact_resnet18
+from tf_fastls0.models.small_cnn import small_cnn as keras_small_cnn
 
 WIDTH = 0.0625
 # Tiny networks gain nothing from threads, and OpenMP's threads wait long on a busy machine.
@@ -29,6 +31,13 @@ def test_the_network_has_ours_parameter_count():
     ours = keras_preact_resnet18((32, 32, 3), 10, width=0.25)
     trainable = sum(int(np.prod(v.shape)) for v in ours.trainable_variables)
     assert sum(p.numel() for p in preact_resnet18(10, 0.25).parameters()) == trainable
+
+
+@pytest.mark.parametrize("width", [0.25, 1.0, 2.0])
+def test_the_small_cnn_has_ours_parameter_count(width):
+    ours = keras_small_cnn((32, 32, 3), 10, width=width)
+    trainable = sum(int(np.prod(v.shape)) for v in ours.trainable_variables)
+    assert sum(p.numel() for p in small_cnn(10, width).parameters()) == trainable
 
 
 @settings(max_examples=15, deadline=None)
