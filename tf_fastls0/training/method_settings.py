@@ -94,9 +94,9 @@ def config_for(given, epochs):
 
 
 def _renamed(given):
-    renamed = {old: field.name for field in dataclasses.fields(TrainConfig)
-               for old in getattr(settings_lib.rule_of(field), "old_names", ())}
-    return {renamed.get(name, name): value for name, value in given.items()}
+    """``given`` with each old setting name (``trades_beta``, ``sat_momentum``) replaced by its
+    current one, with a ``DeprecationWarning`` naming it."""
+    return settings_lib.renamed_keys(TrainConfig, given)
 
 
 def _fields_by_key():
@@ -111,9 +111,8 @@ def _why_not(name, method):
     if name not in every_method_setting():
         return ("is a setting of the command, not of the method: give it to compile() or fit() "
                 "(the optimizer, epochs, batch size), or leave it out")
-    for record_name, switch in switches().items():
-        record = ADD_ONS[record_name]
-        if name in record_keys(record):
+    for record in ADD_ONS.values():
+        if record.switch is not None and name in record_keys(record):
             return (f"does not apply: method {method!r} has no {record.display_name} (add "
-                    f"{record_name}={switch!r})")
+                    f"{record.switch_setting}={record.switch!r})")
     return f"does not apply to method {method!r}"
