@@ -55,7 +55,7 @@ from benchmarks.network_variants import without
 from benchmarks.timing import markdown_table, training_step_medians
 from tf_fastls0.training import callbacks as callbacks_lib
 from tf_fastls0.training import run as run_lib
-from tf_fastls0.training import trainer as trainer_lib
+from tf_fastls0.training import sparse_adversarial_model as trainer_lib
 from tf_fastls0.training.config import TrainConfig
 from tf_fastls0.utils.atomic import write_json
 from tf_fastls0.utils.cli import run_main
