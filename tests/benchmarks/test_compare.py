@@ -160,7 +160,7 @@ def test_every_row_s_trainer_and_evaluator_settings_are_checked_up_front(tmp_pat
              "run bad: the trainer refuses its flags: unknown flag --no_such_flag=1"),
             (RunSpec("bad", str(looping)), (), (), "run bad: the trainer refuses its flags: "
              f"--flagfile={looping} includes itself"),
-            (good, ("--awp", "--method=sparse_at", "--awp_warmup_epochs=99"), (),
+            (good, ("--awp_enabled", "--method=sparse_at", "--awp_warmup_epochs=99"), (),
              "run good: the trainer refuses its flags: --awp_warmup_epochs=99 must be smaller"),
             (good, (), ("--threat=groups",),
              "run good: the evaluator refuses its flags: --threat=groups needs --group_map")]:
