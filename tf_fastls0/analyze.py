@@ -10,7 +10,6 @@ from absl import flags, logging
 from tf_fastls0.analysis.config import AnalysisConfig
 from tf_fastls0.utils import settings
 from tf_fastls0.utils.cli import UsageError, fail, refuse_positional_arguments, run_main
-from tf_fastls0.utils.old_names import warn_old_flags
 
 settings.define_flags(AnalysisConfig)
 flags.adopt_module_key_flags(settings)  # --helpshort lists them
@@ -19,7 +18,6 @@ flags.adopt_module_key_flags(settings)  # --helpshort lists them
 def main(argv):
     logging.set_verbosity(logging.WARNING)
     refuse_positional_arguments(argv)
-    warn_old_flags(AnalysisConfig)
     from tf_fastls0.analysis.report import report_lines
     from tf_fastls0.analysis.runner import run_analyses
     from tf_fastls0.utils.output_paths import describe

@@ -15,7 +15,6 @@ from tf_fastls0.evaluation.config import EvalConfig
 from tf_fastls0.utils import settings
 from tf_fastls0.utils.cli import (RunFailed, UsageError, fail, refuse_positional_arguments,
                                   run_main)
-from tf_fastls0.utils.old_names import warn_old_flags
 
 settings.define_flags(EvalConfig)
 flags.adopt_module_key_flags(settings)  # --helpshort lists them
@@ -24,7 +23,6 @@ flags.adopt_module_key_flags(settings)  # --helpshort lists them
 def main(argv):
     logging.set_verbosity(logging.WARNING)
     refuse_positional_arguments(argv)
-    warn_old_flags(EvalConfig)
     import tensorflow as tf
 
     from tf_fastls0.evaluation import REPORT_FILE, evaluate_model, markdown_table

@@ -29,8 +29,8 @@ def test_the_old_flags_still_work_and_warn(tiny_run, run_module, tmp_path):
                         "--n_examples=4", "--batch_size=4", "--noprogress",
                         f"--output_dir={tmp_path}")
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "DeprecationWarning: --iters is deprecated: use --iterations" in result.stderr
-    assert "DeprecationWarning: --rs_queries is deprecated: use --queries" in result.stderr
+    assert "warning: --iters is deprecated; use --iterations" in result.stderr
+    assert "warning: --rs_queries is deprecated; use --queries" in result.stderr
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["budget"] == {"iterations": 2, "queries": 3, "patience": 3}
     assert report["settings"]["iterations"] == 2 and "iters" not in report["settings"]
