@@ -21,7 +21,7 @@ def _model(method="fast_ls_l0"):
     hidden = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
     hidden = keras.layers.GlobalAveragePooling2D()(hidden)
     network = keras.Model(inputs, keras.layers.Dense(CLASSES)(hidden))
-    return tf_fastls0.SparseAdversarialModel(network, method, train_eps=2, attack_steps=2,
+    return tf_fastls0.SparseAdversarialModel(network, method, train_eps=2, attack_iterations=2,
                                              num_examples=COUNT)
 
 

@@ -4,7 +4,7 @@ import signal
 import pytest
 
 from tf_fastls0.utils.cli import Terminated
-from tf_fastls0.utils.interrupts import stop_at_step_end, terminate_as_interrupt
+from tf_fastls0.utils.interrupts import deferred_interrupts, stop_at_step_end, terminate_as_interrupt
 
 
 def test_the_first_ctrl_c_is_recorded_and_the_second_stops_at_once(capsys):
@@ -36,3 +36,14 @@ def test_sigterm_is_a_stop_request_too_and_stops_as_terminated():
     with terminate_as_interrupt(), pytest.raises(Terminated):  # evaluation's: stop at once
         os.kill(os.getpid(), signal.SIGTERM)
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+
+
+@pytest.mark.parametrize("number, raised", [(signal.SIGINT, KeyboardInterrupt),
+                                            (signal.SIGTERM, Terminated)])
+def test_an_interrupt_inside_a_deferred_block_comes_after_it(number, raised):
+    finished = []
+    with pytest.raises(raised):
+        with deferred_interrupts():
+            os.kill(os.getpid(), number)
+            finished.append(True)  # the block runs to its end first
+    assert finished == [True]

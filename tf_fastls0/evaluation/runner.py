@@ -48,7 +48,7 @@ from tf_fastls0.models import precision
 from tf_fastls0.models.loading import load_model, locate
 from tf_fastls0.utils.atomic import clean_temporaries, write_json
 from tf_fastls0.utils.cli import RunFailed, UsageError, stopped
-from tf_fastls0.utils.interrupts import terminate_as_interrupt
+from tf_fastls0.utils.interrupts import deferred_interrupts, terminate_as_interrupt
 from tf_fastls0.utils.output_paths import check_output_dir, describe, environment_errors
 from tf_fastls0.utils.run_lock import hold_run_lock
 from tf_fastls0.utils.run_marker import (EVALUATION, MARKER_FILE, refuse_other_kind,
@@ -197,7 +197,8 @@ def _check_and_attack(model, splits, chosen, state, config, output_dir, threat):
     saves the state and stops with one line (exit status 130 or 143)."""
     try:
         with terminate_as_interrupt():
-            warnings = _warnings(model, splits, chosen.indices[:PROBE_IMAGES])
+            with deferred_interrupts():  # a few images' forward pass; see its docstring
+                warnings = _warnings(model, splits, chosen.indices[:PROBE_IMAGES])
             _attack_pending(model.model_fn, splits.test, chosen, state, config, output_dir,
                             threat)
     except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM as a job scheduler stops a job

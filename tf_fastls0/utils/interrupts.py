@@ -73,3 +73,23 @@ def terminate_as_interrupt():
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def deferred_interrupts():
+    """Ctrl-C and SIGTERM wait until the block ends, then interrupt as they would have: for a
+    short call into TensorFlow, where an interrupt raised inside its C++ code (a SavedModel's
+    input flattening) comes out as an unrelated ``TypeError``."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received = []
+    previous = {number: signal.signal(number, lambda signum, frame: received.append(signum))
+                for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if received:
+        raise Terminated if received[0] == signal.SIGTERM else KeyboardInterrupt
