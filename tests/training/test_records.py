@@ -128,14 +128,20 @@ def test_every_method_names_a_registered_objective_and_add_ons():
         assert set(method.add_ons) <= set(ADD_ONS), name
 
 
-def test_a_new_objective_with_a_coefficient_is_one_module_and_one_line_in_each_table():
-    # One process: the tables are read when the config class is made, at import.
+def toy_report(script):
+    """What ``tests/training/<script>`` printed as its last line (JSON), run in a process of its
+    own: the tables are read when the config class is made, at import, so a toy's table line
+    must come before it."""
     repo = pathlib.Path(__file__).resolve().parents[2]
-    result = subprocess.run([sys.executable, "tests/training/toy_objective.py"],
+    result = subprocess.run([sys.executable, f"tests/training/{script}"],
                             capture_output=True, text=True, timeout=600, cwd=repo,
                             env=dict(os.environ, PYTHONPATH=str(repo)))
     assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_a_new_objective_with_a_coefficient_is_one_module_and_one_line_in_each_table():
+    report = toy_report("toy_objective.py")
     assert report["flag_default"] == 0.5 and report["config_weight"] == 0.25
     assert report["read_back"] == 0.25 and report["hparams"] == 0.25
     assert report["method_settings"] and report["help"]
@@ -144,13 +150,7 @@ def test_a_new_objective_with_a_coefficient_is_one_module_and_one_line_in_each_t
 
 
 def test_a_new_add_on_is_one_module_and_one_line_and_a_new_method_one_entry():
-    # One process: the tables are read when the config class is made, at import.
-    repo = pathlib.Path(__file__).resolve().parents[2]
-    result = subprocess.run([sys.executable, "tests/training/toy_add_on.py"],
-                            capture_output=True, text=True, timeout=600, cwd=repo,
-                            env=dict(os.environ, PYTHONPATH=str(repo)))
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
+    report = toy_report("toy_add_on.py")
     # its settings: a flag with the record's default, the config field, config.json, HParams
     assert report["flag_default"] == 0.1 and report["config_weight"] == 0.25
     assert report["read_back"] == 0.25 and report["hparams"] == 0.25

@@ -45,12 +45,12 @@ methods.METHODS["toy_method"] = methods.Method(  # the method: one entry
     "sparse_at", add_ons=("logit_penalty",), summary="Toy: sAT + a logit penalty")
 
 import tf_fastls0  # noqa: E402
-from tf_fastls0 import data as data_lib  # noqa: E402
 from tf_fastls0.training import hparams  # noqa: E402
 from tf_fastls0.training.config import TrainConfig  # noqa: E402
 from tf_fastls0.training.method_settings import method_settings  # noqa: E402
-from tf_fastls0.training.run import build_trainer  # noqa: E402
 from tf_fastls0.utils import settings  # noqa: E402
+
+import toy_run  # noqa: E402  (beside this script; after the table lines)
 from tf_fastls0.utils.cli import UsageError  # noqa: E402
 
 
@@ -84,16 +84,7 @@ def refusal(**given):
 flag_values = flags.FlagValues()
 settings.define_flags(TrainConfig, flag_values=flag_values)
 flag_default = flag_values["logit_penalty_weight"].default
-flag_values(["train", "--method=sparse_at", "--logit_penalty", "--logit_penalty_weight=0.25",
-             "--model=small_cnn", "--width=0.25", "--epochs=1", "--batch_size=16",
-             "--train_eps=4", "--eval_eps=4", "--val_robust_examples=0", "--verbose=0"])
-config = dataclasses.replace(settings.from_flags(TrainConfig, flag_values),
-                             data=data_lib.DataConfig(max_train_examples=32, max_eval_examples=16))
-splits = data_lib.load_data(config.data)
-trainer, _ = build_trainer(config, splits)
-batches = data_lib.training_dataset(splits.train, config.batch_size, 1, config.seed,
-                                    augment=False)
-history = trainer.fit(batches, epochs=1, steps_per_epoch=2, verbose=0, shuffle=False)
+config, history = toy_run.trained(flag_values, "--method=sparse_at", "--logit_penalty", "--logit_penalty_weight=0.25")
 start = classifier().get_weights()
 with_penalty, without = first_step(start, 1.0), first_step(start, 0.0)
 print(json.dumps({

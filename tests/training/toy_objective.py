@@ -39,26 +39,17 @@ from tf_fastls0.training import methods  # noqa: E402
 
 methods.METHODS["toy"] = methods.Method("toy", summary="Toy: sAT + weight x clean CE")  # the line
 
-from tf_fastls0 import data as data_lib  # noqa: E402
 from tf_fastls0.training import hparams  # noqa: E402
 from tf_fastls0.training.config import TrainConfig  # noqa: E402
-from tf_fastls0.training.run import build_trainer  # noqa: E402
 from tf_fastls0.training.method_settings import method_settings  # noqa: E402
 from tf_fastls0.utils import settings  # noqa: E402
+
+import toy_run  # noqa: E402  (beside this script; after the table lines)
 
 flag_values = flags.FlagValues()
 settings.define_flags(TrainConfig, flag_values=flag_values)
 flag_default = flag_values["toy_weight"].default
-flag_values(["train", "--method=toy", "--toy_weight=0.25", "--model=small_cnn", "--width=0.25",
-             "--epochs=1", "--batch_size=16", "--train_eps=4", "--eval_eps=4",
-             "--val_robust_examples=0", "--verbose=0"])
-config = dataclasses.replace(settings.from_flags(TrainConfig, flag_values),
-                             data=data_lib.DataConfig(max_train_examples=32, max_eval_examples=16))
-splits = data_lib.load_data(config.data)
-trainer, _ = build_trainer(config, splits)
-batches = data_lib.training_dataset(splits.train, config.batch_size, 1, config.seed,
-                                    augment=False)
-history = trainer.fit(batches, epochs=1, steps_per_epoch=2, verbose=0, shuffle=False)
+config, history = toy_run.trained(flag_values, "--method=toy", "--toy_weight=0.25")
 print(json.dumps({
     "flag_default": flag_default,
     "config_weight": config.toy.weight,
